@@ -1,0 +1,29 @@
+//! The built-in plugins, compiled to components by `build.rs` and embedded.
+
+/// A plugin that ships inside the gateway binary.
+#[derive(Debug)]
+pub struct Builtin {
+    /// The name used in configs (`plugin = "pii"`).
+    pub name: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    /// The component.
+    pub bytes: &'static [u8],
+}
+
+/// Every built-in plugin.
+pub const BUILTINS: &[Builtin] = &[Builtin {
+    name: "pii",
+    summary: "personal data: e-mail addresses (redacted as [EMAIL] by default)",
+    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/pii.wasm")),
+}];
+
+/// The built-in called `name`.
+pub fn find(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name == name)
+}
+
+/// The names of all built-ins.
+pub fn names() -> Vec<&'static str> {
+    BUILTINS.iter().map(|b| b.name).collect()
+}

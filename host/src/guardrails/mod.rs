@@ -1,0 +1,273 @@
+//! A configured set of guardrails, run over the segments of one request or
+//! response.
+//!
+//! For each call the set runs every guardrail that handles the phase, in config
+//! order, and combines the results into an [`Outcome`]:
+//!
+//! ```text
+//! for each guardrail (config order) that handles the phase:
+//!     plugin.check(ctx, segments) ─► verdict      (spans validated by the sandbox)
+//!                                 └► failure ─► on_failure = block: Block (fail-closed)
+//!                                               on_failure = allow: Allow, recorded (fail-open)
+//!     a Block ends the run early (StopAt::FirstBlock), or not (StopAt::Never: scans)
+//! outcome.action() = strongest of all verdicts and failure policies
+//! ```
+
+pub mod redact;
+
+use crate::config::{FailurePolicy, GuardrailConfig};
+use crate::sandbox::{
+    Action, Context, LoadError, Phase, Plugin, PluginFailure, PluginSource, Sandbox, Segment,
+    Verdict,
+};
+pub use redact::Redaction;
+
+/// One configured guardrail: a loaded plugin with its id, phases and policy.
+#[derive(Clone)]
+pub struct Guardrail {
+    /// The id from the config (defaults to the plugin's name).
+    pub id: String,
+    /// The loaded, configured plugin.
+    pub plugin: Plugin,
+    /// The phases it runs in: the config's choice, within what the plugin handles.
+    pub phases: Vec<Phase>,
+    /// What a failure of this plugin does.
+    pub on_failure: FailurePolicy,
+}
+
+/// When a run over the set stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopAt {
+    /// At the first guardrail that blocks: the request is refused anyway.
+    FirstBlock,
+    /// Never: every guardrail runs (used by `sluice scan`).
+    Never,
+}
+
+/// The guardrails of one config, in order.
+#[derive(Clone, Default)]
+pub struct Guardrails {
+    list: Vec<Guardrail>,
+}
+
+/// Why a guardrail could not be set up; names the guardrail.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The plugin did not load or refused its settings.
+    #[error("guardrail `{id}`: {source}")]
+    Load {
+        /// The guardrail id.
+        id: String,
+        /// Why.
+        source: LoadError,
+    },
+    /// The config asks for a phase the plugin does not handle.
+    #[error(
+        "guardrail `{id}`: phase `{phase}` is configured, but plugin `{plugin}` only handles {handles}"
+    )]
+    Phase {
+        /// The guardrail id.
+        id: String,
+        /// The plugin's name.
+        plugin: String,
+        /// The phase asked for.
+        phase: &'static str,
+        /// What it handles.
+        handles: String,
+    },
+    /// Two guardrails share an id.
+    #[error("guardrail id `{0}` is used twice; give one of them another `id`")]
+    DuplicateId(String),
+}
+
+impl Guardrails {
+    /// Loads and configures every guardrail of `configs`.
+    pub fn load(sandbox: &Sandbox, configs: &[GuardrailConfig]) -> Result<Self, SetupError> {
+        let mut list: Vec<Guardrail> = Vec::with_capacity(configs.len());
+        for config in configs {
+            let source: PluginSource = config.source();
+            let id = config.id();
+            if list.iter().any(|g| g.id == id) {
+                return Err(SetupError::DuplicateId(id));
+            }
+            let plugin = sandbox
+                .load(&source, &config.settings_json(), config.limits())
+                .map_err(|source| SetupError::Load {
+                    id: id.clone(),
+                    source,
+                })?;
+            let handles = plugin.info().phases.clone();
+            let phases = match config.phases() {
+                None => handles.clone(),
+                Some(wanted) => {
+                    for phase in &wanted {
+                        if !handles.contains(phase) {
+                            return Err(SetupError::Phase {
+                                id,
+                                plugin: plugin.info().name.clone(),
+                                phase: phase.as_str(),
+                                handles: handles
+                                    .iter()
+                                    .map(|p| p.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(" and "),
+                            });
+                        }
+                    }
+                    wanted
+                }
+            };
+            list.push(Guardrail {
+                id,
+                plugin,
+                phases,
+                on_failure: config.on_failure,
+            });
+        }
+        Ok(Guardrails { list })
+    }
+
+    /// The guardrails, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Guardrail> {
+        self.list.iter()
+    }
+
+    /// True when no guardrail is configured.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The longest match any guardrail of `phase` declares: the streaming holdback.
+    pub fn max_match_len(&self, phase: Phase) -> u32 {
+        self.list
+            .iter()
+            .filter(|g| g.phases.contains(&phase))
+            .map(|g| g.plugin.info().max_match_len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Runs the guardrails of `ctx.phase` over `segments`.
+    pub fn check(&self, ctx: &Context, segments: &[Segment], stop: StopAt) -> Outcome {
+        let mut decisions = Vec::new();
+        for guardrail in self.list.iter().filter(|g| g.phases.contains(&ctx.phase)) {
+            let result = guardrail.plugin.check(ctx, segments);
+            let decision = Decision {
+                guardrail: guardrail.id.clone(),
+                plugin: guardrail.plugin.info().name.clone(),
+                version: guardrail.plugin.info().version.clone(),
+                on_failure: guardrail.on_failure,
+                result,
+            };
+            let blocks = decision.action() == Action::Block;
+            decisions.push(decision);
+            if blocks && stop == StopAt::FirstBlock {
+                break;
+            }
+        }
+        Outcome { decisions }
+    }
+}
+
+/// What one guardrail decided.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The guardrail id.
+    pub guardrail: String,
+    /// The plugin's name and version, as it describes itself.
+    pub plugin: String,
+    /// The plugin's version.
+    pub version: String,
+    /// The guardrail's failure policy.
+    pub on_failure: FailurePolicy,
+    /// The verdict, or how the plugin failed.
+    pub result: Result<Verdict, PluginFailure>,
+}
+
+impl Decision {
+    /// What this decision does to the traffic.
+    pub fn action(&self) -> Action {
+        match &self.result {
+            Ok(verdict) => verdict.effective_action(),
+            Err(_) => match self.on_failure {
+                FailurePolicy::Block => Action::Block,
+                FailurePolicy::Allow => Action::Allow,
+            },
+        }
+    }
+}
+
+/// The combined result of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// One decision per guardrail that ran, in order.
+    pub decisions: Vec<Decision>,
+}
+
+impl Outcome {
+    /// The strongest action of all decisions.
+    pub fn action(&self) -> Action {
+        self.decisions
+            .iter()
+            .fold(Action::Allow, |acc, d| acc.max(d.action()))
+    }
+
+    /// The message for the client when the outcome blocks: which guardrail, which
+    /// rule, and the plugin's reason. Never contains the matched text (plugins are
+    /// told not to put it in a reason; failure messages are not shown).
+    pub fn block_message(&self) -> Option<String> {
+        let decision = self
+            .decisions
+            .iter()
+            .find(|d| d.action() == Action::Block)?;
+        Some(match &decision.result {
+            Ok(verdict) => {
+                let rule = verdict
+                    .findings
+                    .iter()
+                    .find(|f| f.action == Action::Block)
+                    .map(|f| format!(" (rule {})", f.rule))
+                    .unwrap_or_default();
+                let reason = verdict
+                    .reason
+                    .as_deref()
+                    .unwrap_or("the content is not allowed");
+                format!(
+                    "blocked by guardrail `{}`{rule}: {reason}",
+                    decision.guardrail
+                )
+            }
+            Err(failure) => format!(
+                "blocked because guardrail `{}` failed ({}) and is configured to fail closed",
+                decision.guardrail,
+                failure.kind()
+            ),
+        })
+    }
+
+    /// The redactions to apply to segment `index`, from every decision.
+    pub fn redactions(&self, index: usize) -> Vec<Redaction> {
+        self.decisions
+            .iter()
+            .filter_map(|d| d.result.as_ref().ok())
+            .flat_map(|v| v.findings.iter())
+            .filter(|f| f.action == Action::Redact && f.segment as usize == index)
+            .map(|f| Redaction {
+                span: f.start as usize..f.end as usize,
+                replacement: f.replacement_text(),
+            })
+            .collect()
+    }
+
+    /// Segment `index`'s text with this outcome's redactions applied.
+    pub fn redact(&self, index: usize, text: &str) -> String {
+        redact::apply(text, &self.redactions(index))
+    }
+
+    /// The failures, with the guardrail that failed.
+    pub fn failures(&self) -> impl Iterator<Item = (&Decision, &PluginFailure)> {
+        self.decisions
+            .iter()
+            .filter_map(|d| d.result.as_ref().err().map(|f| (d, f)))
+    }
+}

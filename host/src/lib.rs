@@ -1,0 +1,19 @@
+//! sluice: an LLM API gateway with WebAssembly guardrails.
+//!
+//! This crate is the gateway. Its parts, each in its own module:
+//!
+//! - [`sandbox`]: runs guardrail plugins (WebAssembly components implementing
+//!   `wit/guardrail.wit`) with a deadline, a memory cap and no ambient authority.
+//! - [`guardrails`]: a configured set of plugins, run over text segments, with
+//!   verdicts combined, failure policies applied and redactions carried out.
+//! - [`builtin`]: the built-in plugins embedded in the binary.
+//! - [`config`]: the TOML configuration file.
+//! - [`scan`]: `sluice scan`, guardrails over files without an upstream.
+//! - [`scaffold`]: `sluice plugin new`, a new plugin crate.
+
+pub mod builtin;
+pub mod config;
+pub mod guardrails;
+pub mod sandbox;
+pub mod scaffold;
+pub mod scan;

@@ -1,0 +1,284 @@
+//! The `sluice` command line. Each subcommand is a thin shell over the library.
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use sluice::config::Config;
+use sluice::guardrails::Guardrails;
+use sluice::sandbox::{Limits, Phase, PluginSource, Sandbox};
+use sluice::{builtin, scaffold, scan};
+use std::io::{BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "An LLM API gateway with WebAssembly guardrails"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the configured guardrails over a file (or stdin) and print the findings.
+    Scan {
+        /// The config file; without one, every built-in plugin runs with its defaults.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Which phase to check the text as.
+        #[arg(long, value_enum, default_value = "request")]
+        phase: PhaseArg,
+        /// Read JSON lines `{"id": ..., "text": ...}` and write one result line each.
+        #[arg(long)]
+        jsonl: bool,
+        /// Print the text with redactions applied instead of the list of findings.
+        #[arg(long, conflicts_with = "jsonl")]
+        redact: bool,
+        /// The file to scan; stdin when absent or `-`.
+        file: Option<PathBuf>,
+    },
+    /// Validate a config file: parse it and load and configure every plugin.
+    CheckConfig {
+        /// The config file.
+        file: PathBuf,
+    },
+    /// Work with plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create a new plugin crate.
+    New {
+        /// The plugin (and crate) name.
+        name: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A local sluice-plugin-sdk checkout to depend on.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Load a plugin, describe it, configure it, and run it once on a sample.
+    Check {
+        /// The component (.wasm) file.
+        file: PathBuf,
+        /// The settings to configure it with, as JSON.
+        #[arg(long, default_value = "{}")]
+        settings: String,
+        /// Text to check (default: a short sample with an e-mail address).
+        #[arg(long)]
+        sample: Option<String>,
+    },
+    /// List the built-in plugins.
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PhaseArg {
+    Request,
+    Response,
+}
+
+impl From<PhaseArg> for Phase {
+    fn from(phase: PhaseArg) -> Phase {
+        match phase {
+            PhaseArg::Request => Phase::Request,
+            PhaseArg::Response => Phase::Response,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("sluice: {error:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Scan {
+            config,
+            phase,
+            jsonl,
+            redact,
+            file,
+        } => run_scan(config, phase.into(), jsonl, redact, file),
+        Command::CheckConfig { file } => {
+            let config = Config::load(&file)?;
+            let sandbox = Sandbox::new(config.artifact_cache())?;
+            let guardrails = Guardrails::load(&sandbox, &config.guardrails)?;
+            for g in guardrails.iter() {
+                let info = g.plugin.info();
+                println!(
+                    "ok  {:<12} {} {} ({})",
+                    g.id,
+                    info.name,
+                    info.version,
+                    g.plugin.origin()
+                );
+            }
+            println!("{}: valid", file.display());
+            Ok(0)
+        }
+        Command::Plugin { command } => run_plugin(command),
+    }
+}
+
+fn load_guardrails(config: Option<PathBuf>) -> anyhow::Result<(Sandbox, Guardrails)> {
+    let config = match config {
+        Some(path) => Config::load(&path)?,
+        None => Config::builtin_defaults(),
+    };
+    let sandbox = Sandbox::new(config.artifact_cache())?;
+    let guardrails = Guardrails::load(&sandbox, &config.guardrails)?;
+    Ok((sandbox, guardrails))
+}
+
+fn run_scan(
+    config: Option<PathBuf>,
+    phase: Phase,
+    jsonl: bool,
+    redact: bool,
+    file: Option<PathBuf>,
+) -> anyhow::Result<u8> {
+    let (_sandbox, guardrails) = load_guardrails(config)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let from_stdin = file.as_deref().is_none_or(|f| f.as_os_str() == "-");
+    if jsonl {
+        let bad = if from_stdin {
+            scan::scan_jsonl(&guardrails, phase, std::io::stdin().lock(), &mut out)?
+        } else {
+            let path = file.expect("checked");
+            let reader = std::fs::File::open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            scan::scan_jsonl(
+                &guardrails,
+                phase,
+                std::io::BufReader::new(reader),
+                &mut out,
+            )?
+        };
+        out.flush()?;
+        return Ok(if bad > 0 { 3 } else { 0 });
+    }
+    let mut bytes = Vec::new();
+    if from_stdin {
+        std::io::stdin().read_to_end(&mut bytes)?;
+    } else {
+        let path = file.as_ref().expect("checked");
+        bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => bail!(
+            "the input is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+    };
+    let (outcome, segments) = scan::scan(&guardrails, phase, text);
+    if redact {
+        out.write_all(outcome.redact(0, &segments[0].text).as_bytes())?;
+        out.flush()?;
+        if let Some(message) = outcome.block_message() {
+            eprintln!("sluice: {message}");
+        }
+    } else {
+        scan::write_report(&mut out, &outcome, &segments[0].text)?;
+        out.flush()?;
+    }
+    Ok(scan::exit_code(&outcome) as u8)
+}
+
+fn run_plugin(command: PluginCommand) -> anyhow::Result<u8> {
+    match command {
+        PluginCommand::New { name, dir, sdk } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let sdk = match sdk {
+                Some(path) => scaffold::SdkSource::Path(
+                    path.canonicalize()
+                        .with_context(|| format!("--sdk {}", path.display()))?,
+                ),
+                None => scaffold::SdkSource::default_for_this_build(),
+            };
+            let files = scaffold::create(&dir, &name, &sdk).map_err(anyhow::Error::msg)?;
+            for file in files {
+                println!("created {}", file.display());
+            }
+            println!(
+                "\nnext:\n  cd {dir}\n  cargo test\n  cargo build --release --target wasm32-wasip2\n  \
+                 sluice plugin check target/wasm32-wasip2/release/{crate_file}.wasm",
+                dir = dir.display(),
+                crate_file = name.replace('-', "_"),
+            );
+            Ok(0)
+        }
+        PluginCommand::Check {
+            file,
+            settings,
+            sample,
+        } => {
+            let sandbox = Sandbox::new(Config::default().artifact_cache())?;
+            let source = PluginSource::File(file);
+            let plugin = sandbox.load(&source, &settings, Limits::default())?;
+            let info = plugin.info();
+            println!("plugin:        {} {}", info.name, info.version);
+            println!(
+                "contract:      sluice:guardrail@{}",
+                sluice::sandbox::CONTRACT_VERSION
+            );
+            let phases: Vec<&str> = info.phases.iter().map(|p| p.as_str()).collect();
+            println!("phases:        {}", phases.join(", "));
+            println!("max-match-len: {} bytes", info.max_match_len);
+            println!("cache-scope:   {:?}", info.cache_scope);
+            println!("settings:      accepted");
+            let text =
+                sample.unwrap_or_else(|| "Sample text: write to jane.doe@example.com.".into());
+            let phase = info.phases[0];
+            let segments = vec![sluice::sandbox::Segment {
+                path: "sample".into(),
+                role: "user".into(),
+                kind: sluice::sandbox::SegmentKind::Message,
+                text,
+            }];
+            match plugin.check(&scan::scan_context(phase), &segments) {
+                Ok(verdict) => {
+                    println!(
+                        "sample check:  {} ({} findings)",
+                        verdict.effective_action().as_str(),
+                        verdict.findings.len()
+                    );
+                    Ok(0)
+                }
+                Err(failure) => {
+                    println!("sample check:  FAILED: {failure}");
+                    Ok(1)
+                }
+            }
+        }
+        PluginCommand::List => {
+            for b in builtin::BUILTINS {
+                println!("{:<10} {}", b.name, b.summary);
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! A loaded, configured plugin and its instances.
+//!
+//! Calls take an instance from the plugin's idle list (or create and configure a
+//! new one), run under the per-call deadline, and give the instance back unless it
+//! failed, is used up, or grew too big (see [`InstanceMode`]). Any number of
+//! threads may call `check` at once; each call has an instance to itself.
+
+use super::bindings::{Context, Guardrail, GuardrailPre, Info, Segment, Verdict};
+use super::engine::deadline_ticks;
+use super::error::PluginFailure;
+use super::limits::{InstanceMode, Limits};
+use super::store::{StoreState, new_store, truncate};
+use super::verdict_check::validate;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use wasmtime::{Engine, Store, Trap};
+
+/// How much of a panic message or trap description is kept in a failure.
+const MAX_FAILURE_MESSAGE: usize = 512;
+
+/// A configured plugin, ready to check segments. Cheap to clone; clones share
+/// instances.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    origin: String,
+    info: Info,
+    engine: Engine,
+    pre: GuardrailPre<StoreState>,
+    settings: String,
+    limits: Limits,
+    idle: Mutex<Vec<Instance>>,
+    instantiations: AtomicU64,
+}
+
+/// One live instance with its store.
+pub(super) struct Instance {
+    store: Store<StoreState>,
+    bindings: Guardrail,
+    uses: u64,
+}
+
+/// Counters for benchmarks and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginStats {
+    /// Instances created so far (including the one made at load).
+    pub instantiations: u64,
+    /// Warm instances waiting for a call.
+    pub idle: usize,
+}
+
+impl Plugin {
+    /// Wraps an instance that has already been described and configured.
+    pub(super) fn new(
+        origin: String,
+        info: Info,
+        engine: Engine,
+        pre: GuardrailPre<StoreState>,
+        settings: String,
+        limits: Limits,
+        first: Instance,
+    ) -> Self {
+        let plugin = Plugin {
+            inner: Arc::new(Inner {
+                origin,
+                info,
+                engine,
+                pre,
+                settings,
+                limits,
+                idle: Mutex::new(Vec::new()),
+                instantiations: AtomicU64::new(1),
+            }),
+        };
+        if plugin.inner.limits.instances == InstanceMode::Reuse {
+            plugin.give_back(first);
+        }
+        plugin
+    }
+
+    /// What the plugin said about itself.
+    pub fn info(&self) -> &Info {
+        &self.inner.info
+    }
+
+    /// The file (or built-in name) it was loaded from.
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The limits it runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Instance counters.
+    pub fn stats(&self) -> PluginStats {
+        PluginStats {
+            instantiations: self.inner.instantiations.load(Ordering::Relaxed),
+            idle: self.inner.idle.lock().map(|idle| idle.len()).unwrap_or(0),
+        }
+    }
+
+    /// Checks `segments`. The verdict's spans have been validated against them.
+    pub fn check(&self, ctx: &Context, segments: &[Segment]) -> Result<Verdict, PluginFailure> {
+        let limits = &self.inner.limits;
+        let mut instance = match self.take_idle() {
+            Some(instance) => instance,
+            None => self.instantiate().map_err(PluginFailure::Instantiate)?,
+        };
+        instance.uses += 1;
+        instance.store.data_mut().begin_call(limits.max_log_lines);
+        instance
+            .store
+            .set_epoch_deadline(deadline_ticks(limits.timeout));
+        let result = instance.bindings.sluice_guardrail_plugin().call_check(
+            &mut instance.store,
+            ctx,
+            segments,
+        );
+        let dropped = instance.store.data().log_lines_dropped;
+        if dropped > 0 {
+            tracing::warn!(plugin = %self.inner.info.name, dropped, "plugin log lines dropped (per-call limit)");
+        }
+        match result {
+            Ok(Ok(verdict)) => {
+                self.give_back(instance);
+                validate(verdict, segments, limits).map_err(PluginFailure::BadOutput)
+            }
+            Ok(Err(message)) => {
+                self.give_back(instance);
+                Err(PluginFailure::Error(
+                    truncate(&message, MAX_FAILURE_MESSAGE).to_string(),
+                ))
+            }
+            // After a trap the instance is dead; dropping it frees its memory.
+            Err(error) => Err(classify(error, &instance.store, limits)),
+        }
+    }
+
+    fn take_idle(&self) -> Option<Instance> {
+        if self.inner.limits.instances == InstanceMode::Fresh {
+            return None;
+        }
+        self.inner.idle.lock().ok()?.pop()
+    }
+
+    fn give_back(&self, instance: Instance) {
+        let limits = &self.inner.limits;
+        let keep = limits.instances == InstanceMode::Reuse
+            && instance.uses < limits.max_uses
+            && instance.store.data().memory_size <= limits.recycle_memory;
+        if !keep {
+            return;
+        }
+        if let Ok(mut idle) = self.inner.idle.lock()
+            && idle.len() < limits.max_idle
+        {
+            idle.push(instance);
+        }
+    }
+
+    /// Creates and configures a new instance (the settings were accepted at load,
+    /// so a refusal now is a failure of the plugin, not of the config).
+    fn instantiate(&self) -> Result<Instance, String> {
+        let inner = &self.inner;
+        self.inner.instantiations.fetch_add(1, Ordering::Relaxed);
+        let mut instance =
+            start_instance(&inner.engine, &inner.pre, &inner.info.name, &inner.limits)
+                .map_err(|failure| failure.to_string())?;
+        configure(&mut instance, &inner.settings, &inner.limits).map_err(|e| match e {
+            ConfigureError::Refused(message) => format!("refused its settings: {message}"),
+            ConfigureError::Failed(failure) => failure.to_string(),
+        })?;
+        Ok(instance)
+    }
+}
+
+/// Instantiates the component in a new store with every limit set.
+pub(super) fn start_instance(
+    engine: &Engine,
+    pre: &GuardrailPre<StoreState>,
+    name: &str,
+    limits: &Limits,
+) -> Result<Instance, PluginFailure> {
+    let mut store = new_store(engine, name, limits.memory, limits.max_output_bytes);
+    store.set_epoch_deadline(deadline_ticks(limits.setup_timeout));
+    match pre.instantiate(&mut store) {
+        Ok(bindings) => Ok(Instance {
+            store,
+            bindings,
+            uses: 0,
+        }),
+        Err(error) => Err(classify(error, &store, limits)),
+    }
+}
+
+/// Calls `describe` on a new instance.
+pub(super) fn describe(instance: &mut Instance, limits: &Limits) -> Result<Info, PluginFailure> {
+    instance
+        .store
+        .set_epoch_deadline(deadline_ticks(limits.setup_timeout));
+    instance
+        .bindings
+        .sluice_guardrail_plugin()
+        .call_describe(&mut instance.store)
+        .map_err(|error| classify(error, &instance.store, limits))
+}
+
+/// Why `configure` did not succeed.
+pub(super) enum ConfigureError {
+    /// The plugin said no; the message is its own.
+    Refused(String),
+    /// The plugin failed (trap, timeout...).
+    Failed(PluginFailure),
+}
+
+/// Calls `configure` with the settings JSON.
+pub(super) fn configure(
+    instance: &mut Instance,
+    settings: &str,
+    limits: &Limits,
+) -> Result<(), ConfigureError> {
+    instance
+        .store
+        .set_epoch_deadline(deadline_ticks(limits.setup_timeout));
+    match instance
+        .bindings
+        .sluice_guardrail_plugin()
+        .call_configure(&mut instance.store, settings)
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(ConfigureError::Refused(
+            truncate(&message, MAX_FAILURE_MESSAGE).to_string(),
+        )),
+        Err(error) => Err(ConfigureError::Failed(classify(
+            error,
+            &instance.store,
+            limits,
+        ))),
+    }
+}
+
+/// Turns a wasmtime error from a call into a failure that says what happened.
+fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) -> PluginFailure {
+    let state = store.data();
+    if state.memory_refused {
+        return PluginFailure::MemoryLimit(format!(
+            "memory limit exceeded: the plugin tried to grow past {} MiB",
+            limits.memory >> 20
+        ));
+    }
+    let trap = error.downcast_ref::<Trap>().copied();
+    if trap == Some(Trap::Interrupt) {
+        return PluginFailure::Timeout(limits.timeout);
+    }
+    let stderr = state.stderr_text();
+    if let Some(panic) = panic_message(&stderr) {
+        return PluginFailure::Panic(truncate(panic, MAX_FAILURE_MESSAGE).to_string());
+    }
+    let root = error.root_cause().to_string();
+    if root.contains("fuel allocated for hostcalls") {
+        return PluginFailure::BadOutput(format!(
+            "the plugin tried to return more than {} bytes",
+            limits.max_output_bytes
+        ));
+    }
+    let description = match trap {
+        Some(trap) => trap.to_string(),
+        None => root,
+    };
+    PluginFailure::Trap(truncate(&description, MAX_FAILURE_MESSAGE).to_string())
+}
+
+/// The message of a Rust panic, from what the guest wrote to stderr.
+fn panic_message(stderr: &str) -> Option<&str> {
+    let start = stderr.find("panicked at")?;
+    let message = &stderr[start..];
+    // "panicked at src/lib.rs:1:2:\nthe message\nnote: ..." -> keep up to the note.
+    let end = message.find("\nnote:").unwrap_or(message.len());
+    Some(message[..end].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_keeps_location_and_text() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nboom\nnote: run with `RUST_BACKTRACE=1`";
+        assert_eq!(
+            panic_message(stderr),
+            Some("panicked at src/lib.rs:10:5:\nboom")
+        );
+        assert_eq!(panic_message("nothing"), None);
+    }
+}

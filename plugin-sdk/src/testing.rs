@@ -1,0 +1,135 @@
+//! Native unit tests for a plugin: plain `cargo test`, no wasm, same types.
+//!
+//! ```
+//! # use sluice_plugin_sdk::{testing::Harness, *};
+//! # #[derive(Default)] struct Shouty;
+//! # impl Guardrail for Shouty {
+//! #     fn check(&self, _: &Context, s: &[Segment]) -> Verdict {
+//! #         let f = s[0].text.find("HEY").map(|i| Finding::new(0, i..i + 3, "shout", "hey", Action::Redact));
+//! #         Verdict::from_findings(f.into_iter().collect())
+//! #     }
+//! # }
+//! let plugin = Harness::<Shouty>::configure("{}").unwrap();
+//! assert_eq!(plugin.redact("oh HEY there"), "oh [SHOUT] there");
+//! ```
+
+use crate::{Action, Context, Finding, Guardrail, Phase, Segment, Settings, Verdict};
+
+/// Runs a plugin the way the gateway does: configure once, then check, with the
+/// gateway's validation of the returned spans.
+pub struct Harness<G> {
+    plugin: G,
+}
+
+impl<G: Guardrail> Harness<G> {
+    /// Configures the plugin from a JSON settings document, as the gateway would.
+    pub fn configure(settings_json: &str) -> Result<Self, String> {
+        Ok(Harness {
+            plugin: G::configure(&Settings::new(settings_json))?,
+        })
+    }
+
+    /// The plugin configured with no settings.
+    pub fn with_defaults() -> Self {
+        Self::configure("{}").expect("plugin refused empty settings")
+    }
+
+    /// Checks segments in the given context.
+    ///
+    /// # Panics
+    /// When a finding's span is out of range or not on a character boundary: the
+    /// gateway would treat that as a plugin failure.
+    pub fn check(&self, ctx: &Context, segments: &[Segment]) -> Verdict {
+        let verdict = self.plugin.check(ctx, segments);
+        for finding in &verdict.findings {
+            assert_valid_span(finding, segments);
+        }
+        verdict
+    }
+
+    /// Checks one text as a user message in the request phase.
+    pub fn check_text(&self, text: &str) -> Verdict {
+        self.check_text_in(Phase::Request, text)
+    }
+
+    /// Checks one text in the given phase.
+    pub fn check_text_in(&self, phase: Phase, text: &str) -> Verdict {
+        let mut ctx = Context::request("@test/model");
+        ctx.phase = phase;
+        self.check(&ctx, &[Segment::user(text)])
+    }
+
+    /// The text as the upstream would receive it after the plugin's redactions, in
+    /// the request phase.
+    pub fn redact(&self, text: &str) -> String {
+        let verdict = self.check_text(text);
+        apply_redactions(text, &verdict.findings)
+    }
+}
+
+/// Applies the `Redact` findings to `text` (all findings must be for one segment).
+/// Overlapping spans are merged; the earliest-starting finding's replacement wins.
+pub fn apply_redactions(text: &str, findings: &[Finding]) -> String {
+    let mut spans: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.action == Action::Redact)
+        .collect();
+    spans.sort_by_key(|f| (f.span.start, std::cmp::Reverse(f.span.end)));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for finding in spans {
+        if finding.span.end <= at {
+            continue;
+        }
+        if finding.span.start >= at {
+            out.push_str(&text[at..finding.span.start]);
+            out.push_str(&finding.effective_replacement());
+        }
+        at = finding.span.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+fn assert_valid_span(finding: &Finding, segments: &[Segment]) {
+    let Some(segment) = segments.get(finding.segment) else {
+        panic!(
+            "finding {finding:?} names segment {} of {}",
+            finding.segment,
+            segments.len()
+        );
+    };
+    let text = &segment.text;
+    let span = &finding.span;
+    assert!(
+        span.start <= span.end && span.end <= text.len(),
+        "finding {finding:?} is outside its segment's {} bytes",
+        text.len()
+    );
+    assert!(
+        text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+        "finding {finding:?} splits a UTF-8 character"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redact(span: std::ops::Range<usize>) -> Finding {
+        Finding::new(0, span, "x", "r", Action::Redact)
+    }
+
+    #[test]
+    fn overlapping_redactions_merge() {
+        let text = "0123456789";
+        let out = apply_redactions(text, &[redact(2..5), redact(4..7), redact(8..9)]);
+        assert_eq!(out, "01[X]7[X]9");
+    }
+
+    #[test]
+    fn flags_do_not_change_text() {
+        let flag = Finding::new(0, 0..3, "x", "r", Action::Flag);
+        assert_eq!(apply_redactions("abcdef", &[flag]), "abcdef");
+    }
+}
