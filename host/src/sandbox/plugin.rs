@@ -13,6 +13,7 @@ use super::store::{StoreState, new_store, truncate};
 use super::verdict_check::validate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use wasmtime::{Engine, Store, Trap};
 
 /// How much of a panic message or trap description is kept in a failure.
@@ -137,7 +138,7 @@ impl Plugin {
                 ))
             }
             // After a trap the instance is dead; dropping it frees its memory.
-            Err(error) => Err(classify(error, &instance.store, limits)),
+            Err(error) => Err(classify(error, &instance.store, limits, limits.timeout)),
         }
     }
 
@@ -194,7 +195,7 @@ pub(super) fn start_instance(
             bindings,
             uses: 0,
         }),
-        Err(error) => Err(classify(error, &store, limits)),
+        Err(error) => Err(classify(error, &store, limits, limits.setup_timeout)),
     }
 }
 
@@ -207,7 +208,7 @@ pub(super) fn describe(instance: &mut Instance, limits: &Limits) -> Result<Info,
         .bindings
         .sluice_guardrail_plugin()
         .call_describe(&mut instance.store)
-        .map_err(|error| classify(error, &instance.store, limits))
+        .map_err(|error| classify(error, &instance.store, limits, limits.setup_timeout))
 }
 
 /// Why `configure` did not succeed.
@@ -240,12 +241,19 @@ pub(super) fn configure(
             error,
             &instance.store,
             limits,
+            limits.setup_timeout,
         ))),
     }
 }
 
-/// Turns a wasmtime error from a call into a failure that says what happened.
-fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) -> PluginFailure {
+/// Turns a wasmtime error from a call into a failure that says what happened;
+/// `deadline` is the one that applied to the call.
+fn classify(
+    error: wasmtime::Error,
+    store: &Store<StoreState>,
+    limits: &Limits,
+    deadline: Duration,
+) -> PluginFailure {
     let state = store.data();
     if state.memory_refused {
         return PluginFailure::MemoryLimit(format!(
@@ -255,7 +263,7 @@ fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) 
     }
     let trap = error.downcast_ref::<Trap>().copied();
     if trap == Some(Trap::Interrupt) {
-        return PluginFailure::Timeout(limits.timeout);
+        return PluginFailure::Timeout(deadline);
     }
     let stderr = state.stderr_text();
     if let Some(panic) = panic_message(&stderr) {

@@ -19,6 +19,10 @@
 //! | `log:N`         | writes N log lines                                     |
 //! | `count`         | a finding whose rule is `call-K`, K = calls this instance has seen |
 //! | `redact:WORD`   | redacts every later occurrence of WORD in every segment |
+//! | `probe:env`     | a finding whose kind says how many env vars it sees    |
+//! | `probe:file`    | ... whether it could read `/etc/passwd` or list `/`    |
+//! | `probe:clock`   | ... the wall clock's seconds since the epoch           |
+//! | `probe:net`     | ... whether it could open a TCP connection             |
 //! | anything else   | allows (a no-op plugin, for benchmarks)                |
 //!
 //! `configure` obeys the settings `{"configure": "refuse" | "panic" | "loop"}`.
@@ -32,7 +36,9 @@ wit_bindgen::generate!({
 
 use exports::sluice::guardrail::plugin::Guest;
 use sluice::guardrail::host;
-use sluice::guardrail::types::{Action, CacheScope, Context, Finding, Info, Phase, Segment, Verdict};
+use sluice::guardrail::types::{
+    Action, CacheScope, Context, Finding, Info, Phase, Segment, Verdict,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
@@ -141,6 +147,30 @@ impl Guest for Hostile {
             }
             return Ok(verdict(vec![]));
         }
+        if let Some(what) = text.strip_prefix("probe:") {
+            let observed = match what {
+                "env" => format!("env-{}", std::env::vars_os().count()),
+                "file" => {
+                    let read = std::fs::read("/etc/passwd").is_ok();
+                    let listed = std::fs::read_dir("/").is_ok() || std::fs::read_dir(".").is_ok();
+                    format!("file-read-{read}-listed-{listed}")
+                }
+                "clock" => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(u64::MAX);
+                    format!("clock-{now}")
+                }
+                "net" => {
+                    let connected = std::net::TcpStream::connect("127.0.0.1:9").is_ok()
+                        || std::net::TcpStream::connect("1.1.1.1:443").is_ok();
+                    format!("net-connected-{connected}")
+                }
+                other => format!("unknown-{other}"),
+            };
+            return Ok(verdict(vec![finding(0, 0, 0, observed)]));
+        }
         if text == "count" {
             let mut f = finding(0, 0, len, "count".into());
             f.rule = format!("call-{calls}");
@@ -150,7 +180,12 @@ impl Guest for Hostile {
             let mut findings = Vec::new();
             for (i, segment) in segments.iter().enumerate().skip(1) {
                 for (start, m) in segment.text.match_indices(word) {
-                    let mut f = finding(i as u32, start as u32, (start + m.len()) as u32, "word".into());
+                    let mut f = finding(
+                        i as u32,
+                        start as u32,
+                        (start + m.len()) as u32,
+                        "word".into(),
+                    );
                     f.action = Action::Redact;
                     findings.push(f);
                 }

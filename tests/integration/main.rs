@@ -1,0 +1,10 @@
+//! sluice's integration tests: one binary, one module per area.
+//!
+//! The hostile guest plugins in `tests/guests/` are compiled to components on
+//! first use (see `support::guest`).
+
+mod cli;
+mod contract;
+mod plugin_authoring;
+mod sandbox_limits;
+mod support;

@@ -1,0 +1,272 @@
+//! Every limit of the sandbox, each both obeyed and violated, with the hostile
+//! guest; after every failure the plugin keeps serving.
+
+use crate::support::{context, hostile, sandbox, segments};
+use sluice::sandbox::{InstanceMode, Limits, LoadError, PluginFailure, PluginSource};
+use std::time::{Duration, Instant};
+
+fn check(
+    plugin: &sluice::sandbox::Plugin,
+    text: &str,
+) -> Result<sluice::sandbox::Verdict, PluginFailure> {
+    plugin.check(&context(), &segments(&[text]))
+}
+
+fn assert_serves(plugin: &sluice::sandbox::Plugin) {
+    let verdict = check(plugin, "hello").expect("the next call succeeds");
+    assert!(verdict.findings.is_empty());
+}
+
+#[test]
+fn deadline_interrupts_an_infinite_loop_and_spares_bounded_work() {
+    let sandbox = sandbox();
+    let limits = Limits {
+        timeout: Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let plugin = hostile(&sandbox, limits);
+    check(&plugin, "spin:100000").expect("bounded work finishes within the deadline");
+
+    let started = Instant::now();
+    let failure = check(&plugin, "loop").unwrap_err();
+    assert_eq!(failure, PluginFailure::Timeout(Duration::from_millis(50)));
+    // Generous bound: the point is that the call returned, not how fast.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_serves(&plugin);
+}
+
+#[test]
+fn memory_cap_refuses_growth_and_allows_use_below_it() {
+    let sandbox = sandbox();
+    let limits = Limits {
+        memory: 32 << 20,
+        ..Limits::default()
+    };
+    let plugin = hostile(&sandbox, limits);
+    check(&plugin, "alloc:8").expect("8 MiB fits under a 32 MiB cap");
+    let failure = check(&plugin, "alloc:64").unwrap_err();
+    let PluginFailure::MemoryLimit(message) = &failure else {
+        panic!("expected a memory-limit failure, got {failure:?}");
+    };
+    assert!(message.contains("32 MiB"), "{message}");
+    assert_serves(&plugin);
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    let failure = check(&plugin, "panic").unwrap_err();
+    let PluginFailure::Panic(message) = &failure else {
+        panic!("expected a panic failure, got {failure:?}");
+    };
+    assert!(
+        message.contains("hostile guest panicked on purpose"),
+        "{message}"
+    );
+    assert_serves(&plugin);
+}
+
+#[test]
+fn a_plugin_error_is_a_failure_with_its_message() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    assert_eq!(
+        check(&plugin, "error").unwrap_err(),
+        PluginFailure::Error("the guest failed on purpose".into())
+    );
+    assert_serves(&plugin);
+}
+
+#[test]
+fn spans_outside_the_text_or_inside_a_character_are_refused() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    let cases = [
+        ("span:range", "spans bytes 0..15 of a 10-byte segment"),
+        ("span:mid-char é", "splits a UTF-8 character"),
+        ("span:segment", "names segment 99 but there are 1"),
+    ];
+    for (text, expected) in cases {
+        let failure = check(&plugin, text).unwrap_err();
+        let PluginFailure::BadOutput(message) = &failure else {
+            panic!("{text}: expected bad output, got {failure:?}");
+        };
+        assert!(message.contains(expected), "{text}: {message}");
+        assert_serves(&plugin);
+    }
+}
+
+#[test]
+fn findings_are_capped_in_number_and_in_bytes() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    let verdict = check(&plugin, "findings:1000").expect("1000 findings are fine");
+    assert_eq!(verdict.findings.len(), 1000);
+    let failure = check(&plugin, "findings:20000").unwrap_err();
+    assert!(
+        matches!(&failure, PluginFailure::BadOutput(m) if m.contains("more than the limit of 10000")),
+        "{failure:?}"
+    );
+    assert_serves(&plugin);
+
+    // An enormous list is stopped while it is being copied out, not after.
+    let small_output = Limits {
+        max_output_bytes: 64 << 10,
+        ..Limits::default()
+    };
+    let plugin = hostile(&sandbox, small_output);
+    check(&plugin, "findings:10").expect("a short list fits");
+    let failure = check(&plugin, "findings:200000").unwrap_err();
+    assert!(
+        matches!(&failure, PluginFailure::BadOutput(m) if m.contains("more than 65536 bytes")),
+        "{failure:?}"
+    );
+    assert_serves(&plugin);
+}
+
+#[test]
+fn long_labels_are_refused() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    check(&plugin, "label:100").expect("a 100-byte kind is fine");
+    let failure = check(&plugin, "label:1000").unwrap_err();
+    assert!(
+        matches!(&failure, PluginFailure::BadOutput(m) if m.contains("1000-byte kind")),
+        "{failure:?}"
+    );
+}
+
+#[test]
+fn a_log_flood_is_cut_and_the_call_still_succeeds() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    check(&plugin, "log:100000").expect("log lines past the limit are dropped");
+}
+
+#[test]
+fn no_ambient_authority_files_env_clock_or_network() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    let observe = |probe: &str| {
+        let verdict = check(&plugin, probe).expect(probe);
+        verdict.findings[0].kind.clone()
+    };
+    assert_eq!(observe("probe:env"), "env-0");
+    assert_eq!(observe("probe:file"), "file-read-false-listed-false");
+    assert_eq!(observe("probe:clock"), "clock-0");
+    assert_eq!(observe("probe:net"), "net-connected-false");
+}
+
+#[test]
+fn warm_instances_are_reused_and_replaced_after_a_trap() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    let rule =
+        |plugin: &sluice::sandbox::Plugin| check(plugin, "count").unwrap().findings[0].rule.clone();
+    assert_eq!(rule(&plugin), "call-1");
+    assert_eq!(rule(&plugin), "call-2");
+    let _ = check(&plugin, "panic");
+    // The panicked instance was discarded: a fresh one starts counting again.
+    assert_eq!(rule(&plugin), "call-1");
+    assert_eq!(plugin.stats().instantiations, 2);
+}
+
+#[test]
+fn fresh_mode_never_shares_an_instance_between_calls() {
+    let sandbox = sandbox();
+    let limits = Limits {
+        instances: InstanceMode::Fresh,
+        ..Limits::default()
+    };
+    let plugin = hostile(&sandbox, limits);
+    for _ in 0..3 {
+        let verdict = check(&plugin, "count").unwrap();
+        assert_eq!(verdict.findings[0].rule, "call-1");
+    }
+    assert_eq!(plugin.stats().idle, 0);
+}
+
+#[test]
+fn concurrent_calls_with_failures_mixed_in_all_get_answers() {
+    let sandbox = sandbox();
+    let limits = Limits {
+        timeout: Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let plugin = hostile(&sandbox, limits);
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            let plugin = plugin.clone();
+            scope.spawn(move || {
+                for i in 0..25 {
+                    let text = match (worker + i) % 5 {
+                        0 => "panic",
+                        1 => "loop",
+                        _ => "spin:1000",
+                    };
+                    let result = check(&plugin, text);
+                    match text {
+                        "panic" => assert!(matches!(result, Err(PluginFailure::Panic(_)))),
+                        "loop" => assert!(matches!(result, Err(PluginFailure::Timeout(_)))),
+                        _ => assert!(result.is_ok(), "{result:?}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_serves(&plugin);
+}
+
+#[test]
+fn configure_failures_stop_loading_with_the_reason() {
+    let sandbox = sandbox();
+    let source = PluginSource::File(crate::support::guest("sluice-guest-hostile"));
+    let limits = Limits {
+        setup_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+
+    let err = sandbox
+        .load(&source, r#"{"configure": "refuse"}"#, limits.clone())
+        .err()
+        .expect("refused settings fail the load");
+    assert!(matches!(err, LoadError::Settings { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("refused on purpose"), "{message}");
+    assert!(message.contains("hostile"), "names the plugin: {message}");
+
+    let err = sandbox
+        .load(&source, r#"{"configure": "panic"}"#, limits.clone())
+        .err()
+        .expect("a panic in configure fails the load");
+    assert!(
+        matches!(
+            &err,
+            LoadError::Setup {
+                failure: PluginFailure::Panic(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    let err = sandbox
+        .load(&source, r#"{"configure": "loop"}"#, limits)
+        .err()
+        .expect("a loop in configure fails the load");
+    assert!(
+        matches!(
+            &err,
+            LoadError::Setup {
+                failure: PluginFailure::Timeout(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
