@@ -14,10 +14,13 @@ mod generated {
     });
 }
 
-pub use generated::*;
+pub use self::generated::{Guardrail, GuardrailPre};
 
-pub use sluice::guardrail::host::Level;
-pub use sluice::guardrail::types::{
+/// The host side of the `host` interface (implemented in `store.rs`).
+pub use self::generated::sluice::guardrail::host as host_interface;
+
+pub use self::generated::sluice::guardrail::host::Level;
+pub use self::generated::sluice::guardrail::types::{
     Action, CacheScope, Context, Finding, Info, Phase, Segment, SegmentKind, Verdict,
 };
 

@@ -80,7 +80,7 @@ impl Sandbox {
         // WASI is linked so that a Rust std guest links and reports errors cleanly,
         // but the context (see `store.rs`) grants no files, env, sockets or clock.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wasm_error)?;
-        bindings::sluice::guardrail::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        bindings::host_interface::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(wasm_error)?;
         let ticker = engine::EpochTicker::start(&engine)?;
         Ok(Sandbox {

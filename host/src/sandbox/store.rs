@@ -1,7 +1,7 @@
 //! What each plugin instance's store holds: a WASI context that grants nothing, the
 //! memory limiter, the captured stderr, and the host's side of the contract (`log`).
 
-use super::bindings::{Level, sluice::guardrail::host};
+use super::bindings::{Level, host_interface as host};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store};
