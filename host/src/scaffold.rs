@@ -56,6 +56,7 @@ pub fn create(dir: &Path, name: &str, sdk: &SdkSource) -> Result<Vec<PathBuf>, S
         ("Cargo.toml", cargo_toml(name, sdk)),
         ("src/lib.rs", lib_rs(name)),
         (".gitignore", "/target\n".to_string()),
+        (".cargo/config.toml", CARGO_CONFIG.to_string()),
     ];
     let mut written = Vec::new();
     for (relative, contents) in files {
@@ -69,6 +70,10 @@ pub fn create(dir: &Path, name: &str, sdk: &SdkSource) -> Result<Vec<PathBuf>, S
     }
     Ok(written)
 }
+
+/// WebAssembly SIMD lets memchr, aho-corasick and regex scan many bytes at once.
+const CARGO_CONFIG: &str =
+    "[target.wasm32-wasip2]\nrustflags = [\"-C\", \"target-feature=+simd128\"]\n";
 
 fn cargo_toml(name: &str, sdk: &SdkSource) -> String {
     format!(

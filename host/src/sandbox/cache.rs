@@ -1,7 +1,7 @@
 //! Precompiled components on disk, so that a restart loads each plugin in well
 //! under a millisecond instead of compiling it again.
 //!
-//! An artifact's file name is the SHA-256 of the component's bytes plus a hash of
+//! An artifact's file name is the BLAKE3 hash of the component's bytes plus a hash of
 //! the engine's compatibility settings (wasmtime version, target, tunables), so a
 //! changed plugin or a changed engine never picks up a stale artifact. Files are
 //! written to a temporary name and renamed into place, so concurrent gateways
@@ -10,7 +10,6 @@
 //! Trust: loading an artifact runs its machine code. The cache directory must be
 //! writable only by the user the gateway runs as (it is created with mode 0700).
 
-use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
@@ -60,10 +59,10 @@ impl ArtifactCache {
         engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hasher);
-        let digest = Sha256::digest(bytes);
+        let digest = blake3::hash(bytes);
         let name = format!(
             "{}-{:016x}.cwasm",
-            hex(&digest[..16]),
+            &digest.to_hex()[..32],
             engine_hasher.finish()
         );
         self.dir.join(name)
@@ -130,8 +129,4 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

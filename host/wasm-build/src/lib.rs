@@ -73,6 +73,9 @@ pub fn build_components(packages: &[&str]) -> Vec<Component> {
     ] {
         cargo.env_remove(var);
     }
+    // WebAssembly SIMD (wasmtime supports it): memchr, aho-corasick and regex use
+    // it to scan many bytes per instruction, as they use SSE/AVX natively.
+    cargo.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128");
 
     let status = cargo
         .status()

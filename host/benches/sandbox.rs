@@ -1,0 +1,130 @@
+//! The cost of one guardrail call in the sandbox, against baselines measured in
+//! the same run. `cargo bench -p sluice --bench sandbox`; results and how to
+//! read them are in docs/benchmarks.md.
+//!
+//! - `copy`: cloning the input text, the floor of any work on it.
+//! - `pii/native`: the built-in pii plugin's code called directly, no sandbox.
+//! - `pii/warm`: the same plugin in the sandbox, on a warm (reused) instance.
+//! - `noop/warm` and `noop/fresh`: a plugin that does nothing, on a warm instance
+//!   and on a new instance per call (instantiate + configure + call + drop).
+//! - `load/*`: loading a component: precompiled artifact vs compiling it.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use sluice::builtin;
+use sluice::sandbox::{
+    ArtifactCache, Context, InstanceMode, Limits, Phase, PluginSource, Sandbox, Segment,
+    SegmentKind,
+};
+use std::hint::black_box;
+
+/// Coding-agent-like text of about `len` bytes with no personal data in it.
+fn agent_text(len: usize) -> String {
+    let lines = [
+        "fn handle(req: Request) -> Result<Response, Error> {",
+        "    let user = db.find_user(req.user_id).await?; // see issue #4411",
+        "    tracing::info!(elapsed_ms = 12, \"loaded {} rows\", rows.len());",
+        "error[E0382]: borrow of moved value: `config` at src/main.rs:88:17",
+        "The test `routing::fallback_on_503` failed: expected 200, got 503 after 3 retries.",
+        "{\"model\":\"gpt-4o\",\"temperature\":0.2,\"max_tokens\":1024,\"stream\":true}",
+    ];
+    let mut text = String::with_capacity(len + 100);
+    let mut i = 0;
+    while text.len() < len {
+        text.push_str(lines[i % lines.len()]);
+        text.push('\n');
+        i += 1;
+    }
+    text.truncate(len);
+    text
+}
+
+fn segments(text: &str) -> Vec<Segment> {
+    vec![Segment {
+        path: "messages[0].content".into(),
+        role: "user".into(),
+        kind: SegmentKind::Message,
+        text: text.to_string(),
+    }]
+}
+
+fn context() -> Context {
+    Context {
+        phase: Phase::Request,
+        api: "openai".into(),
+        model: "@bench/model".into(),
+        key_id: Some("bench".into()),
+        metadata: Vec::new(),
+    }
+}
+
+fn bench_calls(c: &mut Criterion) {
+    let sandbox = Sandbox::new(None).unwrap();
+    let pii_builtin = builtin::find("pii").unwrap();
+    let pii_source = PluginSource::Builtin {
+        name: pii_builtin.name,
+        bytes: pii_builtin.bytes,
+    };
+    let pii = sandbox.load(&pii_source, "{}", Limits::default()).unwrap();
+    let guests = sluice_wasm_build::build_components(&["sluice-guest-hostile"]);
+    let noop_source = PluginSource::File(guests[0].path.clone());
+    let noop_warm = sandbox.load(&noop_source, "{}", Limits::default()).unwrap();
+    let fresh = Limits {
+        instances: InstanceMode::Fresh,
+        ..Limits::default()
+    };
+    let noop_fresh = sandbox.load(&noop_source, "{}", fresh).unwrap();
+    let pii_native = sluice_plugin_sdk::testing::Harness::<sluice_plugin_pii::Pii>::with_defaults();
+    let ctx = context();
+
+    let mut group = c.benchmark_group("call");
+    for size in [2 << 10, 200 << 10] {
+        let text = agent_text(size);
+        let segs = segments(&text);
+        let label = format!("{}KB", size >> 10);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("copy", &label), &segs, |b, segs| {
+            b.iter(|| black_box(segs.clone()))
+        });
+        group.bench_with_input(BenchmarkId::new("pii/native", &label), &text, |b, text| {
+            let native_segments = vec![sluice_plugin_sdk::Segment::user(text.as_str())];
+            let native_ctx = sluice_plugin_sdk::Context::request("@bench/model");
+            b.iter(|| black_box(pii_native.check(&native_ctx, &native_segments)))
+        });
+        group.bench_with_input(BenchmarkId::new("pii/warm", &label), &segs, |b, segs| {
+            b.iter(|| black_box(pii.check(&ctx, segs).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("noop/warm", &label), &segs, |b, segs| {
+            b.iter(|| black_box(noop_warm.check(&ctx, segs).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("noop/fresh", &label), &segs, |b, segs| {
+            b.iter(|| black_box(noop_fresh.check(&ctx, segs).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn bench_load(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ArtifactCache::open(dir.path()).unwrap();
+    let cached = Sandbox::new(Some(cache)).unwrap();
+    let uncached = Sandbox::new(None).unwrap();
+    let pii = builtin::find("pii").unwrap();
+    let source = PluginSource::Builtin {
+        name: pii.name,
+        bytes: pii.bytes,
+    };
+    cached.compile(&source).unwrap(); // warm the cache
+
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    group.bench_function("pii/precompiled", |b| {
+        b.iter(|| black_box(cached.compile(&source).unwrap()))
+    });
+    group.bench_function("pii/compile", |b| {
+        b.iter(|| black_box(uncached.compile(&source).unwrap()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_calls, bench_load);
+criterion_main!(benches);
