@@ -2,6 +2,10 @@
 //!
 //! This crate is the gateway. Its parts, each in its own module:
 //!
+//! - [`server`] and [`api`]: the HTTP app (OpenAI and Anthropic wire formats).
+//! - [`pipeline`]: the path of one chat request, phase by phase.
+//! - [`providers`]: upstreams (OpenAI, Anthropic, OpenAI-compatible, echo).
+//! - [`auth`]: gateway keys.
 //! - [`sandbox`]: runs guardrail plugins (WebAssembly components implementing
 //!   `wit/guardrail.wit`) with a deadline, a memory cap and no ambient authority.
 //! - [`guardrails`]: a configured set of plugins, run over text segments, with
@@ -11,9 +15,16 @@
 //! - [`scan`]: `sluice scan`, guardrails over files without an upstream.
 //! - [`scaffold`]: `sluice plugin new`, a new plugin crate.
 
+pub mod api;
+pub mod auth;
 pub mod builtin;
 pub mod config;
+pub mod gateway;
 pub mod guardrails;
+pub mod pipeline;
+pub mod providers;
 pub mod sandbox;
 pub mod scaffold;
 pub mod scan;
+pub mod secret;
+pub mod server;

@@ -23,6 +23,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway. Without a config: the echo provider, every built-in
+    /// guardrail, no keys, on 127.0.0.1:8080.
+    Serve {
+        /// The config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Listen on this address instead of the config's.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Run the configured guardrails over a file (or stdin) and print the findings.
     Scan {
         /// The config file; without one, every built-in plugin runs with its defaults.
@@ -114,6 +124,23 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Serve { config, listen } => {
+            let mut config = match config {
+                Some(path) => Config::load(&path)?,
+                None => Config::embedded_default(),
+            };
+            if let Some(listen) = listen {
+                if config.keys.is_empty() && !listen.ip().is_loopback() {
+                    bail!(
+                        "no gateway keys are configured, so sluice only listens on a loopback address, not {listen}"
+                    );
+                }
+                config.server.listen = listen;
+            }
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(sluice::server::serve(config))?;
+            Ok(0)
+        }
         Command::Scan {
             config,
             phase,
@@ -123,7 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => run_scan(config, phase.into(), jsonl, redact, file),
         Command::CheckConfig { file } => {
             let config = Config::load(&file)?;
-            let sandbox = Sandbox::new(config.artifact_cache())?;
+            let sandbox = Sandbox::new(config.sandbox.artifact_cache())?;
             let guardrails = Guardrails::load(&sandbox, &config.guardrails)?;
             for g in guardrails.iter() {
                 let info = g.plugin.info();
@@ -145,9 +172,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 fn load_guardrails(config: Option<PathBuf>) -> anyhow::Result<(Sandbox, Guardrails)> {
     let config = match config {
         Some(path) => Config::load(&path)?,
-        None => Config::builtin_defaults(),
+        None => Config::embedded_default(),
     };
-    let sandbox = Sandbox::new(config.artifact_cache())?;
+    let sandbox = Sandbox::new(config.sandbox.artifact_cache())?;
     let guardrails = Guardrails::load(&sandbox, &config.guardrails)?;
     Ok((sandbox, guardrails))
 }
@@ -236,7 +263,7 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<u8> {
             settings,
             sample,
         } => {
-            let sandbox = Sandbox::new(Config::default().artifact_cache())?;
+            let sandbox = Sandbox::new(Config::default().sandbox.artifact_cache())?;
             let source = PluginSource::File(file);
             let plugin = sandbox.load(&source, &settings, Limits::default())?;
             let info = plugin.info();

@@ -5,6 +5,9 @@
 
 mod cli;
 mod contract;
+mod gateway;
+mod mock_upstream;
 mod plugin_authoring;
 mod sandbox_limits;
+mod sdk;
 mod support;

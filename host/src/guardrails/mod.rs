@@ -14,6 +14,7 @@
 //! ```
 
 pub mod redact;
+pub mod stream;
 
 use crate::config::{FailurePolicy, GuardrailConfig};
 use crate::sandbox::{
@@ -125,6 +126,21 @@ impl Guardrails {
             });
         }
         Ok(Guardrails { list })
+    }
+
+    /// The guardrails with the given ids (all when `None`), in config order.
+    pub fn subset(&self, ids: Option<&[String]>) -> Guardrails {
+        match ids {
+            None => self.clone(),
+            Some(ids) => Guardrails {
+                list: self
+                    .list
+                    .iter()
+                    .filter(|g| ids.contains(&g.id))
+                    .cloned()
+                    .collect(),
+            },
+        }
     }
 
     /// The guardrails, in order.

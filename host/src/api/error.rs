@@ -1,0 +1,172 @@
+//! Errors as the caller's API spells them.
+//!
+//! OpenAI clients get `{"error": {"message", "type", "param", "code"}}`;
+//! Anthropic clients get `{"type": "error", "error": {"type", "message"}}`. The
+//! status codes follow each API, so the official SDKs raise the right exception
+//! and retry only what is worth retrying (a guardrail block is a 400: never retried).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Which wire API a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI Chat Completions.
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+impl Api {
+    /// The name given to guardrails in their context.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::OpenAi => "openai",
+            Api::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// The kind of an error, which decides its status and type name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Malformed JSON, wrong types, missing fields, unknown model (400).
+    InvalidRequest,
+    /// A guardrail refused the content (400, code `content_blocked`).
+    Blocked,
+    /// Missing or wrong gateway key (401).
+    Authentication,
+    /// The key may not use this model or provider (403).
+    Permission,
+    /// An unknown route (404).
+    NotFound,
+    /// The body is over the configured limit (413).
+    TooLarge,
+    /// The upstream could not be reached or answered nonsense (502).
+    BadGateway,
+    /// The upstream did not answer in time (504).
+    Timeout,
+    /// Something broke inside sluice (500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorKind::InvalidRequest | ErrorKind::Blocked => StatusCode::BAD_REQUEST,
+            ErrorKind::Authentication => StatusCode::UNAUTHORIZED,
+            ErrorKind::Permission => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
+            ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn openai_type(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest
+            | ErrorKind::Blocked
+            | ErrorKind::NotFound
+            | ErrorKind::TooLarge => "invalid_request_error",
+            ErrorKind::Authentication => "authentication_error",
+            ErrorKind::Permission => "permission_error",
+            ErrorKind::BadGateway | ErrorKind::Timeout | ErrorKind::Internal => "api_error",
+        }
+    }
+
+    fn anthropic_type(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest | ErrorKind::Blocked => "invalid_request_error",
+            ErrorKind::Authentication => "authentication_error",
+            ErrorKind::Permission => "permission_error",
+            ErrorKind::NotFound => "not_found_error",
+            ErrorKind::TooLarge => "request_too_large",
+            ErrorKind::BadGateway | ErrorKind::Timeout | ErrorKind::Internal => "api_error",
+        }
+    }
+
+    fn code(self) -> Option<&'static str> {
+        match self {
+            ErrorKind::Blocked => Some("content_blocked"),
+            ErrorKind::Authentication => Some("invalid_api_key"),
+            ErrorKind::TooLarge => Some("request_too_large"),
+            _ => None,
+        }
+    }
+}
+
+/// An error to send to a client, in its API's format.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// Which API's format to use.
+    pub api: Api,
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Shown to the client. Never contains a key, a secret or matched text.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error of `kind` for `api`.
+    pub fn new(api: Api, kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            api,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        match self.api {
+            Api::OpenAi => json!({
+                "error": {
+                    "message": self.message,
+                    "type": self.kind.openai_type(),
+                    "param": null,
+                    "code": self.kind.code(),
+                }
+            }),
+            Api::Anthropic => json!({
+                "type": "error",
+                "error": { "type": self.kind.anthropic_type(), "message": self.message }
+            }),
+        }
+    }
+
+    /// The error as one server-sent event, for a stream that already started.
+    pub fn sse_event(&self) -> String {
+        match self.api {
+            Api::OpenAi => format!("data: {}\n\n", self.body()),
+            Api::Anthropic => format!("event: error\ndata: {}\n\n", self.body()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        (status, axum::Json(self.body())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_api_gets_its_own_shape() {
+        let e = ApiError::new(Api::OpenAi, ErrorKind::Blocked, "no");
+        assert_eq!(e.body()["error"]["code"], "content_blocked");
+        assert_eq!(e.body()["error"]["type"], "invalid_request_error");
+        let e = ApiError::new(Api::Anthropic, ErrorKind::TooLarge, "big");
+        assert_eq!(e.body()["type"], "error");
+        assert_eq!(e.body()["error"]["type"], "request_too_large");
+        assert_eq!(e.kind.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(e.sse_event().starts_with("event: error\ndata: {"));
+    }
+}

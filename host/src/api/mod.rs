@@ -1,0 +1,200 @@
+//! The HTTP surface: routes, and the wire formats they speak.
+//!
+//! | route | API |
+//! |---|---|
+//! | `POST /v1/chat/completions` | OpenAI Chat Completions (streaming and not) |
+//! | `GET /v1/models` | OpenAI or Anthropic model list (by the client's headers) |
+//! | `POST /v1/embeddings` | OpenAI embeddings, passed through |
+//! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
+//! | `POST /v1/messages/count_tokens` | Anthropic token counting, passed through |
+//! | `GET /health` | liveness |
+
+pub mod error;
+pub mod segments;
+pub mod sse;
+pub mod stream;
+
+use crate::gateway::Gateway;
+use crate::pipeline;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::{Api, ApiError, ErrorKind};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The gateway's routes.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai_chat))
+        .route("/v1/models", get(models))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/messages", post(anthropic_messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/health", get(|| async { "ok" }))
+        .fallback(not_found)
+        .with_state(gateway)
+}
+
+/// Which API a request on a shared route speaks, from its headers.
+fn api_of(headers: &HeaderMap) -> Api {
+    if headers.contains_key("anthropic-version") || headers.contains_key("x-api-key") {
+        Api::Anthropic
+    } else {
+        Api::OpenAi
+    }
+}
+
+/// How much of an oversized body is read and thrown away before answering 413,
+/// so that the client, still sending, receives the error rather than a reset.
+const DRAIN_LIMIT: usize = 64 << 20;
+
+/// Reads a body up to the configured limit; over it, a 413 in the API's format.
+async fn read_body(gateway: &Gateway, api: Api, mut body: Body) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let limit = gateway.max_body;
+    let mut collected = bytes::BytesMut::new();
+    let mut discarded = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                api,
+                ErrorKind::InvalidRequest,
+                format!("could not read the request body: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if discarded == 0 && collected.len() + data.len() <= limit {
+            collected.extend_from_slice(&data);
+            continue;
+        }
+        discarded += collected.len() + data.len();
+        collected.clear();
+        if discarded > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if discarded > 0 {
+        return Err(ApiError::new(
+            api,
+            ErrorKind::TooLarge,
+            format!(
+                "the request body is larger than the limit of {} MiB (server.max_body_mb)",
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(collected.freeze())
+}
+
+async fn chat(gateway: Arc<Gateway>, api: Api, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    match read_body(&gateway, api, body).await {
+        Ok(bytes) => pipeline::chat(gateway, api, parts.headers, bytes).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn openai_chat(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    chat(gateway, Api::OpenAi, request).await
+}
+
+async fn anthropic_messages(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    chat(gateway, Api::Anthropic, request).await
+}
+
+async fn models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let api = api_of(&headers);
+    if let Err(error) = gateway.keys.authenticate(&headers, api) {
+        return error.into_response();
+    }
+    let models = gateway.providers.listed_models();
+    let body = match api {
+        Api::OpenAi => json!({
+            "object": "list",
+            "data": models.iter().map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "sluice"})).collect::<Vec<_>>()
+        }),
+        Api::Anthropic => json!({
+            "data": models.iter().map(|id| json!({"type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z"})).collect::<Vec<_>>(),
+            "has_more": false,
+            "first_id": models.first(),
+            "last_id": models.last(),
+        }),
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// Embeddings pass straight through to the model's (OpenAI-style) provider.
+async fn embeddings(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    passthrough(gateway, Api::OpenAi, "/embeddings", request).await
+}
+
+/// Token counting passes straight through to the model's Anthropic provider;
+/// the echo provider estimates (four bytes a token).
+async fn count_tokens(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    passthrough(
+        gateway,
+        Api::Anthropic,
+        "/v1/messages/count_tokens",
+        request,
+    )
+    .await
+}
+
+async fn passthrough(gateway: Arc<Gateway>, api: Api, path: &str, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let result = async {
+        let caller = gateway.keys.authenticate(&parts.headers, api)?;
+        let bytes = read_body(&gateway, api, body).await?;
+        let mut value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::new(api, ErrorKind::InvalidRequest, format!("the request body is not valid JSON: {e}")))?;
+        let requested = value.get("model").and_then(Value::as_str).map(str::to_string);
+        let route = gateway.providers.resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
+        value["model"] = Value::String(route.model.clone());
+        match route.provider.api() {
+            None => {
+                let tokens = crate::providers::echo::approx_tokens(&value.to_string());
+                let body = match api {
+                    Api::Anthropic => json!({ "input_tokens": tokens }),
+                    Api::OpenAi => json!({ "object": "list", "data": [], "model": route.model,
+                                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens} }),
+                };
+                Ok((StatusCode::OK, axum::Json(body)).into_response())
+            }
+            Some(upstream_api) if upstream_api == api => {
+                let upstream = route
+                    .provider
+                    .send(&gateway.providers.client, path, serde_json::to_vec(&value).expect("serializes"), &parts.headers)
+                    .await
+                    .map_err(|e| e.to_api(api))?;
+                let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                let bytes = upstream.bytes().await.map_err(|e| {
+                    ApiError::new(api, ErrorKind::BadGateway, format!("provider `{}` broke off its answer: {e}", route.provider.slug))
+                })?;
+                Ok((status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+            }
+            Some(_) => Err(ApiError::new(
+                api,
+                ErrorKind::InvalidRequest,
+                format!("model `{}` is not served by an {} API", route.qualified(), api.as_str()),
+            )),
+        }
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn not_found(request: Request) -> Response {
+    let api = api_of(request.headers());
+    ApiError::new(
+        api,
+        ErrorKind::NotFound,
+        format!("no route for {} {}", request.method(), request.uri().path()),
+    )
+    .into_response()
+}

@@ -1,0 +1,97 @@
+//! `[server]`, `[[providers]]`, `[models]` and `[[keys]]`: what the gateway
+//! listens on, where it sends calls, and who may call it.
+
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in MiB.
+    #[serde(default = "default_max_body_mb")]
+    pub max_body_mb: u64,
+    /// The model used when a request names none and its key has no default.
+    pub default_model: Option<String>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_max_body_mb() -> u64 {
+    32
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            max_body_mb: default_max_body_mb(),
+            default_model: None,
+        }
+    }
+}
+
+/// What kind of upstream a provider is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// OpenAI's API.
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Any server speaking OpenAI's Chat Completions API (Ollama, vLLM, Groq...).
+    OpenaiCompatible,
+    /// Built in: answers with the request it would have sent upstream.
+    Echo,
+}
+
+impl ProviderKind {
+    /// The base URL used when the config gives none.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai => Some("https://api.openai.com/v1"),
+            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::OpenaiCompatible | ProviderKind::Echo => None,
+        }
+    }
+}
+
+/// One `[[providers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// How models of this provider are addressed: `@slug/model`.
+    pub slug: String,
+    /// The kind of upstream.
+    pub kind: ProviderKind,
+    /// The API's base URL (OpenAI-style ones end in `/v1`).
+    pub base_url: Option<String>,
+    /// The provider key; use `${ENV_VAR}` rather than writing it in the file.
+    pub api_key: Option<Secret>,
+    /// Seconds to wait for the upstream's response headers (default 600).
+    pub timeout_s: Option<u64>,
+}
+
+/// One `[[keys]]` entry: a gateway key clients authenticate with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The key's id, recorded instead of the secret.
+    pub id: String,
+    /// The secret clients send (`Authorization: Bearer` or `x-api-key`).
+    pub key: Secret,
+    /// The model used when a request names none.
+    pub default_model: Option<String>,
+    /// The guardrails (by id) that run for this key; default all configured.
+    pub guardrails: Option<Vec<String>>,
+    /// Metadata tags attached to every call made with this key.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}

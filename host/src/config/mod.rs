@@ -1,0 +1,524 @@
+//! The configuration file (TOML), documented field by field in
+//! `docs/configuration.md`.
+//!
+//! Loading goes: read → parse TOML → replace `${ENV}` in string values →
+//! deserialize (unknown fields refused) → resolve relative paths against the
+//! file's folder → validate. Every error names the file, the field and the reason.
+
+mod gateway;
+mod guardrails;
+
+pub use gateway::{KeyConfig, ProviderConfig, ProviderKind, ServerConfig};
+pub use guardrails::{
+    FailurePolicy, GuardrailConfig, InstanceModeName, PhaseName, SandboxConfig, builtin_guardrails,
+};
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listening address and request limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Upstream providers.
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    /// Model aliases: a name clients send, and the `@provider/model` it means.
+    #[serde(default)]
+    pub models: BTreeMap<String, String>,
+    /// Gateway keys. With none, the gateway serves without authentication, and
+    /// only on a loopback address.
+    #[serde(default)]
+    pub keys: Vec<KeyConfig>,
+    /// Engine-wide plugin settings.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+    /// The guardrails, in the order they run.
+    #[serde(default)]
+    pub guardrails: Vec<GuardrailConfig>,
+}
+
+/// A config that cannot be used; says where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown field, or a wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// A value that parses but makes no sense.
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The offending field, such as `guardrails[1].plugin`.
+        field: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Why config text was refused (without the file name, which the caller adds).
+#[derive(Debug)]
+pub enum ParseFailure {
+    /// TOML syntax, unknown field or wrong type, with line and column.
+    Syntax(String),
+    /// A semantic problem in `field`.
+    Invalid {
+        /// The field.
+        field: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base, &|name| std::env::var(name).ok()).map_err(|e| match e {
+            ParseFailure::Syntax(message) => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            ParseFailure::Invalid { field, message } => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                field,
+                message,
+            },
+        })
+    }
+
+    /// Parses config text; `${NAME}` in string values is replaced by `env(NAME)`,
+    /// and relative paths are resolved against `base`.
+    pub fn parse(
+        text: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ParseFailure> {
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| ParseFailure::Syntax(e.to_string().trim().to_string()))?;
+        for (key, value) in table.iter_mut() {
+            interpolate(value, key, env)?;
+        }
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ParseFailure::Syntax(e.to_string().trim().to_string()))?;
+        config.resolve_paths(base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded default, used when `serve` or `scan` get no config: the echo
+    /// provider as the default model, every built-in guardrail, no keys (so
+    /// loopback only).
+    pub fn embedded_default() -> Config {
+        Config {
+            server: ServerConfig {
+                default_model: Some("@echo/echo".into()),
+                ..ServerConfig::default()
+            },
+            providers: vec![ProviderConfig {
+                slug: "echo".into(),
+                kind: ProviderKind::Echo,
+                base_url: None,
+                api_key: None,
+                timeout_s: None,
+            }],
+            guardrails: builtin_guardrails(),
+            ..Config::default()
+        }
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        if let Some(dir) = &mut self.sandbox.cache_dir
+            && dir.is_relative()
+        {
+            *dir = base.join(&*dir);
+        }
+        for guardrail in &mut self.guardrails {
+            if let Some(path) = &mut guardrail.path
+                && path.is_relative()
+            {
+                *path = base.join(&*path);
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ParseFailure> {
+        let invalid = |field: String, message: String| ParseFailure::Invalid { field, message };
+        guardrails::validate(&self.guardrails)
+            .map_err(|(field, message)| invalid(field, message))?;
+        let guardrail_ids: Vec<String> = self.guardrails.iter().map(|g| g.id()).collect();
+
+        if self.server.max_body_mb == 0 || self.server.max_body_mb > 1024 {
+            return Err(invalid(
+                "server.max_body_mb".into(),
+                "must be between 1 and 1024".into(),
+            ));
+        }
+        for (i, p) in self.providers.iter().enumerate() {
+            let field = |name: &str| format!("providers[{i}].{name}");
+            if !is_slug(&p.slug) {
+                return Err(invalid(
+                    field("slug"),
+                    format!("{:?} must be lowercase letters, digits, '-' or '_'", p.slug),
+                ));
+            }
+            if self.providers[..i].iter().any(|q| q.slug == p.slug) {
+                return Err(invalid(
+                    field("slug"),
+                    format!("`{}` is used by two providers", p.slug),
+                ));
+            }
+            match (&p.base_url, p.kind) {
+                (None, ProviderKind::OpenaiCompatible) => {
+                    return Err(invalid(field("base_url"), "required for kind = \"openai-compatible\" (e.g. http://localhost:11434/v1 for Ollama)".into()));
+                }
+                (Some(url), _) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                    return Err(invalid(
+                        field("base_url"),
+                        format!("{url:?} must start with http:// or https://"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        for (alias, target) in &self.models {
+            self.check_model(target)
+                .map_err(|m| invalid(format!("models.{alias}"), m))?;
+        }
+        if let Some(model) = &self.server.default_model {
+            self.check_model_or_alias(model)
+                .map_err(|m| invalid("server.default_model".into(), m))?;
+        }
+        for (i, key) in self.keys.iter().enumerate() {
+            let field = |name: &str| format!("keys[{i}].{name}");
+            if !is_slug(&key.id) {
+                return Err(invalid(
+                    field("id"),
+                    format!("{:?} must be lowercase letters, digits, '-' or '_'", key.id),
+                ));
+            }
+            if key.key.expose().len() < 16 {
+                return Err(invalid(
+                    field("key"),
+                    "must be at least 16 characters (generate one with `openssl rand -hex 24`)"
+                        .into(),
+                ));
+            }
+            if self.keys[..i]
+                .iter()
+                .any(|k| k.id == key.id || k.key == key.key)
+            {
+                return Err(invalid(
+                    field("id"),
+                    "two keys share an id or a secret".into(),
+                ));
+            }
+            if let Some(model) = &key.default_model {
+                self.check_model_or_alias(model)
+                    .map_err(|m| invalid(field("default_model"), m))?;
+            }
+            for id in key.guardrails.iter().flatten() {
+                if !guardrail_ids.contains(id) {
+                    return Err(invalid(
+                        field("guardrails"),
+                        format!(
+                            "no guardrail with id `{id}` (configured: {})",
+                            guardrail_ids.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.keys.is_empty() && !self.server.listen.ip().is_loopback() {
+            return Err(invalid(
+                "keys".into(),
+                format!(
+                    "no gateway keys are configured, so sluice would serve anyone; add [[keys]] or listen on a loopback address (listen = {})",
+                    self.server.listen
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks an `@provider/model` reference against the configured providers.
+    fn check_model(&self, target: &str) -> Result<(), String> {
+        let Some((slug, model)) = target.strip_prefix('@').and_then(|t| t.split_once('/')) else {
+            return Err(format!("{target:?} must be written @provider/model"));
+        };
+        if model.is_empty() {
+            return Err(format!("{target:?} names no model"));
+        }
+        if !self.providers.iter().any(|p| p.slug == slug) {
+            return Err(format!(
+                "{target:?} names provider `{slug}`, which is not configured"
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_model_or_alias(&self, model: &str) -> Result<(), String> {
+        if self.models.contains_key(model) {
+            return Ok(());
+        }
+        self.check_model(model)
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Replaces `${NAME}` in every string value under `value` (`$${` is a literal
+/// `${`). `field` is the dotted path, for the error.
+fn interpolate(
+    value: &mut toml::Value,
+    field: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ParseFailure> {
+    match value {
+        toml::Value::String(s) if s.contains("${") => {
+            *s = expand(s, env).map_err(|message| ParseFailure::Invalid {
+                field: field.to_string(),
+                message,
+            })?;
+        }
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                interpolate(item, &format!("{field}[{i}]"), env)?;
+            }
+        }
+        toml::Value::Table(table) => {
+            for (key, item) in table.iter_mut() {
+                interpolate(item, &format!("{field}.{key}"), env)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        if rest[..at].ends_with('$') {
+            out.push_str(&rest[..at - 1]);
+            out.push_str("${");
+            rest = &rest[at + 2..];
+            continue;
+        }
+        out.push_str(&rest[..at]);
+        let Some(close) = rest[at..].find('}') else {
+            return Err("unclosed ${ (write $${ for a literal ${)".into());
+        };
+        let name = &rest[at + 2..at + close];
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!("${{{name}}} is not an environment variable name"));
+        }
+        match env(name) {
+            Some(value) => out.push_str(&value),
+            None => return Err(format!("environment variable {name} is not set")),
+        }
+        rest = &rest[at + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::InstanceMode;
+    use std::time::Duration;
+
+    fn parse(text: &str) -> Result<Config, ParseFailure> {
+        Config::parse(text, Path::new("/etc/sluice"), &|name| {
+            (name == "TEST_KEY").then(|| "sk-from-env-0123456789".to_string())
+        })
+    }
+
+    #[test]
+    fn a_full_guardrail_entry_parses() {
+        let config = parse(
+            r#"
+            [sandbox]
+            cache_dir = "cache"
+
+            [[guardrails]]
+            plugin = "pii"
+            phases = ["request"]
+            on_failure = "allow"
+            timeout_ms = 50
+            memory_mb = 32
+            instances = "fresh"
+            settings = { action = "flag", allow_domains = ["example.com"] }
+
+            [[guardrails]]
+            id = "mine"
+            path = "plugins/mine.wasm"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.sandbox.cache_dir.unwrap(),
+            Path::new("/etc/sluice/cache")
+        );
+        let pii = &config.guardrails[0];
+        assert_eq!(pii.on_failure, FailurePolicy::Allow);
+        assert_eq!(pii.limits().timeout, Duration::from_millis(50));
+        assert_eq!(pii.limits().memory, 32 << 20);
+        assert_eq!(pii.limits().instances, InstanceMode::Fresh);
+        assert_eq!(
+            pii.settings_json(),
+            r#"{"action":"flag","allow_domains":["example.com"]}"#
+        );
+        let mine = &config.guardrails[1];
+        assert_eq!(mine.id(), "mine");
+        assert_eq!(
+            mine.path.as_deref().unwrap(),
+            Path::new("/etc/sluice/plugins/mine.wasm")
+        );
+        assert_eq!(mine.settings_json(), "{}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_name() {
+        let Err(ParseFailure::Syntax(message)) =
+            parse("[[guardrails]]\nplugin = \"pii\"\ntimeout = 5\n")
+        else {
+            panic!("accepted an unknown field");
+        };
+        assert!(message.contains("timeout"), "{message}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_field() {
+        let cases = [
+            (
+                "[[guardrails]]\nplugin = \"nope\"",
+                "guardrails[0].plugin",
+                "no built-in plugin named `nope`",
+            ),
+            (
+                "[[guardrails]]\nsettings = {}",
+                "guardrails[0].plugin",
+                "missing",
+            ),
+            (
+                "[[guardrails]]\nplugin = \"pii\"\npath = \"x.wasm\"",
+                "guardrails[0].plugin",
+                "not both",
+            ),
+            (
+                "[[guardrails]]\nplugin = \"pii\"\ntimeout_ms = 0",
+                "guardrails[0].timeout_ms",
+                "between",
+            ),
+            (
+                "[[guardrails]]\nplugin = \"pii\"\nphases = []",
+                "guardrails[0].phases",
+                "at least one",
+            ),
+            (
+                "[[guardrails]]\nplugin = \"pii\"\nid = \"a b\"",
+                "guardrails[0].id",
+                "letters",
+            ),
+        ];
+        for (text, want_field, want_message) in cases {
+            match parse(text) {
+                Err(ParseFailure::Invalid { field, message }) => {
+                    assert_eq!(field, want_field, "{text}");
+                    assert!(message.contains(want_message), "{text}: {message}");
+                }
+                other => panic!("{text}: expected an error for {want_field}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_enable_every_builtin() {
+        let config = Config::embedded_default();
+        assert_eq!(config.guardrails.len(), crate::builtin::BUILTINS.len());
+        assert!(config.guardrails.iter().any(|g| g.id() == "pii"));
+    }
+
+    #[test]
+    fn env_variables_fill_string_values_and_missing_ones_are_named() {
+        let config = parse(
+            "[[providers]]\nslug = \"openai\"\nkind = \"openai\"\napi_key = \"${TEST_KEY}\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.providers[0].api_key.as_ref().unwrap().expose(),
+            "sk-from-env-0123456789"
+        );
+        match parse("[[providers]]\nslug = \"o\"\nkind = \"openai\"\napi_key = \"${NOPE}\"\n") {
+            Err(ParseFailure::Invalid { field, message }) => {
+                assert_eq!(field, "providers[0].api_key");
+                assert!(message.contains("NOPE is not set"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            expand("a $${literal} b", &|_| None).unwrap(),
+            "a ${literal} b"
+        );
+    }
+
+    #[test]
+    fn gateway_sections_are_validated() {
+        let cases = [
+            (
+                "[[providers]]\nslug = \"local\"\nkind = \"openai-compatible\"\n",
+                "providers[0].base_url",
+            ),
+            ("[models]\nfast = \"@nowhere/m\"\n", "models.fast"),
+            ("[models]\nfast = \"gpt\"\n", "models.fast"),
+            ("[server]\nlisten = \"0.0.0.0:8080\"\n", "keys"),
+            ("[[keys]]\nid = \"a\"\nkey = \"short\"\n", "keys[0].key"),
+            (
+                "[[keys]]\nid = \"a\"\nkey = \"0123456789abcdef\"\nguardrails = [\"x\"]\n",
+                "keys[0].guardrails",
+            ),
+        ];
+        for (text, want) in cases {
+            match parse(text) {
+                Err(ParseFailure::Invalid { field, .. }) => assert_eq!(field, want, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config = parse("[[keys]]\nid = \"a\"\nkey = \"supersecretgatewaykey\"\n").unwrap();
+        assert!(!format!("{config:?}").contains("supersecret"));
+    }
+}

@@ -1,0 +1,38 @@
+//! Everything a request needs, built once from the config.
+
+use crate::auth::Keys;
+use crate::config::Config;
+use crate::guardrails::Guardrails;
+use crate::providers::Providers;
+use crate::sandbox::Sandbox;
+use std::sync::Arc;
+
+/// The gateway's shared state.
+pub struct Gateway {
+    /// Upstreams and model resolution.
+    pub providers: Providers,
+    /// Every configured guardrail (a key may run a subset).
+    pub guardrails: Guardrails,
+    /// Gateway keys.
+    pub keys: Keys,
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Keeps the plugin engine (and its epoch ticker) alive.
+    _sandbox: Sandbox,
+}
+
+impl Gateway {
+    /// Loads providers, keys and guardrails (compiling or loading every plugin and
+    /// configuring it: a plugin that refuses its settings fails this).
+    pub fn new(config: &Config) -> anyhow::Result<Arc<Self>> {
+        let sandbox = Sandbox::new(config.sandbox.artifact_cache())?;
+        let guardrails = Guardrails::load(&sandbox, &config.guardrails)?;
+        Ok(Arc::new(Gateway {
+            providers: Providers::new(config)?,
+            guardrails,
+            keys: Keys::new(&config.keys),
+            max_body: (config.server.max_body_mb as usize) << 20,
+            _sandbox: sandbox,
+        }))
+    }
+}

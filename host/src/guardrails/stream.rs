@@ -1,0 +1,146 @@
+//! Response guardrails on a stream: tokens reach the client as they come, with
+//! only the holdback the plugins declare, and redactions applied in the stream.
+//!
+//! Each channel (a choice's content, a tool call's arguments, a content block)
+//! keeps the text not yet sent. After each delta the guardrails check that text;
+//! everything but the last `holdback` bytes is released, redacted. A finding
+//! that straddles the release point moves the point back to the finding's start,
+//! so a match is never split between what was sent and what was kept; a match
+//! can be at most `holdback` long, so one that starts before the point is always
+//! complete when it is found.
+
+use super::{Guardrails, Outcome, StopAt, redact};
+use crate::sandbox::{Action, Context, Segment, SegmentKind};
+use std::collections::HashMap;
+
+/// What to do with a delta.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Release {
+    /// Send this text now (possibly empty).
+    Text(String),
+    /// End the stream with this error message.
+    Block(String),
+}
+
+/// The guard for one streamed response.
+pub struct StreamGuard {
+    guardrails: Guardrails,
+    ctx: Context,
+    holdback: usize,
+    channels: HashMap<String, Channel>,
+    /// Every outcome that found something, for the audit trail.
+    pub outcomes: Vec<Outcome>,
+}
+
+struct Channel {
+    pending: String,
+    kind: SegmentKind,
+}
+
+impl StreamGuard {
+    /// A guard running `guardrails` (already filtered to the response phase).
+    pub fn new(guardrails: Guardrails, ctx: Context) -> Self {
+        let holdback = guardrails.max_match_len(ctx.phase) as usize;
+        StreamGuard {
+            guardrails,
+            ctx,
+            holdback,
+            channels: HashMap::new(),
+            outcomes: Vec::new(),
+        }
+    }
+
+    /// True when no guardrail runs on responses: the stream can pass as is.
+    pub fn is_idle(&self) -> bool {
+        self.guardrails
+            .iter()
+            .all(|g| !g.phases.contains(&self.ctx.phase))
+    }
+
+    /// Adds `text` to `channel`; returns what may be sent now.
+    pub fn push(&mut self, channel: &str, kind: SegmentKind, text: &str) -> Release {
+        if self.is_idle() {
+            return Release::Text(text.to_string());
+        }
+        let entry = self
+            .channels
+            .entry(channel.to_string())
+            .or_insert_with(|| Channel {
+                pending: String::new(),
+                kind,
+            });
+        entry.pending.push_str(text);
+        if entry.pending.len() <= self.holdback {
+            return Release::Text(String::new());
+        }
+        self.release(channel, false)
+    }
+
+    /// Ends `channel`: checks and returns all its remaining text.
+    pub fn finish(&mut self, channel: &str) -> Release {
+        if !self.channels.contains_key(channel) {
+            return Release::Text(String::new());
+        }
+        let release = self.release(channel, true);
+        self.channels.remove(channel);
+        release
+    }
+
+    /// The kind of text `channel` carries, if it is open.
+    pub fn channel_kind(&self, channel: &str) -> Option<SegmentKind> {
+        self.channels.get(channel).map(|c| c.kind)
+    }
+
+    /// The open channels (to finish them all at the end of a stream).
+    pub fn open_channels(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.channels.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn release(&mut self, channel: &str, all: bool) -> Release {
+        let entry = self.channels.get_mut(channel).expect("channel exists");
+        let segment = Segment {
+            path: channel.to_string(),
+            role: "assistant".into(),
+            kind: entry.kind,
+            text: std::mem::take(&mut entry.pending),
+        };
+        let segments = [segment];
+        let outcome = self
+            .guardrails
+            .check(&self.ctx, &segments, StopAt::FirstBlock);
+        let [segment] = segments;
+        let text = segment.text;
+        if outcome.action() == Action::Block {
+            let message = outcome.block_message().unwrap_or_default();
+            self.outcomes.push(outcome);
+            return Release::Block(message);
+        }
+        let mut cut = if all {
+            text.len()
+        } else {
+            text.len() - self.holdback
+        };
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let redactions = outcome.redactions(0);
+        for r in &redactions {
+            if r.span.start < cut && cut < r.span.end {
+                cut = r.span.start;
+            }
+        }
+        let released: Vec<redact::Redaction> = redactions
+            .into_iter()
+            .filter(|r| r.span.end <= cut)
+            .collect();
+        if outcome.action() != Action::Allow {
+            self.outcomes.push(outcome);
+        }
+        let out = redact::apply(&text[..cut], &released);
+        let entry = self.channels.get_mut(channel).expect("channel exists");
+        entry.pending = text[cut..].to_string();
+        Release::Text(out)
+    }
+}

@@ -1,0 +1,374 @@
+//! The path of one chat request (OpenAI `/v1/chat/completions` or Anthropic
+//! `/v1/messages`) through the gateway. The phases, in the order of `chat`:
+//!
+//! ```text
+//! client ─► auth (gateway key) ─► parse (JSON object, `messages` array, `model`)
+//!        ─► route (@provider/model | alias | key default | server default)
+//!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
+//!        ─► provider (echo answers locally; others get the rewritten body + provider key)
+//!        ─► response guardrails: whole body, or per streamed delta with holdback
+//!        ─► client
+//! ```
+//!
+//! Every error on the way is an [`ApiError`] in the client's wire format.
+
+use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::api::segments;
+use crate::api::sse::{SseParser, format_event};
+use crate::api::stream::StreamTransformer;
+use crate::auth::Caller;
+use crate::gateway::Gateway;
+use crate::guardrails::stream::StreamGuard;
+use crate::guardrails::{Guardrails, Outcome, StopAt};
+use crate::providers::{Route, echo};
+use crate::sandbox::{Action, Context, Phase};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Runs one chat request; `body` is the raw request body.
+pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Bytes) -> Response {
+    match chat_inner(gateway, api, &headers, &body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn chat_inner(
+    gateway: Arc<Gateway>,
+    api: Api,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    // auth
+    let caller = gateway.keys.authenticate(headers, api)?;
+    // parse
+    let mut request = parse_body(api, body)?;
+    let stream = request
+        .get("stream")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    // route
+    let requested = request
+        .get("model")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let route =
+        gateway
+            .providers
+            .resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
+    if let Some(upstream_api) = route.provider.api()
+        && upstream_api != api
+    {
+        return Err(ApiError::new(
+            api,
+            ErrorKind::InvalidRequest,
+            format!(
+                "model `{}` is served by an {} API, and translating {} requests to it is not supported yet",
+                route.qualified(),
+                upstream_api.as_str(),
+                api.as_str()
+            ),
+        ));
+    }
+    request["model"] = Value::String(route.model.clone());
+    // request guardrails
+    let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
+    let ctx = context(api, Phase::Request, &route, &caller);
+    guard_body(api, &guardrails, &ctx, &mut request)?;
+    // provider, then response guardrails
+    let response_ctx = context(api, Phase::Response, &route, &caller);
+    if route.provider.api().is_none() {
+        return Ok(echo_response(
+            api,
+            &request,
+            &route,
+            stream,
+            guardrails,
+            response_ctx,
+        ));
+    }
+    let upstream = route
+        .provider
+        .send(
+            &gateway.providers.client,
+            route.provider.chat_path(),
+            serde_json::to_vec(&request).expect("a Value serializes"),
+            headers,
+        )
+        .await
+        .map_err(|e| e.to_api(api))?;
+    let status = upstream.status();
+    let is_sse = upstream
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if !status.is_success() {
+        return upstream_error(api, &route, upstream).await;
+    }
+    if stream && is_sse {
+        let guard = StreamGuard::new(guardrails, response_ctx);
+        let events = upstream
+            .bytes_stream()
+            .map(|chunk| chunk.map_err(|e| e.to_string()));
+        return Ok(sse_response(StreamTransformer::new(api, guard), events));
+    }
+    let bytes = upstream.bytes().await.map_err(|e| {
+        ApiError::new(
+            api,
+            ErrorKind::BadGateway,
+            format!(
+                "provider `{}` broke off its answer: {e}",
+                route.provider.slug
+            ),
+        )
+    })?;
+    let mut answer: Value = serde_json::from_slice(&bytes).map_err(|_| {
+        ApiError::new(
+            api,
+            ErrorKind::BadGateway,
+            format!(
+                "provider `{}` sent an answer that is not JSON",
+                route.provider.slug
+            ),
+        )
+    })?;
+    guard_body(api, &guardrails, &response_ctx, &mut answer)?;
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// Parses and checks the shape of a chat request body.
+fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
+    let invalid = |message: String| ApiError::new(api, ErrorKind::InvalidRequest, message);
+    let text = std::str::from_utf8(body).map_err(|e| {
+        invalid(format!(
+            "the request body is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| invalid(format!("the request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(invalid("the request body must be a JSON object".into()));
+    }
+    match value.get("messages") {
+        Some(Value::Array(_)) => {}
+        Some(_) => return Err(invalid("`messages` must be an array".into())),
+        None => return Err(invalid("`messages` is required".into())),
+    }
+    if let Some(model) = value.get("model")
+        && !model.is_string()
+    {
+        return Err(invalid("`model` must be a string".into()));
+    }
+    if let Some(stream) = value.get("stream")
+        && !stream.is_boolean()
+    {
+        return Err(invalid("`stream` must be a boolean".into()));
+    }
+    Ok(value)
+}
+
+fn context(api: Api, phase: Phase, route: &Route<'_>, caller: &Caller) -> Context {
+    Context {
+        phase,
+        api: api.as_str().into(),
+        model: route.qualified(),
+        key_id: caller.key_id.clone(),
+        metadata: caller.metadata.clone(),
+    }
+}
+
+fn log_failures(outcome: &Outcome) {
+    for (decision, failure) in outcome.failures() {
+        tracing::warn!(guardrail = %decision.guardrail, failure = failure.kind(), "guardrail failed: {failure}");
+    }
+}
+
+/// Runs the guardrails of `ctx.phase` over a whole JSON body (a request, or a
+/// non-streamed answer) and applies their redactions to it; a block is an error.
+fn guard_body(
+    api: Api,
+    guardrails: &Guardrails,
+    ctx: &Context,
+    body: &mut Value,
+) -> Result<(), ApiError> {
+    let extracted = match (api, ctx.phase) {
+        (Api::OpenAi, Phase::Request) => segments::openai_request(body),
+        (Api::Anthropic, Phase::Request) => segments::anthropic_request(body),
+        (Api::OpenAi, Phase::Response) => segments::openai_response(body),
+        (Api::Anthropic, Phase::Response) => segments::anthropic_response(body),
+    };
+    let outcome = guardrails.check(ctx, &extracted.segments, StopAt::FirstBlock);
+    log_failures(&outcome);
+    if outcome.action() == Action::Block {
+        return Err(ApiError::new(
+            api,
+            ErrorKind::Blocked,
+            outcome.block_message().unwrap_or_default(),
+        ));
+    }
+    extracted.apply(body, &outcome);
+    Ok(())
+}
+
+/// An upstream error answer, passed on with its status when it is JSON in the
+/// client's format (same API), or turned into a 502 when it is not.
+async fn upstream_error(
+    api: Api,
+    route: &Route<'_>,
+    upstream: reqwest::Response,
+) -> Result<Response, ApiError> {
+    let status = upstream.status();
+    let bytes = upstream.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(body) if body.is_object() => {
+            let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            Ok(json_response(status, &body))
+        }
+        _ => Err(ApiError::new(
+            api,
+            ErrorKind::BadGateway,
+            format!(
+                "provider `{}` answered {} with a body that is not JSON",
+                route.provider.slug,
+                status.as_u16()
+            ),
+        )),
+    }
+}
+
+/// The echo provider's answer, through the response guardrails like any other.
+fn echo_response(
+    api: Api,
+    request: &Value,
+    route: &Route<'_>,
+    stream: bool,
+    guardrails: Guardrails,
+    ctx: Context,
+) -> Response {
+    let text = echo::echo_text(request);
+    let prompt_tokens = echo::approx_tokens(&request.to_string());
+    let id = format!("echo-{:016x}", rand_id());
+    let model = &route.model;
+    if !stream {
+        let mut answer = match api {
+            Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
+            Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
+        };
+        if let Err(error) = guard_body(api, &guardrails, &ctx, &mut answer) {
+            return error.into_response();
+        }
+        return json_response(StatusCode::OK, &answer);
+    }
+    let mut sse = String::new();
+    match api {
+        Api::OpenAi => {
+            let usage = request
+                .pointer("/stream_options/include_usage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            for chunk in echo::openai_chunks(&id, model, &text, prompt_tokens, usage) {
+                sse.push_str(&format_event(None, &chunk.to_string()));
+            }
+            sse.push_str(&format_event(None, "[DONE]"));
+        }
+        Api::Anthropic => {
+            for (event, data) in echo::anthropic_events(&id, model, &text, prompt_tokens) {
+                sse.push_str(&format_event(Some(event), &data.to_string()));
+            }
+        }
+    }
+    let guard = StreamGuard::new(guardrails, ctx);
+    let events = futures_util::stream::once(async move { Ok::<_, String>(Bytes::from(sse)) });
+    sse_response(StreamTransformer::new(api, guard), events)
+}
+
+/// A streaming response: upstream bytes → events → guarded events → client. If
+/// the client goes away, the body is dropped, and with it the upstream request.
+fn sse_response<S>(transformer: StreamTransformer, upstream: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<Bytes, String>> + Send + 'static,
+{
+    let state = StreamState {
+        upstream: Box::pin(upstream),
+        parser: SseParser::default(),
+        transformer,
+        done: false,
+    };
+    let body = futures_util::stream::unfold(state, |mut state| async move {
+        while !state.done {
+            let item = state.upstream.next().await;
+            let out = state.step(item);
+            if !out.is_empty() {
+                return Some((Ok::<_, std::io::Error>(Bytes::from(out)), state));
+            }
+        }
+        None
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+struct StreamState<S> {
+    upstream: std::pin::Pin<Box<S>>,
+    parser: SseParser,
+    transformer: StreamTransformer,
+    done: bool,
+}
+
+impl<S> StreamState<S> {
+    /// Handles one item of the upstream (`None`: it ended); returns the output.
+    fn step(&mut self, item: Option<Result<Bytes, String>>) -> String {
+        let transformer = &mut self.transformer;
+        let out = match item {
+            Some(Ok(bytes)) => match self.parser.feed(&bytes) {
+                Ok(events) => events
+                    .into_iter()
+                    .map(|e| transformer.on_event(e))
+                    .collect(),
+                Err(message) => transformer.fail(ErrorKind::BadGateway, &message),
+            },
+            Some(Err(message)) => transformer.fail(
+                ErrorKind::BadGateway,
+                &format!("the provider's stream broke off: {message}"),
+            ),
+            None => {
+                let mut out = String::new();
+                if let Some(event) = self.parser.finish() {
+                    out.push_str(&transformer.on_event(event));
+                }
+                out + &transformer.on_upstream_end()
+            }
+        };
+        self.done = transformer.ended;
+        out
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// A random-enough id for echo answers (not a secret).
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    hasher.finish()
+}

@@ -1,0 +1,63 @@
+//! Serving: the app as a function of its state, and a server with graceful
+//! shutdown (in-flight requests finish; new connections are refused).
+
+use crate::api;
+use crate::config::Config;
+use crate::gateway::Gateway;
+use axum::Router;
+use std::sync::Arc;
+
+/// The whole HTTP app for a gateway: testable in-process without a socket.
+pub fn app(gateway: Arc<Gateway>) -> Router {
+    api::router(gateway)
+}
+
+/// Builds the gateway from `config` and serves it until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    install_crypto_provider();
+    let gateway = Gateway::new(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+    let address = listener.local_addr()?;
+    if gateway.keys.is_open() {
+        tracing::warn!(
+            "no gateway keys configured: serving without authentication (loopback only)"
+        );
+    }
+    let guardrails: Vec<&str> = gateway.guardrails.iter().map(|g| g.id.as_str()).collect();
+    tracing::info!(%address, guardrails = ?guardrails, "sluice is serving");
+    eprintln!(
+        "sluice: serving on http://{address} (guardrails: {})",
+        guardrails.join(", ")
+    );
+    axum::serve(listener, app(gateway))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    eprintln!("sluice: stopped");
+    Ok(())
+}
+
+/// TLS for upstream calls uses rustls with the `ring` provider.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("sluice: shutting down; finishing in-flight requests");
+}

@@ -1,0 +1,613 @@
+//! The gateway end to end: a real HTTP client, the gateway on a socket, and the
+//! mock upstream standing in for OpenAI and Anthropic.
+
+use crate::mock_upstream::{LEAKED_EMAIL, MockUpstream, TOOL_EMAIL};
+use serde_json::{Value, json};
+use sluice::config::Config;
+use sluice::gateway::Gateway;
+use std::path::Path;
+use std::sync::OnceLock;
+
+pub const KEY: &str = "gw-key-team-a-0123456789";
+const OPENAI_PROVIDER_KEY: &str = "sk-test-provider-openai-key";
+const ANTHROPIC_PROVIDER_KEY: &str = "sk-ant-test-provider-key";
+
+/// A gateway in front of a mock upstream.
+pub struct Harness {
+    pub mock: MockUpstream,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+fn cache_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// Starts the mock and a gateway whose config ends with `extra` (TOML).
+pub async fn start(extra: &str) -> Harness {
+    sluice::server::install_crypto_provider();
+    let mock = MockUpstream::start().await;
+    let addr = mock.addr;
+    let text = format!(
+        r#"
+[server]
+max_body_mb = 1
+
+[sandbox]
+cache_dir = {cache:?}
+
+[[providers]]
+slug = "oa"
+kind = "openai"
+base_url = "http://{addr}/v1"
+api_key = "{OPENAI_PROVIDER_KEY}"
+
+[[providers]]
+slug = "an"
+kind = "anthropic"
+base_url = "http://{addr}"
+api_key = "{ANTHROPIC_PROVIDER_KEY}"
+
+[[providers]]
+slug = "echo"
+kind = "echo"
+
+[[providers]]
+slug = "dead"
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:9/v1"
+
+[[providers]]
+slug = "slowpoke"
+kind = "openai"
+base_url = "http://{addr}/v1"
+timeout_s = 1
+
+[models]
+"claude-test" = "@an/echo-last"
+
+[[keys]]
+id = "team-a"
+key = "{KEY}"
+metadata = {{ team = "a" }}
+
+{extra}
+"#,
+        cache = cache_dir().display().to_string()
+    );
+    let config =
+        Config::parse(&text, Path::new("."), &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
+    let gateway = Gateway::new(&config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, sluice::server::app(gateway))
+            .await
+            .unwrap()
+    });
+    Harness {
+        mock,
+        base,
+        client: reqwest::Client::new(),
+    }
+}
+
+const PII: &str = "[[guardrails]]\nplugin = \"pii\"\n";
+
+impl Harness {
+    pub async fn openai(&self, body: Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/chat/completions", self.base))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn anthropic(&self, body: Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/messages?beta=true", self.base))
+            .header("x-api-key", KEY)
+            .header("anthropic-version", "2023-06-01")
+            .header("anthropic-beta", "interleaved-thinking-2025-05-14")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The concatenated text deltas of an SSE body, and its data lines.
+fn openai_stream_text(body: &str) -> (String, Vec<Value>) {
+    let mut text = String::new();
+    let mut chunks = Vec::new();
+    for line in body.lines() {
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        if data == "[DONE]" {
+            continue;
+        }
+        let chunk: Value = serde_json::from_str(data).unwrap();
+        for choice in chunk["choices"].as_array().into_iter().flatten() {
+            text.push_str(choice["delta"]["content"].as_str().unwrap_or(""));
+            for call in choice["delta"]["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                text.push_str(call["function"]["arguments"].as_str().unwrap_or(""));
+            }
+        }
+        chunks.push(chunk);
+    }
+    (text, chunks)
+}
+
+fn anthropic_stream(body: &str) -> (String, Vec<(String, Value)>) {
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let mut name = String::new();
+    for line in body.lines() {
+        if let Some(n) = line.strip_prefix("event: ") {
+            name = n.to_string();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            let value: Value = serde_json::from_str(data).unwrap();
+            if name == "content_block_delta" {
+                text.push_str(value["delta"]["text"].as_str().unwrap_or(""));
+                text.push_str(value["delta"]["partial_json"].as_str().unwrap_or(""));
+            }
+            events.push((name.clone(), value));
+        }
+    }
+    (text, events)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_request_is_redacted_upstream_and_unknown_fields_pass_through() {
+    let h = start(PII).await;
+    let response = h
+        .openai(json!({
+            "model": "@oa/echo-last",
+            "messages": [{"role": "user", "content": "mail jane.doe@example.com please"}],
+            "some_future_param": {"nested": [1, 2, 3]},
+            "temperature": 0.3
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "you said: mail [EMAIL] please"
+    );
+    let sent = h.mock.last();
+    assert_eq!(sent.body["messages"][0]["content"], "mail [EMAIL] please");
+    assert_eq!(sent.body["model"], "echo-last");
+    assert_eq!(sent.body["some_future_param"], json!({"nested": [1, 2, 3]}));
+    assert_eq!(sent.body["temperature"], 0.3);
+    assert_eq!(
+        sent.headers["authorization"],
+        format!("Bearer {OPENAI_PROVIDER_KEY}").as_str(),
+        "the provider key goes upstream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_stream_redacts_a_match_split_across_chunks() {
+    let h = start(PII).await;
+    let response = h
+        .openai(json!({
+            "model": "@oa/leak-email", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "hi"}]
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = response.text().await.unwrap();
+    assert!(
+        !body.contains(LEAKED_EMAIL) && !body.contains("leak.person"),
+        "{body}"
+    );
+    let (text, chunks) = openai_stream_text(&body);
+    assert_eq!(text, "Sure. You can reach me at [EMAIL] any time.");
+    assert!(body.trim_end().ends_with("data: [DONE]"));
+    assert!(
+        chunks.iter().any(|c| c["usage"]["total_tokens"] == 15),
+        "usage chunk passes"
+    );
+    assert!(chunks.len() > 5, "still streamed in many chunks");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_tool_call_arguments_are_guarded_streaming_and_not() {
+    let h = start(PII).await;
+    let body: Value = h
+        .openai(json!({"model": "@oa/tool-call", "messages": [{"role": "user", "content": "send it"}],
+                       "tools": [{"type": "function", "function": {"name": "send_mail", "parameters": {}}}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let args = body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+        .as_str()
+        .unwrap();
+    assert_eq!(args, "{\"to\": \"[EMAIL]\", \"subject\": \"hi\"}");
+
+    let stream = h
+        .openai(json!({"model": "@oa/tool-call", "stream": true, "messages": [{"role": "user", "content": "send it"}]}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!stream.contains(TOOL_EMAIL), "{stream}");
+    let (text, _) = openai_stream_text(&stream);
+    assert_eq!(text, "{\"to\": \"[EMAIL]\", \"subject\": \"hi\"}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anthropic_messages_redact_both_ways_and_forward_version_headers() {
+    let h = start(PII).await;
+    let response = h
+        .anthropic(json!({
+            "model": "claude-test", "max_tokens": 100,
+            "system": [{"type": "text", "text": "You help ops@example.org", "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "ask bob@example.com"}]}]
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["content"][0]["text"], "you said: ask [EMAIL]");
+    let sent = h.mock.last();
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(sent.body["system"][0]["text"], "You help [EMAIL]");
+    assert_eq!(
+        sent.body["system"][0]["cache_control"],
+        json!({"type": "ephemeral"})
+    );
+    assert_eq!(sent.headers["x-api-key"], ANTHROPIC_PROVIDER_KEY);
+    assert_eq!(sent.headers["anthropic-version"], "2023-06-01");
+    assert_eq!(
+        sent.headers["anthropic-beta"],
+        "interleaved-thinking-2025-05-14"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anthropic_stream_keeps_every_event_and_redacts_text_and_tool_input() {
+    let h = start(PII).await;
+    let body = h
+        .anthropic(
+            json!({"model": "@an/tool-call", "max_tokens": 100, "stream": true,
+                          "messages": [{"role": "user", "content": "write to a@example.com"}]}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!body.contains(TOOL_EMAIL), "{body}");
+    let (text, events) = anthropic_stream(&body);
+    assert_eq!(
+        text,
+        "you said: write to [EMAIL]{\"to\":\"[EMAIL]\",\"subject\":\"hi\"}"
+    );
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing: {names:?}");
+    }
+    let thinking = events
+        .iter()
+        .find(|(_, v)| v["delta"]["type"] == "thinking_delta")
+        .expect("thinking passes");
+    assert_eq!(thinking.1["delta"]["thinking"], "Let me think.");
+    assert!(
+        events
+            .iter()
+            .any(|(_, v)| v["delta"]["type"] == "signature_delta")
+    );
+    assert_eq!(names.last(), Some(&"message_stop"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_is_a_400_in_the_callers_format_naming_guardrail_and_rule() {
+    let h = start("[[guardrails]]\nplugin = \"pii\"\nsettings = { action = \"block\" }\n").await;
+    let response = h
+        .openai(json!({"model": "@oa/x", "messages": [{"role": "user", "content": "I am eve@evil.io"}]}))
+        .await;
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("eve@evil.io"), "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["code"], "content_blocked");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("guardrail `pii`") && message.contains("pii.email"),
+        "{message}"
+    );
+    assert!(h.mock.received().is_empty(), "nothing went upstream");
+
+    let response = h
+        .anthropic(json!({"model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": "eve@evil.io"}]}))
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_mid_stream_ends_it_with_an_error_event() {
+    let h = start("[[guardrails]]\nplugin = \"pii\"\nsettings = { action = \"block\" }\n").await;
+    let body = h
+        .openai(json!({"model": "@oa/leak-email", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!body.contains("leak.person"), "{body}");
+    let last = body.trim_end().lines().last().unwrap();
+    let error: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+    assert_eq!(error["error"]["code"], "content_blocked");
+
+    let body = h
+        .anthropic(json!({"model": "@an/leak-email", "stream": true, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!body.contains("leak.person"), "{body}");
+    assert!(
+        body.contains("event: error\ndata: {\"type\":\"error\""),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_a_clear_error_with_the_right_status() {
+    let h = start(PII).await;
+    let post = |path: &str, body: Vec<u8>| {
+        h.client
+            .post(format!("{}{path}", h.base))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "/v1/chat/completions",
+            b"{not json".to_vec(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "/v1/chat/completions",
+            vec![b'{', 0xff, b'}'],
+            400,
+            "not valid UTF-8",
+        ),
+        (
+            "/v1/chat/completions",
+            br#"{"model": "@oa/x", "messages": "hi"}"#.to_vec(),
+            400,
+            "`messages` must be an array",
+        ),
+        (
+            "/v1/chat/completions",
+            br#"{"model": 7, "messages": []}"#.to_vec(),
+            400,
+            "`model` must be a string",
+        ),
+        (
+            "/v1/chat/completions",
+            br#"{"model": "gpt-9", "messages": []}"#.to_vec(),
+            400,
+            "unknown model `gpt-9`",
+        ),
+        (
+            "/v1/chat/completions",
+            br#"{"model": "@nope/x", "messages": []}"#.to_vec(),
+            400,
+            "unknown provider `nope`",
+        ),
+        (
+            "/v1/chat/completions",
+            vec![b' '; 2 << 20],
+            413,
+            "larger than the limit of 1 MiB",
+        ),
+        ("/v1/messages", b"[]".to_vec(), 400, "must be a JSON object"),
+    ];
+    for (path, body, status, message) in cases {
+        let response = post(path, body).await.unwrap();
+        assert_eq!(response.status(), status, "{path} {message}");
+        let body: Value = response.json().await.unwrap();
+        // Both APIs put the message at error.message.
+        let text = &body["error"]["message"];
+        assert!(text.as_str().unwrap().contains(message), "{path}: {body}");
+        if path == "/v1/messages" {
+            assert_eq!(body["type"], "error");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_or_wrong_gateway_keys_are_refused_and_provider_keys_never_leak() {
+    let h = start(PII).await;
+    let url = format!("{}/v1/chat/completions", h.base);
+    let body = json!({"model": "@oa/x", "messages": []});
+    let none = h.client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    let wrong = h
+        .client
+        .post(&url)
+        .bearer_auth("not-the-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let text = wrong.text().await.unwrap();
+    assert!(
+        text.contains("invalid gateway key") && !text.contains("not-the-key"),
+        "{text}"
+    );
+
+    let anthropic = h
+        .client
+        .post(format!("{}/v1/messages", h.base))
+        .header("x-api-key", "wrong")
+        .json(&json!({"messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anthropic.status(), 401);
+    let body: Value = anthropic.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "authentication_error");
+
+    // Every answer, errors included, is free of the provider keys.
+    for model in ["@oa/echo-last", "@oa/status-500", "@oa/not-json", "@dead/x"] {
+        let text = h
+            .openai(json!({"model": model, "messages": [{"role": "user", "content": "x"}]}))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains(OPENAI_PROVIDER_KEY), "{model}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_failures_become_clear_errors_never_hangs() {
+    let h = start(PII).await;
+    let ask = |model: &str, stream: bool| {
+        h.openai(json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "x"}]}))
+    };
+
+    let response = ask("@oa/status-500", false).await;
+    assert_eq!(
+        response.status(),
+        500,
+        "the provider's own error passes with its status"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "upstream exploded");
+
+    for (model, expected) in [
+        ("@oa/not-json", "not JSON"),
+        ("@dead/x", "could not be reached"),
+    ] {
+        let response = ask(model, false).await;
+        assert_eq!(response.status(), 502, "{model}");
+        let body: Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{model}: {message}");
+    }
+
+    let response = ask("@slowpoke/slow", false).await;
+    assert_eq!(response.status(), 504);
+
+    let body = ask("@oa/reset-mid-stream", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let last = body.trim_end().lines().last().unwrap();
+    assert!(
+        last.contains("\"error\"") && last.contains("broke off"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn echo_shows_what_the_guardrails_changed_in_both_apis() {
+    let h = start(PII).await;
+    let body: Value = h
+        .openai(json!({"model": "@echo/any", "messages": [{"role": "user", "content": "I am jane@example.com"}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let content = body["choices"][0]["message"]["content"].as_str().unwrap();
+    let echoed: Value = serde_json::from_str(content).unwrap();
+    assert_eq!(echoed["messages"][0]["content"], "I am [EMAIL]");
+    assert!(!content.contains("jane@"));
+
+    let stream = h
+        .anthropic(
+            json!({"model": "@echo/any", "stream": true, "max_tokens": 9,
+                          "messages": [{"role": "user", "content": "I am jane@example.com"}]}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (text, _) = anthropic_stream(&stream);
+    let echoed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(echoed["messages"][0]["content"], "I am [EMAIL]");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn models_embeddings_and_token_counting() {
+    let h = start(PII).await;
+    let models: Value = h
+        .client
+        .get(format!("{}/v1/models", h.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["object"], "list");
+    assert!(
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "claude-test")
+    );
+
+    let embeddings: Value = h
+        .client
+        .post(format!("{}/v1/embeddings", h.base))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "@oa/text-embedding-3-small", "input": "hello"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(embeddings["data"][0]["embedding"], json!([0.1, 0.2, 0.3]));
+    assert_eq!(h.mock.last().body["model"], "text-embedding-3-small");
+
+    let count: Value = h
+        .client
+        .post(format!("{}/v1/messages/count_tokens", h.base))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "claude-test", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["input_tokens"], 42);
+}

@@ -1,0 +1,354 @@
+//! A mock upstream that stands in for paid providers: OpenAI's Chat Completions
+//! and embeddings, and Anthropic's Messages and token counting, streaming and not.
+//!
+//! It records every request it receives (to check what the gateway sent), and
+//! its answer is chosen by the model name:
+//!
+//! | model | answer |
+//! |---|---|
+//! | `echo-last` (or anything else) | "you said: <last user text>" |
+//! | `leak-email` | an answer that contains `leak.person@corp-mail.com`, streamed in 3-byte pieces |
+//! | `tool-call` | a tool call whose arguments contain `tool.leak@corp-mail.com` |
+//! | `status-500` | 500 with a JSON error in the provider's format |
+//! | `not-json` | 200 with a body that is not JSON |
+//! | `reset-mid-stream` | a stream that stops after a few events, without its end |
+//! | `slow` | waits 3 s before answering |
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The e-mail address the `leak-email` model answers with.
+pub const LEAKED_EMAIL: &str = "leak.person@corp-mail.com";
+/// The e-mail address the `tool-call` model puts in tool arguments.
+pub const TOOL_EMAIL: &str = "tool.leak@corp-mail.com";
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The path, such as `/v1/chat/completions`.
+    pub path: String,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its JSON body.
+    pub body: Value,
+}
+
+/// A running mock upstream.
+#[derive(Clone)]
+pub struct MockUpstream {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl MockUpstream {
+    /// Starts the mock on a free port of 127.0.0.1, on the current runtime.
+    pub async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new()
+            .route("/v1/chat/completions", post(openai_chat))
+            .route("/v1/embeddings", post(openai_embeddings))
+            .route("/v1/messages", post(anthropic_messages))
+            .route("/v1/messages/count_tokens", post(anthropic_count))
+            .with_state(received.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        MockUpstream { addr, received }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The last request received.
+    pub fn last(&self) -> Received {
+        self.received().pop().expect("the mock received a request")
+    }
+}
+
+type Shared = Arc<Mutex<Vec<Received>>>;
+
+fn record(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> Value {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    state.lock().unwrap().push(Received {
+        path: path.to_string(),
+        headers: headers.clone(),
+        body: body.clone(),
+    });
+    body
+}
+
+fn last_user_text(body: &Value) -> String {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let Some(last) = messages.iter().rev().find(|m| m["role"] == "user") else {
+        return String::new();
+    };
+    match &last["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+fn answer_text(model: &str, body: &Value) -> String {
+    match model {
+        "leak-email" => format!("Sure. You can reach me at {LEAKED_EMAIL} any time."),
+        _ => format!("you said: {}", last_user_text(body)),
+    }
+}
+
+/// Splits `text` into pieces of `size` bytes (on char boundaries).
+fn pieces(text: &str, size: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for c in text.chars() {
+        current.push(c);
+        if current.len() >= size {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn sse(events: Vec<String>, stop_early: bool) -> Response {
+    let count = if stop_early {
+        events.len().min(4)
+    } else {
+        events.len()
+    };
+    let stream =
+        futures_util::stream::iter(events.into_iter().take(count).map(Ok::<_, std::io::Error>));
+    let body = if stop_early {
+        // End the body with an error: the connection is cut mid-stream.
+        let broken = futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Err(std::io::Error::other("connection reset"))
+        });
+        Body::from_stream(futures_util::StreamExt::chain(stream, broken))
+    } else {
+        Body::from_stream(stream)
+    };
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(body)
+        .unwrap()
+}
+
+async fn special(model: &str, api_is_openai: bool) -> Option<Response> {
+    match model {
+        "status-500" => {
+            let body = if api_is_openai {
+                json!({"error": {"message": "upstream exploded", "type": "server_error", "param": null, "code": null}})
+            } else {
+                json!({"type": "error", "error": {"type": "api_error", "message": "upstream exploded"}})
+            };
+            Some((StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response())
+        }
+        "not-json" => Some((StatusCode::OK, "<html>surprise</html>").into_response()),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            None
+        }
+        _ => None,
+    }
+}
+
+async fn openai_chat(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = record(&state, "/v1/chat/completions", &headers, &body);
+    let model = body["model"].as_str().unwrap_or("").to_string();
+    if let Some(response) = special(&model, true).await {
+        return response;
+    }
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    let text = answer_text(&model, &body);
+    let tool = model == "tool-call";
+    let arguments = format!("{{\"to\": \"{TOOL_EMAIL}\", \"subject\": \"hi\"}}");
+    if !stream {
+        let message = if tool {
+            json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                   "function": {"name": "send_mail", "arguments": arguments}}]})
+        } else {
+            json!({"role": "assistant", "content": text})
+        };
+        return axum::Json(json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": if tool {"tool_calls"} else {"stop"}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        }))
+        .into_response();
+    }
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    if tool {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "send_mail", "arguments": ""}}]}),
+            Value::Null,
+        ));
+        for piece in pieces(&arguments, 3) {
+            events.push(chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
+        }
+        events.push(chunk(json!({}), json!("tool_calls")));
+    } else {
+        for piece in pieces(&text, 3) {
+            events.push(chunk(json!({"content": piece}), Value::Null));
+        }
+        events.push(chunk(json!({}), json!("stop")));
+    }
+    if body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        events.push(format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [],
+                   "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+        ));
+    }
+    events.push("data: [DONE]\n\n".into());
+    sse(events, model == "reset-mid-stream")
+}
+
+async fn openai_embeddings(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = record(&state, "/v1/embeddings", &headers, &body);
+    axum::Json(json!({"object": "list", "model": body["model"],
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}],
+        "usage": {"prompt_tokens": 3, "total_tokens": 3}}))
+    .into_response()
+}
+
+async fn anthropic_count(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    record(&state, "/v1/messages/count_tokens", &headers, &body);
+    axum::Json(json!({"input_tokens": 42})).into_response()
+}
+
+async fn anthropic_messages(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = record(&state, "/v1/messages", &headers, &body);
+    let model = body["model"].as_str().unwrap_or("").to_string();
+    if let Some(response) = special(&model, false).await {
+        return response;
+    }
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    let text = answer_text(&model, &body);
+    let tool = model == "tool-call";
+    let input = json!({"to": TOOL_EMAIL, "subject": "hi"});
+    if !stream {
+        let mut content = vec![json!({"type": "text", "text": text})];
+        if tool {
+            content.push(
+                json!({"type": "tool_use", "id": "toolu_1", "name": "send_mail", "input": input}),
+            );
+        }
+        return axum::Json(json!({
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": if tool {"tool_use"} else {"end_turn"}, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": 5}
+        }))
+        .into_response();
+    }
+    let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut events = vec![
+        event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+            "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+        ),
+        event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ),
+        event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "Let me think."}}),
+        ),
+        event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "signature_delta", "signature": "c2lnbmF0dXJl"}}),
+        ),
+        event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        event("ping", json!({"type": "ping"})),
+        event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 1,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
+    ];
+    for piece in pieces(&text, 3) {
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1,
+            "delta": {"type": "text_delta", "text": piece}}),
+        ));
+    }
+    events.push(event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 1}),
+    ));
+    if tool {
+        events.push(event("content_block_start", json!({"type": "content_block_start", "index": 2,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "send_mail", "input": {}}})));
+        for piece in pieces(&input.to_string(), 3) {
+            events.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 2,
+                "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            ));
+        }
+        events.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 2}),
+        ));
+    }
+    events.push(event(
+        "message_delta",
+        json!({"type": "message_delta",
+        "delta": {"stop_reason": if tool {"tool_use"} else {"end_turn"}, "stop_sequence": null},
+        "usage": {"output_tokens": 5}}),
+    ));
+    events.push(event("message_stop", json!({"type": "message_stop"})));
+    sse(events, model == "reset-mid-stream")
+}

@@ -1,0 +1,195 @@
+//! Wire compatibility, proven with official clients as they are used: the
+//! `openai` and `anthropic` Python packages, Claude Code and the Pi coding agent,
+//! each against the gateway in front of the mock upstream.
+//!
+//! The clients are not part of the Rust toolchain. `.ci/run` installs them and
+//! sets `SLUICE_REQUIRE_CLIENTS=1`, which makes a missing client a failure; a
+//! developer without them sees each such test report what it needs instead.
+
+use crate::gateway::{Harness, KEY, start};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const GUARDRAILS: &str = "[[guardrails]]\nplugin = \"pii\"\n";
+
+/// Whether a missing client fails the test (CI) or is reported (elsewhere).
+fn required() -> bool {
+    std::env::var("SLUICE_REQUIRE_CLIENTS").is_ok_and(|v| v == "1")
+}
+
+/// Returns false (after saying why) when `what` is missing outside CI.
+fn available(present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        !required(),
+        "{what} is required (SLUICE_REQUIRE_CLIENTS=1) but not installed"
+    );
+    eprintln!("NOT RUN: {what} is not installed (.ci/run installs it)");
+    false
+}
+
+fn python_has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// An npm-installed agent: on PATH, or under `$SLUICE_AGENTS_DIR/node_modules/.bin`.
+fn agent(bin: &str) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SLUICE_AGENTS_DIR") {
+        let path = Path::new(&dir).join("node_modules/.bin").join(bin);
+        if path.exists() {
+            return Some(path);
+        }
+    }
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {bin}")])
+        .output()
+        .ok()?;
+    found
+        .status
+        .success()
+        .then(|| PathBuf::from(String::from_utf8_lossy(&found.stdout).trim()))
+}
+
+async fn run(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().expect("client runs"))
+        .await
+        .unwrap()
+}
+
+fn assert_ok(what: &str, output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    stdout
+}
+
+async fn python_script(script: &str, module: &str) {
+    if !available(
+        python_has(module),
+        &format!("the `{module}` Python package"),
+    ) {
+        return;
+    }
+    let h = start(GUARDRAILS).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/sdk")
+        .join(script);
+    let mut command = Command::new("python3");
+    command.arg(&path).arg(&h.base).arg(KEY);
+    let output = run(command).await;
+    assert_ok(script, &output);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openai_python_sdk_works_unchanged() {
+    python_script("openai_client.py", "openai").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_anthropic_python_sdk_works_unchanged() {
+    python_script("anthropic_client.py", "anthropic").await;
+}
+
+/// What the mock received from an agent: the last user text it saw.
+fn last_user_texts(h: &Harness) -> Vec<String> {
+    h.mock
+        .received()
+        .iter()
+        .filter(|r| r.path.ends_with("/messages") || r.path.ends_with("/completions"))
+        .map(|r| r.body["messages"].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_code_completes_a_chat_through_sluice() {
+    let Some(claude) = agent("claude") else {
+        available(false, "Claude Code (npm @anthropic-ai/claude-code)");
+        return;
+    };
+    let h = start(GUARDRAILS).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(claude);
+    command
+        .args([
+            "-p",
+            "say hi to jane.doe@example.com",
+            "--model",
+            "claude-test",
+        ])
+        .env("HOME", home.path())
+        .env("ANTHROPIC_BASE_URL", &h.base)
+        .env("ANTHROPIC_API_KEY", KEY)
+        .env("ANTHROPIC_SMALL_FAST_MODEL", "claude-test")
+        .env("ANTHROPIC_DEFAULT_HAIKU_MODEL", "claude-test")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env_remove("ANTHROPIC_AUTH_TOKEN");
+    let output = run(command).await;
+    let stdout = assert_ok("claude -p", &output);
+    assert!(
+        stdout.contains("you said:"),
+        "the mock's answer reaches the user: {stdout}"
+    );
+    assert!(stdout.contains("say hi to [EMAIL]"), "{stdout}");
+    let sent = last_user_texts(&h);
+    assert!(!sent.is_empty(), "Claude Code called the gateway");
+    assert!(
+        sent.iter().all(|m| !m.contains("jane.doe@example.com")),
+        "the address never went upstream"
+    );
+    let first = &h.mock.received()[0];
+    assert!(first.body["stream"] == true, "Claude Code streams");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pi_completes_a_chat_through_sluice() {
+    let Some(pi) = agent("pi") else {
+        available(
+            false,
+            "the Pi coding agent (npm @mariozechner/pi-coding-agent)",
+        );
+        return;
+    };
+    let h = start(&format!("{GUARDRAILS}\n")).await;
+    let home = tempfile::tempdir().unwrap();
+    let agent_dir = home.path().join(".pi/agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let models = serde_json::json!({"providers": {"gw": {
+        "api": "openai-completions", "baseUrl": format!("{}/v1", h.base), "apiKey": KEY,
+        "models": [{"id": "@oa/echo-last", "name": "mock via sluice"}]
+    }}});
+    std::fs::write(agent_dir.join("models.json"), models.to_string()).unwrap();
+    let mut command = Command::new(pi);
+    command
+        .args([
+            "-p",
+            "--no-session",
+            "--provider",
+            "gw",
+            "--model",
+            "@oa/echo-last",
+            "say hi to jane.doe@example.com",
+        ])
+        .env("HOME", home.path());
+    let output = run(command).await;
+    let stdout = assert_ok("pi -p", &output);
+    assert!(
+        stdout.contains("you said:") && stdout.contains("[EMAIL]"),
+        "{stdout}"
+    );
+    let sent = last_user_texts(&h);
+    assert!(!sent.is_empty(), "Pi called the gateway");
+    assert!(
+        sent.iter().all(|m| !m.contains("jane.doe@example.com")),
+        "the address never went upstream"
+    );
+}
