@@ -5,6 +5,7 @@
 //! - [`server`] and [`api`]: the HTTP app (OpenAI and Anthropic wire formats).
 //! - [`pipeline`]: the path of one chat request, phase by phase.
 //! - [`providers`]: upstreams (OpenAI, Anthropic, OpenAI-compatible, echo).
+//! - [`translate`]: OpenAI ⇄ Anthropic, for a client on the other API's model.
 //! - [`auth`]: gateway keys.
 //! - [`sandbox`]: runs guardrail plugins (WebAssembly components implementing
 //!   `wit/guardrail.wit`) with a deadline, a memory cap and no ambient authority.
@@ -28,3 +29,4 @@ pub mod scaffold;
 pub mod scan;
 pub mod secret;
 pub mod server;
+pub mod translate;

@@ -5,7 +5,9 @@
 //! client ─► auth (gateway key) ─► parse (JSON object, `messages` array, `model`)
 //!        ─► route (@provider/model | alias | key default | server default)
 //!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
+//!        ─► translate (when the provider speaks the other API)
 //!        ─► provider (echo answers locally; others get the rewritten body + provider key)
+//!        ─► translate the answer back (whole, or event by event)
 //!        ─► response guardrails: whole body, or per streamed delta with holdback
 //!        ─► client
 //! ```
@@ -14,14 +16,16 @@
 
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments;
-use crate::api::sse::{SseParser, format_event};
+use crate::api::sse::{SseEvent, SseParser, format_event};
 use crate::api::stream::StreamTransformer;
 use crate::auth::Caller;
+use crate::config::ProviderKind;
 use crate::gateway::Gateway;
 use crate::guardrails::stream::StreamGuard;
 use crate::guardrails::{Guardrails, Outcome, StopAt};
 use crate::providers::{Route, echo};
 use crate::sandbox::{Action, Context, Phase};
+use crate::translate::{self, StreamTranslator};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -60,20 +64,6 @@ async fn chat_inner(
         gateway
             .providers
             .resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
-    if let Some(upstream_api) = route.provider.api()
-        && upstream_api != api
-    {
-        return Err(ApiError::new(
-            api,
-            ErrorKind::InvalidRequest,
-            format!(
-                "model `{}` is served by an {} API, and translating {} requests to it is not supported yet",
-                route.qualified(),
-                upstream_api.as_str(),
-                api.as_str()
-            ),
-        ));
-    }
     request["model"] = Value::String(route.model.clone());
     // request guardrails
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
@@ -91,12 +81,21 @@ async fn chat_inner(
             response_ctx,
         ));
     }
+    // translate, when the provider speaks the other API
+    let translating = route.provider.api() != Some(api);
+    let client_wants_usage =
+        request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
+    let upstream_body = if translating {
+        translate::request(api, &request, route.provider.kind == ProviderKind::Openai)
+    } else {
+        request
+    };
     let upstream = route
         .provider
         .send(
             &gateway.providers.client,
             route.provider.chat_path(),
-            serde_json::to_vec(&request).expect("a Value serializes"),
+            serde_json::to_vec(&upstream_body).expect("a Value serializes"),
             headers,
         )
         .await
@@ -108,14 +107,19 @@ async fn chat_inner(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     if !status.is_success() {
-        return upstream_error(api, &route, upstream).await;
+        return upstream_error(api, &route, upstream, translating).await;
     }
     if stream && is_sse {
         let guard = StreamGuard::new(guardrails, response_ctx);
         let events = upstream
             .bytes_stream()
             .map(|chunk| chunk.map_err(|e| e.to_string()));
-        return Ok(sse_response(StreamTransformer::new(api, guard), events));
+        let translator = translating.then(|| StreamTranslator::new(api, client_wants_usage));
+        return Ok(sse_response(
+            StreamTransformer::new(api, guard),
+            translator,
+            events,
+        ));
     }
     let bytes = upstream.bytes().await.map_err(|e| {
         ApiError::new(
@@ -137,6 +141,9 @@ async fn chat_inner(
             ),
         )
     })?;
+    if translating {
+        answer = translate::response(api, &answer);
+    }
     guard_body(api, &guardrails, &response_ctx, &mut answer)?;
     Ok(json_response(StatusCode::OK, &answer))
 }
@@ -216,19 +223,29 @@ fn guard_body(
     Ok(())
 }
 
-/// An upstream error answer, passed on with its status when it is JSON in the
-/// client's format (same API), or turned into a 502 when it is not.
+/// An upstream error answer, passed on with its status: as is when the provider
+/// speaks the client's API, re-worded into the client's format when translating,
+/// and as a 502 when it is not JSON.
 async fn upstream_error(
     api: Api,
     route: &Route<'_>,
     upstream: reqwest::Response,
+    translating: bool,
 ) -> Result<Response, ApiError> {
-    let status = upstream.status();
+    let status =
+        StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let bytes = upstream.bytes().await.unwrap_or_default();
     match serde_json::from_slice::<Value>(&bytes) {
+        Ok(body) if body.is_object() && !translating => Ok(json_response(status, &body)),
         Ok(body) if body.is_object() => {
-            let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            Ok(json_response(status, &body))
+            let message =
+                translate::error_message(&body).unwrap_or("the provider reported an error");
+            let error = ApiError::new(
+                api,
+                ErrorKind::for_status(status),
+                format!("provider `{}`: {message}", route.provider.slug),
+            );
+            Ok(json_response(status, &error.body()))
         }
         _ => Err(ApiError::new(
             api,
@@ -285,18 +302,23 @@ fn echo_response(
     }
     let guard = StreamGuard::new(guardrails, ctx);
     let events = futures_util::stream::once(async move { Ok::<_, String>(Bytes::from(sse)) });
-    sse_response(StreamTransformer::new(api, guard), events)
+    sse_response(StreamTransformer::new(api, guard), None, events)
 }
 
 /// A streaming response: upstream bytes → events → guarded events → client. If
 /// the client goes away, the body is dropped, and with it the upstream request.
-fn sse_response<S>(transformer: StreamTransformer, upstream: S) -> Response
+fn sse_response<S>(
+    transformer: StreamTransformer,
+    translator: Option<StreamTranslator>,
+    upstream: S,
+) -> Response
 where
     S: futures_util::Stream<Item = Result<Bytes, String>> + Send + 'static,
 {
     let state = StreamState {
         upstream: Box::pin(upstream),
         parser: SseParser::default(),
+        translator,
         transformer,
         done: false,
     };
@@ -323,6 +345,7 @@ where
 struct StreamState<S> {
     upstream: std::pin::Pin<Box<S>>,
     parser: SseParser,
+    translator: Option<StreamTranslator>,
     transformer: StreamTransformer,
     done: bool,
 }
@@ -330,29 +353,38 @@ struct StreamState<S> {
 impl<S> StreamState<S> {
     /// Handles one item of the upstream (`None`: it ended); returns the output.
     fn step(&mut self, item: Option<Result<Bytes, String>>) -> String {
-        let transformer = &mut self.transformer;
         let out = match item {
             Some(Ok(bytes)) => match self.parser.feed(&bytes) {
-                Ok(events) => events
-                    .into_iter()
-                    .map(|e| transformer.on_event(e))
-                    .collect(),
-                Err(message) => transformer.fail(ErrorKind::BadGateway, &message),
+                Ok(events) => events.into_iter().map(|event| self.handle(event)).collect(),
+                Err(message) => self.transformer.fail(ErrorKind::BadGateway, &message),
             },
-            Some(Err(message)) => transformer.fail(
+            Some(Err(message)) => self.transformer.fail(
                 ErrorKind::BadGateway,
                 &format!("the provider's stream broke off: {message}"),
             ),
             None => {
                 let mut out = String::new();
                 if let Some(event) = self.parser.finish() {
-                    out.push_str(&transformer.on_event(event));
+                    out.push_str(&self.handle(event));
                 }
-                out + &transformer.on_upstream_end()
+                out + &self.transformer.on_upstream_end()
             }
         };
-        self.done = transformer.ended;
+        self.done = self.transformer.ended;
         out
+    }
+
+    /// One upstream event: translated (if needed), then guarded.
+    fn handle(&mut self, event: SseEvent) -> String {
+        let transformer = &mut self.transformer;
+        match &mut self.translator {
+            Some(translator) => translator
+                .on_event(event)
+                .into_iter()
+                .map(|e| transformer.on_event(e))
+                .collect(),
+            None => transformer.on_event(event),
+        }
     }
 }
 

@@ -66,6 +66,7 @@ timeout_s = 1
 
 [models]
 "claude-test" = "@an/echo-last"
+"claude-on-openai" = "@oa/echo-last"
 
 [[keys]]
 id = "team-a"
@@ -610,4 +611,131 @@ async fn models_embeddings_and_token_counting() {
         .await
         .unwrap();
     assert_eq!(count["input_tokens"], 42);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_anthropic_client_can_use_an_openai_model() {
+    let h = start(PII).await;
+    let body: Value = h
+        .anthropic(json!({"model": "@oa/tool-call", "max_tokens": 50, "system": "be brief",
+            "tools": [{"name": "send_mail", "description": "send", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "any"},
+            "messages": [{"role": "user", "content": "mail joe@example.com"}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sent = h.mock.last();
+    assert_eq!(
+        sent.path, "/v1/chat/completions",
+        "went out as Chat Completions"
+    );
+    assert_eq!(
+        sent.body["messages"][0],
+        json!({"role": "system", "content": "be brief"})
+    );
+    assert_eq!(sent.body["messages"][1]["content"], "mail [EMAIL]");
+    assert_eq!(sent.body["max_completion_tokens"], 50);
+    assert_eq!(sent.body["tool_choice"], "required");
+    assert_eq!(sent.body["tools"][0]["function"]["name"], "send_mail");
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["stop_reason"], "tool_use");
+    assert_eq!(body["content"][0]["type"], "tool_use");
+    assert_eq!(
+        body["content"][0]["input"],
+        json!({"to": "[EMAIL]", "subject": "hi"})
+    );
+
+    let stream = h
+        .anthropic(
+            json!({"model": "@oa/leak-email", "max_tokens": 50, "stream": true,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!stream.contains("leak.person"), "{stream}");
+    let (text, events) = anthropic_stream(&stream);
+    assert_eq!(text, "Sure. You can reach me at [EMAIL] any time.");
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"message_start"));
+    assert_eq!(&names[names.len() - 2..], ["message_delta", "message_stop"]);
+    assert_eq!(
+        events[events.len() - 2].1["usage"]["output_tokens"],
+        5,
+        "usage from the include_usage chunk"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_openai_client_can_use_an_anthropic_model() {
+    let h = start(PII).await;
+    let body: Value = h
+        .openai(json!({"model": "@an/tool-call",
+            "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "mail joe@example.com"}],
+            "tools": [{"type": "function", "function": {"name": "send_mail", "parameters": {"type": "object"}}}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sent = h.mock.last();
+    assert_eq!(sent.path, "/v1/messages", "went out as Messages");
+    assert_eq!(sent.body["system"], "be brief");
+    assert_eq!(
+        sent.body["messages"][0]["content"][0]["text"],
+        "mail [EMAIL]"
+    );
+    assert_eq!(sent.body["max_tokens"], 4096);
+    assert_eq!(
+        sent.body["tools"][0]["input_schema"],
+        json!({"type": "object"})
+    );
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+    let args = body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(args).unwrap(),
+        json!({"to": "[EMAIL]", "subject": "hi"})
+    );
+
+    let stream = h
+        .openai(json!({"model": "@an/tool-call", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "write to a@example.com"}]}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!stream.contains(TOOL_EMAIL), "{stream}");
+    let (text, chunks) = openai_stream_text(&stream);
+    assert_eq!(
+        text,
+        "you said: write to [EMAIL]{\"to\":\"[EMAIL]\",\"subject\":\"hi\"}"
+    );
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "tool_calls")
+    );
+    assert!(chunks.iter().any(|c| c["usage"]["total_tokens"] == 15));
+    assert!(stream.trim_end().ends_with("data: [DONE]"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_providers_error_is_reworded_into_the_clients_format_when_translating() {
+    let h = start(PII).await;
+    let response = h
+        .anthropic(json!({"model": "@oa/status-500", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}))
+        .await;
+    assert_eq!(response.status(), 500);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upstream exploded")
+    );
 }

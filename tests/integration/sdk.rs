@@ -7,6 +7,7 @@
 //! developer without them sees each such test report what it needs instead.
 
 use crate::gateway::{Harness, KEY, start};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -110,6 +111,16 @@ fn last_user_texts(h: &Harness) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn claude_code_completes_a_chat_through_sluice() {
+    claude_code_on("claude-test", "/v1/messages").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_code_works_on_an_openai_model_through_translation() {
+    claude_code_on("claude-on-openai", "/v1/chat/completions").await;
+}
+
+/// Runs `claude -p` with `model` (an alias) and checks the mock got the calls on `path`.
+async fn claude_code_on(model: &str, path: &str) {
     let Some(claude) = agent("claude") else {
         available(false, "Claude Code (npm @anthropic-ai/claude-code)");
         return;
@@ -118,17 +129,12 @@ async fn claude_code_completes_a_chat_through_sluice() {
     let home = tempfile::tempdir().unwrap();
     let mut command = Command::new(claude);
     command
-        .args([
-            "-p",
-            "say hi to jane.doe@example.com",
-            "--model",
-            "claude-test",
-        ])
+        .args(["-p", "say hi to jane.doe@example.com", "--model", model])
         .env("HOME", home.path())
         .env("ANTHROPIC_BASE_URL", &h.base)
         .env("ANTHROPIC_API_KEY", KEY)
-        .env("ANTHROPIC_SMALL_FAST_MODEL", "claude-test")
-        .env("ANTHROPIC_DEFAULT_HAIKU_MODEL", "claude-test")
+        .env("ANTHROPIC_SMALL_FAST_MODEL", model)
+        .env("ANTHROPIC_DEFAULT_HAIKU_MODEL", model)
         .env("DISABLE_TELEMETRY", "1")
         .env("DISABLE_AUTOUPDATER", "1")
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
@@ -146,12 +152,28 @@ async fn claude_code_completes_a_chat_through_sluice() {
         sent.iter().all(|m| !m.contains("jane.doe@example.com")),
         "the address never went upstream"
     );
-    let first = &h.mock.received()[0];
+    let received = h.mock.received();
+    let first = &received[0];
+    let seen: Vec<(&str, &Value)> = received
+        .iter()
+        .map(|r| (r.path.as_str(), &r.body["model"]))
+        .collect();
+    assert_eq!(first.path, path, "calls: {seen:?}");
     assert!(first.body["stream"] == true, "Claude Code streams");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pi_completes_a_chat_through_sluice() {
+    pi_on("@oa/echo-last", "/v1/chat/completions").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pi_works_on_an_anthropic_model_through_translation() {
+    pi_on("@an/echo-last", "/v1/messages").await;
+}
+
+/// Runs `pi -p` on `model` and checks the mock got the calls on `path`.
+async fn pi_on(model: &str, path: &str) {
     let Some(pi) = agent("pi") else {
         available(
             false,
@@ -165,7 +187,7 @@ async fn pi_completes_a_chat_through_sluice() {
     std::fs::create_dir_all(&agent_dir).unwrap();
     let models = serde_json::json!({"providers": {"gw": {
         "api": "openai-completions", "baseUrl": format!("{}/v1", h.base), "apiKey": KEY,
-        "models": [{"id": "@oa/echo-last", "name": "mock via sluice"}]
+        "models": [{"id": model, "name": "mock via sluice"}]
     }}});
     std::fs::write(agent_dir.join("models.json"), models.to_string()).unwrap();
     let mut command = Command::new(pi);
@@ -176,7 +198,7 @@ async fn pi_completes_a_chat_through_sluice() {
             "--provider",
             "gw",
             "--model",
-            "@oa/echo-last",
+            model,
             "say hi to jane.doe@example.com",
         ])
         .env("HOME", home.path());
@@ -188,6 +210,10 @@ async fn pi_completes_a_chat_through_sluice() {
     );
     let sent = last_user_texts(&h);
     assert!(!sent.is_empty(), "Pi called the gateway");
+    assert!(
+        h.mock.received().iter().all(|r| r.path == path),
+        "Pi's calls went to {path}"
+    );
     assert!(
         sent.iter().all(|m| !m.contains("jane.doe@example.com")),
         "the address never went upstream"

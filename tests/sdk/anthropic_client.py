@@ -67,4 +67,16 @@ try:
 except anthropic.AuthenticationError:
     pass
 
+# An OpenAI model, translated both ways, streaming with tools.
+with client.messages.stream(
+    model="@oa/tool-call",
+    max_tokens=64,
+    tools=[{"name": "send_mail", "description": "send", "input_schema": {"type": "object"}}],
+    messages=[{"role": "user", "content": "send it"}],
+) as stream:
+    final = stream.get_final_message()
+assert [b.type for b in final.content] == ["tool_use"], final.content
+assert final.content[0].input == {"to": "[EMAIL]", "subject": "hi"}, final.content[0].input
+assert final.stop_reason == "tool_use", final.stop_reason
+
 print("anthropic sdk: ok")

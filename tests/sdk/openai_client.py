@@ -72,4 +72,23 @@ except openai.AuthenticationError:
 models = client.models.list()
 assert any(m.id == "claude-test" for m in models.data), models
 
+# An Anthropic model, translated both ways, streaming with tools.
+stream = client.chat.completions.create(
+    model="@an/tool-call",
+    messages=[{"role": "user", "content": "write to a@example.com"}],
+    tools=[{"type": "function", "function": {"name": "send_mail", "parameters": {"type": "object"}}}],
+    stream=True,
+)
+text, arguments, finish = "", "", None
+for chunk in stream:
+    if chunk.choices:
+        delta = chunk.choices[0].delta
+        text += delta.content or ""
+        for call in delta.tool_calls or []:
+            arguments += call.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+assert text == "you said: write to [EMAIL]", text
+assert json.loads(arguments) == {"to": "[EMAIL]", "subject": "hi"}, arguments
+assert finish == "tool_calls", finish
+
 print("openai sdk: ok")

@@ -43,6 +43,8 @@ pub enum ErrorKind {
     NotFound,
     /// The body is over the configured limit (413).
     TooLarge,
+    /// Too many requests (429), as a provider answered.
+    RateLimited,
     /// The upstream could not be reached or answered nonsense (502).
     BadGateway,
     /// The upstream did not answer in time (504).
@@ -60,6 +62,7 @@ impl ErrorKind {
             ErrorKind::Permission => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -74,6 +77,7 @@ impl ErrorKind {
             | ErrorKind::TooLarge => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::Permission => "permission_error",
+            ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::BadGateway | ErrorKind::Timeout | ErrorKind::Internal => "api_error",
         }
     }
@@ -85,7 +89,22 @@ impl ErrorKind {
             ErrorKind::Permission => "permission_error",
             ErrorKind::NotFound => "not_found_error",
             ErrorKind::TooLarge => "request_too_large",
+            ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::BadGateway | ErrorKind::Timeout | ErrorKind::Internal => "api_error",
+        }
+    }
+
+    /// The kind that best describes a provider's answer with `status`.
+    pub fn for_status(status: StatusCode) -> ErrorKind {
+        match status.as_u16() {
+            401 => ErrorKind::Authentication,
+            403 => ErrorKind::Permission,
+            404 => ErrorKind::NotFound,
+            413 => ErrorKind::TooLarge,
+            429 => ErrorKind::RateLimited,
+            400..=499 => ErrorKind::InvalidRequest,
+            504 => ErrorKind::Timeout,
+            _ => ErrorKind::BadGateway,
         }
     }
 
