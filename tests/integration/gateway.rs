@@ -739,3 +739,26 @@ async fn a_providers_error_is_reworded_into_the_clients_format_when_translating(
             .contains("upstream exploded")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_disconnects_cancels_its_upstream_call() {
+    use crate::mock_upstream::STREAM_CANCELLED;
+    use futures_util::StreamExt;
+    use std::sync::atomic::Ordering;
+    let h = start(PII).await;
+    let response = h
+        .openai(json!({"model": "@oa/slow-stream", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .await;
+    let mut body = response.bytes_stream();
+    let first = body.next().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    assert!(!STREAM_CANCELLED.load(Ordering::SeqCst));
+    drop(body); // the client goes away mid-stream
+    for _ in 0..100 {
+        if STREAM_CANCELLED.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the upstream stream was still running 5 s after the client left");
+}

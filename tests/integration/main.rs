@@ -10,4 +10,5 @@ mod mock_upstream;
 mod plugin_authoring;
 mod sandbox_limits;
 mod sdk;
+mod serve;
 mod support;

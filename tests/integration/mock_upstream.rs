@@ -13,6 +13,7 @@
 //! | `not-json` | 200 with a body that is not JSON |
 //! | `reset-mid-stream` | a stream that stops after a few events, without its end |
 //! | `slow` | waits 3 s before answering |
+//! | `slow-stream` | streams a chunk every 50 ms for 10 s; notes when the stream is dropped |
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -47,6 +48,49 @@ pub struct MockUpstream {
     /// Where it listens.
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+}
+
+/// Set when a `slow-stream` answer is dropped before its end (the gateway
+/// cancelled the upstream call).
+pub static STREAM_CANCELLED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Sets [`STREAM_CANCELLED`] when dropped early.
+struct CancelWitness {
+    finished: bool,
+}
+
+impl Drop for CancelWitness {
+    fn drop(&mut self) {
+        if !self.finished {
+            STREAM_CANCELLED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+fn slow_stream(model: &str) -> Response {
+    let model = model.to_string();
+    let witness = CancelWitness { finished: false };
+    let stream = futures_util::stream::unfold((0u32, witness), move |(i, mut witness)| {
+        let model = model.clone();
+        async move {
+            if i == 200 {
+                witness.finished = true;
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let chunk = json!({"id": "slow", "object": "chat.completion.chunk", "created": 1, "model": model,
+                               "choices": [{"index": 0, "delta": {"content": "tick "}, "finish_reason": null}]});
+            Some((
+                Ok::<_, std::io::Error>(format!("data: {chunk}\n\n")),
+                (i + 1, witness),
+            ))
+        }
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap()
 }
 
 impl MockUpstream {
@@ -177,6 +221,9 @@ async fn openai_chat(State(state): State<Shared>, headers: HeaderMap, body: Byte
         return response;
     }
     let stream = body["stream"].as_bool().unwrap_or(false);
+    if model == "slow-stream" {
+        return slow_stream(&model);
+    }
     let text = answer_text(&model, &body);
     let tool = model == "tool-call";
     let arguments = format!("{{\"to\": \"{TOOL_EMAIL}\", \"subject\": \"hi\"}}");
