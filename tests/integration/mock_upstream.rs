@@ -55,27 +55,23 @@ pub struct MockUpstream {
 pub static STREAM_CANCELLED: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
-/// Sets [`STREAM_CANCELLED`] when dropped early.
-struct CancelWitness {
-    finished: bool,
-}
+/// Sets [`STREAM_CANCELLED`] when dropped; forgotten when the stream ends normally.
+struct CancelWitness;
 
 impl Drop for CancelWitness {
     fn drop(&mut self) {
-        if !self.finished {
-            STREAM_CANCELLED.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
+        STREAM_CANCELLED.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 fn slow_stream(model: &str) -> Response {
     let model = model.to_string();
-    let witness = CancelWitness { finished: false };
-    let stream = futures_util::stream::unfold((0u32, witness), move |(i, mut witness)| {
+    let witness = CancelWitness;
+    let stream = futures_util::stream::unfold((0u32, witness), move |(i, witness)| {
         let model = model.clone();
         async move {
             if i == 200 {
-                witness.finished = true;
+                std::mem::forget(witness);
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

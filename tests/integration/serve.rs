@@ -29,7 +29,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     )
     .unwrap();
     let port = free_port();
-    let mut child = sluice()
+    let child = sluice()
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--listen", &format!("127.0.0.1:{port}")])
