@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! client ─► auth (gateway key) ─► parse (JSON object, `messages` array, `model`)
-//!        ─► route (@provider/model | alias | key default | server default)
+//!        ─► route (alias | @provider/model | key default | server default)
 //!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
 //!        ─► translate (when the provider speaks the other API)
 //!        ─► provider (echo answers locally; others get the rewritten body + provider key)
@@ -68,18 +68,11 @@ async fn chat_inner(
     // request guardrails
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
     let ctx = context(api, Phase::Request, &route, &caller);
-    guard_body(api, &guardrails, &ctx, &mut request)?;
+    let request = guard_body(api, &guardrails, ctx, request).await?;
     // provider, then response guardrails
     let response_ctx = context(api, Phase::Response, &route, &caller);
     if route.provider.api().is_none() {
-        return Ok(echo_response(
-            api,
-            &request,
-            &route,
-            stream,
-            guardrails,
-            response_ctx,
-        ));
+        return Ok(echo_response(api, &request, &route, stream, guardrails, response_ctx).await);
     }
     // translate, when the provider speaks the other API
     let translating = route.provider.api() != Some(api);
@@ -144,7 +137,7 @@ async fn chat_inner(
     if translating {
         answer = translate::response(api, &answer);
     }
-    guard_body(api, &guardrails, &response_ctx, &mut answer)?;
+    let answer = guard_body(api, &guardrails, response_ctx, answer).await?;
     Ok(json_response(StatusCode::OK, &answer))
 }
 
@@ -197,30 +190,44 @@ fn log_failures(outcome: &Outcome) {
 }
 
 /// Runs the guardrails of `ctx.phase` over a whole JSON body (a request, or a
-/// non-streamed answer) and applies their redactions to it; a block is an error.
-fn guard_body(
+/// non-streamed answer) and returns it with their redactions applied; a block is
+/// an error. Plugins run on the blocking pool, so a slow or hostile one (bounded
+/// by its deadline) never holds up the async workers that serve other requests.
+async fn guard_body(
     api: Api,
     guardrails: &Guardrails,
-    ctx: &Context,
-    body: &mut Value,
-) -> Result<(), ApiError> {
-    let extracted = match (api, ctx.phase) {
-        (Api::OpenAi, Phase::Request) => segments::openai_request(body),
-        (Api::Anthropic, Phase::Request) => segments::anthropic_request(body),
-        (Api::OpenAi, Phase::Response) => segments::openai_response(body),
-        (Api::Anthropic, Phase::Response) => segments::anthropic_response(body),
-    };
-    let outcome = guardrails.check(ctx, &extracted.segments, StopAt::FirstBlock);
-    log_failures(&outcome);
-    if outcome.action() == Action::Block {
-        return Err(ApiError::new(
-            api,
-            ErrorKind::Blocked,
-            outcome.block_message().unwrap_or_default(),
-        ));
+    ctx: Context,
+    mut body: Value,
+) -> Result<Value, ApiError> {
+    if !guardrails.runs_in(ctx.phase) {
+        return Ok(body);
     }
-    extracted.apply(body, &outcome);
-    Ok(())
+    let guardrails = guardrails.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let extracted = match (api, ctx.phase) {
+            (Api::OpenAi, Phase::Request) => segments::openai_request(&body),
+            (Api::Anthropic, Phase::Request) => segments::anthropic_request(&body),
+            (Api::OpenAi, Phase::Response) => segments::openai_response(&body),
+            (Api::Anthropic, Phase::Response) => segments::anthropic_response(&body),
+        };
+        let outcome = guardrails.check(&ctx, &extracted.segments, StopAt::FirstBlock);
+        log_failures(&outcome);
+        if outcome.action() == Action::Block {
+            return Err(outcome.block_message().unwrap_or_default());
+        }
+        extracted.apply(&mut body, &outcome);
+        Ok(body)
+    })
+    .await;
+    match checked {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(message)) => Err(ApiError::new(api, ErrorKind::Blocked, message)),
+        Err(_) => Err(ApiError::new(
+            api,
+            ErrorKind::Internal,
+            "the guardrail check could not complete",
+        )),
+    }
 }
 
 /// An upstream error answer, passed on with its status: as is when the provider
@@ -260,7 +267,7 @@ async fn upstream_error(
 }
 
 /// The echo provider's answer, through the response guardrails like any other.
-fn echo_response(
+async fn echo_response(
     api: Api,
     request: &Value,
     route: &Route<'_>,
@@ -273,14 +280,14 @@ fn echo_response(
     let id = format!("echo-{:016x}", rand_id());
     let model = &route.model;
     if !stream {
-        let mut answer = match api {
+        let answer = match api {
             Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
             Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
         };
-        if let Err(error) = guard_body(api, &guardrails, &ctx, &mut answer) {
-            return error.into_response();
-        }
-        return json_response(StatusCode::OK, &answer);
+        return match guard_body(api, &guardrails, ctx, answer).await {
+            Ok(answer) => json_response(StatusCode::OK, &answer),
+            Err(error) => error.into_response(),
+        };
     }
     let mut sse = String::new();
     match api {

@@ -762,3 +762,45 @@ async fn a_client_that_disconnects_cancels_its_upstream_call() {
     }
     panic!("the upstream stream was still running 5 s after the client left");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_stuck_until_its_deadline_does_not_hold_up_other_requests() {
+    let hostile = crate::support::guest("sluice-guest-hostile");
+    let h = start(&format!(
+        "[[guardrails]]\npath = {:?}\ntimeout_ms = 3000\non_failure = \"allow\"\n",
+        hostile.display().to_string()
+    ))
+    .await;
+    // More requests than async workers, each held by the plugin until its deadline.
+    let stuck: Vec<_> = (0..4)
+        .map(|_| {
+            let client = h.client.clone();
+            let url = format!("{}/v1/chat/completions", h.base);
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(KEY)
+                    .json(&json!({"model": "@oa/echo-last", "messages": [{"role": "user", "content": "loop"}]}))
+                    .send()
+                    .await
+                    .map(|r| r.status())
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let health = h
+        .client
+        .get(format!("{}/health", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        stuck.iter().all(|task| !task.is_finished()),
+        "health answered while the stuck requests were still in their plugin"
+    );
+    for task in stuck {
+        // Fail-open: after the deadline the request goes through.
+        assert_eq!(task.await.unwrap().unwrap(), 200);
+    }
+}

@@ -153,6 +153,11 @@ impl Guardrails {
         self.list.is_empty()
     }
 
+    /// True when at least one guardrail runs in `phase`.
+    pub fn runs_in(&self, phase: Phase) -> bool {
+        self.list.iter().any(|g| g.phases.contains(&phase))
+    }
+
     /// The longest match any guardrail of `phase` declares: the streaming holdback.
     pub fn max_match_len(&self, phase: Phase) -> u32 {
         self.list
