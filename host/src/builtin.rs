@@ -14,7 +14,7 @@ pub struct Builtin {
 /// Every built-in plugin.
 pub const BUILTINS: &[Builtin] = &[Builtin {
     name: "pii",
-    summary: "personal data: e-mail addresses (redacted as [EMAIL] by default)",
+    summary: "personal data: e-mail, phone, payment card, IBAN, US SSN, public IP (redacted as [EMAIL], [PHONE], ... by default)",
     bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/pii.wasm")),
 }];
 

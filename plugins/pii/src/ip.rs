@@ -1,0 +1,234 @@
+//! IP addresses. IPv4 in dotted-quad form (each octet at most 255, no leading
+//! zeros), IPv6 in any form `std::net` accepts. By default only addresses that
+//! can point at a person or their machine are reported: loopback, private,
+//! link-local, unspecified, multicast, broadcast and documentation ranges are
+//! not, nor are version numbers (`v1.2.3.4`, `version 10.0.0.1`).
+
+use crate::digits::is_word_byte;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+/// The longest textual IPv6 address (with an embedded IPv4).
+pub const MAX_LEN: usize = 45;
+
+/// An address found, and whether it is in a public (personal) range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Byte range in the text.
+    pub span: Range<usize>,
+    /// `ipv4` or `ipv6`.
+    pub kind: &'static str,
+    /// False for loopback, private, link-local and other non-personal ranges.
+    pub public: bool,
+}
+
+/// Every IP address in `text`.
+pub fn find(text: &str) -> Vec<Found> {
+    let mut found = find_v4(text);
+    found.extend(find_v6(text));
+    found.sort_by_key(|f| f.span.start);
+    found
+}
+
+fn find_v4(text: &str) -> Vec<Found> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit()
+            || (i > 0 && (is_word_byte(bytes[i - 1]) || bytes[i - 1] == b'.'))
+        {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b'.') {
+            end += 1;
+        }
+        // A trailing dot ends a sentence, not the address.
+        let mut token_end = end;
+        while token_end > start && bytes[token_end - 1] == b'.' {
+            token_end -= 1;
+        }
+        let token = &text[start..token_end];
+        i = end.max(start + 1);
+        if end < bytes.len() && is_word_byte(bytes[end]) {
+            continue;
+        }
+        let Some(address) = parse_v4(token) else {
+            continue;
+        };
+        if is_version_context(&text[..start]) {
+            continue;
+        }
+        out.push(Found {
+            span: start..token_end,
+            kind: "ipv4",
+            public: public_v4(address),
+        });
+    }
+    out
+}
+
+fn parse_v4(token: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 4
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 3 || (p.len() > 1 && p.starts_with('0')))
+    {
+        return None;
+    }
+    token.parse().ok()
+}
+
+fn public_v4(a: Ipv4Addr) -> bool {
+    let [first, second, third, _] = a.octets();
+    let documentation = matches!(
+        (first, second, third),
+        (192, 0, 2) | (198, 51, 100) | (203, 0, 113)
+    );
+    let shared = first == 100 && (64..=127).contains(&second);
+    !(a.is_loopback()
+        || a.is_private()
+        || a.is_link_local()
+        || a.is_unspecified()
+        || a.is_multicast()
+        || a.is_broadcast()
+        || documentation
+        || shared
+        || first == 0
+        || first >= 240)
+}
+
+/// `v1.2.3.4`, `version 1.2.3.4`, `@1.2.3.4` (npm), `==1.2.3.4` (pip): a version.
+fn is_version_context(before: &str) -> bool {
+    let before = before.trim_end_matches(' ');
+    let lower: String = before
+        .chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<String>()
+        .to_lowercase();
+    lower.ends_with('v')
+        || lower.ends_with("version")
+        || lower.ends_with('@')
+        || lower.ends_with("==")
+        || lower.ends_with("ver")
+}
+
+/// IPv6 addresses, found from their colons: text has few, so the scan jumps
+/// from colon to colon and grows the token around each.
+fn find_v6(text: &str) -> Vec<Found> {
+    let bytes = text.as_bytes();
+    let is_v6_byte = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
+    let mut out = Vec::new();
+    let mut resume = 0;
+    for colon in memchr::memchr_iter(b':', bytes) {
+        if colon < resume {
+            continue;
+        }
+        let mut start = colon;
+        while start > 0 && is_v6_byte(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut i = colon;
+        while i < bytes.len() && is_v6_byte(bytes[i]) {
+            i += 1;
+        }
+        resume = i;
+        if (start > 0 && is_word_byte(bytes[start - 1]))
+            || (i < bytes.len() && is_word_byte(bytes[i]))
+        {
+            continue;
+        }
+        let mut end = i;
+        while end > start
+            && matches!(bytes[end - 1], b'.' | b':')
+            && !text[start..end].ends_with("::")
+        {
+            end -= 1;
+        }
+        let token = &text[start..end];
+        if token.matches(':').count() < 2 {
+            continue;
+        }
+        let Ok(address) = token.parse::<Ipv6Addr>() else {
+            continue;
+        };
+        out.push(Found {
+            span: start..end,
+            kind: "ipv6",
+            public: public_v6(address),
+        });
+    }
+    out
+}
+
+fn public_v6(a: Ipv6Addr) -> bool {
+    let segments = a.segments();
+    let unique_local = segments[0] & 0xfe00 == 0xfc00;
+    let link_local = segments[0] & 0xffc0 == 0xfe80;
+    let documentation = segments[0] == 0x2001 && segments[1] == 0x0db8;
+    if let Some(v4) = a.to_ipv4_mapped() {
+        return public_v4(v4);
+    }
+    !(a.is_loopback()
+        || a.is_unspecified()
+        || a.is_multicast()
+        || unique_local
+        || link_local
+        || documentation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public(text: &str) -> Vec<&str> {
+        find(text)
+            .into_iter()
+            .filter(|f| f.public)
+            .map(|f| &text[f.span])
+            .collect()
+    }
+
+    #[test]
+    fn finds_public_ipv4_and_ipv6() {
+        let text = "client 81.2.69.160 connected; then 2a00:1450:4001:80b::200e. And 8.8.8.8:53";
+        assert_eq!(
+            public(text),
+            ["81.2.69.160", "2a00:1450:4001:80b::200e", "8.8.8.8"]
+        );
+    }
+
+    #[test]
+    fn private_loopback_and_documentation_ranges_are_found_but_not_public() {
+        let text = "127.0.0.1 10.1.2.3 192.168.0.1 172.16.5.4 169.254.1.1 192.0.2.7 ::1 fe80::1 fd00::5 2001:db8::1";
+        assert!(public(text).is_empty(), "{:?}", public(text));
+        assert_eq!(find(text).len(), 10);
+    }
+
+    #[test]
+    fn versions_times_and_hashes_are_not_addresses() {
+        for text in [
+            "upgrade to v1.2.3.4",
+            "version 4.3.2.1",
+            "pip install foo==1.2.3.4",
+            "npm i pkg@1.2.3.4",
+            "1.2.3",
+            "300.1.1.1",
+            "01.02.03.04",
+            "1.2.3.4.5",
+            "at 12:30:45",
+            "sha deadbeef:cafe",
+            "class Foo::Bar::Baz",
+        ] {
+            assert!(public(text).is_empty(), "{text}: {:?}", public(text));
+        }
+    }
+}

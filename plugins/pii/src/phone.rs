@@ -1,0 +1,219 @@
+//! Phone numbers.
+//!
+//! - North American (NANP): `(415) 555-2671`, `415-555-2671`, `415.555.2671`,
+//!   `1-415-555-2671`, `+1 415 555 2671`. The area code and exchange start with
+//!   2–9. Ten bare digits are not matched: too many ids and counters look so.
+//! - International, written with `+` and a country code (E.164): `+44 20 7946
+//!   0958`, `+49 (0)30 901820`, `+33 1 23 45 67 89`: 8 to 15 digits, in groups
+//!   separated by spaces, dashes, dots or parentheses.
+
+use crate::digits::is_word_byte;
+use std::ops::Range;
+
+/// The longest formatted number handled.
+pub const MAX_LEN: usize = 32;
+
+/// Phone numbers in `text`, as byte ranges.
+pub fn find(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_digit() || b == b'+' || b == b'(') {
+            i += 1;
+            continue;
+        }
+        let boundary = i == 0
+            || !(is_word_byte(bytes[i - 1])
+                || matches!(bytes[i - 1], b'+' | b'.' | b'-' | b'/' | b'='));
+        let found = if !boundary {
+            None
+        } else if b == b'+' {
+            international(bytes, i)
+        } else if b == b'(' || b.is_ascii_digit() {
+            north_american(bytes, i)
+        } else {
+            None
+        };
+        match found {
+            Some(end) if ends_cleanly(bytes, end) => {
+                out.push(i..end);
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Not followed by more digits or a word (`415-555-26710`, `...2671abc`), nor by
+/// a separator and a digit (a longer number, a date, a version).
+fn ends_cleanly(bytes: &[u8], end: usize) -> bool {
+    match bytes.get(end) {
+        None => true,
+        Some(&b) if is_word_byte(b) => false,
+        Some(b'-' | b'.' | b'/') => !bytes.get(end + 1).is_some_and(u8::is_ascii_digit),
+        _ => true,
+    }
+}
+
+/// `n` ASCII digits at `at`; returns the position after them.
+fn digits(bytes: &[u8], at: usize, n: usize) -> Option<usize> {
+    let end = at + n;
+    (end <= bytes.len() && bytes[at..end].iter().all(u8::is_ascii_digit)).then_some(end)
+}
+
+fn separator(bytes: &[u8], at: usize) -> Option<usize> {
+    matches!(bytes.get(at), Some(b' ' | b'-' | b'.')).then_some(at + 1)
+}
+
+/// A NANP number starting at `start`, without `+`.
+fn north_american(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start;
+    // Optional trunk prefix `1` and a separator.
+    if bytes[at] == b'1'
+        && separator(bytes, at + 1).is_some()
+        && bytes.get(at + 2).is_none_or(|b| *b != b' ')
+    {
+        at += 2;
+    }
+    let area_start;
+    if bytes.get(at) == Some(&b'(') {
+        area_start = at + 1;
+        at = digits(bytes, at + 1, 3)?;
+        if bytes.get(at) != Some(&b')') {
+            return None;
+        }
+        at += 1;
+        if matches!(bytes.get(at), Some(b' ' | b'-')) {
+            at += 1;
+        }
+    } else {
+        area_start = at;
+        at = digits(bytes, at, 3)?;
+        at = separator(bytes, at)?;
+    }
+    let exchange_start = at;
+    at = digits(bytes, at, 3)?;
+    at = separator(bytes, at)?;
+    at = digits(bytes, at, 4)?;
+    let valid = (b'2'..=b'9').contains(&bytes[area_start])
+        && (b'2'..=b'9').contains(&bytes[exchange_start]);
+    valid.then_some(at)
+}
+
+/// A separator before a digit or `(`, or a `(` before a digit.
+fn opens_group(bytes: &[u8], at: usize) -> bool {
+    let next = bytes.get(at + 1);
+    match bytes[at] {
+        b' ' | b'-' | b'.' => next.is_some_and(|n| n.is_ascii_digit() || *n == b'('),
+        b'(' => next.is_some_and(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
+/// An international number starting with `+` at `start`.
+fn international(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start + 1;
+    if !bytes.get(at).is_some_and(|b| (b'1'..=b'9').contains(b)) {
+        return None;
+    }
+    let mut count = 0;
+    let mut end = at;
+    let mut digits_seen = Vec::with_capacity(16);
+    while at < bytes.len() {
+        let b = bytes[at];
+        if b.is_ascii_digit() {
+            digits_seen.push(b);
+            count += 1;
+            at += 1;
+            end = at;
+        } else if opens_group(bytes, at) {
+            at += 1;
+        } else if b == b')' && at > 0 && bytes[at - 1].is_ascii_digit() {
+            at += 1;
+            if matches!(bytes.get(at), Some(b' ' | b'-'))
+                && bytes.get(at + 1).is_some_and(u8::is_ascii_digit)
+            {
+                at += 1;
+            }
+        } else {
+            break;
+        }
+        if count > 15 {
+            return None;
+        }
+    }
+    if !(8..=15).contains(&count) {
+        return None;
+    }
+    // `+1` numbers must be valid North American numbers.
+    if digits_seen[0] == b'1' {
+        let valid = count == 11
+            && (b'2'..=b'9').contains(&digits_seen[1])
+            && (b'2'..=b'9').contains(&digits_seen[4]);
+        if !valid {
+            return None;
+        }
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(text: &str) -> Vec<&str> {
+        find(text).into_iter().map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn finds_north_american_formats() {
+        for number in [
+            "(415) 555-2671",
+            "415-555-2671",
+            "415.555.2671",
+            "1-415-555-2671",
+            "+1 415 555 2671",
+            "+14155552671",
+        ] {
+            let text = format!("call {number} today");
+            assert_eq!(matches(&text), [number], "{number}");
+        }
+    }
+
+    #[test]
+    fn finds_international_formats() {
+        for number in [
+            "+44 20 7946 0958",
+            "+49 (0)30 901820",
+            "+33 1 23 45 67 89",
+            "+81-3-1234-5678",
+            "+5511987654321",
+        ] {
+            let text = format!("Tel: {number}.");
+            assert_eq!(matches(&text), [number], "{number}");
+        }
+    }
+
+    #[test]
+    fn rejects_dates_versions_ids_and_short_or_invalid_numbers() {
+        for text in [
+            "2024-01-15",
+            "4155552671",
+            "id 415-555-26710",
+            "v1.415.555.2671",
+            "(015) 555-2671",
+            "415-155-2671",
+            "+1 015 555 2671",
+            "+44 20",
+            "+0 123 456 789",
+            "10.20.30.40",
+            "x=+415-555-2671",
+            "port 8080-8090",
+        ] {
+            assert!(matches(text).is_empty(), "{text}: {:?}", matches(text));
+        }
+    }
+}
