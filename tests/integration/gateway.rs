@@ -522,6 +522,21 @@ async fn upstream_failures_become_clear_errors_never_hangs() {
     let response = ask("@slowpoke/slow", false).await;
     assert_eq!(response.status(), 504);
 
+    let body = ask("@oa/malformed-stream", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.lines().all(|l| l != "data: 42"),
+        "the malformed event never reaches the client: {body}"
+    );
+    let last = body.trim_end().lines().last().unwrap();
+    assert!(
+        last.contains("\"error\"") && last.contains("malformed"),
+        "{body}"
+    );
+
     let body = ask("@oa/reset-mid-stream", true)
         .await
         .text()

@@ -12,6 +12,7 @@
 //! | `status-500` | 500 with a JSON error in the provider's format |
 //! | `not-json` | 200 with a body that is not JSON |
 //! | `reset-mid-stream` | a stream that stops after a few events, without its end |
+//! | `malformed-stream` | a stream with a text delta, then an event that is JSON but not an object |
 //! | `slow` | waits 3 s before answering |
 //! | `slow-stream` | streams a chunk every 50 ms for 10 s; notes when the stream is dropped |
 
@@ -219,6 +220,18 @@ async fn openai_chat(State(state): State<Shared>, headers: HeaderMap, body: Byte
     let stream = body["stream"].as_bool().unwrap_or(false);
     if model == "slow-stream" {
         return slow_stream(&model);
+    }
+    if model == "malformed-stream" {
+        let events = vec![
+            format!(
+                "data: {}\n\n",
+                json!({"id": "m", "object": "chat.completion.chunk", "created": 1, "model": model,
+                "choices": [{"index": 0, "delta": {"content": "partial answer "}, "finish_reason": null}]})
+            ),
+            "data: 42\n\n".to_string(),
+            "data: [DONE]\n\n".to_string(),
+        ];
+        return sse(events, false);
     }
     let text = answer_text(&model, &body);
     let tool = model == "tool-call";

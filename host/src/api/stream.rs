@@ -78,7 +78,12 @@ impl StreamTransformer {
             self.ended = true;
             return out;
         }
-        let Ok(mut chunk) = serde_json::from_str::<Value>(&event.data) else {
+        // Only an object is a chunk; anything else is malformed (and would
+        // not survive being used as the template of a flush chunk).
+        let Some(mut chunk) = serde_json::from_str::<Value>(&event.data)
+            .ok()
+            .filter(Value::is_object)
+        else {
             return self.fail(
                 ErrorKind::BadGateway,
                 "the provider sent a malformed stream event",
@@ -102,7 +107,9 @@ impl StreamTransformer {
     fn openai_choice(&mut self, choice: &mut Value) -> Result<(), String> {
         let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
         let finished = choice.get("finish_reason").is_some_and(|f| !f.is_null());
-        let Some(delta) = choice.get_mut("delta") else {
+        // A delta that is not an object is malformed; leave it (and the held-back
+        // text, released at `[DONE]`) alone rather than index into it.
+        let Some(delta) = choice.get_mut("delta").filter(|d| d.is_object()) else {
             return Ok(());
         };
         let content_channel = format!("choice{index}.content");
