@@ -22,6 +22,7 @@ use crate::sandbox::{
     Verdict,
 };
 pub use redact::Redaction;
+use std::sync::Arc;
 
 /// One configured guardrail: a loaded plugin with its id, phases and policy.
 #[derive(Clone)]
@@ -45,10 +46,19 @@ pub enum StopAt {
     Never,
 }
 
-/// The guardrails of one config, in order.
-#[derive(Clone, Default)]
+/// The guardrails of one config, in order. Cloning is a reference-count bump:
+/// a request takes its own handle on the hot path.
+#[derive(Clone)]
 pub struct Guardrails {
-    list: Vec<Guardrail>,
+    list: Arc<[Guardrail]>,
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            list: Arc::from(Vec::new()),
+        }
+    }
 }
 
 /// Why a guardrail could not be set up; names the guardrail.
@@ -125,7 +135,7 @@ impl Guardrails {
                 on_failure: config.on_failure,
             });
         }
-        Ok(Guardrails { list })
+        Ok(Guardrails { list: list.into() })
     }
 
     /// The guardrails with the given ids (all when `None`), in config order.
