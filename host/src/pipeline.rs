@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::config::ProviderKind;
 use crate::gateway::Gateway;
 use crate::guardrails::stream::StreamGuard;
-use crate::guardrails::{Guardrails, Outcome, StopAt};
+use crate::guardrails::{Guardrails, StopAt};
 use crate::providers::{Route, echo};
 use crate::sandbox::{Action, Context, Phase};
 use crate::translate::{self, StreamTranslator};
@@ -183,12 +183,6 @@ fn context(api: Api, phase: Phase, route: &Route<'_>, caller: &Caller) -> Contex
     }
 }
 
-fn log_failures(outcome: &Outcome) {
-    for (decision, failure) in outcome.failures() {
-        tracing::warn!(guardrail = %decision.guardrail, failure = failure.kind(), "guardrail failed: {failure}");
-    }
-}
-
 /// Runs the guardrails of `ctx.phase` over a whole JSON body (a request, or a
 /// non-streamed answer) and returns it with their redactions applied; a block is
 /// an error. Plugins run on the blocking pool, so a slow or hostile one (bounded
@@ -211,7 +205,7 @@ async fn guard_body(
             (Api::Anthropic, Phase::Response) => segments::anthropic_response(&body),
         };
         let outcome = guardrails.check(&ctx, &extracted.segments, StopAt::FirstBlock);
-        log_failures(&outcome);
+        outcome.log_failures();
         if outcome.action() == Action::Block {
             return Err(outcome.block_message().unwrap_or_default());
         }

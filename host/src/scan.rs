@@ -198,8 +198,8 @@ pub fn scan_jsonl(
     Ok(bad)
 }
 
-/// True when the outcome blocks: `sluice scan` then exits with status 2, and
-/// with status 1 for any other finding, so scripts can gate on it.
+/// The exit status of `sluice scan` for an outcome, so scripts can gate on it:
+/// 0 when nothing was found, 1 for flags and redactions, 2 for a block.
 pub fn exit_code(outcome: &Outcome) -> i32 {
     match outcome.action() {
         Action::Allow => 0,

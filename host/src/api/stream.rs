@@ -35,11 +35,6 @@ impl StreamTransformer {
         }
     }
 
-    /// The guard, for its outcomes after the stream.
-    pub fn guard(&self) -> &StreamGuard {
-        &self.guard
-    }
-
     /// The output for one upstream event.
     pub fn on_event(&mut self, event: SseEvent) -> String {
         if self.ended {

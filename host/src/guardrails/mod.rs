@@ -295,6 +295,14 @@ impl Outcome {
         redact::apply(text, &self.redactions(index))
     }
 
+    /// Logs each plugin failure (a warning naming the guardrail and the failure
+    /// kind): the record of a fail-open pass, and the reason for a fail-closed block.
+    pub fn log_failures(&self) {
+        for (decision, failure) in self.failures() {
+            tracing::warn!(guardrail = %decision.guardrail, failure = failure.kind(), "guardrail failed: {failure}");
+        }
+    }
+
     /// The failures, with the guardrail that failed.
     pub fn failures(&self) -> impl Iterator<Item = (&Decision, &PluginFailure)> {
         self.decisions

@@ -9,7 +9,7 @@
 //! can be at most `holdback` long, so one that starts before the point is always
 //! complete when it is found.
 
-use super::{Guardrails, Outcome, StopAt, redact};
+use super::{Guardrails, StopAt, redact};
 use crate::sandbox::{Action, Context, Segment, SegmentKind};
 use std::collections::HashMap;
 
@@ -28,8 +28,6 @@ pub struct StreamGuard {
     ctx: Context,
     holdback: usize,
     channels: HashMap<String, Channel>,
-    /// Every outcome that found something, for the audit trail.
-    pub outcomes: Vec<Outcome>,
 }
 
 struct Channel {
@@ -46,7 +44,6 @@ impl StreamGuard {
             ctx,
             holdback,
             channels: HashMap::new(),
-            outcomes: Vec::new(),
         }
     }
 
@@ -112,10 +109,9 @@ impl StreamGuard {
             .check(&self.ctx, &segments, StopAt::FirstBlock);
         let [segment] = segments;
         let text = segment.text;
+        outcome.log_failures();
         if outcome.action() == Action::Block {
-            let message = outcome.block_message().unwrap_or_default();
-            self.outcomes.push(outcome);
-            return Release::Block(message);
+            return Release::Block(outcome.block_message().unwrap_or_default());
         }
         let mut cut = if all {
             text.len()
@@ -135,9 +131,6 @@ impl StreamGuard {
             .into_iter()
             .filter(|r| r.span.end <= cut)
             .collect();
-        if outcome.action() != Action::Allow {
-            self.outcomes.push(outcome);
-        }
         let out = redact::apply(&text[..cut], &released);
         let entry = self.channels.get_mut(channel).expect("channel exists");
         entry.pending = text[cut..].to_string();
