@@ -107,6 +107,16 @@ impl Harness {
             .unwrap()
     }
 
+    /// The body of an OpenAI request's answer, as text (streams included).
+    pub async fn openai_text(&self, body: Value) -> String {
+        self.openai(body).await.text().await.unwrap()
+    }
+
+    /// The body of an Anthropic request's answer, as text (streams included).
+    pub async fn anthropic_text(&self, body: Value) -> String {
+        self.anthropic(body).await.text().await.unwrap()
+    }
+
     pub async fn anthropic(&self, body: Value) -> reqwest::Response {
         self.client
             .post(format!("{}/v1/messages?beta=true", self.base))
@@ -241,12 +251,8 @@ async fn openai_tool_call_arguments_are_guarded_streaming_and_not() {
         .unwrap();
     assert_eq!(args, "{\"to\": \"[EMAIL]\", \"subject\": \"hi\"}");
 
-    let stream = h
-        .openai(json!({"model": "@oa/tool-call", "stream": true, "messages": [{"role": "user", "content": "send it"}]}))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let stream = h.openai_text(json!({"model": "@oa/tool-call", "stream": true, "messages": [{"role": "user", "content": "send it"}]}))
+        .await;
     assert!(!stream.contains(TOOL_EMAIL), "{stream}");
     let (text, _) = openai_stream_text(&stream);
     assert_eq!(text, "{\"to\": \"[EMAIL]\", \"subject\": \"hi\"}");
@@ -284,14 +290,11 @@ async fn anthropic_messages_redact_both_ways_and_forward_version_headers() {
 async fn anthropic_stream_keeps_every_event_and_redacts_text_and_tool_input() {
     let h = start(PII).await;
     let body = h
-        .anthropic(
+        .anthropic_text(
             json!({"model": "@an/tool-call", "max_tokens": 100, "stream": true,
                           "messages": [{"role": "user", "content": "write to a@example.com"}]}),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(!body.contains(TOOL_EMAIL), "{body}");
     let (text, events) = anthropic_stream(&body);
     assert_eq!(
@@ -353,23 +356,15 @@ async fn a_block_is_a_400_in_the_callers_format_naming_guardrail_and_rule() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_block_mid_stream_ends_it_with_an_error_event() {
     let h = start("[[guardrails]]\nplugin = \"pii\"\nsettings = { action = \"block\" }\n").await;
-    let body = h
-        .openai(json!({"model": "@oa/leak-email", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let body = h.openai_text(json!({"model": "@oa/leak-email", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
     assert!(!body.contains("leak.person"), "{body}");
     let last = body.trim_end().lines().last().unwrap();
     let error: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
     assert_eq!(error["error"]["code"], "content_blocked");
 
-    let body = h
-        .anthropic(json!({"model": "@an/leak-email", "stream": true, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let body = h.anthropic_text(json!({"model": "@an/leak-email", "stream": true, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
     assert!(!body.contains("leak.person"), "{body}");
     assert!(
         body.contains("event: error\ndata: {\"type\":\"error\""),
@@ -483,11 +478,8 @@ async fn missing_or_wrong_gateway_keys_are_refused_and_provider_keys_never_leak(
     // Every answer, errors included, is free of the provider keys.
     for model in ["@oa/echo-last", "@oa/status-500", "@oa/not-json", "@dead/x"] {
         let text = h
-            .openai(json!({"model": model, "messages": [{"role": "user", "content": "x"}]}))
-            .await
-            .text()
-            .await
-            .unwrap();
+            .openai_text(json!({"model": model, "messages": [{"role": "user", "content": "x"}]}))
+            .await;
         assert!(!text.contains(OPENAI_PROVIDER_KEY), "{model}: {text}");
     }
 }
@@ -564,14 +556,11 @@ async fn echo_shows_what_the_guardrails_changed_in_both_apis() {
     assert!(!content.contains("jane@"));
 
     let stream = h
-        .anthropic(
+        .anthropic_text(
             json!({"model": "@echo/any", "stream": true, "max_tokens": 9,
                           "messages": [{"role": "user", "content": "I am jane@example.com"}]}),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     let (text, _) = anthropic_stream(&stream);
     let echoed: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(echoed["messages"][0]["content"], "I am [EMAIL]");
@@ -662,14 +651,11 @@ async fn an_anthropic_client_can_use_an_openai_model() {
     );
 
     let stream = h
-        .anthropic(
+        .anthropic_text(
             json!({"model": "@oa/leak-email", "max_tokens": 50, "stream": true,
             "messages": [{"role": "user", "content": "hi"}]}),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(!stream.contains("leak.person"), "{stream}");
     let (text, events) = anthropic_stream(&stream);
     assert_eq!(text, "Sure. You can reach me at [EMAIL] any time.");
@@ -716,13 +702,9 @@ async fn an_openai_client_can_use_an_anthropic_model() {
         json!({"to": "[EMAIL]", "subject": "hi"})
     );
 
-    let stream = h
-        .openai(json!({"model": "@an/tool-call", "stream": true, "stream_options": {"include_usage": true},
+    let stream = h.openai_text(json!({"model": "@an/tool-call", "stream": true, "stream_options": {"include_usage": true},
             "messages": [{"role": "user", "content": "write to a@example.com"}]}))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(!stream.contains(TOOL_EMAIL), "{stream}");
     let (text, chunks) = openai_stream_text(&stream);
     assert_eq!(
