@@ -23,7 +23,7 @@ fn scan_redact_prints_the_text_as_the_upstream_would_see_it() {
         "Ping élodie@société.fr or bob@corp.io — merci",
     );
     let (stdout, _) = text(&output);
-    assert_eq!(stdout, "Ping [EMAIL] or [EMAIL] — merci");
+    assert_eq!(stdout, "Ping [EMAIL_1] or [EMAIL_2] — merci");
 }
 
 #[test]

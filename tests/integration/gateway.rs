@@ -191,10 +191,10 @@ async fn openai_request_is_redacted_upstream_and_unknown_fields_pass_through() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         body["choices"][0]["message"]["content"],
-        "you said: mail [EMAIL] please"
+        "you said: mail [EMAIL_1] please"
     );
     let sent = h.mock.last();
-    assert_eq!(sent.body["messages"][0]["content"], "mail [EMAIL] please");
+    assert_eq!(sent.body["messages"][0]["content"], "mail [EMAIL_1] please");
     assert_eq!(sent.body["model"], "echo-last");
     assert_eq!(sent.body["some_future_param"], json!({"nested": [1, 2, 3]}));
     assert_eq!(sent.body["temperature"], 0.3);
@@ -202,6 +202,27 @@ async fn openai_request_is_redacted_upstream_and_unknown_fields_pass_through() {
         sent.headers["authorization"],
         format!("Bearer {OPENAI_PROVIDER_KEY}").as_str(),
         "the provider key goes upstream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_value_keeps_one_numbered_placeholder_across_the_request() {
+    let h = start(PII).await;
+    let response = h
+        .openai(json!({
+            "model": "@oa/echo-last",
+            "messages": [
+                {"role": "system", "content": "You assist ana@corp.io."},
+                {"role": "user", "content": "Forward bob@corp.io's note to ana@corp.io, call +1 415 555 2671"}
+            ]
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    let sent = h.mock.last();
+    assert_eq!(sent.body["messages"][0]["content"], "You assist [EMAIL_1].");
+    assert_eq!(
+        sent.body["messages"][1]["content"],
+        "Forward [EMAIL_2]'s note to [EMAIL_1], call [PHONE_1]"
     );
 }
 
@@ -227,7 +248,7 @@ async fn openai_stream_redacts_a_match_split_across_chunks() {
         "{body}"
     );
     let (text, chunks) = openai_stream_text(&body);
-    assert_eq!(text, "Sure. You can reach me at [EMAIL] any time.");
+    assert_eq!(text, "Sure. You can reach me at [EMAIL_1] any time.");
     assert!(body.trim_end().ends_with("data: [DONE]"));
     assert!(
         chunks.iter().any(|c| c["usage"]["total_tokens"] == 15),
@@ -249,13 +270,13 @@ async fn openai_tool_call_arguments_are_guarded_streaming_and_not() {
     let args = body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
         .as_str()
         .unwrap();
-    assert_eq!(args, "{\"to\": \"[EMAIL]\", \"subject\": \"hi\"}");
+    assert_eq!(args, "{\"to\": \"[EMAIL_1]\", \"subject\": \"hi\"}");
 
     let stream = h.openai_text(json!({"model": "@oa/tool-call", "stream": true, "messages": [{"role": "user", "content": "send it"}]}))
         .await;
     assert!(!stream.contains(TOOL_EMAIL), "{stream}");
     let (text, _) = openai_stream_text(&stream);
-    assert_eq!(text, "{\"to\": \"[EMAIL]\", \"subject\": \"hi\"}");
+    assert_eq!(text, "{\"to\": \"[EMAIL_1]\", \"subject\": \"hi\"}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -270,10 +291,10 @@ async fn anthropic_messages_redact_both_ways_and_forward_version_headers() {
         .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["content"][0]["text"], "you said: ask [EMAIL]");
+    assert_eq!(body["content"][0]["text"], "you said: ask [EMAIL_2]");
     let sent = h.mock.last();
     assert_eq!(sent.path, "/v1/messages");
-    assert_eq!(sent.body["system"][0]["text"], "You help [EMAIL]");
+    assert_eq!(sent.body["system"][0]["text"], "You help [EMAIL_1]");
     assert_eq!(
         sent.body["system"][0]["cache_control"],
         json!({"type": "ephemeral"})
@@ -299,7 +320,7 @@ async fn anthropic_stream_keeps_every_event_and_redacts_text_and_tool_input() {
     let (text, events) = anthropic_stream(&body);
     assert_eq!(
         text,
-        "you said: write to [EMAIL]{\"to\":\"[EMAIL]\",\"subject\":\"hi\"}"
+        "you said: write to [EMAIL_1]{\"to\":\"[EMAIL_1]\",\"subject\":\"hi\"}"
     );
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     for expected in [
@@ -552,7 +573,7 @@ async fn echo_shows_what_the_guardrails_changed_in_both_apis() {
         .unwrap();
     let content = body["choices"][0]["message"]["content"].as_str().unwrap();
     let echoed: Value = serde_json::from_str(content).unwrap();
-    assert_eq!(echoed["messages"][0]["content"], "I am [EMAIL]");
+    assert_eq!(echoed["messages"][0]["content"], "I am [EMAIL_1]");
     assert!(!content.contains("jane@"));
 
     let stream = h
@@ -563,7 +584,7 @@ async fn echo_shows_what_the_guardrails_changed_in_both_apis() {
         .await;
     let (text, _) = anthropic_stream(&stream);
     let echoed: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(echoed["messages"][0]["content"], "I am [EMAIL]");
+    assert_eq!(echoed["messages"][0]["content"], "I am [EMAIL_1]");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -638,7 +659,7 @@ async fn an_anthropic_client_can_use_an_openai_model() {
         sent.body["messages"][0],
         json!({"role": "system", "content": "be brief"})
     );
-    assert_eq!(sent.body["messages"][1]["content"], "mail [EMAIL]");
+    assert_eq!(sent.body["messages"][1]["content"], "mail [EMAIL_1]");
     assert_eq!(sent.body["max_completion_tokens"], 50);
     assert_eq!(sent.body["tool_choice"], "required");
     assert_eq!(sent.body["tools"][0]["function"]["name"], "send_mail");
@@ -647,7 +668,7 @@ async fn an_anthropic_client_can_use_an_openai_model() {
     assert_eq!(body["content"][0]["type"], "tool_use");
     assert_eq!(
         body["content"][0]["input"],
-        json!({"to": "[EMAIL]", "subject": "hi"})
+        json!({"to": "[EMAIL_1]", "subject": "hi"})
     );
 
     let stream = h
@@ -658,7 +679,7 @@ async fn an_anthropic_client_can_use_an_openai_model() {
         .await;
     assert!(!stream.contains("leak.person"), "{stream}");
     let (text, events) = anthropic_stream(&stream);
-    assert_eq!(text, "Sure. You can reach me at [EMAIL] any time.");
+    assert_eq!(text, "Sure. You can reach me at [EMAIL_1] any time.");
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.first(), Some(&"message_start"));
     assert_eq!(&names[names.len() - 2..], ["message_delta", "message_stop"]);
@@ -685,7 +706,7 @@ async fn an_openai_client_can_use_an_anthropic_model() {
     assert_eq!(sent.body["system"], "be brief");
     assert_eq!(
         sent.body["messages"][0]["content"][0]["text"],
-        "mail [EMAIL]"
+        "mail [EMAIL_1]"
     );
     assert_eq!(sent.body["max_tokens"], 4096);
     assert_eq!(
@@ -699,7 +720,7 @@ async fn an_openai_client_can_use_an_anthropic_model() {
         .unwrap();
     assert_eq!(
         serde_json::from_str::<Value>(args).unwrap(),
-        json!({"to": "[EMAIL]", "subject": "hi"})
+        json!({"to": "[EMAIL_1]", "subject": "hi"})
     );
 
     let stream = h.openai_text(json!({"model": "@an/tool-call", "stream": true, "stream_options": {"include_usage": true},
@@ -709,7 +730,7 @@ async fn an_openai_client_can_use_an_anthropic_model() {
     let (text, chunks) = openai_stream_text(&stream);
     assert_eq!(
         text,
-        "you said: write to [EMAIL]{\"to\":\"[EMAIL]\",\"subject\":\"hi\"}"
+        "you said: write to [EMAIL_1]{\"to\":\"[EMAIL_1]\",\"subject\":\"hi\"}"
     );
     assert!(
         chunks

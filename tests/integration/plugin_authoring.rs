@@ -83,5 +83,8 @@ fn a_new_plugin_goes_from_scaffold_to_redacting_in_a_scan() {
         "Project falcon launches; ask jane@example.com.",
     );
     let (stdout, stderr) = text(&output);
-    assert_eq!(stdout, "Project [WORD] launches; ask [EMAIL].", "{stderr}");
+    assert_eq!(
+        stdout, "Project [WORD_1] launches; ask [EMAIL_1].",
+        "{stderr}"
+    );
 }

@@ -145,7 +145,7 @@ async fn claude_code_on(model: &str, path: &str) {
         stdout.contains("you said:"),
         "the mock's answer reaches the user: {stdout}"
     );
-    assert!(stdout.contains("say hi to [EMAIL]"), "{stdout}");
+    assert!(stdout.contains("say hi to [EMAIL_1]"), "{stdout}");
     let sent = last_user_texts(&h);
     assert!(!sent.is_empty(), "Claude Code called the gateway");
     assert!(
@@ -205,7 +205,7 @@ async fn pi_on(model: &str, path: &str) {
     let output = run(command).await;
     let stdout = assert_ok("pi -p", &output);
     assert!(
-        stdout.contains("you said:") && stdout.contains("[EMAIL]"),
+        stdout.contains("you said:") && stdout.contains("[EMAIL_1]"),
         "{stdout}"
     );
     let sent = last_user_texts(&h);

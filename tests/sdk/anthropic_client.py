@@ -18,7 +18,7 @@ message = client.messages.create(
     messages=[{"role": "user", "content": "ask bob@example.com"}],
 )
 assert message.content[0].type == "text"
-assert message.content[0].text == "you said: ask [EMAIL]", message
+assert message.content[0].text == "you said: ask [EMAIL_2]", message
 
 message = client.messages.create(
     model="@an/tool-call",
@@ -27,7 +27,7 @@ message = client.messages.create(
     messages=[{"role": "user", "content": "send it"}],
 )
 tool = [b for b in message.content if b.type == "tool_use"][0]
-assert tool.input == {"to": "[EMAIL]", "subject": "hi"}, tool.input
+assert tool.input == {"to": "[EMAIL_1]", "subject": "hi"}, tool.input
 
 # Streaming: thinking, text and tool input, all events understood by the SDK.
 with client.messages.stream(
@@ -37,11 +37,11 @@ with client.messages.stream(
 ) as stream:
     text = "".join(stream.text_stream)
     final = stream.get_final_message()
-assert text == "you said: write to [EMAIL]", text
+assert text == "you said: write to [EMAIL_1]", text
 kinds = [b.type for b in final.content]
 assert kinds == ["thinking", "text", "tool_use"], kinds
 assert final.content[0].thinking == "Let me think."
-assert final.content[2].input == {"to": "[EMAIL]", "subject": "hi"}, final.content[2].input
+assert final.content[2].input == {"to": "[EMAIL_1]", "subject": "hi"}, final.content[2].input
 assert final.stop_reason == "tool_use"
 
 # A leak split across chunks arrives redacted.
@@ -49,7 +49,7 @@ with client.messages.stream(
     model="@an/leak-email", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
 ) as stream:
     text = "".join(stream.text_stream)
-assert text == "Sure. You can reach me at [EMAIL] any time.", text
+assert text == "Sure. You can reach me at [EMAIL_1] any time.", text
 
 count = client.messages.count_tokens(model="claude-test", messages=[{"role": "user", "content": "hi"}])
 assert count.input_tokens == 42, count
@@ -76,7 +76,7 @@ with client.messages.stream(
 ) as stream:
     final = stream.get_final_message()
 assert [b.type for b in final.content] == ["tool_use"], final.content
-assert final.content[0].input == {"to": "[EMAIL]", "subject": "hi"}, final.content[0].input
+assert final.content[0].input == {"to": "[EMAIL_1]", "subject": "hi"}, final.content[0].input
 assert final.stop_reason == "tool_use", final.stop_reason
 
 print("anthropic sdk: ok")

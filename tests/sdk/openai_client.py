@@ -16,7 +16,7 @@ completion = client.chat.completions.create(
     model="@oa/echo-last",
     messages=[{"role": "user", "content": "mail jane.doe@example.com"}],
 )
-assert completion.choices[0].message.content == "you said: mail [EMAIL]", completion
+assert completion.choices[0].message.content == "you said: mail [EMAIL_1]", completion
 assert completion.usage.total_tokens == 15, completion.usage
 
 # Streaming with usage: an address split across chunks arrives redacted.
@@ -32,7 +32,7 @@ for chunk in stream:
         text += chunk.choices[0].delta.content or ""
     if chunk.usage:
         usage = chunk.usage
-assert text == "Sure. You can reach me at [EMAIL] any time.", text
+assert text == "Sure. You can reach me at [EMAIL_1] any time.", text
 assert usage is not None and usage.total_tokens == 15, usage
 
 # Tools, streaming: argument deltas reassemble into redacted JSON.
@@ -46,14 +46,14 @@ arguments = ""
 for chunk in stream:
     for call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
         arguments += call.function.arguments or ""
-assert json.loads(arguments) == {"to": "[EMAIL]", "subject": "hi"}, arguments
+assert json.loads(arguments) == {"to": "[EMAIL_1]", "subject": "hi"}, arguments
 
 # Multi-part content through the echo provider shows what went upstream.
 echo = client.chat.completions.create(
     model="@echo/echo",
     messages=[{"role": "user", "content": [{"type": "text", "text": "hi bob@corp.io"}]}],
 )
-assert json.loads(echo.choices[0].message.content)["messages"][0]["content"][0]["text"] == "hi [EMAIL]"
+assert json.loads(echo.choices[0].message.content)["messages"][0]["content"][0]["text"] == "hi [EMAIL_1]"
 
 # Errors are raised as the SDK's typed exceptions.
 try:
@@ -87,8 +87,8 @@ for chunk in stream:
         for call in delta.tool_calls or []:
             arguments += call.function.arguments or ""
         finish = chunk.choices[0].finish_reason or finish
-assert text == "you said: write to [EMAIL]", text
-assert json.loads(arguments) == {"to": "[EMAIL]", "subject": "hi"}, arguments
+assert text == "you said: write to [EMAIL_1]", text
+assert json.loads(arguments) == {"to": "[EMAIL_1]", "subject": "hi"}, arguments
 assert finish == "tool_calls", finish
 
 print("openai sdk: ok")

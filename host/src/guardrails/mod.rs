@@ -290,9 +290,14 @@ impl Outcome {
             .collect()
     }
 
-    /// Segment `index`'s text with this outcome's redactions applied.
+    /// Segment `index`'s text with this outcome's redactions applied, placeholders
+    /// numbered within this one text.
     pub fn redact(&self, index: usize, text: &str) -> String {
-        redact::apply(text, &self.redactions(index))
+        redact::apply(
+            text,
+            &self.redactions(index),
+            &mut redact::Placeholders::default(),
+        )
     }
 
     /// Logs each plugin failure (a warning naming the guardrail and the failure

@@ -28,6 +28,8 @@ pub struct StreamGuard {
     ctx: Context,
     holdback: usize,
     channels: HashMap<String, Channel>,
+    /// One numbering for the whole response, across channels and deltas.
+    placeholders: redact::Placeholders,
 }
 
 struct Channel {
@@ -44,6 +46,7 @@ impl StreamGuard {
             ctx,
             holdback,
             channels: HashMap::new(),
+            placeholders: redact::Placeholders::default(),
         }
     }
 
@@ -131,7 +134,7 @@ impl StreamGuard {
             .into_iter()
             .filter(|r| r.span.end <= cut)
             .collect();
-        let out = redact::apply(&text[..cut], &released);
+        let out = redact::apply(&text[..cut], &released, &mut self.placeholders);
         let entry = self.channels.get_mut(channel).expect("channel exists");
         entry.pending = text[cut..].to_string();
         Release::Text(out)
