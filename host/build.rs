@@ -2,7 +2,10 @@
 //! them in OUT_DIR, where `src/builtin.rs` embeds them.
 
 /// (package, file name in OUT_DIR/builtin)
-const BUILTINS: &[(&str, &str)] = &[("sluice-plugin-pii", "pii.wasm")];
+const BUILTINS: &[(&str, &str)] = &[
+    ("sluice-plugin-pii", "pii.wasm"),
+    ("sluice-plugin-org-rules", "org-rules.wasm"),
+];
 
 fn main() {
     let packages: Vec<&str> = BUILTINS.iter().map(|(package, _)| *package).collect();

@@ -12,11 +12,18 @@ pub struct Builtin {
 }
 
 /// Every built-in plugin.
-pub const BUILTINS: &[Builtin] = &[Builtin {
-    name: "pii",
-    summary: "personal data: e-mail, phone, payment card, IBAN, US SSN, public IP (redacted as [EMAIL], [PHONE], ... by default)",
-    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/pii.wasm")),
-}];
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "pii",
+        summary: "personal data: e-mail, phone, payment card, IBAN, US SSN, public IP (redacted as [EMAIL_1], [PHONE_1], ... by default)",
+        bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/pii.wasm")),
+    },
+    Builtin {
+        name: "org-rules",
+        summary: "your organisation's rules from the config: regexes, keyword lists, model and team scopes (no rules by default)",
+        bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/org-rules.wasm")),
+    },
+];
 
 /// The built-in called `name`.
 pub fn find(name: &str) -> Option<&'static Builtin> {
