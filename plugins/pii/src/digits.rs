@@ -51,7 +51,11 @@ pub fn runs(text: &str) -> Vec<DigitRun> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() || (i > 0 && is_word_byte(bytes[i - 1])) {
+        if !bytes[i].is_ascii_digit() {
+            i = next_digit(bytes, i);
+            continue;
+        }
+        if i > 0 && is_word_byte(bytes[i - 1]) {
             i += 1;
             continue;
         }
@@ -100,6 +104,28 @@ pub fn runs(text: &str) -> Vec<DigitRun> {
     out
 }
 
+/// The position of the first ASCII digit at or after `from` (`bytes.len()` when
+/// there is none). Eight bytes at a time: most text has no digit in most words,
+/// and this is the loop every number-shaped detector spends its time in.
+pub(crate) fn next_digit(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // Digits become 0..=9 and nothing else does; then the classic
+        // "has a byte less than 10" test.
+        let shifted = word ^ (ONES * b'0' as u64);
+        if shifted.wrapping_sub(ONES * 10) & !shifted & (ONES * 0x80) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !bytes[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
 /// Letters, digits and `_`, plus any non-ASCII byte (letters of other scripts):
 /// what a match must not touch on either side.
 pub(crate) fn is_word_byte(b: u8) -> bool {
@@ -119,6 +145,26 @@ mod tests {
         assert_eq!(runs[0].groups(), [4, 4, 4, 4]);
         assert_eq!(runs[0].digits(text), "4111111111111111");
         assert_eq!(runs[1].separator, Some(b'-'));
+    }
+
+    #[test]
+    fn next_digit_finds_the_first_digit_at_any_alignment() {
+        let text = "abcdefghijklmnopqrstuvwxyz /:;@[`{ ÿé 7 tail";
+        let seven = text.find('7').unwrap();
+        for from in 0..=seven {
+            assert_eq!(next_digit(text.as_bytes(), from), seven, "from {from}");
+        }
+        assert_eq!(next_digit(text.as_bytes(), seven + 1), text.len());
+        for len in 0..20 {
+            let mut bytes = vec![b'x'; len];
+            assert_eq!(next_digit(&bytes, 0), len);
+            if len > 0 {
+                bytes[len - 1] = b'0';
+                assert_eq!(next_digit(&bytes, 0), len - 1);
+                bytes[len - 1] = b'9';
+                assert_eq!(next_digit(&bytes, 0), len - 1);
+            }
+        }
     }
 
     #[test]

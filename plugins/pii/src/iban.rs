@@ -3,7 +3,7 @@
 //! separated by spaces; the length must be the country's and the mod-97 check
 //! (ISO 13616) must hold.
 
-use crate::digits::is_word_byte;
+use crate::digits::{is_word_byte, next_digit};
 use std::ops::Range;
 
 /// The longest IBAN (34 characters) with a space every four.
@@ -115,6 +115,11 @@ pub fn find(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i + 4 <= bytes.len() {
+        // Every IBAN has check digits at its third byte: jump there.
+        if !bytes[i + 2].is_ascii_digit() {
+            i = next_digit(bytes, i + 2).max(i + 3) - 2;
+            continue;
+        }
         let starts_here = bytes[i].is_ascii_uppercase()
             && bytes[i + 1].is_ascii_uppercase()
             && bytes[i + 2].is_ascii_digit()

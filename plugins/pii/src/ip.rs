@@ -4,7 +4,7 @@
 //! link-local, unspecified, multicast, broadcast and documentation ranges are
 //! not, nor are version numbers (`v1.2.3.4`, `version 10.0.0.1`).
 
-use crate::digits::is_word_byte;
+use crate::digits::{is_word_byte, next_digit};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
@@ -35,9 +35,11 @@ fn find_v4(text: &str) -> Vec<Found> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if !bytes[i].is_ascii_digit()
-            || (i > 0 && (is_word_byte(bytes[i - 1]) || bytes[i - 1] == b'.'))
-        {
+        if !bytes[i].is_ascii_digit() {
+            i = next_digit(bytes, i);
+            continue;
+        }
+        if i > 0 && (is_word_byte(bytes[i - 1]) || bytes[i - 1] == b'.') {
             i += 1;
             continue;
         }
@@ -72,6 +74,9 @@ fn find_v4(text: &str) -> Vec<Found> {
 }
 
 fn parse_v4(token: &str) -> Option<Ipv4Addr> {
+    if token.bytes().filter(|&b| b == b'.').count() != 3 {
+        return None; // most numbers: no need to split them
+    }
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 4
         || parts

@@ -7,44 +7,53 @@
 //!   0958`, `+49 (0)30 901820`, `+33 1 23 45 67 89`: 8 to 15 digits, in groups
 //!   separated by spaces, dashes, dots or parentheses.
 
-use crate::digits::is_word_byte;
+use crate::digits::{is_word_byte, next_digit};
 use std::ops::Range;
 
 /// The longest formatted number handled.
 pub const MAX_LEN: usize = 32;
 
 /// Phone numbers in `text`, as byte ranges.
+///
+/// Every number starts with a digit, or with `+` or `(` right before one, so the
+/// scan jumps from digit to digit and tries the byte before it first.
 pub fn find(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if !(b.is_ascii_digit() || b == b'+' || b == b'(') {
-            i += 1;
-            continue;
+    let mut from = 0;
+    loop {
+        let digit = next_digit(bytes, from);
+        if digit >= bytes.len() {
+            return out;
         }
-        let boundary = i == 0
-            || !(is_word_byte(bytes[i - 1])
-                || matches!(bytes[i - 1], b'+' | b'.' | b'-' | b'/' | b'='));
-        let found = if !boundary {
-            None
-        } else if b == b'+' {
-            international(bytes, i)
-        } else if b == b'(' || b.is_ascii_digit() {
-            north_american(bytes, i)
-        } else {
-            None
-        };
-        match found {
-            Some(end) if ends_cleanly(bytes, end) => {
-                out.push(i..end);
-                i = end;
+        let opener = digit
+            .checked_sub(1)
+            .filter(|&at| at >= from && matches!(bytes[at], b'+' | b'('));
+        from = digit + 1;
+        for start in opener.into_iter().chain([digit]) {
+            if let Some(end) = number_at(bytes, start) {
+                out.push(start..end);
+                from = end;
+                break;
             }
-            _ => i += 1,
         }
     }
-    out
+}
+
+/// The end of a phone number starting exactly at `start`, if there is one.
+fn number_at(bytes: &[u8], start: usize) -> Option<usize> {
+    let boundary = start == 0
+        || !(is_word_byte(bytes[start - 1])
+            || matches!(bytes[start - 1], b'+' | b'.' | b'-' | b'/' | b'='));
+    if !boundary {
+        return None;
+    }
+    let end = if bytes[start] == b'+' {
+        international(bytes, start)
+    } else {
+        north_american(bytes, start)
+    }?;
+    ends_cleanly(bytes, end).then_some(end)
 }
 
 /// Not followed by more digits or a word (`415-555-26710`, `...2671abc`), nor by
