@@ -4,7 +4,8 @@
 //!
 //! - `copy`: cloning the input text, the floor of any work on it.
 //! - `pii/native`: the built-in pii plugin's code called directly, no sandbox.
-//! - `pii/warm`: the same plugin in the sandbox, on a warm (reused) instance.
+//! - `<built-in>/warm`: each built-in plugin in the sandbox, on a warm (reused)
+//!   instance, with its default settings (org-rules with three sample rules).
 //! - `noop/warm` and `noop/fresh`: a plugin that does nothing, on a warm instance
 //!   and on a new instance per call (instantiate + configure + call + drop).
 //! - `load/*`: loading a component: precompiled artifact vs compiling it.
@@ -57,14 +58,35 @@ fn context() -> Context {
     }
 }
 
+/// Settings for built-ins that do nothing without them.
+fn bench_settings(plugin: &str) -> &'static str {
+    match plugin {
+        "org-rules" => {
+            r#"{"rules": [
+                {"id": "codename", "keywords": ["Project Falcon", "Osprey", "猎鹰计划"], "action": "block"},
+                {"id": "gpl", "regex": "GNU (Affero |Lesser )?General Public License"},
+                {"id": "tickets", "regex": "\\bINC-\\d{4,}\\b", "action": "redact"}
+            ]}"#
+        }
+        _ => "{}",
+    }
+}
+
 fn bench_calls(c: &mut Criterion) {
     let sandbox = Sandbox::new(None).unwrap();
-    let pii_builtin = builtin::find("pii").unwrap();
-    let pii_source = PluginSource::Builtin {
-        name: pii_builtin.name,
-        bytes: pii_builtin.bytes,
-    };
-    let pii = sandbox.load(&pii_source, "{}", Limits::default()).unwrap();
+    let builtins: Vec<_> = builtin::BUILTINS
+        .iter()
+        .map(|b| {
+            let source = PluginSource::Builtin {
+                name: b.name,
+                bytes: b.bytes,
+            };
+            let plugin = sandbox
+                .load(&source, bench_settings(b.name), Limits::default())
+                .unwrap();
+            (b.name, plugin)
+        })
+        .collect();
     let guests = sluice_wasm_build::build_components(&["sluice-guest-hostile"]);
     let noop_source = PluginSource::File(guests[0].path.clone());
     let noop_warm = sandbox.load(&noop_source, "{}", Limits::default()).unwrap();
@@ -77,21 +99,17 @@ fn bench_calls(c: &mut Criterion) {
     let ctx = context();
 
     let mut group = c.benchmark_group("call");
-    for size in [2 << 10, 200 << 10] {
+    for size in [32 << 10, 1 << 20] {
         let text = agent_text(size);
         let segs = segments(&text);
-        let label = format!("{}KB", size >> 10);
+        let label = if size < 1 << 20 {
+            format!("{}KB", size >> 10)
+        } else {
+            format!("{}MB", size >> 20)
+        };
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("copy", &label), &segs, |b, segs| {
             b.iter(|| black_box(segs.clone()))
-        });
-        group.bench_with_input(BenchmarkId::new("pii/native", &label), &text, |b, text| {
-            let native_segments = vec![sluice_plugin_sdk::Segment::user(text.as_str())];
-            let native_ctx = sluice_plugin_sdk::Context::request("@bench/model");
-            b.iter(|| black_box(pii_native.check(&native_ctx, &native_segments)))
-        });
-        group.bench_with_input(BenchmarkId::new("pii/warm", &label), &segs, |b, segs| {
-            b.iter(|| black_box(pii.check(&ctx, segs).unwrap()))
         });
         group.bench_with_input(BenchmarkId::new("noop/warm", &label), &segs, |b, segs| {
             b.iter(|| black_box(noop_warm.check(&ctx, segs).unwrap()))
@@ -99,6 +117,17 @@ fn bench_calls(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("noop/fresh", &label), &segs, |b, segs| {
             b.iter(|| black_box(noop_fresh.check(&ctx, segs).unwrap()))
         });
+        group.bench_with_input(BenchmarkId::new("pii/native", &label), &text, |b, text| {
+            let native_segments = vec![sluice_plugin_sdk::Segment::user(text.as_str())];
+            let native_ctx = sluice_plugin_sdk::Context::request("@bench/model");
+            b.iter(|| black_box(pii_native.check(&native_ctx, &native_segments)))
+        });
+        for (name, plugin) in &builtins {
+            let id = BenchmarkId::new(format!("{name}/warm"), &label);
+            group.bench_with_input(id, &segs, |b, segs| {
+                b.iter(|| black_box(plugin.check(&ctx, segs).unwrap()))
+            });
+        }
     }
     group.finish();
 }
