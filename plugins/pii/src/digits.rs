@@ -55,7 +55,7 @@ pub fn runs(text: &str) -> Vec<DigitRun> {
             i = next_digit(bytes, i);
             continue;
         }
-        if i > 0 && is_word_byte(bytes[i - 1]) {
+        if word_before(bytes, i) {
             i += 1;
             continue;
         }
@@ -86,9 +86,9 @@ pub fn runs(text: &str) -> Vec<DigitRun> {
             i += 1;
         }
         let end = i;
-        if end < bytes.len() && is_word_byte(bytes[end]) {
+        if word_at(bytes, end) {
             // Runs into a word (`1234abc`): skip the whole token.
-            while i < bytes.len() && is_word_byte(bytes[i]) {
+            while i < bytes.len() && is_ascii_word_byte(bytes[i]) {
                 i += 1;
             }
             continue;
@@ -126,10 +126,90 @@ pub(crate) fn next_digit(bytes: &[u8], from: usize) -> usize {
     i
 }
 
-/// Letters, digits and `_`, plus any non-ASCII byte (letters of other scripts):
-/// what a match must not touch on either side.
-pub(crate) fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+/// ASCII letters, digits and `_`.
+pub(crate) fn is_ascii_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A character a match must not touch on either side: ASCII letters, digits and
+/// `_`, and letters of scripts written with spaces between words (Latin, Greek,
+/// Cyrillic, Arabic, Hebrew, ...). Letters of Chinese, Japanese, Korean and the
+/// scripts after them (from U+2E80) do not count: those scripts run words and
+/// numbers together (`カード5300 6011 8995 9670で`), and neither does
+/// punctuation of any script (`9756،`, `DE37 ... 74。`).
+pub(crate) fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        is_ascii_word_byte(c as u8)
+    } else {
+        (c as u32) < 0x2E80 && c.is_alphanumeric()
+    }
+}
+
+/// Whether the character that ends at byte `end` of the UTF-8 `bytes` is a word
+/// character; false at the start of the text.
+pub(crate) fn word_before(bytes: &[u8], end: usize) -> bool {
+    let Some(&last) = end.checked_sub(1).and_then(|i| bytes.get(i)) else {
+        return false;
+    };
+    if last.is_ascii() {
+        return is_ascii_word_byte(last);
+    }
+    let mut start = end - 1;
+    while start > 0 && bytes[start] & 0xC0 == 0x80 {
+        start -= 1;
+    }
+    decode(&bytes[start..end]).is_some_and(is_word_char)
+}
+
+/// Whether the character that starts at byte `at` of the UTF-8 `bytes` is a word
+/// character; false at the end of the text.
+pub(crate) fn word_at(bytes: &[u8], at: usize) -> bool {
+    let Some(&first) = bytes.get(at) else {
+        return false;
+    };
+    if first.is_ascii() {
+        return is_ascii_word_byte(first);
+    }
+    let len = match first {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        _ => 2,
+    };
+    decode(&bytes[at..(at + len).min(bytes.len())]).is_some_and(is_word_char)
+}
+
+/// A letter of a script that separates words with spaces.
+fn is_spaced_letter(c: char) -> bool {
+    c.is_alphabetic() && is_word_char(c)
+}
+
+fn decode(bytes: &[u8]) -> Option<char> {
+    std::str::from_utf8(bytes).ok()?.chars().next()
+}
+
+/// Whether one of `keywords` (lowercase ASCII or any script) ends at most
+/// `reach` bytes before `at`, starting at a word boundary: the context that
+/// turns a bare number into a phone number or an SSN (`phone: 0172 88973626`,
+/// `SSN 747216732`).
+pub(crate) fn keyword_before(text: &str, at: usize, reach: usize, keywords: &[&str]) -> bool {
+    let mut from = at.saturating_sub(reach);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let window = text[from..at].to_lowercase();
+    keywords.iter().any(|keyword| {
+        window.match_indices(keyword).any(|(i, _)| {
+            // Look before the window too: `patel9` must not yield `tel`.
+            let before = text[..from].chars().chain(window[..i].chars()).next_back();
+            let after = &window[i + keyword.len()..];
+            // `phone:`, `phone_number`, `phoneNumber`; not `telemetry`.
+            let whole = after.chars().next().is_none_or(|c| !is_spaced_letter(c))
+                || ["number", "num", "nr", "no"]
+                    .iter()
+                    .any(|suffix| after.starts_with(suffix));
+            before.is_none_or(|c| !is_spaced_letter(c)) && whole
+        })
+    })
 }
 
 #[cfg(test)]
@@ -165,6 +245,41 @@ mod tests {
                 assert_eq!(next_digit(&bytes, 0), len - 1);
             }
         }
+    }
+
+    #[test]
+    fn numbers_touching_cjk_letters_or_any_punctuation_are_runs() {
+        for text in [
+            "カード5300 6011 8995 9670で",
+            "بالبطاقة 4475 3111 5673 9756، هل",
+            "号码：4475 3111 5673 9756。",
+        ] {
+            let found = runs(text);
+            assert_eq!(found.len(), 1, "{text}");
+            assert_eq!(found[0].digits(text).len(), 16, "{text}");
+        }
+        // Letters of spaced scripts are words: these are parts of identifiers.
+        let text = "straße4475 3111";
+        let found = runs(text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(&text[found[0].span.clone()], "3111");
+        assert!(runs("αβγ4475").is_empty());
+    }
+
+    #[test]
+    fn keywords_count_only_at_a_word_start() {
+        let text = "hotel: 12345, phone_number: 0172 88973626";
+        let number = text.find("0172").unwrap();
+        assert!(keyword_before(text, number, 24, &["phone"]));
+        assert!(!keyword_before(
+            text,
+            text.find("12345").unwrap(),
+            24,
+            &["tel"]
+        ));
+        assert!(keyword_before("電話：090", 9, 24, &["電話"]));
+        assert!(keyword_before("phoneNumber=0172", 12, 24, &["phone"]));
+        assert!(!keyword_before("telemetry 0172", 10, 24, &["tel"]));
     }
 
     #[test]

@@ -33,10 +33,50 @@ pub fn find(text: &str) -> Vec<Range<usize>> {
         let Some(end) = domain_end(text, at + 1) else {
             continue;
         };
+        if is_login_not_address(text, start, end) {
+            continue;
+        }
         found.push(start..end);
         resume = end;
     }
     found
+}
+
+/// Commands whose `user@host` argument is a login, not an address.
+const LOGIN_COMMANDS: &[&str] = &[
+    "ssh",
+    "scp",
+    "sftp",
+    "rsync",
+    "mosh",
+    "ssh-copy-id",
+    "telnet",
+];
+
+/// `user@host` shapes that are logins, which redacting would break:
+/// the user part of a URL (`postgres://app:pw@db.acme.io/x`,
+/// `https://token@github.com/...`), an scp-style remote (`git@github.com:org/repo.git`)
+/// and the argument of `ssh`, `scp` and the like.
+fn is_login_not_address(text: &str, start: usize, end: usize) -> bool {
+    let before = &text[..start];
+    let token_start = before
+        .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '`'))
+        .map_or(0, |i| i + 1);
+    if before[token_start..].contains("://") {
+        return true;
+    }
+    let after = &text[end..];
+    if after.starts_with(':') && after[1..].starts_with(|c: char| !c.is_whitespace()) {
+        return true;
+    }
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let mut from = line.len().saturating_sub(80);
+    while !line.is_char_boundary(from) {
+        from += 1;
+    }
+    line[from..]
+        .split(|c: char| c.is_whitespace() || matches!(c, '`' | '$' | ';' | '&' | '|'))
+        .any(|word| LOGIN_COMMANDS.contains(&word))
 }
 
 /// A letter of a script written with spaces between words.
@@ -119,6 +159,29 @@ mod tests {
 
     fn matches(text: &str) -> Vec<&str> {
         find(text).into_iter().map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn logins_are_not_addresses() {
+        for text in [
+            "DATABASE_URL=postgres://app:S3cr3tPw@db.internal.acme-corp.io:5432/app",
+            "git clone https://x-access-token:ghp_abc@github.com/acme/api.git",
+            "https://deploy@git.acme.io/repo",
+            "git@github.com:acme/api.git",
+            "$ ssh deploy@bastion.acme-corp.io",
+            "ssh -i ~/.ssh/id_ed25519 ops@jump.acme.io 'uptime'",
+            "scp dump.sql backup@files.acme.io:/srv/",
+            "ログイン — ssh deploy@bastion.acme-corp.io",
+        ] {
+            assert!(matches(text).is_empty(), "{text}: {:?}", matches(text));
+        }
+        for (text, address) in [
+            ("Contact: bob@corp.io: he knows", "bob@corp.io"),
+            ("mailto:bob@corp.io", "bob@corp.io"),
+            ("send to ana@corp.io, then ssh in", "ana@corp.io"),
+        ] {
+            assert_eq!(matches(text), [address], "{text}");
+        }
     }
 
     #[test]

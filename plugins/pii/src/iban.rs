@@ -3,7 +3,7 @@
 //! separated by spaces; the length must be the country's and the mod-97 check
 //! (ISO 13616) must hold.
 
-use crate::digits::{is_word_byte, next_digit};
+use crate::digits::{next_digit, word_at, word_before};
 use std::ops::Range;
 
 /// The longest IBAN (34 characters) with a space every four.
@@ -124,7 +124,7 @@ pub fn find(text: &str) -> Vec<Range<usize>> {
             && bytes[i + 1].is_ascii_uppercase()
             && bytes[i + 2].is_ascii_digit()
             && bytes[i + 3].is_ascii_digit()
-            && (i == 0 || !is_word_byte(bytes[i - 1]));
+            && !word_before(bytes, i);
         let Some(length) = starts_here
             .then(|| country_length(&bytes[i..i + 2]))
             .flatten()
@@ -162,7 +162,7 @@ fn take_iban(bytes: &[u8], start: usize, length: usize) -> Option<usize> {
             return None;
         }
     }
-    if compact.len() != length || (i < bytes.len() && is_word_byte(bytes[i])) {
+    if compact.len() != length || word_at(bytes, i) {
         return None;
     }
     mod97(&compact).then_some(i)

@@ -4,7 +4,7 @@
 //! link-local, unspecified, multicast, broadcast and documentation ranges are
 //! not, nor are version numbers (`v1.2.3.4`, `version 10.0.0.1`).
 
-use crate::digits::{is_word_byte, next_digit};
+use crate::digits::{next_digit, word_at, word_before};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
@@ -39,7 +39,7 @@ fn find_v4(text: &str) -> Vec<Found> {
             i = next_digit(bytes, i);
             continue;
         }
-        if i > 0 && (is_word_byte(bytes[i - 1]) || bytes[i - 1] == b'.') {
+        if word_before(bytes, i) || (i > 0 && bytes[i - 1] == b'.') {
             i += 1;
             continue;
         }
@@ -55,7 +55,7 @@ fn find_v4(text: &str) -> Vec<Found> {
         }
         let token = &text[start..token_end];
         i = end.max(start + 1);
-        if end < bytes.len() && is_word_byte(bytes[end]) {
+        if word_at(bytes, end) {
             continue;
         }
         let Some(address) = parse_v4(token) else {
@@ -107,24 +107,111 @@ fn public_v4(a: Ipv4Addr) -> bool {
         || first >= 240)
 }
 
-/// `v1.2.3.4`, `version 1.2.3.4`, `@1.2.3.4` (npm), `==1.2.3.4` (pip): a version.
+/// Whether the text before a dotted quad says it is a version or another
+/// dotted number, not an address: `v1.2.3.4`, `version 1.2.3.4`,
+/// `__version__ = "1.2.3.4"`, `AssemblyVersion("1.2.3.4")`,
+/// `<version>1.2.3.4`, `"version": "1.2.3.4"`, `==1.2.3.4` (pip), an image tag
+/// `api:1.2.3.4`, `OID 2.5.4.3`, `section 4.5.1.54`.
 fn is_version_context(before: &str) -> bool {
-    let before = before.trim_end_matches(' ');
-    let lower: String = before
+    let line = before.rsplit('\n').next().unwrap_or(before);
+    let tail: String = line
         .chars()
         .rev()
-        .take(8)
+        .take(32)
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
         .collect::<String>()
         .to_lowercase();
-    lower.ends_with('v')
-        || lower.ends_with("version")
-        || lower.ends_with('@')
-        || lower.ends_with("==")
-        || lower.ends_with("ver")
+    if tail.ends_with("==") || tail.ends_with('v') {
+        return true;
+    }
+    // An image tag or a `name:version` pin: a colon right after a name, unless
+    // the name says an address follows (`ip:`, `host:`, `from:` ...).
+    if let Some(name) = tail.strip_suffix(':')
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        let word: String = name
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return !ADDRESS_WORDS.iter().any(|w| word.ends_with(w));
+    }
+    let words = tail.trim_end_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '"' | '\'' | '=' | ':' | '(' | '>' | '_' | '[' | '`')
+    });
+    // `AssemblyVersion`, `appVersion`, `__version__`: "version" ends any name.
+    if words.ends_with("version") {
+        return true;
+    }
+    if ["ver", "release", "build", "oid", "section", "chapter", "§"]
+        .iter()
+        .any(|word| {
+            words
+                .strip_suffix(word)
+                .is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric()))
+        })
+    {
+        return true;
+    }
+    // `pinned the driver to 9.9.11.34`, `ドライバを8.1.2.73に固定`: a version
+    // word earlier in the same sentence.
+    VERSION_WORDS.iter().any(|word| {
+        tail.match_indices(word).any(|(i, _)| {
+            !tail[..i].ends_with(|c: char| c.is_ascii_alphanumeric())
+                && !tail[i + word.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+        })
+    })
 }
+
+/// Words that make a dotted quad later in the sentence a version (lowercase).
+const VERSION_WORDS: &[&str] = &[
+    "version",
+    "release",
+    "driver",
+    "treiber",
+    "драйвер",
+    "tag",
+    "pinned",
+    "pin",
+    "bump",
+    "bumped",
+    "upgrade",
+    "upgraded",
+    "downgrade",
+    "downgraded",
+    "versão",
+    "versión",
+    "バージョン",
+    "ドライバ",
+    "版本",
+    "驱动",
+    "версия",
+    "固定",
+];
+
+/// Names after which `name:1.2.3.4` is an address, not a version pin.
+const ADDRESS_WORDS: &[&str] = &[
+    "ip",
+    "addr",
+    "address",
+    "host",
+    "client",
+    "remote",
+    "peer",
+    "server",
+    "src",
+    "dst",
+    "from",
+    "to",
+    "source",
+    "destination",
+    "origin",
+];
 
 /// IPv6 addresses, found from their colons: text has few, so the scan jumps
 /// from colon to colon and grows the token around each.
@@ -146,9 +233,7 @@ fn find_v6(text: &str) -> Vec<Found> {
             i += 1;
         }
         resume = i;
-        if (start > 0 && is_word_byte(bytes[start - 1]))
-            || (i < bytes.len() && is_word_byte(bytes[i]))
-        {
+        if word_before(bytes, start) || word_at(bytes, i) {
             continue;
         }
         let mut end = i;
@@ -160,6 +245,13 @@ fn find_v6(text: &str) -> Vec<Found> {
         }
         let token = &text[start..end];
         if token.matches(':').count() < 2 {
+            continue;
+        }
+        // `ECONNREFUSED ::1:5942`: loopback and a port, as Node prints it.
+        if token
+            .strip_prefix("::1:")
+            .is_some_and(|port| port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()))
+        {
             continue;
         }
         let Ok(address) = token.parse::<Ipv6Addr>() else {
@@ -212,6 +304,19 @@ mod tests {
     }
 
     #[test]
+    fn addresses_after_users_and_address_words_are_found() {
+        for (text, ip) in [
+            ("ssh root@207.116.116.116", "207.116.116.116"),
+            ("from:81.2.69.160", "81.2.69.160"),
+            ("server 81.2.69.160 is down", "81.2.69.160"),
+            ("dev 81.2.69.160", "81.2.69.160"),
+            ("アクセス元は39.0.64.111です", "39.0.64.111"),
+        ] {
+            assert_eq!(public(text), [ip], "{text}");
+        }
+    }
+
+    #[test]
     fn private_loopback_and_documentation_ranges_are_found_but_not_public() {
         let text = "127.0.0.1 10.1.2.3 192.168.0.1 172.16.5.4 169.254.1.1 192.0.2.7 ::1 fe80::1 fd00::5 2001:db8::1";
         assert!(public(text).is_empty(), "{:?}", public(text));
@@ -224,7 +329,19 @@ mod tests {
             "upgrade to v1.2.3.4",
             "version 4.3.2.1",
             "pip install foo==1.2.3.4",
-            "npm i pkg@1.2.3.4",
+            "__version__ = \"6.13.2.39\"",
+            "version=5.5.4.65",
+            "[assembly: AssemblyVersion(\"7.15.6.89\")]",
+            "<version>2.13.5.96</version>",
+            "\"version\": \"2.13.5.96\"",
+            "image: registry.acme.io/api:4.8.10.81",
+            "OID 2.5.4.3",
+            "see section 4.5.1.54",
+            "ECONNREFUSED ::1:5942",
+            "Requires release-3.20.1.22 and more",
+            "We pinned the driver to 9.9.11.34 after the regression.",
+            "回帰のためドライバを8.1.2.73に固定しました。",
+            "Requires tag: 5.14.0.10 and more",
             "1.2.3",
             "300.1.1.1",
             "01.02.03.04",

@@ -131,6 +131,7 @@ impl Pii {
         }
         if on(1) {
             out.extend(phone::find(text).into_iter().map(|s| (1, s)));
+            out.extend(phone::find_national(text).into_iter().map(|s| (1, s)));
         }
         let digit_runs = if on(2) || on(4) {
             digits::runs(text)
@@ -165,8 +166,16 @@ impl Pii {
         if !self.allow_values.is_empty() {
             out.retain(|(_, span)| !self.allow_values.contains(&normalise(&text[span.clone()])));
         }
-        out.sort_by_key(|(_, span)| (span.start, span.end));
-        out
+        // One finding per stretch of text: an IBAN's digits are not also a card,
+        // nor a `+49...` phone's digits; the earlier, then longer, match wins.
+        out.sort_by_key(|(_, span)| (span.start, std::cmp::Reverse(span.end)));
+        let mut kept: Vec<(usize, Range<usize>)> = Vec::with_capacity(out.len());
+        for (kind, span) in out {
+            if kept.last().is_none_or(|(_, last)| span.start >= last.end) {
+                kept.push((kind, span));
+            }
+        }
+        kept
     }
 }
 
@@ -329,6 +338,13 @@ mod tests {
                 .contains("passport")
         );
         assert!(Harness::<Pii>::configure(r#"{"action": "off"}"#).is_err());
+    }
+
+    #[test]
+    fn a_stretch_of_text_is_one_finding() {
+        let pii = Harness::<Pii>::with_defaults();
+        assert_eq!(pii.redact("IBAN AT76 5309 7251 8374 5792"), "IBAN [IBAN]");
+        assert_eq!(pii.redact("call +4917108505919"), "call [PHONE]");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!   0958`, `+49 (0)30 901820`, `+33 1 23 45 67 89`: 8 to 15 digits, in groups
 //!   separated by spaces, dashes, dots or parentheses.
 
-use crate::digits::{is_word_byte, next_digit};
+use crate::digits::{keyword_before, next_digit, word_at, word_before};
 use std::ops::Range;
 
 /// The longest formatted number handled.
@@ -18,6 +18,19 @@ pub const MAX_LEN: usize = 32;
 /// Every number starts with a digit, or with `+` or `(` right before one, so the
 /// scan jumps from digit to digit and tries the byte before it first.
 pub fn find(text: &str) -> Vec<Range<usize>> {
+    let mut found = find_all(text);
+    found.retain(|span| !is_fictional(&text[span.clone()]));
+    found
+}
+
+/// North American numbers ending in 555-0100 to 555-0199 are reserved for
+/// fiction and documentation: they reach no one.
+fn is_fictional(number: &str) -> bool {
+    let digits: Vec<u8> = number.bytes().filter(u8::is_ascii_digit).collect();
+    digits.len() >= 7 && digits[digits.len() - 7..digits.len() - 2] == *b"55501"
+}
+
+fn find_all(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut from = 0;
@@ -40,11 +53,100 @@ pub fn find(text: &str) -> Vec<Range<usize>> {
     }
 }
 
+/// Words that, just before a number, say it is a phone number, in the
+/// languages of the evaluation corpus (lowercase).
+const PHONE_WORDS: &[&str] = &[
+    "phone",
+    "tel",
+    "tél",
+    "telephone",
+    "téléphone",
+    "telefon",
+    "telefono",
+    "teléfono",
+    "telefone",
+    "mobile",
+    "mobil",
+    "cell",
+    "handy",
+    "fax",
+    "portable",
+    "móvil",
+    "celular",
+    "電話",
+    "电话",
+    "手机",
+    "携帯",
+    "телефон",
+    "тел",
+    "هاتف",
+    "جوال",
+];
+
+/// How far before a national number its context word may end.
+const CONTEXT_REACH: usize = 24;
+
+/// National-format numbers (`0172 88973626`, `01.94.49.66.09`, `(0)30 901820`)
+/// right after a phone word (`"phone": "..."`, `Tel.`, `téléphone :`). Without
+/// such a word, a national number is indistinguishable from an id or a count.
+pub fn find_national(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    loop {
+        let start = next_digit(bytes, from);
+        if start >= bytes.len() {
+            return out;
+        }
+        from = start + 1;
+        if word_before(bytes, start)
+            || (start > 0 && matches!(bytes[start - 1], b'+' | b'.' | b'-' | b'/'))
+        {
+            continue;
+        }
+        let Some(end) = national_at(bytes, start) else {
+            continue;
+        };
+        if ends_cleanly(bytes, end)
+            && keyword_before(text, start, CONTEXT_REACH, PHONE_WORDS)
+            && !is_fictional(&text[start..end])
+        {
+            out.push(start..end);
+            from = end;
+        }
+    }
+}
+
+/// 7 to 15 digits from `start`, in groups joined by one space, dot, dash or
+/// slash; returns the end.
+fn national_at(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start;
+    let mut count = 0;
+    let mut end = start;
+    while at < bytes.len() {
+        if bytes[at].is_ascii_digit() {
+            count += 1;
+            at += 1;
+            end = at;
+        } else if matches!(bytes[at], b' ' | b'.' | b'-' | b'/')
+            && bytes.get(at + 1).is_some_and(u8::is_ascii_digit)
+            && end == at
+        {
+            at += 1;
+        } else {
+            break;
+        }
+        if count > 15 {
+            return None;
+        }
+    }
+    (7..=15).contains(&count).then_some(end)
+}
+
 /// The end of a phone number starting exactly at `start`, if there is one.
 fn number_at(bytes: &[u8], start: usize) -> Option<usize> {
     let boundary = start == 0
-        || !(is_word_byte(bytes[start - 1])
-            || matches!(bytes[start - 1], b'+' | b'.' | b'-' | b'/' | b'='));
+        || !(word_before(bytes, start) || matches!(bytes[start - 1], b'+' | b'.' | b'-' | b'/'));
     if !boundary {
         return None;
     }
@@ -61,7 +163,7 @@ fn number_at(bytes: &[u8], start: usize) -> Option<usize> {
 fn ends_cleanly(bytes: &[u8], end: usize) -> bool {
     match bytes.get(end) {
         None => true,
-        Some(&b) if is_word_byte(b) => false,
+        Some(_) if word_at(bytes, end) => false,
         Some(b'-' | b'.' | b'/') => !bytes.get(end + 1).is_some_and(u8::is_ascii_digit),
         _ => true,
     }
@@ -207,6 +309,42 @@ mod tests {
     }
 
     #[test]
+    fn national_numbers_count_only_after_a_phone_word() {
+        for (text, number) in [
+            (r#""phone": "0172 88973626"}"#, "0172 88973626"),
+            ("téléphone : 01.94.49.66.09.", "01.94.49.66.09"),
+            ("SUPPORT_TEL=079120 96445", "079120 96445"),
+            ("電話：090-1234-5678です", "090-1234-5678"),
+            ("phone\n0172 88973626", "0172 88973626"),
+            ("moreau@sfr.fr — tél. 07 60 63 98 62", "07 60 63 98 62"),
+            ("メールはa@b.jp、電話は03-8225-0416です。", "03-8225-0416"),
+        ] {
+            let found: Vec<&str> = find_national(text).into_iter().map(|r| &text[r]).collect();
+            assert_eq!(found, [number], "{text}");
+        }
+        for text in [
+            "order 0172 88973626",
+            "hotel 0172 88973626",
+            "phone 123456",
+            "phone 1234567890123456",
+            "0172 88973626",
+            r#""phone": "555-0100""#,
+            "Author: J <m.patel9@yahoo.com>\nDate:   2023-10-14 04:02:47 +0200",
+        ] {
+            assert!(find_national(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_number_after_an_equals_sign_is_found_whole() {
+        assert_eq!(
+            matches("SUPPORT_PHONE=+1 480 667 7319"),
+            ["+1 480 667 7319"]
+        );
+        assert_eq!(matches("SUPPORT_PHONE=(858) 990-3299"), ["(858) 990-3299"]);
+    }
+
+    #[test]
     fn rejects_dates_versions_ids_and_short_or_invalid_numbers() {
         for text in [
             "2024-01-15",
@@ -219,8 +357,9 @@ mod tests {
             "+44 20",
             "+0 123 456 789",
             "10.20.30.40",
-            "x=+415-555-2671",
+            "x=1+415-555-2671",
             "port 8080-8090",
+            "(415) 555-0123",
         ] {
             assert!(matches(text).is_empty(), "{text}: {:?}", matches(text));
         }
