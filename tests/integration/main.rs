@@ -9,6 +9,7 @@ mod contract;
 mod gateway;
 mod mock_upstream;
 mod plugin_authoring;
+mod quality;
 mod sandbox_limits;
 mod sdk;
 mod serve;
