@@ -17,6 +17,7 @@
 //! - [`scaffold`]: `sluice plugin new`, a new plugin crate.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod builtin;
 pub mod config;

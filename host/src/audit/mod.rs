@@ -1,0 +1,260 @@
+//! The audit trail: every guardrail decision other than a plain allow, and every
+//! plugin failure, as a hash-chained record that never holds the matched text.
+//!
+//! Phase order: the pipeline turns a guardrail [`Outcome`](crate::guardrails::Outcome)
+//! into [`Record`]s ([`records`]), hands them to the [`AuditLog`] (a bounded queue,
+//! so the request never waits on the disk), and a writer thread appends them in
+//! batches to the store ([`sqlite`]), linking each to the one before.
+
+pub mod record;
+pub mod sqlite;
+
+pub use record::{Excerpt, Outcome as RecordOutcome, Record};
+
+use crate::config::FailurePolicy;
+use crate::guardrails::Outcome;
+use crate::sandbox::{Action, Context, Phase, Segment};
+use sqlite::SqliteStore;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Which records a query returns. Empty fields select everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only records after this sequence number (for paging and follow mode).
+    pub after_seq: i64,
+    /// From this time (ms since the epoch), inclusive.
+    pub since_ms: Option<i64>,
+    /// Before this time, exclusive.
+    pub until_ms: Option<i64>,
+    /// Gateway key id.
+    pub key: Option<String>,
+    /// The key's team.
+    pub team: Option<String>,
+    /// Guardrail id.
+    pub plugin: Option<String>,
+    /// Rule id (`secrets.github-pat`).
+    pub rule: Option<String>,
+    /// Finding kind.
+    pub kind: Option<String>,
+    /// `flag`, `redact`, `block`, `fail-open` or `fail-closed`.
+    pub action: Option<String>,
+    /// One request's records.
+    pub request: Option<String>,
+    /// Metadata tags that must all be present.
+    pub tags: Vec<(String, String)>,
+    /// At most this many records.
+    pub limit: Option<u64>,
+}
+
+/// The first broken link of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The record whose link does not hold.
+    pub seq: i64,
+    /// What does not hold, in words.
+    pub what: String,
+}
+
+/// How many records may wait for the writer. When the queue is full the
+/// request's guardrail task waits for room: records are never dropped.
+const QUEUE: usize = 8192;
+/// The writer commits at least this often while records arrive.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// The most records in one transaction.
+const BATCH: usize = 512;
+
+/// The running audit trail: a queue and the thread that drains it into the store.
+pub struct AuditLog {
+    sender: Mutex<Option<SyncSender<Record>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    key: [u8; 32],
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Opens the SQLite trail at `path` and starts its writer. `key` is the
+    /// deployment's hashing key for excerpts.
+    pub fn open_sqlite(path: &Path, key: [u8; 32]) -> anyhow::Result<Arc<AuditLog>> {
+        let mut store = SqliteStore::open(path).map_err(|e| {
+            anyhow::anyhow!("cannot open the audit database {}: {e}", path.display())
+        })?;
+        let (sender, receiver) = sync_channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("sluice-audit".into())
+            .spawn(move || write_loop(&mut store, receiver))?;
+        Ok(Arc::new(AuditLog {
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            key,
+            path: path.to_path_buf(),
+        }))
+    }
+
+    /// The key excerpts are hashed with.
+    pub fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    /// Queues `records`. Blocks while the queue is full (never drops).
+    pub fn append(&self, records: Vec<Record>) {
+        let sender = self.sender.lock().expect("audit sender").clone();
+        let Some(sender) = sender else {
+            tracing::error!(
+                count = records.len(),
+                "audit trail closed; records not written"
+            );
+            return;
+        };
+        for record in records {
+            if sender.send(record).is_err() {
+                tracing::error!("the audit writer stopped; a record was not written");
+                return;
+            }
+        }
+    }
+
+    /// Stops taking records, writes every queued one and waits for the writer.
+    pub fn close(&self) {
+        self.sender.lock().expect("audit sender").take();
+        if let Some(writer) = self.writer.lock().expect("audit writer").take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn write_loop(store: &mut SqliteStore, receiver: Receiver<Record>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let first = match receiver.recv() {
+            Ok(record) => record,
+            Err(_) => return, // closed and drained
+        };
+        batch.push(first);
+        let deadline = std::time::Instant::now() + FLUSH_EVERY;
+        while batch.len() < BATCH {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match receiver.recv_timeout(left) {
+                Ok(record) => batch.push(record),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let mut attempt = 0;
+        while let Err(e) = store.append(&batch) {
+            attempt += 1;
+            tracing::error!(error = %e, attempt, count = batch.len(), "cannot write audit records; retrying");
+            std::thread::sleep(Duration::from_millis(100 * attempt.min(50)));
+        }
+        batch.clear();
+    }
+}
+
+/// Facts about the request that every record of it carries.
+#[derive(Debug, Clone)]
+pub struct RequestFacts {
+    /// The request id.
+    pub request_id: String,
+    /// The key's `team` tag.
+    pub team: Option<String>,
+}
+
+/// The records for one guardrail run over `segments`: one per finding that is
+/// not an allow, one per verdict that blocks without a finding, one per plugin
+/// failure. `offsets` shifts spans of segment `i` (streamed text is checked in
+/// windows; offsets make spans relative to the whole streamed text).
+pub fn records(
+    outcome: &Outcome,
+    ctx: &Context,
+    segments: &[Segment],
+    offsets: &[usize],
+    facts: &RequestFacts,
+    key: &[u8; 32],
+    time_ms: i64,
+) -> Vec<Record> {
+    let base = |decision: &crate::guardrails::Decision, outcome: RecordOutcome| Record {
+        time_ms,
+        request_id: facts.request_id.clone(),
+        key_id: ctx.key_id.clone(),
+        team: facts.team.clone(),
+        metadata: ctx.metadata.clone(),
+        api: ctx.api.clone(),
+        model: ctx.model.clone(),
+        phase: match ctx.phase {
+            Phase::Request => "request".into(),
+            Phase::Response => "response".into(),
+        },
+        guardrail: decision.guardrail.clone(),
+        plugin: decision.plugin.clone(),
+        plugin_version: decision.version.clone(),
+        outcome,
+        rule: None,
+        kind: None,
+        segment: None,
+        span: None,
+        excerpt: None,
+        failure: None,
+    };
+    let mut out = Vec::new();
+    for decision in &outcome.decisions {
+        match &decision.result {
+            Err(failure) => {
+                let outcome = match decision.on_failure {
+                    FailurePolicy::Allow => RecordOutcome::FailOpen,
+                    FailurePolicy::Block => RecordOutcome::FailClosed,
+                };
+                out.push(Record {
+                    failure: Some(failure.kind().into()),
+                    ..base(decision, outcome)
+                });
+            }
+            Ok(verdict) => {
+                let mut any = false;
+                for finding in &verdict.findings {
+                    let outcome = match finding.action {
+                        Action::Allow => continue,
+                        Action::Flag => RecordOutcome::Flag,
+                        Action::Redact => RecordOutcome::Redact,
+                        Action::Block => RecordOutcome::Block,
+                    };
+                    any = true;
+                    let index = finding.segment as usize;
+                    let (start, end) = (finding.start as usize, finding.end as usize);
+                    let segment = segments.get(index);
+                    let shift = offsets.get(index).copied().unwrap_or(0);
+                    out.push(Record {
+                        rule: Some(finding.rule.clone()),
+                        kind: Some(finding.kind.clone()),
+                        segment: segment.map(|s| s.path.clone()),
+                        span: Some(((start + shift) as u32, (end + shift) as u32)),
+                        excerpt: segment
+                            .and_then(|s| s.text.get(start..end))
+                            .map(|text| Excerpt::of(text, key)),
+                        ..base(decision, outcome)
+                    });
+                }
+                if !any && verdict.effective_action() == Action::Block {
+                    out.push(base(decision, RecordOutcome::Block));
+                }
+            }
+        }
+    }
+    out
+}
