@@ -1,5 +1,6 @@
 //! Everything a request needs, built once from the config.
 
+use crate::audit::AuditLog;
 use crate::auth::Keys;
 use crate::config::Config;
 use crate::guardrails::Guardrails;
@@ -17,6 +18,8 @@ pub struct Gateway {
     pub keys: Keys,
     /// Largest request body, in bytes.
     pub max_body: usize,
+    /// The audit trail, unless turned off.
+    pub audit: Option<Arc<AuditLog>>,
     /// Keeps the plugin engine (and its epoch ticker) alive.
     _sandbox: Sandbox,
 }
@@ -32,6 +35,7 @@ impl Gateway {
             guardrails,
             keys: Keys::new(&config.keys),
             max_body: (config.server.max_body_mb as usize) << 20,
+            audit: AuditLog::open(&config.audit)?,
             _sandbox: sandbox,
         }))
     }

@@ -18,6 +18,7 @@ use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments;
 use crate::api::sse::{SseEvent, SseParser, format_event};
 use crate::api::stream::StreamTransformer;
+use crate::audit::{AuditSink, RequestFacts};
 use crate::auth::Caller;
 use crate::config::ProviderKind;
 use crate::gateway::Gateway;
@@ -49,6 +50,17 @@ async fn chat_inner(
 ) -> Result<Response, ApiError> {
     // auth
     let caller = gateway.keys.authenticate(headers, api)?;
+    let audit = gateway.audit.clone().map(|log| {
+        let facts = RequestFacts {
+            request_id: format!("req_{:016x}", rand_id()),
+            team: caller
+                .metadata
+                .iter()
+                .find(|(k, _)| k == "team")
+                .map(|(_, v)| v.clone()),
+        };
+        AuditSink::new(log, facts)
+    });
     // parse
     let mut request = parse_body(api, body)?;
     let stream = request
@@ -68,11 +80,16 @@ async fn chat_inner(
     // request guardrails
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
     let ctx = context(api, Phase::Request, &route, &caller);
-    let request = guard_body(api, &guardrails, ctx, request).await?;
+    let request = guard_body(api, &guardrails, ctx, request, audit.clone()).await?;
     // provider, then response guardrails
     let response_ctx = context(api, Phase::Response, &route, &caller);
     if route.provider.api().is_none() {
-        return Ok(echo_response(api, &request, &route, stream, guardrails, response_ctx).await);
+        let echo = EchoCall {
+            request: &request,
+            route: &route,
+            stream,
+        };
+        return Ok(echo_response(api, echo, guardrails, response_ctx, audit).await);
     }
     // translate, when the provider speaks the other API
     let translating = route.provider.api() != Some(api);
@@ -103,7 +120,7 @@ async fn chat_inner(
         return upstream_error(api, &route, upstream, translating).await;
     }
     if stream && is_sse {
-        let guard = StreamGuard::new(guardrails, response_ctx);
+        let guard = StreamGuard::new(guardrails, response_ctx, audit);
         let events = upstream
             .bytes_stream()
             .map(|chunk| chunk.map_err(|e| e.to_string()));
@@ -137,7 +154,7 @@ async fn chat_inner(
     if translating {
         answer = translate::response(api, &answer);
     }
-    let answer = guard_body(api, &guardrails, response_ctx, answer).await?;
+    let answer = guard_body(api, &guardrails, response_ctx, answer, audit).await?;
     Ok(json_response(StatusCode::OK, &answer))
 }
 
@@ -192,6 +209,7 @@ async fn guard_body(
     guardrails: &Guardrails,
     ctx: Context,
     mut body: Value,
+    audit: Option<AuditSink>,
 ) -> Result<Value, ApiError> {
     if !guardrails.runs_in(ctx.phase) {
         return Ok(body);
@@ -206,6 +224,9 @@ async fn guard_body(
         };
         let outcome = guardrails.check(&ctx, &extracted.segments, StopAt::FirstBlock);
         outcome.log_failures();
+        if let Some(audit) = &audit {
+            audit.record(&outcome, &ctx, &extracted.segments, &[]);
+        }
         if outcome.action() == Action::Block {
             return Err(outcome.block_message().unwrap_or_default());
         }
@@ -260,15 +281,26 @@ async fn upstream_error(
     }
 }
 
+/// What the echo provider answers.
+struct EchoCall<'a> {
+    request: &'a Value,
+    route: &'a Route<'a>,
+    stream: bool,
+}
+
 /// The echo provider's answer, through the response guardrails like any other.
 async fn echo_response(
     api: Api,
-    request: &Value,
-    route: &Route<'_>,
-    stream: bool,
+    call: EchoCall<'_>,
     guardrails: Guardrails,
     ctx: Context,
+    audit: Option<AuditSink>,
 ) -> Response {
+    let EchoCall {
+        request,
+        route,
+        stream,
+    } = call;
     let text = echo::echo_text(request);
     let prompt_tokens = echo::approx_tokens(&request.to_string());
     let id = format!("echo-{:016x}", rand_id());
@@ -278,7 +310,7 @@ async fn echo_response(
             Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
             Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
         };
-        return match guard_body(api, &guardrails, ctx, answer).await {
+        return match guard_body(api, &guardrails, ctx, answer, audit).await {
             Ok(answer) => json_response(StatusCode::OK, &answer),
             Err(error) => error.into_response(),
         };
@@ -301,7 +333,7 @@ async fn echo_response(
             }
         }
     }
-    let guard = StreamGuard::new(guardrails, ctx);
+    let guard = StreamGuard::new(guardrails, ctx, audit);
     let events = futures_util::stream::once(async move { Ok::<_, String>(Bytes::from(sse)) });
     sse_response(StreamTransformer::new(api, guard), None, events)
 }

@@ -29,9 +29,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "sluice: serving on http://{address} (guardrails: {})",
         guardrails.join(", ")
     );
+    let audit = gateway.audit.clone();
+    if let Some(audit) = &audit {
+        eprintln!("sluice: audit trail in {}", audit.path().display());
+    }
     axum::serve(listener, app(gateway))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // In-flight requests are done: write every queued audit record.
+    if let Some(audit) = audit {
+        audit.close();
+    }
     eprintln!("sluice: stopped");
     Ok(())
 }

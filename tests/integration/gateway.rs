@@ -17,6 +17,9 @@ pub struct Harness {
     pub mock: MockUpstream,
     pub base: String,
     pub client: reqwest::Client,
+    /// The gateway's audit database.
+    pub audit_db: std::path::PathBuf,
+    _state: tempfile::TempDir,
 }
 
 fn cache_dir() -> &'static Path {
@@ -29,6 +32,8 @@ pub async fn start(extra: &str) -> Harness {
     sluice::server::install_crypto_provider();
     let mock = MockUpstream::start().await;
     let addr = mock.addr;
+    let state = tempfile::tempdir().unwrap();
+    let audit_db = state.path().join("audit.db");
     let text = format!(
         r#"
 [server]
@@ -36,6 +41,9 @@ max_body_mb = 1
 
 [sandbox]
 cache_dir = {cache:?}
+
+[audit]
+path = {audit:?}
 
 [[providers]]
 slug = "oa"
@@ -75,7 +83,8 @@ metadata = {{ team = "a" }}
 
 {extra}
 "#,
-        cache = cache_dir().display().to_string()
+        cache = cache_dir().display().to_string(),
+        audit = audit_db.display().to_string()
     );
     let config =
         Config::parse(&text, Path::new("."), &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
@@ -91,12 +100,28 @@ metadata = {{ team = "a" }}
         mock,
         base,
         client: reqwest::Client::new(),
+        audit_db,
+        _state: state,
     }
 }
 
 const PII: &str = "[[guardrails]]\nplugin = \"pii\"\n";
 
 impl Harness {
+    /// The audit records written so far, once there are at least `count` (the
+    /// writer commits in the background, every few milliseconds).
+    pub async fn audit_records(&self, count: usize) -> Vec<sluice::audit::Record> {
+        let store = sluice::audit::sqlite::SqliteStore::open(&self.audit_db).unwrap();
+        for _ in 0..100 {
+            let records = store.query(&sluice::audit::Filter::default()).unwrap();
+            if records.len() >= count {
+                return records.into_iter().map(|(_, r)| r).collect();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {count} audit records after 5 s");
+    }
+
     pub async fn openai(&self, body: Value) -> reqwest::Response {
         self.client
             .post(format!("{}/v1/chat/completions", self.base))

@@ -3,6 +3,7 @@
 //! The hostile guest plugins in `tests/guests/` are compiled to components on
 //! first use (see `support::guest`).
 
+mod audit;
 mod builtins;
 mod cli;
 mod contract;

@@ -11,7 +11,7 @@ pub mod sqlite;
 
 pub use record::{Excerpt, Outcome as RecordOutcome, Record};
 
-use crate::config::FailurePolicy;
+use crate::config::{AuditConfig, FailurePolicy};
 use crate::guardrails::Outcome;
 use crate::sandbox::{Action, Context, Phase, Segment};
 use sqlite::SqliteStore;
@@ -84,22 +84,49 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// Opens the SQLite trail at `path` and starts its writer. `key` is the
-    /// deployment's hashing key for excerpts.
-    pub fn open_sqlite(path: &Path, key: [u8; 32]) -> anyhow::Result<Arc<AuditLog>> {
-        let mut store = SqliteStore::open(path).map_err(|e| {
+    /// Opens the trail the config describes and starts its writer; `None` when
+    /// auditing is off.
+    pub fn open(config: &AuditConfig) -> anyhow::Result<Option<Arc<AuditLog>>> {
+        if !config.enabled {
+            return Ok(None);
+        }
+        let path = config.database();
+        let store = SqliteStore::open(&path).map_err(|e| {
             anyhow::anyhow!("cannot open the audit database {}: {e}", path.display())
         })?;
+        let key = match &config.hash_key {
+            Some(secret) => {
+                blake3::derive_key("sluice audit excerpt key v1", secret.expose().as_bytes())
+            }
+            None => key_file(&path, &store)?,
+        };
+        let retention = config
+            .retention_days
+            .map(|days| Duration::from_secs(u64::from(days) * 86_400));
+        Ok(Some(AuditLog::start(store, path, key, retention)?))
+    }
+
+    fn start(
+        mut store: SqliteStore,
+        path: PathBuf,
+        key: [u8; 32],
+        retention: Option<Duration>,
+    ) -> anyhow::Result<Arc<AuditLog>> {
         let (sender, receiver) = sync_channel(QUEUE);
         let writer = std::thread::Builder::new()
             .name("sluice-audit".into())
-            .spawn(move || write_loop(&mut store, receiver))?;
+            .spawn(move || write_loop(&mut store, receiver, retention))?;
         Ok(Arc::new(AuditLog {
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
             key,
-            path: path.to_path_buf(),
+            path,
         }))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The key excerpts are hashed with.
@@ -140,12 +167,28 @@ impl Drop for AuditLog {
     }
 }
 
-fn write_loop(store: &mut SqliteStore, receiver: Receiver<Record>) {
+/// How often retention runs, when configured.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+fn write_loop(store: &mut SqliteStore, receiver: Receiver<Record>, retention: Option<Duration>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
-        let first = match receiver.recv() {
+        if let Some(keep) = retention
+            && last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY)
+        {
+            let cutoff = now_ms() - keep.as_millis() as i64;
+            match store.prune(cutoff) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "audit retention"),
+                Err(e) => tracing::error!(error = %e, "audit retention failed"),
+            }
+            last_prune = Some(std::time::Instant::now());
+        }
+        let first = match receiver.recv_timeout(PRUNE_EVERY) {
             Ok(record) => record,
-            Err(_) => return, // closed and drained
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return, // closed and drained
         };
         batch.push(first);
         let deadline = std::time::Instant::now() + FLUSH_EVERY;
@@ -153,8 +196,7 @@ fn write_loop(store: &mut SqliteStore, receiver: Receiver<Record>) {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match receiver.recv_timeout(left) {
                 Ok(record) => batch.push(record),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(_) => break,
             }
         }
         let mut attempt = 0;
@@ -164,6 +206,83 @@ fn write_loop(store: &mut SqliteStore, receiver: Receiver<Record>) {
             std::thread::sleep(Duration::from_millis(100 * attempt.min(50)));
         }
         batch.clear();
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The hashing key kept beside the database (`audit.db.key`), made on first use
+/// from SQLite's random source and readable by the gateway's user only.
+fn key_file(database: &Path, store: &SqliteStore) -> anyhow::Result<[u8; 32]> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".key");
+    let path = PathBuf::from(name);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let bytes = blake3::Hash::from_hex(text.trim())
+            .map_err(|_| anyhow::anyhow!("{} is not a 64-digit hex key", path.display()))?;
+        return Ok(*bytes.as_bytes());
+    }
+    let random: Vec<u8> = store
+        .connection()
+        .query_row("SELECT randomblob(32)", [], |row| row.get(0))?;
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&random);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, blake3::Hash::from(key).to_hex().as_bytes())?;
+            Ok(key)
+        }
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => key_file(database, store),
+        Err(e) => Err(anyhow::anyhow!("cannot write {}: {e}", path.display())),
+    }
+}
+
+/// What a request's guardrail runs report to: the trail and the request's facts.
+#[derive(Debug, Clone)]
+pub struct AuditSink {
+    log: Arc<AuditLog>,
+    facts: Arc<RequestFacts>,
+}
+
+impl AuditSink {
+    /// A sink for one request.
+    pub fn new(log: Arc<AuditLog>, facts: RequestFacts) -> Self {
+        AuditSink {
+            log,
+            facts: Arc::new(facts),
+        }
+    }
+
+    /// Records what `outcome` decided about `segments` (see [`records`]).
+    pub fn record(
+        &self,
+        outcome: &Outcome,
+        ctx: &Context,
+        segments: &[Segment],
+        offsets: &[usize],
+    ) {
+        let records = records(
+            outcome,
+            ctx,
+            segments,
+            offsets,
+            &self.facts,
+            self.log.key(),
+            now_ms(),
+        );
+        if !records.is_empty() {
+            self.log.append(records);
+        }
     }
 }
 

@@ -5,8 +5,11 @@
 //! deserialize (unknown fields refused) → resolve relative paths against the
 //! file's folder → validate. Every error names the file, the field and the reason.
 
+mod audit;
 mod gateway;
 mod guardrails;
+
+pub use audit::AuditConfig;
 
 pub use gateway::{KeyConfig, ProviderConfig, ProviderKind, ServerConfig};
 pub use guardrails::{
@@ -40,6 +43,9 @@ pub struct Config {
     /// The guardrails, in the order they run.
     #[serde(default)]
     pub guardrails: Vec<GuardrailConfig>,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 /// A config that cannot be used; says where and why.
@@ -150,6 +156,12 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
+        let audit = self.audit.path.take().unwrap_or_else(|| "audit.db".into());
+        self.audit.path = Some(if audit.is_relative() {
+            base.join(audit)
+        } else {
+            audit
+        });
         if let Some(dir) = &mut self.sandbox.cache_dir
             && dir.is_relative()
         {

@@ -10,6 +10,7 @@
 //! complete when it is found.
 
 use super::{Guardrails, StopAt, redact};
+use crate::audit::AuditSink;
 use crate::sandbox::{Action, Context, Segment, SegmentKind};
 use std::collections::HashMap;
 
@@ -30,16 +31,19 @@ pub struct StreamGuard {
     channels: HashMap<String, Channel>,
     /// One numbering for the whole response, across channels and deltas.
     placeholders: redact::Placeholders,
+    audit: Option<AuditSink>,
 }
 
 struct Channel {
     pending: String,
     kind: SegmentKind,
+    /// Bytes of the channel's text already released: where `pending` starts.
+    released: usize,
 }
 
 impl StreamGuard {
     /// A guard running `guardrails` (already filtered to the response phase).
-    pub fn new(guardrails: Guardrails, ctx: Context) -> Self {
+    pub fn new(guardrails: Guardrails, ctx: Context, audit: Option<AuditSink>) -> Self {
         let holdback = guardrails.max_match_len(ctx.phase) as usize;
         StreamGuard {
             guardrails,
@@ -47,6 +51,7 @@ impl StreamGuard {
             holdback,
             channels: HashMap::new(),
             placeholders: redact::Placeholders::default(),
+            audit,
         }
     }
 
@@ -68,6 +73,7 @@ impl StreamGuard {
             .or_insert_with(|| Channel {
                 pending: String::new(),
                 kind,
+                released: 0,
             });
         entry.pending.push_str(text);
         if entry.pending.len() <= self.holdback {
@@ -110,12 +116,13 @@ impl StreamGuard {
         let outcome = self
             .guardrails
             .check(&self.ctx, &segments, StopAt::FirstBlock);
-        let [segment] = segments;
-        let text = segment.text;
         outcome.log_failures();
+        let released_before = entry.released;
         if outcome.action() == Action::Block {
+            self.audit(&outcome, &segments, released_before, usize::MAX);
             return Release::Block(outcome.block_message().unwrap_or_default());
         }
+        let text = &segments[0].text;
         let mut cut = if all {
             text.len()
         } else {
@@ -130,13 +137,34 @@ impl StreamGuard {
                 cut = r.span.start;
             }
         }
+        // Findings in the held-back tail are checked again with the next delta:
+        // record each once, when its text is released.
+        self.audit(&outcome, &segments, released_before, cut);
         let released: Vec<redact::Redaction> = redactions
             .into_iter()
             .filter(|r| r.span.end <= cut)
             .collect();
+        let [segment] = segments;
+        let text = segment.text;
         let out = redact::apply(&text[..cut], &released, &mut self.placeholders);
         let entry = self.channels.get_mut(channel).expect("channel exists");
         entry.pending = text[cut..].to_string();
+        entry.released += cut;
         Release::Text(out)
+    }
+
+    /// Records the findings of a check that end at or before `up_to` (spans made
+    /// relative to the channel's whole text), and every plugin failure.
+    fn audit(&self, outcome: &super::Outcome, segments: &[Segment], offset: usize, up_to: usize) {
+        let Some(audit) = &self.audit else {
+            return;
+        };
+        let mut released = outcome.clone();
+        for decision in &mut released.decisions {
+            if let Ok(verdict) = &mut decision.result {
+                verdict.findings.retain(|f| f.end as usize <= up_to);
+            }
+        }
+        audit.record(&released, &self.ctx, segments, &[offset]);
     }
 }

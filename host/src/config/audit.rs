@@ -1,0 +1,53 @@
+//! `[audit]`: where the audit trail is kept and how matches are hashed.
+
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The `[audit]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Record guardrail decisions (default `true`).
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
+    /// The SQLite file. Default: `audit.db` next to the config file; without a
+    /// config, `$XDG_DATA_HOME/sluice/audit.db` (else `~/.local/share/sluice`).
+    pub path: Option<PathBuf>,
+    /// The key that excerpt hashes are made with (any string; use `${ENV}`).
+    /// Default: a random key kept in a file beside the database (`<path>.key`,
+    /// mode 0600). Keep it out of the database: whoever has both can test
+    /// guesses of a short secret against its hash.
+    pub hash_key: Option<Secret>,
+    /// Delete records older than this many days (default: keep everything).
+    pub retention_days: Option<u32>,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            path: None,
+            hash_key: None,
+            retention_days: None,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The database file.
+    pub fn database(&self) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| {
+            std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("sluice")
+                .join("audit.db")
+        })
+    }
+}
