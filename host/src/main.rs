@@ -60,6 +60,86 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Show the audit trail: every flagged, redacted and blocked request and every
+    /// plugin failure, newest last. `sluice audit verify` checks its hash chain.
+    #[command(args_conflicts_with_subcommands = true)]
+    Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+        #[command(flatten)]
+        query: AuditQuery,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; report the first record that was changed or removed.
+    Verify {
+        #[command(flatten)]
+        source: AuditSource,
+    },
+}
+
+#[derive(clap::Args)]
+struct AuditSource {
+    /// The gateway's config file (the trail is its `[audit] path`).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// The audit database itself, instead of a config.
+    #[arg(long, conflicts_with = "config")]
+    db: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct AuditQuery {
+    #[command(flatten)]
+    source: AuditSource,
+    /// From this UTC time (2026-11-22, 2026-11-22T14:00Z) or age (15m, 2h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Before this UTC time or age.
+    #[arg(long)]
+    until: Option<String>,
+    /// Gateway key id.
+    #[arg(long)]
+    key: Option<String>,
+    /// The key's team.
+    #[arg(long)]
+    team: Option<String>,
+    /// A metadata tag, `name=value` (repeat for several; all must match).
+    #[arg(long = "tag", value_name = "NAME=VALUE")]
+    tags: Vec<String>,
+    /// Guardrail id.
+    #[arg(long)]
+    plugin: Option<String>,
+    /// Rule id, such as `secrets.github-pat`.
+    #[arg(long)]
+    rule: Option<String>,
+    /// Finding kind, such as `email` or `secret`.
+    #[arg(long)]
+    kind: Option<String>,
+    /// `flag`, `redact`, `block`, `fail-open` or `fail-closed`.
+    #[arg(long)]
+    action: Option<String>,
+    /// One request's records.
+    #[arg(long)]
+    request: Option<String>,
+    /// At most this many records.
+    #[arg(long)]
+    limit: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: FormatArg,
+    /// Keep printing new records as they are written.
+    #[arg(long, short)]
+    follow: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Jsonl,
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -166,6 +246,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Plugin { command } => run_plugin(command),
+        Command::Audit { command, query } => match command {
+            Some(AuditCommand::Verify { source }) => run_audit_verify(source),
+            None => run_audit(query),
+        },
     }
 }
 
@@ -306,6 +390,86 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<u8> {
                 println!("{:<10} {}", b.name, b.summary);
             }
             Ok(0)
+        }
+    }
+}
+
+fn audit_store(source: AuditSource) -> anyhow::Result<sluice::audit::sqlite::SqliteStore> {
+    let path = match (source.db, source.config) {
+        (Some(db), _) => db,
+        (None, Some(config)) => Config::load(&config)?.audit.database(),
+        (None, None) => Config::embedded_default().audit.database(),
+    };
+    if !path.exists() {
+        bail!(
+            "no audit trail at {} (pass the gateway's --config, or --db)",
+            path.display()
+        );
+    }
+    sluice::audit::sqlite::SqliteStore::open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+fn run_audit(query: AuditQuery) -> anyhow::Result<u8> {
+    use sluice::audit::{Filter, now_ms, report};
+    let now = now_ms();
+    let time = |t: &Option<String>| -> anyhow::Result<Option<i64>> {
+        t.as_deref()
+            .map(|t| report::parse_time(t, now).map_err(anyhow::Error::msg))
+            .transpose()
+    };
+    let mut tags = Vec::new();
+    for tag in &query.tags {
+        let Some((name, value)) = tag.split_once('=') else {
+            bail!("--tag {tag}: expected NAME=VALUE");
+        };
+        tags.push((name.to_string(), value.to_string()));
+    }
+    let mut filter = Filter {
+        after_seq: 0,
+        since_ms: time(&query.since)?,
+        until_ms: time(&query.until)?,
+        key: query.key,
+        team: query.team,
+        plugin: query.plugin,
+        rule: query.rule,
+        kind: query.kind,
+        action: query.action,
+        request: query.request,
+        tags,
+        limit: query.limit,
+    };
+    let format = match query.format {
+        FormatArg::Table => report::Format::Table,
+        FormatArg::Jsonl => report::Format::Jsonl,
+        FormatArg::Csv => report::Format::Csv,
+    };
+    let store = audit_store(query.source)?;
+    let mut out = std::io::stdout().lock();
+    report::write_header(&mut out, format)?;
+    loop {
+        for (seq, record) in store.query(&filter)? {
+            report::write_record(&mut out, format, seq, &record)?;
+            filter.after_seq = seq;
+        }
+        out.flush()?;
+        if !query.follow {
+            return Ok(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+fn run_audit_verify(source: AuditSource) -> anyhow::Result<u8> {
+    let store = audit_store(source)?;
+    match store.verify()? {
+        Ok(count) => {
+            println!("ok: {count} records, every link holds");
+            Ok(0)
+        }
+        Err(problem) => {
+            println!("broken at record {}: {}", problem.seq, problem.what);
+            Ok(1)
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::gateway::start;
 use crate::mock_upstream::LEAKED_EMAIL;
+use crate::support::{sluice, text};
+use serde_json::Value;
 use serde_json::json;
 use sluice::audit::RecordOutcome;
 
@@ -13,11 +15,11 @@ async fn a_redaction_and_a_block_are_recorded_with_key_rule_and_span_and_no_secr
          settings.rules = [{ id = \"codename\", keywords = [\"Project Falcon\"], action = \"block\" }]\n",
     )
     .await;
-    let text = "mail jane.doe@example.com please";
+    let prompt = "mail jane.doe@example.com please";
     let response = h
         .openai(json!({"model": "@oa/echo-last", "messages": [
             {"role": "system", "content": "be brief"},
-            {"role": "user", "content": text}]}))
+            {"role": "user", "content": prompt}]}))
         .await;
     assert_eq!(response.status(), 200);
     let response = h
@@ -37,7 +39,7 @@ async fn a_redaction_and_a_block_are_recorded_with_key_rule_and_span_and_no_secr
     assert_eq!(redaction.kind.as_deref(), Some("email"));
     assert_eq!(redaction.model, "@oa/echo-last");
     assert_eq!(redaction.segment.as_deref(), Some("messages[1].content"));
-    let start = text.find("jane").unwrap() as u32;
+    let start = prompt.find("jane").unwrap() as u32;
     assert_eq!(
         redaction.span,
         Some((start, start + "jane.doe@example.com".len() as u32))
@@ -50,6 +52,42 @@ async fn a_redaction_and_a_block_are_recorded_with_key_rule_and_span_and_no_secr
         .expect("the block is recorded");
     assert_eq!(block.rule.as_deref(), Some("org-rules.codename"));
     assert_ne!(block.request_id, redaction.request_id);
+
+    // The CLI shows the same records, filtered, and the chain verifies.
+    let db = h.audit_db.to_str().unwrap();
+    let output = sluice()
+        .args([
+            "audit",
+            "--db",
+            db,
+            "--rule",
+            "pii.email",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines[0]["key_id"], "team-a");
+    assert_eq!(lines[0]["span"], json!([start, start + 20]));
+    let output = sluice()
+        .args(["audit", "--db", db, "--action", "block", "--since", "1h"])
+        .output()
+        .unwrap();
+    let (table, _) = text(&output);
+    assert_eq!(table.lines().count(), 2, "header and one row: {table}");
+    assert!(table.contains("org-rules.codename"), "{table}");
+    let output = sluice()
+        .args(["audit", "verify", "--db", db])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
 
     // Neither the address nor the codename is anywhere in the trail's files.
     for suffix in ["", "-wal"] {
@@ -88,4 +126,30 @@ async fn streamed_redactions_are_recorded_once_with_spans_in_the_whole_answer() 
     let full = "Sure. You can reach me at ";
     let start = full.len() as u32;
     assert_eq!(r.span, Some((start, start + LEAKED_EMAIL.len() as u32)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_names_the_first_record_that_was_tampered_with() {
+    let h = start("[[guardrails]]\nplugin = \"pii\"\n").await;
+    for i in 0..3 {
+        let response = h
+            .openai(json!({"model": "@oa/echo-last", "messages": [{"role": "user", "content": format!("user{i}@corp.io")}]}))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    // Three request redactions and three response ones (the echo repeats the placeholder only).
+    let records = h.audit_records(3).await;
+    assert!(records.len() >= 3);
+    let store = sluice::audit::sqlite::SqliteStore::open(&h.audit_db).unwrap();
+    store
+        .connection()
+        .execute("UPDATE audit SET key_id = 'someone-else' WHERE seq = 2", [])
+        .unwrap();
+    let output = sluice()
+        .args(["audit", "verify", "--db", h.audit_db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("broken at record 2"), "{stdout}");
 }

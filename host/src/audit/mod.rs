@@ -7,6 +7,7 @@
 //! batches to the store ([`sqlite`]), linking each to the one before.
 
 pub mod record;
+pub mod report;
 pub mod sqlite;
 
 pub use record::{Excerpt, Outcome as RecordOutcome, Record};
