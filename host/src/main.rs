@@ -67,7 +67,7 @@ enum Command {
         #[command(subcommand)]
         command: Option<AuditCommand>,
         #[command(flatten)]
-        query: AuditQuery,
+        query: Box<AuditQuery>,
     },
 }
 
@@ -248,7 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plugin { command } => run_plugin(command),
         Command::Audit { command, query } => match command {
             Some(AuditCommand::Verify { source }) => run_audit_verify(source),
-            None => run_audit(query),
+            None => run_audit(*query),
         },
     }
 }
