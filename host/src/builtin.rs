@@ -19,6 +19,11 @@ pub const BUILTINS: &[Builtin] = &[
         bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/pii.wasm")),
     },
     Builtin {
+        name: "content-filter",
+        summary: "profanity, hate, violence, self-harm, sexual content and prompt injection (flagged), hidden text (stripped); evasion-resistant matching",
+        bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/content-filter.wasm")),
+    },
+    Builtin {
         name: "org-rules",
         summary: "your organisation's rules from the config: regexes, keyword lists, model and team scopes (no rules by default)",
         bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/org-rules.wasm")),
