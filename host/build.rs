@@ -3,6 +3,7 @@
 
 /// (package, file name in OUT_DIR/builtin)
 const BUILTINS: &[(&str, &str)] = &[
+    ("sluice-plugin-secrets", "secrets.wasm"),
     ("sluice-plugin-pii", "pii.wasm"),
     ("sluice-plugin-content-filter", "content-filter.wasm"),
     ("sluice-plugin-org-rules", "org-rules.wasm"),

@@ -14,6 +14,11 @@ pub struct Builtin {
 /// Every built-in plugin.
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
+        name: "secrets",
+        summary: "credentials: 165 rules for cloud, source-host, SaaS, LLM and registry tokens, private keys, JWTs, passwords in URLs and assignments (redacted as [SECRET:<rule>_1])",
+        bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/secrets.wasm")),
+    },
+    Builtin {
         name: "pii",
         summary: "personal data: e-mail, phone, payment card, IBAN, US SSN, public IP (redacted as [EMAIL_1], [PHONE_1], ... by default)",
         bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/pii.wasm")),

@@ -386,8 +386,13 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<u8> {
             }
         }
         PluginCommand::List => {
+            let width = builtin::BUILTINS
+                .iter()
+                .map(|b| b.name.len())
+                .max()
+                .unwrap_or(0);
             for b in builtin::BUILTINS {
-                println!("{:<10} {}", b.name, b.summary);
+                println!("{:<width$}  {}", b.name, b.summary);
             }
             Ok(0)
         }

@@ -206,5 +206,13 @@ fn plugin_check_describes_configures_and_runs_a_plugin() {
 fn plugin_list_shows_the_builtins() {
     let output = sluice().args(["plugin", "list"]).output().unwrap();
     let (stdout, _) = text(&output);
-    assert!(stdout.starts_with("pii"), "{stdout}");
+    let names: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["secrets", "pii", "content-filter", "org-rules"],
+        "{stdout}"
+    );
 }

@@ -24,6 +24,7 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("iban", 0.99, 0.99),
     ("ssn", 0.99, 0.96),
     ("ip", 0.96, 0.99),
+    ("secret", 0.99, 0.99),
     ("prompt-injection", 0.99, 0.88),
     ("hidden-text", 0.99, 0.99),
     ("profanity", 0.99, 0.97),
