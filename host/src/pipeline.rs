@@ -12,6 +12,10 @@
 //!        ─► client
 //! ```
 //!
+//! Each guardrail check (request, response, or a streamed window) hands its
+//! flags, redactions, blocks and plugin failures to the audit trail
+//! ([`crate::audit`]) as it happens; the trail is written off the request's path.
+//!
 //! Every error on the way is an [`ApiError`] in the client's wire format.
 
 use crate::api::error::{Api, ApiError, ErrorKind};

@@ -159,6 +159,15 @@ impl StreamGuard {
         let Some(audit) = &self.audit else {
             return;
         };
+        let anything = outcome.decisions.iter().any(|d| match &d.result {
+            Ok(verdict) => {
+                !verdict.findings.is_empty() || verdict.effective_action() == Action::Block
+            }
+            Err(_) => true,
+        });
+        if !anything {
+            return; // the common case: nothing to record, nothing to copy
+        }
         let mut released = outcome.clone();
         for decision in &mut released.decisions {
             if let Ok(verdict) = &mut decision.result {
