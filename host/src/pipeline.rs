@@ -26,6 +26,7 @@ use crate::audit::{AuditSink, RequestFacts};
 use crate::auth::Caller;
 use crate::config::ProviderKind;
 use crate::gateway::Gateway;
+use crate::guardrails::redact::SharedPlaceholders;
 use crate::guardrails::stream::StreamGuard;
 use crate::guardrails::{Guardrails, StopAt};
 use crate::providers::{Route, echo};
@@ -65,6 +66,10 @@ async fn chat_inner(
         };
         AuditSink::new(log, facts)
     });
+    let call = Call {
+        audit,
+        placeholders: SharedPlaceholders::default(),
+    };
     // parse
     let mut request = parse_body(api, body)?;
     let stream = request
@@ -84,7 +89,7 @@ async fn chat_inner(
     // request guardrails
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
     let ctx = context(api, Phase::Request, &route, &caller);
-    let request = guard_body(api, &guardrails, ctx, request, audit.clone()).await?;
+    let request = guard_body(api, &guardrails, ctx, request, call.clone()).await?;
     // provider, then response guardrails
     let response_ctx = context(api, Phase::Response, &route, &caller);
     if route.provider.api().is_none() {
@@ -93,7 +98,7 @@ async fn chat_inner(
             route: &route,
             stream,
         };
-        return Ok(echo_response(api, echo, guardrails, response_ctx, audit).await);
+        return Ok(echo_response(api, echo, guardrails, response_ctx, call).await);
     }
     // translate, when the provider speaks the other API
     let translating = route.provider.api() != Some(api);
@@ -124,7 +129,7 @@ async fn chat_inner(
         return upstream_error(api, &route, upstream, translating).await;
     }
     if stream && is_sse {
-        let guard = StreamGuard::new(guardrails, response_ctx, audit);
+        let guard = StreamGuard::new(guardrails, response_ctx, call.audit, call.placeholders);
         let events = upstream
             .bytes_stream()
             .map(|chunk| chunk.map_err(|e| e.to_string()));
@@ -158,7 +163,7 @@ async fn chat_inner(
     if translating {
         answer = translate::response(api, &answer);
     }
-    let answer = guard_body(api, &guardrails, response_ctx, answer, audit).await?;
+    let answer = guard_body(api, &guardrails, response_ctx, answer, call).await?;
     Ok(json_response(StatusCode::OK, &answer))
 }
 
@@ -213,7 +218,7 @@ async fn guard_body(
     guardrails: &Guardrails,
     ctx: Context,
     mut body: Value,
-    audit: Option<AuditSink>,
+    call: Call,
 ) -> Result<Value, ApiError> {
     if !guardrails.runs_in(ctx.phase) {
         return Ok(body);
@@ -228,13 +233,14 @@ async fn guard_body(
         };
         let outcome = guardrails.check(&ctx, &extracted.segments, StopAt::FirstBlock);
         outcome.log_failures();
-        if let Some(audit) = &audit {
+        if let Some(audit) = &call.audit {
             audit.record(&outcome, &ctx, &extracted.segments, &[]);
         }
         if outcome.action() == Action::Block {
             return Err(outcome.block_message().unwrap_or_default());
         }
-        extracted.apply(&mut body, &outcome);
+        let mut placeholders = call.placeholders.lock().expect("placeholders");
+        extracted.apply(&mut body, &outcome, &mut placeholders);
         Ok(body)
     })
     .await;
@@ -285,6 +291,14 @@ async fn upstream_error(
     }
 }
 
+/// What one call's guardrail checks share: the audit sink and the placeholder
+/// numbering (so a value keeps its placeholder from request to response).
+#[derive(Clone)]
+struct Call {
+    audit: Option<AuditSink>,
+    placeholders: SharedPlaceholders,
+}
+
 /// What the echo provider answers.
 struct EchoCall<'a> {
     request: &'a Value,
@@ -295,16 +309,16 @@ struct EchoCall<'a> {
 /// The echo provider's answer, through the response guardrails like any other.
 async fn echo_response(
     api: Api,
-    call: EchoCall<'_>,
+    echo: EchoCall<'_>,
     guardrails: Guardrails,
     ctx: Context,
-    audit: Option<AuditSink>,
+    call: Call,
 ) -> Response {
     let EchoCall {
         request,
         route,
         stream,
-    } = call;
+    } = echo;
     let text = echo::echo_text(request);
     let prompt_tokens = echo::approx_tokens(&request.to_string());
     let id = format!("echo-{:016x}", rand_id());
@@ -314,7 +328,7 @@ async fn echo_response(
             Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
             Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
         };
-        return match guard_body(api, &guardrails, ctx, answer, audit).await {
+        return match guard_body(api, &guardrails, ctx, answer, call).await {
             Ok(answer) => json_response(StatusCode::OK, &answer),
             Err(error) => error.into_response(),
         };
@@ -337,7 +351,7 @@ async fn echo_response(
             }
         }
     }
-    let guard = StreamGuard::new(guardrails, ctx, audit);
+    let guard = StreamGuard::new(guardrails, ctx, call.audit, call.placeholders);
     let events = futures_util::stream::once(async move { Ok::<_, String>(Bytes::from(sse)) });
     sse_response(StreamTransformer::new(api, guard), None, events)
 }

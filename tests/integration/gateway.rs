@@ -252,6 +252,35 @@ async fn one_value_keeps_one_numbered_placeholder_across_the_request() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_answer_continues_the_requests_numbering() {
+    let h = start(PII).await;
+    for stream in [false, true] {
+        let body = h
+            .openai_text(json!({"model": "@oa/leak-email", "stream": stream,
+                "messages": [{"role": "user", "content": "ask jane@corp.io"}]}))
+            .await;
+        assert_eq!(
+            h.mock.last().body["messages"][0]["content"],
+            "ask [EMAIL_1]"
+        );
+        let text = if stream {
+            openai_stream_text(&body).0
+        } else {
+            let value: Value = serde_json::from_str(&body).unwrap();
+            value["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        // A new address in the answer gets a new number, not the request's 1.
+        assert_eq!(
+            text, "Sure. You can reach me at [EMAIL_2] any time.",
+            "stream {stream}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn openai_stream_redacts_a_match_split_across_chunks() {
     let h = start(PII).await;
     let response = h
@@ -345,7 +374,7 @@ async fn anthropic_stream_keeps_every_event_and_redacts_text_and_tool_input() {
     let (text, events) = anthropic_stream(&body);
     assert_eq!(
         text,
-        "you said: write to [EMAIL_1]{\"to\":\"[EMAIL_1]\",\"subject\":\"hi\"}"
+        "you said: write to [EMAIL_1]{\"to\":\"[EMAIL_2]\",\"subject\":\"hi\"}"
     );
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     for expected in [
@@ -693,7 +722,7 @@ async fn an_anthropic_client_can_use_an_openai_model() {
     assert_eq!(body["content"][0]["type"], "tool_use");
     assert_eq!(
         body["content"][0]["input"],
-        json!({"to": "[EMAIL_1]", "subject": "hi"})
+        json!({"to": "[EMAIL_2]", "subject": "hi"})
     );
 
     let stream = h
@@ -745,7 +774,7 @@ async fn an_openai_client_can_use_an_anthropic_model() {
         .unwrap();
     assert_eq!(
         serde_json::from_str::<Value>(args).unwrap(),
-        json!({"to": "[EMAIL_1]", "subject": "hi"})
+        json!({"to": "[EMAIL_2]", "subject": "hi"})
     );
 
     let stream = h.openai_text(json!({"model": "@an/tool-call", "stream": true, "stream_options": {"include_usage": true},
@@ -755,7 +784,7 @@ async fn an_openai_client_can_use_an_anthropic_model() {
     let (text, chunks) = openai_stream_text(&stream);
     assert_eq!(
         text,
-        "you said: write to [EMAIL_1]{\"to\":\"[EMAIL_1]\",\"subject\":\"hi\"}"
+        "you said: write to [EMAIL_1]{\"to\":\"[EMAIL_2]\",\"subject\":\"hi\"}"
     );
     assert!(
         chunks

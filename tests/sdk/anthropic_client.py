@@ -41,7 +41,7 @@ assert text == "you said: write to [EMAIL_1]", text
 kinds = [b.type for b in final.content]
 assert kinds == ["thinking", "text", "tool_use"], kinds
 assert final.content[0].thinking == "Let me think."
-assert final.content[2].input == {"to": "[EMAIL_1]", "subject": "hi"}, final.content[2].input
+assert final.content[2].input == {"to": "[EMAIL_2]", "subject": "hi"}, final.content[2].input
 assert final.stop_reason == "tool_use"
 
 # A leak split across chunks arrives redacted.

@@ -88,7 +88,7 @@ for chunk in stream:
             arguments += call.function.arguments or ""
         finish = chunk.choices[0].finish_reason or finish
 assert text == "you said: write to [EMAIL_1]", text
-assert json.loads(arguments) == {"to": "[EMAIL_1]", "subject": "hi"}, arguments
+assert json.loads(arguments) == {"to": "[EMAIL_2]", "subject": "hi"}, arguments
 assert finish == "tool_calls", finish
 
 print("openai sdk: ok")

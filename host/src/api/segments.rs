@@ -73,17 +73,21 @@ impl Extracted {
         }
     }
 
-    /// Writes the outcome's redactions into `body`. Returns whether anything changed.
-    pub fn apply(&self, body: &mut Value, outcome: &Outcome) -> bool {
+    /// Writes the outcome's redactions into `body`, numbering placeholders with
+    /// `placeholders`. Returns whether anything changed.
+    pub fn apply(
+        &self,
+        body: &mut Value,
+        outcome: &Outcome,
+        placeholders: &mut crate::guardrails::redact::Placeholders,
+    ) -> bool {
         let mut changed = false;
-        let mut placeholders = crate::guardrails::redact::Placeholders::default();
         for (index, (segment, pointer)) in self.segments.iter().zip(&self.pointers).enumerate() {
             let redactions = outcome.redactions(index);
             if redactions.is_empty() {
                 continue;
             }
-            let text =
-                crate::guardrails::redact::apply(&segment.text, &redactions, &mut placeholders);
+            let text = crate::guardrails::redact::apply(&segment.text, &redactions, placeholders);
             if let Some(slot) = body.pointer_mut(pointer) {
                 *slot = Value::String(text);
                 changed = true;

@@ -12,10 +12,11 @@ pub struct Redaction {
     pub replacement: String,
 }
 
-/// Numbers placeholders within one request or one response, so that the same
-/// value always gets the same placeholder and different values different ones:
-/// `[EMAIL_1]` mailed `[EMAIL_2]`, then `[EMAIL_1]` again. The model can still
-/// tell the people apart without seeing who they are.
+/// Numbers placeholders within one call (its request and its response), so that
+/// the same value always gets the same placeholder and different values
+/// different ones: `[EMAIL_1]` mailed `[EMAIL_2]`, then `[EMAIL_1]` again. The
+/// model can still tell the people apart without seeing who they are, and a new
+/// value in the answer never reuses a number the request gave someone else.
 ///
 /// Only bracketed replacements (`[EMAIL]`, `[SECRET:github-pat]`) are numbered;
 /// any other replacement (such as the empty string that strips hidden text) is
@@ -79,6 +80,10 @@ pub fn apply(text: &str, redactions: &[Redaction], placeholders: &mut Placeholde
     out.push_str(&text[at..]);
     out
 }
+
+/// A call's numbering, shared by its request check, its response check and its
+/// stream guard (which may run on different threads, one after another).
+pub type SharedPlaceholders = std::sync::Arc<std::sync::Mutex<Placeholders>>;
 
 #[cfg(test)]
 mod tests {

@@ -29,8 +29,8 @@ pub struct StreamGuard {
     ctx: Context,
     holdback: usize,
     channels: HashMap<String, Channel>,
-    /// One numbering for the whole response, across channels and deltas.
-    placeholders: redact::Placeholders,
+    /// The call's numbering, shared with its request check.
+    placeholders: redact::SharedPlaceholders,
     audit: Option<AuditSink>,
 }
 
@@ -43,14 +43,19 @@ struct Channel {
 
 impl StreamGuard {
     /// A guard running `guardrails` (already filtered to the response phase).
-    pub fn new(guardrails: Guardrails, ctx: Context, audit: Option<AuditSink>) -> Self {
+    pub fn new(
+        guardrails: Guardrails,
+        ctx: Context,
+        audit: Option<AuditSink>,
+        placeholders: redact::SharedPlaceholders,
+    ) -> Self {
         let holdback = guardrails.max_match_len(ctx.phase) as usize;
         StreamGuard {
             guardrails,
             ctx,
             holdback,
             channels: HashMap::new(),
-            placeholders: redact::Placeholders::default(),
+            placeholders,
             audit,
         }
     }
@@ -146,7 +151,9 @@ impl StreamGuard {
             .collect();
         let [segment] = segments;
         let text = segment.text;
-        let out = redact::apply(&text[..cut], &released, &mut self.placeholders);
+        let mut placeholders = self.placeholders.lock().expect("placeholders");
+        let out = redact::apply(&text[..cut], &released, &mut placeholders);
+        drop(placeholders);
         let entry = self.channels.get_mut(channel).expect("channel exists");
         entry.pending = text[cut..].to_string();
         entry.released += cut;
