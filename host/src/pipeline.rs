@@ -39,12 +39,20 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The response header that carries the request's id (also in its audit records).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
 /// Runs one chat request; `body` is the raw request body.
 pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Bytes) -> Response {
-    match chat_inner(gateway, api, &headers, &body).await {
+    let request_id = format!("req_{:016x}", rand_id());
+    let mut response = match chat_inner(gateway, api, &headers, &body, &request_id).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    response
 }
 
 async fn chat_inner(
@@ -52,12 +60,13 @@ async fn chat_inner(
     api: Api,
     headers: &HeaderMap,
     body: &[u8],
+    request_id: &str,
 ) -> Result<Response, ApiError> {
     // auth
     let caller = gateway.keys.authenticate(headers, api)?;
     let audit = gateway.audit.clone().map(|log| {
         let facts = RequestFacts {
-            request_id: format!("req_{:016x}", rand_id()),
+            request_id: request_id.to_string(),
             team: caller
                 .metadata
                 .iter()

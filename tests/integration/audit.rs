@@ -26,6 +26,10 @@ async fn a_redaction_and_a_block_are_recorded_with_key_rule_and_span_and_no_secr
         .openai(json!({"model": "@oa/echo-last", "messages": [{"role": "user", "content": "Project Falcon?"}]}))
         .await;
     assert_eq!(response.status(), 400);
+    let blocked_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
 
     let records = h.audit_records(2).await;
     let redaction = records
@@ -52,6 +56,10 @@ async fn a_redaction_and_a_block_are_recorded_with_key_rule_and_span_and_no_secr
         .expect("the block is recorded");
     assert_eq!(block.rule.as_deref(), Some("org-rules.codename"));
     assert_ne!(block.request_id, redaction.request_id);
+    assert_eq!(
+        block.request_id, blocked_id,
+        "the client sees the id its records carry"
+    );
 
     // The CLI shows the same records, filtered, and the chain verifies.
     let db = h.audit_db.to_str().unwrap();
