@@ -104,7 +104,7 @@ mod types;
 mod export;
 
 pub use guardrail::Guardrail;
-pub use settings::Settings;
+pub use settings::{Mode, Settings};
 pub use types::{Action, CacheScope, Context, Finding, Phase, Segment, SegmentKind, Verdict};
 
 /// Severity of a [`log`] line.

@@ -1,6 +1,35 @@
 //! The plugin's settings, as given in the gateway config.
 
+use crate::Action;
 use serde::de::DeserializeOwned;
+
+/// What a plugin's settings say to do with one kind of finding: an action, or
+/// `off` to not report it at all. Written `"redact"`, `"flag"`, `"block"` or
+/// `"off"`, so that every plugin spells per-kind settings the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Replace the finding.
+    Redact,
+    /// Report it; let the text through.
+    Flag,
+    /// Refuse the text.
+    Block,
+    /// Do not report it.
+    Off,
+}
+
+impl Mode {
+    /// The action this mode asks for; `None` for `Off`.
+    pub fn action(self) -> Option<Action> {
+        match self {
+            Mode::Redact => Some(Action::Redact),
+            Mode::Flag => Some(Action::Flag),
+            Mode::Block => Some(Action::Block),
+            Mode::Off => None,
+        }
+    }
+}
 
 /// The settings for one plugin, as the JSON document the gateway passes to
 /// `configure` (`{}` when the config gives none).

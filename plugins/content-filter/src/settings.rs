@@ -5,7 +5,7 @@ use crate::category::Category;
 use crate::matcher::{Builder, Matcher, Target};
 use crate::terms::BuiltinLists;
 use serde::Deserialize;
-use sluice_plugin_sdk::{Action, Settings};
+use sluice_plugin_sdk::{Action, Mode, Settings};
 use std::collections::BTreeMap;
 
 /// The settings, as written.
@@ -22,27 +22,6 @@ struct RawSettings {
     replace_terms: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     allow_terms: Vec<String>,
-}
-
-/// What to do with a category's findings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Mode {
-    Redact,
-    Flag,
-    Block,
-    Off,
-}
-
-impl Mode {
-    fn action(self) -> Option<Action> {
-        match self {
-            Mode::Redact => Some(Action::Redact),
-            Mode::Flag => Some(Action::Flag),
-            Mode::Block => Some(Action::Block),
-            Mode::Off => None,
-        }
-    }
 }
 
 /// The configured plugin's parts.

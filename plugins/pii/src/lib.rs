@@ -29,7 +29,7 @@ pub mod ssn;
 
 use serde::Deserialize;
 use sluice_plugin_sdk::{
-    Action, CacheScope, Context, Finding, Guardrail, Segment, Settings, Verdict,
+    Action, CacheScope, Context, Finding, Guardrail, Mode, Segment, Settings, Verdict,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -58,15 +58,6 @@ struct PiiSettings {
     allow_values: Vec<String>,
     #[serde(default)]
     include_private_ips: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Mode {
-    Redact,
-    Flag,
-    Block,
-    Off,
 }
 
 fn default_action() -> Mode {
@@ -185,16 +176,10 @@ impl Guardrail for Pii {
 
     fn configure(settings: &Settings) -> Result<Self, String> {
         let settings: PiiSettings = settings.parse()?;
-        let to_action = |mode: Mode| match mode {
-            Mode::Redact => Some(Action::Redact),
-            Mode::Flag => Some(Action::Flag),
-            Mode::Block => Some(Action::Block),
-            Mode::Off => None,
-        };
         if settings.action == Mode::Off {
             return Err("action: \"off\" would disable every kind; remove the guardrail instead, or turn kinds off one by one in `kinds`".into());
         }
-        let mut actions = [to_action(settings.action); 6];
+        let mut actions = [settings.action.action(); 6];
         for (kind, mode) in &settings.kinds {
             let Some(index) = KINDS.iter().position(|(name, _)| name == kind) else {
                 let known: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
@@ -203,7 +188,7 @@ impl Guardrail for Pii {
                     known.join(", ")
                 ));
             };
-            actions[index] = to_action(*mode);
+            actions[index] = mode.action();
         }
         let mut allow_domains = Vec::new();
         for domain in settings.allow_domains {

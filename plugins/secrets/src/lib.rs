@@ -177,7 +177,7 @@ use rules::{Compiled, Rule, RuleAction, RuleDef};
 use scan::Scanner;
 use serde::Deserialize;
 use sluice_plugin_sdk::{
-    Action, CacheScope, Context, Finding, Guardrail, Segment, Settings, Verdict,
+    Action, CacheScope, Context, Finding, Guardrail, Mode, Segment, Settings, Verdict,
 };
 use std::collections::BTreeMap;
 
@@ -200,26 +200,8 @@ struct SecretsSettings {
     disable_generic: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Mode {
-    Redact,
-    Flag,
-    Block,
-    Off,
-}
-
 fn default_action() -> Mode {
     Mode::Redact
-}
-
-fn to_action(mode: Mode) -> Option<Action> {
-    match mode {
-        Mode::Redact => Some(Action::Redact),
-        Mode::Flag => Some(Action::Flag),
-        Mode::Block => Some(Action::Block),
-        Mode::Off => None,
-    }
 }
 
 fn rule_action(action: RuleAction) -> Action {
@@ -271,7 +253,7 @@ impl Secrets {
             rules.push(Rule::precompiled(def, compiled));
         }
 
-        let global = to_action(settings.action).expect("off was refused above");
+        let global = settings.action.action().expect("off was refused above");
         let mut actions: Vec<Option<Action>> = rules
             .iter()
             .map(|rule| {
@@ -290,7 +272,7 @@ impl Secrets {
             let Some(index) = rules.iter().position(|rule| rule.def.id == *id) else {
                 return Err(unknown_rule(id, &rules));
             };
-            actions[index] = to_action(*mode);
+            actions[index] = mode.action();
         }
         let enabled: Vec<bool> = actions.iter().map(Option::is_some).collect();
         let rule_names = rules
