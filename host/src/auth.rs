@@ -57,16 +57,7 @@ impl Keys {
         if self.is_open() {
             return Ok(Caller::default());
         }
-        let presented = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .map(str::trim);
-        let Some(presented) = presented.filter(|k| !k.is_empty()) else {
+        let Some(presented) = presented_key(headers) else {
             return Err(ApiError::new(
                 api,
                 ErrorKind::Authentication,
@@ -77,5 +68,64 @@ impl Keys {
             .get(blake3::hash(presented.as_bytes()).as_bytes())
             .cloned()
             .ok_or_else(|| ApiError::new(api, ErrorKind::Authentication, "invalid gateway key"))
+    }
+}
+
+/// The key a request presents: `Authorization: Bearer KEY` or `x-api-key: KEY`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
+/// The admin key, held as a hash like gateway keys. Gateway keys never open the
+/// admin API (the config refuses an admin key that is also a gateway key).
+#[derive(Debug, Default)]
+pub struct AdminKey {
+    hash: Option<[u8; 32]>,
+}
+
+impl AdminKey {
+    /// The configured admin key; without one the admin API is off.
+    pub fn new(key: Option<&crate::secret::Secret>) -> Self {
+        AdminKey {
+            hash: key.map(|k| *blake3::hash(k.expose().as_bytes()).as_bytes()),
+        }
+    }
+
+    /// Lets the request in when it presents the admin key.
+    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let api = Api::OpenAi;
+        let Some(expected) = &self.hash else {
+            return Err(ApiError::new(
+                api,
+                ErrorKind::NotFound,
+                "the admin API is off: set [admin] key in the config",
+            ));
+        };
+        let Some(presented) = presented_key(headers) else {
+            return Err(ApiError::new(
+                api,
+                ErrorKind::Authentication,
+                "missing admin key: send it as `Authorization: Bearer <admin key>`",
+            ));
+        };
+        // blake3::Hash compares in constant time.
+        if blake3::hash(presented.as_bytes()) == blake3::Hash::from(*expected) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                api,
+                ErrorKind::Authentication,
+                "invalid admin key (gateway keys do not open the admin API)",
+            ))
+        }
     }
 }

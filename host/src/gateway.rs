@@ -1,7 +1,7 @@
 //! Everything a request needs, built once from the config.
 
 use crate::audit::AuditLog;
-use crate::auth::Keys;
+use crate::auth::{AdminKey, Keys};
 use crate::config::Config;
 use crate::guardrails::Guardrails;
 use crate::providers::Providers;
@@ -16,6 +16,8 @@ pub struct Gateway {
     pub guardrails: Guardrails,
     /// Gateway keys.
     pub keys: Keys,
+    /// The admin API's key.
+    pub admin_key: AdminKey,
     /// Largest request body, in bytes.
     pub max_body: usize,
     /// The audit trail, unless turned off.
@@ -34,6 +36,7 @@ impl Gateway {
             providers: Providers::new(config)?,
             guardrails,
             keys: Keys::new(&config.keys),
+            admin_key: AdminKey::new(config.admin.key.as_ref()),
             max_body: (config.server.max_body_mb as usize) << 20,
             audit: AuditLog::open(&config.audit)?,
             _sandbox: sandbox,

@@ -85,9 +85,11 @@ struct AuditSource {
     /// The gateway's config file (the trail is its `[audit] path`).
     #[arg(long, short)]
     config: Option<PathBuf>,
-    /// The audit database itself, instead of a config.
+    /// The audit database itself, instead of a config: a SQLite file or a
+    /// `postgres://` URL (prefer --config, which can read the password from the
+    /// environment).
     #[arg(long, conflicts_with = "config")]
-    db: Option<PathBuf>,
+    db: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -399,57 +401,51 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<u8> {
     }
 }
 
-fn audit_store(source: AuditSource) -> anyhow::Result<sluice::audit::sqlite::SqliteStore> {
-    let path = match (source.db, source.config) {
-        (Some(db), _) => db,
-        (None, Some(config)) => Config::load(&config)?.audit.database(),
-        (None, None) => Config::embedded_default().audit.database(),
+fn audit_store(source: AuditSource) -> anyhow::Result<Box<dyn sluice::audit::Store>> {
+    use sluice::audit::Location;
+    let location = match (source.db, source.config) {
+        (Some(db), _) => Location::parse(&db),
+        (None, Some(config)) => Config::load(&config)?.audit.location(),
+        (None, None) => Config::embedded_default().audit.location(),
     };
-    if !path.exists() {
+    if let Location::Sqlite(path) = &location
+        && !path.exists()
+    {
         bail!(
             "no audit trail at {} (pass the gateway's --config, or --db)",
             path.display()
         );
     }
-    sluice::audit::sqlite::SqliteStore::open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))
+    location.open()
 }
 
 fn run_audit(query: AuditQuery) -> anyhow::Result<u8> {
     use sluice::audit::{Filter, now_ms, report};
-    let now = now_ms();
-    let time = |t: &Option<String>| -> anyhow::Result<Option<i64>> {
-        t.as_deref()
-            .map(|t| report::parse_time(t, now).map_err(anyhow::Error::msg))
-            .transpose()
-    };
-    let mut tags = Vec::new();
-    for tag in &query.tags {
-        let Some((name, value)) = tag.split_once('=') else {
-            bail!("--tag {tag}: expected NAME=VALUE");
-        };
-        tags.push((name.to_string(), value.to_string()));
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for (name, value) in [
+        ("since", &query.since),
+        ("until", &query.until),
+        ("key", &query.key),
+        ("team", &query.team),
+        ("plugin", &query.plugin),
+        ("rule", &query.rule),
+        ("kind", &query.kind),
+        ("action", &query.action),
+        ("request", &query.request),
+    ] {
+        if let Some(value) = value {
+            pairs.push((name, value));
+        }
     }
-    let mut filter = Filter {
-        after_seq: 0,
-        since_ms: time(&query.since)?,
-        until_ms: time(&query.until)?,
-        key: query.key,
-        team: query.team,
-        plugin: query.plugin,
-        rule: query.rule,
-        kind: query.kind,
-        action: query.action,
-        request: query.request,
-        tags,
-        limit: query.limit,
-    };
+    pairs.extend(query.tags.iter().map(|t| ("tag", t.as_str())));
+    let mut filter = Filter::from_pairs(pairs, now_ms()).map_err(anyhow::Error::msg)?;
+    filter.limit = query.limit;
     let format = match query.format {
         FormatArg::Table => report::Format::Table,
         FormatArg::Jsonl => report::Format::Jsonl,
         FormatArg::Csv => report::Format::Csv,
     };
-    let store = audit_store(query.source)?;
+    let mut store = audit_store(query.source)?;
     let mut out = std::io::stdout().lock();
     report::write_header(&mut out, format)?;
     loop {
@@ -466,7 +462,7 @@ fn run_audit(query: AuditQuery) -> anyhow::Result<u8> {
 }
 
 fn run_audit_verify(source: AuditSource) -> anyhow::Result<u8> {
-    let store = audit_store(source)?;
+    let mut store = audit_store(source)?;
     match store.verify()? {
         Ok(count) => {
             println!("ok: {count} records, every link holds");

@@ -31,7 +31,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let audit = gateway.audit.clone();
     if let Some(audit) = &audit {
-        eprintln!("sluice: audit trail in {}", audit.path().display());
+        eprintln!("sluice: audit trail in {}", audit.location().describe());
     }
     axum::serve(listener, app(gateway))
         .with_graceful_shutdown(shutdown_signal())

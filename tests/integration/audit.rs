@@ -1,9 +1,9 @@
 //! The audit trail through the gateway: what a security team would look for
 //! after a redacted, a blocked and a streamed request.
 
-use crate::gateway::start;
+use crate::gateway::{KEY, start, start_with_audit};
 use crate::mock_upstream::LEAKED_EMAIL;
-use crate::support::{sluice, text};
+use crate::support::{PostgresSchema, sluice, spawn_serve, text};
 use serde_json::Value;
 use serde_json::json;
 use sluice::audit::RecordOutcome;
@@ -160,4 +160,294 @@ async fn verify_names_the_first_record_that_was_tampered_with() {
     let (stdout, _) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("broken at record 2"), "{stdout}");
+}
+
+const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+const GITHUB_TOKEN: &str = "ghp_FaKeA01yFdxCN4ki6E2UVnj4dfxo5NAPN5WY";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_keeps_the_trail_and_the_admin_api_serves_it_to_the_admin_key_only() {
+    let Some(schema) = PostgresSchema::create() else {
+        return;
+    };
+    let h = start_with_audit(
+        Some(&format!(
+            "url = {:?}\nhash_key = \"test-audit-hash-key\"\n",
+            schema.url
+        )),
+        &format!(
+            "[admin]\nkey = \"{ADMIN_KEY}\"\n\n\
+             [[guardrails]]\nplugin = \"secrets\"\n\n[[guardrails]]\nplugin = \"pii\"\n\n\
+             [[guardrails]]\nplugin = \"org-rules\"\n\
+             settings.rules = [{{ id = \"codename\", keywords = [\"Project Falcon\"], action = \"block\" }}]\n"
+        ),
+    )
+    .await;
+    let prompt = format!("mail jane.doe@example.com, token {GITHUB_TOKEN}");
+    let response = h
+        .openai(
+            json!({"model": "@oa/echo-last", "messages": [{"role": "user", "content": prompt}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let answer = response.text().await.unwrap();
+    let response = h
+        .openai(json!({"model": "@oa/echo-last", "messages": [{"role": "user", "content": "Project Falcon?"}]}))
+        .await;
+    assert_eq!(response.status(), 400);
+    let blocked_body = response.text().await.unwrap();
+
+    // The admin API: off to everyone but the admin key.
+    let admin = |query: &str, key: Option<&str>| {
+        let mut request = h.client.get(format!("{}/admin/audit{query}", h.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    assert_eq!(admin("", None).await.unwrap().status(), 401);
+    let refused = admin("", Some(KEY)).await.unwrap();
+    assert_eq!(refused.status(), 401, "a gateway key is not an admin key");
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["type"], "authentication_error");
+    let bad = admin("?action=delete", Some(ADMIN_KEY)).await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // Wait for the writer, then read every record, a page at a time.
+    let mut all = Vec::new();
+    for _ in 0..100 {
+        let page: Value = admin("", Some(ADMIN_KEY))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all = page["data"].as_array().unwrap().clone();
+        if all.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let rules: Vec<&str> = all.iter().filter_map(|r| r["rule"].as_str()).collect();
+    assert!(rules.contains(&"pii.email"), "{all:?}");
+    assert!(rules.contains(&"secrets.github-pat"), "{all:?}");
+    assert!(rules.contains(&"org-rules.codename"), "{all:?}");
+    let email = all.iter().find(|r| r["rule"] == "pii.email").unwrap();
+    assert_eq!(email["key_id"], "team-a");
+    assert_eq!(email["outcome"], "redact");
+    let start = prompt.find("jane").unwrap();
+    assert_eq!(email["span"], json!([start, start + 20]));
+    let block = all
+        .iter()
+        .find(|r| r["rule"] == "org-rules.codename")
+        .unwrap();
+    assert_eq!(block["outcome"], "block");
+
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Value = admin(&format!("?limit=1&after={after}"), Some(ADMIN_KEY))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["seq"].clone()),
+        );
+        if page["has_more"] == false {
+            break;
+        }
+        after = page["next_after"].as_i64().unwrap();
+    }
+    let every: Vec<Value> = all.iter().map(|r| r["seq"].clone()).collect();
+    assert_eq!(seen, every, "pages of one add up to the whole trail");
+    let filtered: Value = admin("?action=block&key=team-a&tag=team%3Da", Some(ADMIN_KEY))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 1, "{filtered}");
+
+    // The CLI reads and verifies the same trail.
+    let output = sluice()
+        .args(["audit", "verify", "--db", &schema.url])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("ok: {} records", all.len())),
+        "{stdout}"
+    );
+
+    // Nothing the client sent is in the database, the answers or the error.
+    let rows = schema.query_text("SELECT row_to_json(t)::text FROM sluice_audit t");
+    assert_eq!(rows.len(), all.len());
+    let dump = rows.join("\n");
+    for secret in [
+        "jane.doe",
+        "example.com",
+        GITHUB_TOKEN,
+        "FaKeA01y",
+        "Project Falcon",
+    ] {
+        assert!(!dump.contains(secret), "`{secret}` is in the database");
+        assert!(!answer.contains(secret), "`{secret}` reached the answer");
+        assert!(!blocked_body.contains(secret), "`{secret}` is in the error");
+    }
+}
+
+/// What a load run saw: each answered request's id and when its answer was
+/// complete, and when the signal was sent.
+struct LoadRun {
+    answered: Vec<(String, std::time::Instant)>,
+    signalled_at: std::time::Instant,
+    db: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Sixteen clients send requests with a new e-mail address each (one redaction
+/// record per request) to a `sluice serve` process, which gets `signal` after a
+/// second of it.
+async fn load_then_signal(signal: &str) -> LoadRun {
+    let mock = crate::mock_upstream::MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nslug = \"oa\"\nkind = \"openai\"\nbase_url = \"http://{}/v1\"\napi_key = \"sk-x\"\n\n\
+             [[guardrails]]\nplugin = \"pii\"\n",
+            mock.addr
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let mut served = spawn_serve(&config, log.into()).await;
+    let base = served.base.clone();
+    let client = reqwest::Client::new();
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..16)
+        .map(|c| {
+            let (client, base, answered) = (client.clone(), base.clone(), answered.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let body = json!({"model": "@oa/echo-last", "messages": [
+                        {"role": "user", "content": format!("write to user{c}x{i}@corp.io")}]});
+                    let Ok(response) = client
+                        .post(format!("{base}/v1/chat/completions"))
+                        .json(&body)
+                        .send()
+                        .await
+                    else {
+                        return;
+                    };
+                    let id = response.headers()["x-request-id"]
+                        .to_str()
+                        .unwrap()
+                        .to_string();
+                    if response.status() != 200 || response.bytes().await.is_err() {
+                        return;
+                    }
+                    answered
+                        .lock()
+                        .unwrap()
+                        .push((id, std::time::Instant::now()));
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let signalled_at = std::time::Instant::now();
+    served.signal(signal);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let mut child = served.child.take().unwrap();
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let answered = std::mem::take(&mut *answered.lock().unwrap());
+    LoadRun {
+        answered,
+        signalled_at,
+        db: dir.path().join("audit.db"),
+        _dir: dir,
+    }
+}
+
+impl LoadRun {
+    /// The request ids in the trail, after checking that its chain holds.
+    fn recorded(&self) -> std::collections::HashSet<String> {
+        use sluice::audit::Store;
+        let mut store = sluice::audit::sqlite::SqliteStore::open(&self.db).unwrap();
+        assert!(store.verify().unwrap().is_ok(), "the chain holds");
+        let records = store.query(&sluice::audit::Filter::default()).unwrap();
+        records.into_iter().map(|(_, r)| r.request_id).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_loses_no_record_of_an_answered_request() {
+    let run = load_then_signal("-TERM").await;
+    let recorded = run.recorded();
+    assert!(run.answered.len() > 50, "load: {}", run.answered.len());
+    let missing: Vec<_> = run
+        .answered
+        .iter()
+        .filter(|(id, _)| !recorded.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered requests have no record",
+        missing.len(),
+        run.answered.len()
+    );
+}
+
+/// A crash loses at most the records queued in the last moments (docs/audit.md
+/// says 50 ms plus one commit; the test allows 500 ms for a loaded machine).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_under_load_loses_only_the_last_moments() {
+    let run = load_then_signal("-KILL").await;
+    let recorded = run.recorded();
+    let window = std::time::Duration::from_millis(500);
+    let settled: Vec<_> = run
+        .answered
+        .iter()
+        .filter(|(_, at)| *at + window < run.signalled_at)
+        .collect();
+    assert!(settled.len() > 50, "load: {}", settled.len());
+    let lost: Vec<_> = settled
+        .iter()
+        .filter(|(id, _)| !recorded.contains(id))
+        .collect();
+    let unrecorded: Vec<_> = run
+        .answered
+        .iter()
+        .filter(|(id, _)| !recorded.contains(id))
+        .collect();
+    let oldest = unrecorded
+        .iter()
+        .map(|(_, at)| run.signalled_at.saturating_duration_since(*at))
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "kill under load: {} answered, {} recorded, {} answered without a record, the oldest answered {oldest:?} before the kill",
+        run.answered.len(),
+        recorded.len(),
+        unrecorded.len(),
+    );
+    assert!(
+        lost.is_empty(),
+        "{} requests answered over {window:?} before the kill have no record",
+        lost.len()
+    );
 }

@@ -29,11 +29,21 @@ fn cache_dir() -> &'static Path {
 
 /// Starts the mock and a gateway whose config ends with `extra` (TOML).
 pub async fn start(extra: &str) -> Harness {
+    start_with_audit(None, extra).await
+}
+
+/// Like [`start`], with `audit` as the `[audit]` section's body instead of a
+/// SQLite file in a temporary folder.
+pub async fn start_with_audit(audit: Option<&str>, extra: &str) -> Harness {
     sluice::server::install_crypto_provider();
     let mock = MockUpstream::start().await;
     let addr = mock.addr;
     let state = tempfile::tempdir().unwrap();
     let audit_db = state.path().join("audit.db");
+    let audit = match audit {
+        Some(section) => section.to_string(),
+        None => format!("path = {:?}", audit_db.display().to_string()),
+    };
     let text = format!(
         r#"
 [server]
@@ -43,7 +53,7 @@ max_body_mb = 1
 cache_dir = {cache:?}
 
 [audit]
-path = {audit:?}
+{audit}
 
 [[providers]]
 slug = "oa"
@@ -84,7 +94,6 @@ metadata = {{ team = "a" }}
 {extra}
 "#,
         cache = cache_dir().display().to_string(),
-        audit = audit_db.display().to_string()
     );
     let config =
         Config::parse(&text, Path::new("."), &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
@@ -111,7 +120,8 @@ impl Harness {
     /// The audit records written so far, once there are at least `count` (the
     /// writer commits in the background, every few milliseconds).
     pub async fn audit_records(&self, count: usize) -> Vec<sluice::audit::Record> {
-        let store = sluice::audit::sqlite::SqliteStore::open(&self.audit_db).unwrap();
+        use sluice::audit::Store;
+        let mut store = sluice::audit::sqlite::SqliteStore::open(&self.audit_db).unwrap();
         for _ in 0..100 {
             let records = store.query(&sluice::audit::Filter::default()).unwrap();
             if records.len() >= count {

@@ -2,18 +2,10 @@
 //! SIGTERM finishes in-flight requests before it exits.
 
 use crate::mock_upstream::MockUpstream;
-use crate::support::sluice;
+use crate::support::{sluice, spawn_serve};
 use serde_json::{Value, json};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_lets_in_flight_requests_finish() {
@@ -28,25 +20,9 @@ async fn sigterm_lets_in_flight_requests_finish() {
         ),
     )
     .unwrap();
-    let port = free_port();
-    let child = sluice()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let mut served = spawn_serve(&config, Stdio::piped()).await;
+    let base = served.base.clone();
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "sluice did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // A request that takes 3 s upstream, then SIGTERM while it is in flight.
     let in_flight = tokio::spawn({
@@ -61,11 +37,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    served.signal("-TERM");
 
     let response = in_flight
         .await
@@ -75,6 +47,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "you said: wait");
 
+    let child = served.child.take().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()

@@ -96,3 +96,142 @@ pub fn text(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A fresh schema in the test PostgreSQL server, dropped when this is dropped.
+pub struct PostgresSchema {
+    base: String,
+    name: String,
+    /// A connection URL whose tables land in the schema.
+    pub url: String,
+}
+
+impl PostgresSchema {
+    /// A new schema, or `None` (the test says it is skipped) when no server is
+    /// configured (`SLUICE_TEST_POSTGRES_URL`, printed by `.ci/services`). With
+    /// `SLUICE_REQUIRE_SERVICES` set, as in CI, a missing server fails the test.
+    pub fn create() -> Option<PostgresSchema> {
+        let Ok(base) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
+                "SLUICE_TEST_POSTGRES_URL is not set: run `eval \"$(.ci/services)\"`"
+            );
+            eprintln!("skipped: no PostgreSQL (set SLUICE_TEST_POSTGRES_URL; see .ci/services)");
+            return None;
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "sluice_it_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        off_runtime(|| {
+            let mut client = postgres::Client::connect(&base, postgres::NoTls).expect("connect");
+            client
+                .batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+                ))
+                .expect("create schema");
+        });
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{name}");
+        Some(PostgresSchema { base, name, url })
+    }
+
+    /// Runs `sql` in the schema; every row's first column as text.
+    pub fn query_text(&self, sql: &str) -> Vec<String> {
+        off_runtime(|| {
+            let mut client =
+                postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+            client
+                .query(sql, &[])
+                .expect("query")
+                .iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect()
+        })
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        off_runtime(|| {
+            if let Ok(mut client) = postgres::Client::connect(&self.base, postgres::NoTls) {
+                let _ = client.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
+            }
+        });
+    }
+}
+
+/// Runs `f` on a thread of its own: the blocking PostgreSQL client starts a
+/// runtime, which cannot start on a thread that drives async tasks.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(f).join().expect("no panic"))
+}
+
+/// A `sluice serve` process, killed when dropped (so a failing test leaves no
+/// gateway behind).
+pub struct Served {
+    /// The process; take it to wait for it.
+    pub child: Option<std::process::Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Served {
+    /// Sends `signal` (`-TERM`, `-KILL`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let sent = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `sluice serve --config CONFIG` on a free loopback port, once it answers
+/// `/health`.
+pub async fn spawn_serve(config: &std::path::Path, stderr: std::process::Stdio) -> Served {
+    sluice::server::install_crypto_provider();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = sluice()
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let served = Served {
+        child: Some(child),
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    while client
+        .get(format!("{}/health", served.base))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "sluice did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    served
+}

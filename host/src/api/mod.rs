@@ -8,7 +8,9 @@
 //! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
 //! | `POST /v1/messages/count_tokens` | Anthropic token counting, passed through |
 //! | `GET /health` | liveness |
+//! | `GET /admin/audit` | the audit trail, with the admin key ([`admin`]) |
 
+pub mod admin;
 pub mod error;
 pub mod segments;
 pub mod sse;
@@ -35,6 +37,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/messages", post(anthropic_messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/health", get(|| async { "ok" }))
+        .route("/admin/audit", get(admin::audit))
         .fallback(not_found)
         .with_state(gateway)
 }

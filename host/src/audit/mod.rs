@@ -6,59 +6,27 @@
 //! so the request never waits on the disk), and a writer thread appends them in
 //! batches to the store ([`sqlite`]), linking each to the one before.
 
+pub mod filter;
+pub mod postgres;
 pub mod record;
 pub mod report;
 pub mod sqlite;
+pub mod store;
+#[cfg(test)]
+mod store_contract;
 
-pub use record::{Excerpt, Outcome as RecordOutcome, Record};
+pub use filter::Filter;
+pub use record::{Excerpt, Outcome as RecordOutcome, Problem, Record};
+pub use store::{Location, Store};
 
 use crate::config::{AuditConfig, FailurePolicy};
 use crate::guardrails::Outcome;
 use crate::sandbox::{Action, Context, Phase, Segment};
-use sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-/// Which records a query returns. Empty fields select everything.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// Only records after this sequence number (for paging and follow mode).
-    pub after_seq: i64,
-    /// From this time (ms since the epoch), inclusive.
-    pub since_ms: Option<i64>,
-    /// Before this time, exclusive.
-    pub until_ms: Option<i64>,
-    /// Gateway key id.
-    pub key: Option<String>,
-    /// The key's team.
-    pub team: Option<String>,
-    /// Guardrail id.
-    pub plugin: Option<String>,
-    /// Rule id (`secrets.github-pat`).
-    pub rule: Option<String>,
-    /// Finding kind.
-    pub kind: Option<String>,
-    /// `flag`, `redact`, `block`, `fail-open` or `fail-closed`.
-    pub action: Option<String>,
-    /// One request's records.
-    pub request: Option<String>,
-    /// Metadata tags that must all be present.
-    pub tags: Vec<(String, String)>,
-    /// At most this many records.
-    pub limit: Option<u64>,
-}
-
-/// The first broken link of a chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The record whose link does not hold.
-    pub seq: i64,
-    /// What does not hold, in words.
-    pub what: String,
-}
 
 /// How many records may wait for the writer. When the queue is full the
 /// request's guardrail task waits for room: records are never dropped.
@@ -68,18 +36,20 @@ const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// The most records in one transaction.
 const BATCH: usize = 512;
 
-/// The running audit trail: a queue and the thread that drains it into the store.
+/// The running audit trail: a queue and the thread that drains it into the
+/// store, and a second connection for queries.
 pub struct AuditLog {
     sender: Mutex<Option<SyncSender<Record>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    reader: Mutex<Box<dyn Store>>,
     key: [u8; 32],
-    path: PathBuf,
+    location: Location,
 }
 
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditLog")
-            .field("path", &self.path)
+            .field("location", &self.location.describe())
             .finish_non_exhaustive()
     }
 }
@@ -91,48 +61,55 @@ impl AuditLog {
         if !config.enabled {
             return Ok(None);
         }
-        let path = config.database();
-        let store = SqliteStore::open(&path).map_err(|e| {
-            anyhow::anyhow!("cannot open the audit database {}: {e}", path.display())
+        let location = config.location();
+        // On a thread of its own: the PostgreSQL client runs a runtime of its
+        // own, which cannot start on a thread that drives async tasks.
+        let (store, reader) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| anyhow::Ok((location.open()?, location.open()?)))
+                .join()
+                .expect("opening the audit store panicked")
         })?;
-        let key = match &config.hash_key {
-            Some(secret) => {
+        let key = match (&config.hash_key, &location) {
+            (Some(secret), _) => {
                 blake3::derive_key("sluice audit excerpt key v1", secret.expose().as_bytes())
             }
-            None => key_file(&path, &store)?,
+            (None, Location::Sqlite(path)) => key_file(path)?,
+            (None, Location::Postgres(_)) => anyhow::bail!(
+                "[audit] hash_key is required with a PostgreSQL trail: every gateway process \
+                 must hash matches with the same key (for example hash_key = \"${{SLUICE_AUDIT_KEY}}\")"
+            ),
         };
         let retention = config
             .retention_days
             .map(|days| Duration::from_secs(u64::from(days) * 86_400));
-        Ok(Some(AuditLog::start(store, path, key, retention)?))
-    }
-
-    fn start(
-        mut store: SqliteStore,
-        path: PathBuf,
-        key: [u8; 32],
-        retention: Option<Duration>,
-    ) -> anyhow::Result<Arc<AuditLog>> {
         let (sender, receiver) = sync_channel(QUEUE);
         let writer = std::thread::Builder::new()
             .name("sluice-audit".into())
-            .spawn(move || write_loop(&mut store, receiver, retention))?;
-        Ok(Arc::new(AuditLog {
+            .spawn(move || write_loop(store, receiver, retention))?;
+        Ok(Some(Arc::new(AuditLog {
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            reader: Mutex::new(reader),
             key,
-            path,
-        }))
+            location,
+        })))
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the trail is kept.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// The key excerpts are hashed with.
     pub fn key(&self) -> &[u8; 32] {
         &self.key
+    }
+
+    /// The records `filter` selects, from the reading connection. Blocking: call
+    /// it off the async workers.
+    pub fn query(&self, filter: &Filter) -> anyhow::Result<Vec<(i64, Record)>> {
+        self.reader.lock().expect("audit reader").query(filter)
     }
 
     /// Queues `records`. Blocks while the queue is full (never drops).
@@ -171,7 +148,7 @@ impl Drop for AuditLog {
 /// How often retention runs, when configured.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-fn write_loop(store: &mut SqliteStore, receiver: Receiver<Record>, retention: Option<Duration>) {
+fn write_loop(mut store: Box<dyn Store>, receiver: Receiver<Record>, retention: Option<Duration>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut last_prune: Option<std::time::Instant> = None;
     loop {
@@ -218,8 +195,9 @@ pub fn now_ms() -> i64 {
 }
 
 /// The hashing key kept beside the database (`audit.db.key`), made on first use
-/// from SQLite's random source and readable by the gateway's user only.
-fn key_file(database: &Path, store: &SqliteStore) -> anyhow::Result<[u8; 32]> {
+/// from the operating system's random source and readable by the gateway's
+/// user only.
+fn key_file(database: &Path) -> anyhow::Result<[u8; 32]> {
     let mut name = database.as_os_str().to_owned();
     name.push(".key");
     let path = PathBuf::from(name);
@@ -228,11 +206,8 @@ fn key_file(database: &Path, store: &SqliteStore) -> anyhow::Result<[u8; 32]> {
             .map_err(|_| anyhow::anyhow!("{} is not a 64-digit hex key", path.display()))?;
         return Ok(*bytes.as_bytes());
     }
-    let random: Vec<u8> = store
-        .connection()
-        .query_row("SELECT randomblob(32)", [], |row| row.get(0))?;
     let mut key = [0u8; 32];
-    key.copy_from_slice(&random);
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -243,7 +218,7 @@ fn key_file(database: &Path, store: &SqliteStore) -> anyhow::Result<[u8; 32]> {
             Ok(key)
         }
         // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => key_file(database, store),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => key_file(database),
         Err(e) => Err(anyhow::anyhow!("cannot write {}: {e}", path.display())),
     }
 }

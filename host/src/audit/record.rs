@@ -34,7 +34,26 @@ impl Outcome {
             Outcome::FailClosed => "fail-closed",
         }
     }
+
+    /// The outcome a stored name stands for.
+    pub fn parse(name: &str) -> Result<Outcome, UnknownOutcome> {
+        [
+            Outcome::Flag,
+            Outcome::Redact,
+            Outcome::Block,
+            Outcome::FailOpen,
+            Outcome::FailClosed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == name)
+        .ok_or_else(|| UnknownOutcome(name.chars().take(40).collect()))
+    }
 }
+
+/// A stored outcome that is none of the known ones: the row was changed by hand.
+#[derive(Debug, thiserror::Error)]
+#[error("a record holds the unknown outcome `{0}`: the trail was changed by hand")]
+pub struct UnknownOutcome(String);
 
 /// One recorded decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +137,55 @@ pub fn link(previous: &[u8; 32], record: &Record) -> [u8; 32] {
 
 /// The link before the first record.
 pub const GENESIS: [u8; 32] = [0; 32];
+
+/// A record as a store keeps it: its sequence number, the record, the link it
+/// claims to follow and its own link.
+pub type Stored = (i64, Record, [u8; 32], [u8; 32]);
+
+/// The first broken link of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The record whose link does not hold.
+    pub seq: i64,
+    /// What does not hold, in words.
+    pub what: String,
+}
+
+/// Walks `rows` (in sequence order) from the link `start`: the number of
+/// records checked, or the first one whose link does not hold.
+pub fn check_chain<E>(
+    start: [u8; 32],
+    rows: impl Iterator<Item = Result<Stored, E>>,
+) -> Result<Result<u64, Problem>, E> {
+    let mut expected = start;
+    let mut checked = 0;
+    for row in rows {
+        let (seq, record, previous, stored) = row?;
+        if previous != expected {
+            return Ok(Err(Problem {
+                seq,
+                what: "its link to the record before does not match: a record before it was removed or changed".into(),
+            }));
+        }
+        let computed = link(&previous, &record);
+        if computed != stored {
+            return Ok(Err(Problem {
+                seq,
+                what: "its content does not match its hash: it was changed after it was written"
+                    .into(),
+            }));
+        }
+        expected = computed;
+        checked += 1;
+    }
+    Ok(Ok(checked))
+}
+
+/// A link read from a store (a wrong length reads as all zeroes, which never
+/// matches a real link).
+pub fn to_link(bytes: &[u8]) -> [u8; 32] {
+    <[u8; 32]>::try_from(bytes).unwrap_or([0; 32])
+}
 
 #[cfg(test)]
 mod tests {

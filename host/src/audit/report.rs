@@ -58,13 +58,17 @@ pub fn write_record(out: &mut impl Write, format: Format, seq: i64, r: &Record) 
             let escaped: Vec<String> = cells(seq, r).iter().map(|c| csv_cell(c)).collect();
             writeln!(out, "{}", escaped.join(","))
         }
-        Format::Jsonl => {
-            let mut value = serde_json::to_value(r).expect("a record serialises");
-            value["seq"] = seq.into();
-            value["time"] = format_time(r.time_ms).into();
-            writeln!(out, "{value}")
-        }
+        Format::Jsonl => writeln!(out, "{}", to_json(seq, r)),
     }
+}
+
+/// A record as JSON, with its sequence number and its time in words: the shape
+/// of `--format jsonl` lines and of `/admin/audit` entries.
+pub fn to_json(seq: i64, r: &Record) -> serde_json::Value {
+    let mut value = serde_json::to_value(r).expect("a record serialises");
+    value["seq"] = seq.into();
+    value["time"] = format_time(r.time_ms).into();
+    value
 }
 
 fn csv_cell(cell: &str) -> String {

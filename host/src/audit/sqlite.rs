@@ -5,8 +5,11 @@
 //! sharing the file still build one unbroken chain. The file is in WAL mode:
 //! readers (`sluice audit`) never block the writer.
 
-use super::record::{Excerpt, GENESIS, Outcome, Record, link};
-use super::{Filter, Problem};
+use super::filter::{Dialect, Filter, Param};
+use super::record::{
+    Excerpt, GENESIS, Outcome, Problem, Record, Stored, check_chain, link, to_link,
+};
+use super::store::Store;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
@@ -72,8 +75,24 @@ impl SqliteStore {
         Ok(SqliteStore { conn })
     }
 
-    /// Appends `records`, in order, as one transaction.
-    pub fn append(&mut self, records: &[Record]) -> rusqlite::Result<()> {
+    /// The connection, for tests that tamper with the file.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Parameters are `?1`, `?2`, ...; tags are `[key, value]` pairs in a JSON array.
+const SQLITE: Dialect = Dialect {
+    placeholder: |n| format!("?{n}"),
+    has_tag: |k, v| {
+        format!(
+            "EXISTS (SELECT 1 FROM json_each(metadata) WHERE value ->> 0 = {k} AND value ->> 1 = {v})"
+        )
+    },
+};
+
+impl Store for SqliteStore {
+    fn append(&mut self, records: &[Record]) -> anyhow::Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -115,101 +134,45 @@ impl SqliteStore {
                 previous = next;
             }
         }
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
-    /// The records `filter` selects, oldest first, each with its sequence number.
-    pub fn query(&self, filter: &Filter) -> rusqlite::Result<Vec<(i64, Record)>> {
-        let mut sql = format!("SELECT {COLUMNS} FROM audit WHERE seq > ?1");
-        let mut values: Vec<rusqlite::types::Value> = vec![filter.after_seq.into()];
-        let mut add = |clause: &str, value: rusqlite::types::Value| {
-            values.push(value);
-            sql.push_str(&format!(" AND {clause} ?{}", values.len()));
-        };
-        if let Some(since) = filter.since_ms {
-            add("time_ms >=", since.into());
-        }
-        if let Some(until) = filter.until_ms {
-            add("time_ms <", until.into());
-        }
-        for (column, value) in [
-            ("key_id", &filter.key),
-            ("team", &filter.team),
-            ("guardrail", &filter.plugin),
-            ("rule", &filter.rule),
-            ("kind", &filter.kind),
-            ("outcome", &filter.action),
-            ("request_id", &filter.request),
-        ] {
-            if let Some(value) = value {
-                add(&format!("{column} ="), value.clone().into());
-            }
-        }
-        sql.push_str(" ORDER BY seq");
-        if let Some(limit) = filter.limit {
-            sql.push_str(&format!(" LIMIT {limit}"));
-        }
+    fn query(&mut self, filter: &Filter) -> anyhow::Result<Vec<(i64, Record)>> {
+        let (clause, values) = filter.where_clause(&SQLITE);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit{clause}{}",
+            filter.order_and_limit()
+        );
+        let values = values.into_iter().map(|p| match p {
+            Param::Int(i) => rusqlite::types::Value::Integer(i),
+            Param::Text(t) => rusqlite::types::Value::Text(t),
+        });
         let mut statement = self.conn.prepare(&sql)?;
         let rows = statement.query_map(rusqlite::params_from_iter(values), row_to_record)?;
         let mut out = Vec::new();
         for row in rows {
             let (seq, record, _, _) = row?;
-            if filter
-                .tags
-                .iter()
-                .all(|(k, v)| record.metadata.iter().any(|(rk, rv)| rk == k && rv == v))
-            {
-                out.push((seq, record));
-            }
+            out.push((seq, record));
         }
         Ok(out)
     }
 
-    /// Walks the whole chain; returns the first broken link, if any.
-    pub fn verify(&self) -> rusqlite::Result<Result<u64, Problem>> {
-        let pruned: Option<(i64, Vec<u8>)> = self
+    fn verify(&mut self) -> anyhow::Result<Result<u64, Problem>> {
+        let pruned: Option<Vec<u8>> = self
             .conn
-            .query_row(
-                "SELECT up_to_seq, link FROM audit_pruned WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT link FROM audit_pruned WHERE id = 1", [], |r| {
+                r.get(0)
+            })
             .optional()?;
-        let mut expected = match &pruned {
-            Some((_, link)) => to_link(link),
-            None => GENESIS,
-        };
+        let start = pruned.map_or(GENESIS, |link| to_link(&link));
         let mut statement = self
             .conn
             .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY seq"))?;
         let rows = statement.query_map([], row_to_record)?;
-        let mut checked = 0;
-        for row in rows {
-            let (seq, record, prev_link, stored) = row?;
-            if prev_link != expected {
-                return Ok(Err(Problem {
-                    seq,
-                    what: "its link to the record before does not match: a record before it was removed or changed".into(),
-                }));
-            }
-            let computed = link(&prev_link, &record);
-            if computed != stored {
-                return Ok(Err(Problem {
-                    seq,
-                    what:
-                        "its content does not match its hash: it was changed after it was written"
-                            .into(),
-                }));
-            }
-            expected = computed;
-            checked += 1;
-        }
-        Ok(Ok(checked))
+        Ok(check_chain(start, rows)?)
     }
 
-    /// Deletes records older than `before_ms`, keeping the chain verifiable:
-    /// the link of the last deleted record is kept as the new start.
-    pub fn prune(&mut self, before_ms: i64) -> rusqlite::Result<usize> {
+    fn prune(&mut self, before_ms: i64) -> anyhow::Result<usize> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -232,11 +195,6 @@ impl SqliteStore {
         tx.commit()?;
         Ok(deleted)
     }
-
-    /// The connection, for tests that tamper with the file.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
 }
 
 fn last_link(conn: &Connection) -> rusqlite::Result<[u8; 32]> {
@@ -258,17 +216,7 @@ fn last_link(conn: &Connection) -> rusqlite::Result<[u8; 32]> {
     Ok(pruned.map_or(GENESIS, |l| to_link(&l)))
 }
 
-fn to_link(bytes: &[u8]) -> [u8; 32] {
-    let mut link = [0u8; 32];
-    if bytes.len() == 32 {
-        link.copy_from_slice(bytes);
-    }
-    link
-}
-
-type Row = (i64, Record, [u8; 32], [u8; 32]);
-
-fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
     let metadata: String = row.get(5)?;
     let outcome: String = row.get(12)?;
     let span_start: Option<u32> = row.get(16)?;
@@ -289,8 +237,9 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         guardrail: row.get(9)?,
         plugin: row.get(10)?,
         plugin_version: row.get(11)?,
-        outcome: serde_json::from_value(serde_json::Value::String(outcome))
-            .unwrap_or(Outcome::Flag),
+        outcome: Outcome::parse(&outcome).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, e.into())
+        })?,
         rule: row.get(13)?,
         kind: row.get(14)?,
         segment: row.get(15)?,
@@ -305,144 +254,41 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::store_contract::{self, Trail};
     use super::*;
 
-    fn record(i: i64, key: &str, rule: &str) -> Record {
-        Record {
-            time_ms: 1_000 + i,
-            request_id: format!("req-{i}"),
-            key_id: Some(key.into()),
-            team: Some("a".into()),
-            metadata: vec![("team".into(), "a".into()), ("app".into(), "cli".into())],
-            api: "openai".into(),
-            model: "@oa/gpt-4o".into(),
-            phase: "request".into(),
-            guardrail: "pii".into(),
-            plugin: "pii".into(),
-            plugin_version: "0.1.0".into(),
-            outcome: Outcome::Redact,
-            rule: Some(rule.into()),
-            kind: Some("email".into()),
-            segment: Some("messages[0].content".into()),
-            span: Some((3, 20)),
-            excerpt: Some(Excerpt::of("jane@example.com", &[1; 32])),
-            failure: None,
-        }
-    }
-
-    fn store() -> (tempfile::TempDir, SqliteStore) {
+    /// A fresh file; every `open` is another connection to it.
+    fn trail() -> Trail {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("audit.db")).unwrap();
-        (dir, store)
+        let path = dir.path().join("audit.db");
+        let tamper_path = path.clone();
+        Trail {
+            open: Box::new(move || Box::new(SqliteStore::open(&path).unwrap())),
+            tamper: Box::new(move |sql| {
+                let conn = Connection::open(&tamper_path).unwrap();
+                conn.execute(&sql.replace("{table}", "audit"), []).unwrap();
+            }),
+            _keep: Box::new(dir),
+        }
     }
 
     #[test]
     fn records_round_trip_and_filter() {
-        let (_dir, mut store) = store();
-        let written: Vec<Record> = (0..6)
-            .map(|i| record(i, if i % 2 == 0 { "k0" } else { "k1" }, "pii.email"))
-            .collect();
-        store.append(&written[..4]).unwrap();
-        store.append(&written[4..]).unwrap();
-        let all = store.query(&Filter::default()).unwrap();
-        assert_eq!(
-            all.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
-            written
-        );
-        let k1 = store
-            .query(&Filter {
-                key: Some("k1".into()),
-                ..Filter::default()
-            })
-            .unwrap();
-        assert_eq!(k1.len(), 3);
-        let later = store
-            .query(&Filter {
-                since_ms: Some(1_004),
-                after_seq: 0,
-                ..Filter::default()
-            })
-            .unwrap();
-        assert_eq!(later.len(), 2);
-        let paged = store
-            .query(&Filter {
-                after_seq: all[1].0,
-                limit: Some(2),
-                ..Filter::default()
-            })
-            .unwrap();
-        assert_eq!(
-            paged.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-            [all[2].0, all[3].0]
-        );
-        let tagged = store
-            .query(&Filter {
-                tags: vec![("app".into(), "cli".into())],
-                ..Filter::default()
-            })
-            .unwrap();
-        assert_eq!(tagged.len(), 6);
-        let untagged = store
-            .query(&Filter {
-                tags: vec![("app".into(), "web".into())],
-                ..Filter::default()
-            })
-            .unwrap();
-        assert!(untagged.is_empty());
-        assert_eq!(store.verify().unwrap(), Ok(6));
+        store_contract::records_round_trip_and_filter(&trail());
     }
 
     #[test]
     fn verify_finds_a_changed_and_a_removed_record() {
-        let (_dir, mut store) = store();
-        let written: Vec<Record> = (0..5).map(|i| record(i, "k", "pii.email")).collect();
-        store.append(&written).unwrap();
-        store
-            .connection()
-            .execute("UPDATE audit SET rule = 'pii.phone' WHERE seq = 3", [])
-            .unwrap();
-        let problem = store.verify().unwrap().unwrap_err();
-        assert_eq!(problem.seq, 3);
-        assert!(problem.what.contains("changed"), "{problem:?}");
-
-        let (_dir, mut store) = self::store();
-        store.append(&written).unwrap();
-        store
-            .connection()
-            .execute("DELETE FROM audit WHERE seq = 2", [])
-            .unwrap();
-        let problem = store.verify().unwrap().unwrap_err();
-        assert_eq!(problem.seq, 3);
-        assert!(problem.what.contains("removed"), "{problem:?}");
+        store_contract::verify_finds_a_changed_and_a_removed_record(&trail);
     }
 
     #[test]
     fn pruning_keeps_the_rest_verifiable_and_appends_continue_the_chain() {
-        let (_dir, mut store) = store();
-        let written: Vec<Record> = (0..10).map(|i| record(i, "k", "pii.email")).collect();
-        store.append(&written).unwrap();
-        assert_eq!(store.prune(1_004).unwrap(), 4);
-        assert_eq!(store.verify().unwrap(), Ok(6));
-        store.append(&[record(20, "k", "pii.email")]).unwrap();
-        assert_eq!(store.verify().unwrap(), Ok(7));
-        // Removing the oldest remaining record is still caught.
-        store
-            .connection()
-            .execute("DELETE FROM audit WHERE seq = 5", [])
-            .unwrap();
-        assert!(store.verify().unwrap().is_err());
+        store_contract::pruning_keeps_the_rest_verifiable(&trail());
     }
 
     #[test]
-    fn two_writers_on_one_file_build_one_chain() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.db");
-        let mut a = SqliteStore::open(&path).unwrap();
-        let mut b = SqliteStore::open(&path).unwrap();
-        for i in 0..10 {
-            let store = if i % 2 == 0 { &mut a } else { &mut b };
-            store.append(&[record(i, "k", "pii.email")]).unwrap();
-        }
-        assert_eq!(a.verify().unwrap(), Ok(10));
+    fn concurrent_writers_build_one_chain() {
+        store_contract::concurrent_writers_build_one_chain(&trail());
     }
 }

@@ -1,5 +1,6 @@
 //! `[audit]`: where the audit trail is kept and how matches are hashed.
 
+use crate::audit::Location;
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -14,6 +15,10 @@ pub struct AuditConfig {
     /// The SQLite file. Default: `audit.db` next to the config file; without a
     /// config, `$XDG_DATA_HOME/sluice/audit.db` (else `~/.local/share/sluice`).
     pub path: Option<PathBuf>,
+    /// A PostgreSQL connection URL (`postgres://user:password@host/db`; use
+    /// `${ENV}` for the password). When set, the trail is kept there instead of
+    /// the SQLite file, and several gateway processes can share it.
+    pub url: Option<Secret>,
     /// The key that excerpt hashes are made with (any string; use `${ENV}`).
     /// Default: a random key kept in a file beside the database (`<path>.key`,
     /// mode 0600). Keep it out of the database: whoever has both can test
@@ -32,6 +37,7 @@ impl Default for AuditConfig {
         AuditConfig {
             enabled: true,
             path: None,
+            url: None,
             hash_key: None,
             retention_days: None,
         }
@@ -39,7 +45,15 @@ impl Default for AuditConfig {
 }
 
 impl AuditConfig {
-    /// The database file.
+    /// Where the trail is kept: `url` when set, else the SQLite file.
+    pub fn location(&self) -> Location {
+        match &self.url {
+            Some(url) => Location::Postgres(url.clone()),
+            None => Location::Sqlite(self.database()),
+        }
+    }
+
+    /// The SQLite file.
     pub fn database(&self) -> PathBuf {
         self.path.clone().unwrap_or_else(|| {
             std::env::var_os("XDG_DATA_HOME")

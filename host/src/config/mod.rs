@@ -16,6 +16,7 @@ pub use guardrails::{
     FailurePolicy, GuardrailConfig, InstanceModeName, PhaseName, SandboxConfig, builtin_guardrails,
 };
 
+use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,18 @@ pub struct Config {
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// The `[admin]` section: the key of the admin API (`/admin/...`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The admin key, separate from every gateway key (use `${ENV}`). Without
+    /// one, the admin API is off.
+    pub key: Option<Secret>,
 }
 
 /// A config that cannot be used; says where and why.
@@ -156,12 +169,14 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        let audit = self.audit.path.take().unwrap_or_else(|| "audit.db".into());
-        self.audit.path = Some(if audit.is_relative() {
-            base.join(audit)
-        } else {
-            audit
-        });
+        if self.audit.url.is_none() || self.audit.path.is_some() {
+            let audit = self.audit.path.take().unwrap_or_else(|| "audit.db".into());
+            self.audit.path = Some(if audit.is_relative() {
+                base.join(audit)
+            } else {
+                audit
+            });
+        }
         if let Some(dir) = &mut self.sandbox.cache_dir
             && dir.is_relative()
         {
@@ -261,6 +276,38 @@ impl Config {
                         ),
                     ));
                 }
+            }
+        }
+        if let Some(url) = &self.audit.url {
+            if self.audit.path.is_some() {
+                return Err(invalid(
+                    "audit.url".into(),
+                    "set either `path` (a SQLite file) or `url` (PostgreSQL), not both".into(),
+                ));
+            }
+            let text = url.expose();
+            if !(text.starts_with("postgres://") || text.starts_with("postgresql://"))
+                || text.parse::<postgres::Config>().is_err()
+            {
+                return Err(invalid(
+                    "audit.url".into(),
+                    "must be a PostgreSQL URL such as postgres://sluice:${PGPASSWORD}@db.internal/sluice".into(),
+                ));
+            }
+        }
+        if let Some(admin) = &self.admin.key {
+            if admin.expose().len() < 16 {
+                return Err(invalid(
+                    "admin.key".into(),
+                    "must be at least 16 characters (generate one with `openssl rand -hex 24`)"
+                        .into(),
+                ));
+            }
+            if self.keys.iter().any(|k| k.key == *admin) {
+                return Err(invalid(
+                    "admin.key".into(),
+                    "is also a gateway key; the admin key must be separate".into(),
+                ));
             }
         }
         if self.keys.is_empty() && !self.server.listen.ip().is_loopback() {

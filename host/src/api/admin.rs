@@ -1,0 +1,88 @@
+//! The admin API, for operators and security teams, behind the admin key (never
+//! a gateway key). Errors use the OpenAI error shape.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /admin/audit` | audit records, filtered like `sluice audit`, oldest first, paginated |
+
+use super::error::{Api, ApiError, ErrorKind};
+use crate::audit::{Filter, now_ms, report};
+use crate::gateway::Gateway;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Records per page when the query gives no `limit`.
+const DEFAULT_PAGE: u64 = 100;
+/// The largest `limit` a page may ask for.
+const MAX_PAGE: u64 = 1000;
+
+/// `GET /admin/audit?since=1h&rule=secrets.github-pat&tag=team=a&after=120&limit=50`
+///
+/// Answers `{"object": "list", "data": [record, ...], "has_more": bool,
+/// "next_after": seq}`; pass `next_after` as `after` for the next page.
+pub async fn audit(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match audit_page(&gateway, &headers, query.as_deref().unwrap_or("")).await {
+        Ok(page) => Json(page).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn audit_page(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<serde_json::Value, ApiError> {
+    gateway.admin_key.authorize(headers)?;
+    let invalid = |message: String| ApiError::new(Api::OpenAi, ErrorKind::InvalidRequest, message);
+    let Some(log) = gateway.audit.clone() else {
+        return Err(ApiError::new(
+            Api::OpenAi,
+            ErrorKind::NotFound,
+            "the audit trail is off ([audit] enabled = false)",
+        ));
+    };
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut filter = Filter::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        now_ms(),
+    )
+    .map_err(invalid)?;
+    let page = filter.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(invalid(format!(
+            "`limit`: between 1 and {MAX_PAGE}, got {page}"
+        )));
+    }
+    // One more than the page, to know whether another page follows.
+    filter.limit = Some(page + 1);
+    let mut rows = tokio::task::spawn_blocking(move || log.query(&filter))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map_err(|error| {
+            tracing::error!(%error, "cannot read the audit trail");
+            ApiError::new(
+                Api::OpenAi,
+                ErrorKind::Internal,
+                "cannot read the audit trail; the gateway's log says why",
+            )
+        })?;
+    let has_more = rows.len() as u64 > page;
+    rows.truncate(page as usize);
+    Ok(json!({
+        "object": "list",
+        "data": rows.iter().map(|(seq, r)| report::to_json(*seq, r)).collect::<Vec<_>>(),
+        "has_more": has_more,
+        "next_after": rows.last().map(|(seq, _)| *seq),
+    }))
+}
