@@ -329,7 +329,8 @@ async fn load_then_signal(signal: &str) -> LoadRun {
     )
     .unwrap();
     let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let mut served = spawn_serve(&config, log.into()).await;
+    // Debug logs, to check that none of them holds an address.
+    let mut served = spawn_serve(&config, log.into(), &[("SLUICE_LOG", "debug")]).await;
     let base = served.base.clone();
     let client = reqwest::Client::new();
     let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -384,6 +385,13 @@ async fn load_then_signal(signal: &str) -> LoadRun {
 }
 
 impl LoadRun {
+    /// The gateway's log, checked to hold none of the addresses it redacted.
+    fn check_log(&self) {
+        let log = std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap();
+        assert!(log.lines().count() > 1, "the gateway logged: {log}");
+        assert!(!log.contains("@corp.io"), "an address is in the log");
+    }
+
     /// The request ids in the trail, after checking that its chain holds.
     fn recorded(&self) -> std::collections::HashSet<String> {
         use sluice::audit::Store;
@@ -397,6 +405,7 @@ impl LoadRun {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_under_load_loses_no_record_of_an_answered_request() {
     let run = load_then_signal("-TERM").await;
+    run.check_log();
     let recorded = run.recorded();
     assert!(run.answered.len() > 50, "load: {}", run.answered.len());
     let missing: Vec<_> = run

@@ -20,7 +20,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         ),
     )
     .unwrap();
-    let mut served = spawn_serve(&config, Stdio::piped()).await;
+    let mut served = spawn_serve(&config, Stdio::piped(), &[]).await;
     let base = served.base.clone();
     let client = reqwest::Client::new();
 

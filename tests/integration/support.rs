@@ -200,7 +200,11 @@ impl Drop for Served {
 
 /// `sluice serve --config CONFIG` on a free loopback port, once it answers
 /// `/health`.
-pub async fn spawn_serve(config: &std::path::Path, stderr: std::process::Stdio) -> Served {
+pub async fn spawn_serve(
+    config: &std::path::Path,
+    stderr: std::process::Stdio,
+    env: &[(&str, &str)],
+) -> Served {
     sluice::server::install_crypto_provider();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -213,6 +217,7 @@ pub async fn spawn_serve(config: &std::path::Path, stderr: std::process::Stdio) 
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::null())
         .stderr(stderr)
+        .envs(env.iter().copied())
         .spawn()
         .unwrap();
     let served = Served {
