@@ -23,6 +23,7 @@ pub mod builtin;
 pub mod config;
 pub mod gateway;
 pub mod guardrails;
+pub mod metadata;
 pub mod pipeline;
 pub mod providers;
 pub mod sandbox;

@@ -2,7 +2,8 @@
 //! `/v1/messages`) through the gateway. The phases, in the order of `chat`:
 //!
 //! ```text
-//! client ─► auth (gateway key) ─► parse (JSON object, `messages` array, `model`)
+//! client ─► auth (gateway key) ─► metadata (key tags + `x-sluice-metadata`)
+//!        ─► parse (JSON object, `messages` array, `model`)
 //!        ─► route (alias | @provider/model | key default | server default)
 //!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
 //!        ─► translate (when the provider speaks the other API)
@@ -62,8 +63,9 @@ async fn chat_inner(
     body: &[u8],
     request_id: &str,
 ) -> Result<Response, ApiError> {
-    // auth
-    let caller = gateway.keys.authenticate(headers, api)?;
+    // auth, then the request's metadata merged with the key's tags
+    let mut caller = gateway.keys.authenticate(headers, api)?;
+    caller.metadata = crate::metadata::merge(&caller.metadata, headers, api)?;
     let audit = gateway.audit.clone().map(|log| {
         let facts = RequestFacts {
             request_id: request_id.to_string(),

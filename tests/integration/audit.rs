@@ -460,3 +460,82 @@ async fn a_kill_under_load_loses_only_the_last_moments() {
         lost.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_metadata_reaches_guardrails_and_the_trail_and_cannot_change_the_team() {
+    let h = start(
+        "[[guardrails]]\nplugin = \"pii\"\n\n[[guardrails]]\nplugin = \"org-rules\"\n\
+         settings.rules = [{ id = \"no-ci\", metadata = { app = \"ci\" }, action = \"block\", message = \"CI may not call models.\" }]\n",
+    )
+    .await;
+    let send = |metadata: &str, content: &str| {
+        h.client
+            .post(format!("{}/v1/chat/completions", h.base))
+            .bearer_auth(KEY)
+            .header("x-sluice-metadata", metadata)
+            .json(&json!({"model": "@oa/echo-last", "messages": [{"role": "user", "content": content}]}))
+            .send()
+    };
+    let response = send(r#"{"app": "cli", "session": "s-42"}"#, "mail ann@corp.io")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let records = h.audit_records(1).await;
+    assert_eq!(
+        records[0].metadata,
+        [
+            ("team".to_string(), "a".to_string()),
+            ("app".into(), "cli".into()),
+            ("session".into(), "s-42".into())
+        ]
+    );
+    let output = sluice()
+        .args(["audit", "--db", h.audit_db.to_str().unwrap()])
+        .args(["--tag", "session=s-42", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&output).0.lines().count(), 1, "{:?}", text(&output));
+
+    // A guardrail scoped to a request tag sees it.
+    let response = send(r#"{"app": "ci"}"#, "hello").await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CI may not call models."),
+        "{body}"
+    );
+
+    // The key's own tags win, and a malformed header is a clear error.
+    let response = send(r#"{"team": "b"}"#, "hello").await.unwrap();
+    assert_eq!(response.status(), 403);
+    let response = h
+        .client
+        .post(format!("{}/v1/messages", h.base))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .header("x-sluice-metadata", "app=cli")
+        .json(&json!({"model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-sluice-metadata"),
+        "{body}"
+    );
+    assert!(
+        h.mock
+            .received()
+            .iter()
+            .all(|r| !r.headers.contains_key("x-sluice-metadata")),
+        "the header is not sent upstream"
+    );
+}

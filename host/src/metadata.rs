@@ -1,0 +1,146 @@
+//! Per-request metadata: the `x-sluice-metadata` header, a JSON object of string
+//! values, merged with the gateway key's own tags.
+//!
+//! The merged tags reach the guardrails (their context), the audit trail and,
+//! as they land, usage, budgets and rate limits. A key's own tags cannot be
+//! changed by a request: a client may repeat `team = "a"`, but not claim
+//! another team.
+
+use crate::api::error::{Api, ApiError, ErrorKind};
+use axum::http::HeaderMap;
+
+/// The request header.
+pub const METADATA_HEADER: &str = "x-sluice-metadata";
+/// The most tags one request may add.
+pub const MAX_TAGS: usize = 32;
+/// The longest tag name, in bytes.
+pub const MAX_NAME: usize = 64;
+/// The longest tag value, in bytes.
+pub const MAX_VALUE: usize = 256;
+
+/// The key's tags followed by the request's new ones, or a 400 that says what
+/// is wrong with the header.
+pub fn merge(
+    key_tags: &[(String, String)],
+    headers: &HeaderMap,
+    api: Api,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut tags = key_tags.to_vec();
+    let Some(header) = headers.get(METADATA_HEADER) else {
+        return Ok(tags);
+    };
+    let invalid = |why: String| {
+        ApiError::new(
+            api,
+            ErrorKind::InvalidRequest,
+            format!("{METADATA_HEADER}: {why}"),
+        )
+    };
+    let object: serde_json::Map<String, serde_json::Value> = header
+        .to_str()
+        .ok()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or_else(|| {
+            invalid(
+                r#"expected a JSON object of strings, such as {"app": "cli", "session": "s1"}"#
+                    .into(),
+            )
+        })?;
+    if object.len() > MAX_TAGS {
+        return Err(invalid(format!(
+            "at most {MAX_TAGS} tags, got {}",
+            object.len()
+        )));
+    }
+    for (name, value) in object {
+        let valid_name = !name.is_empty()
+            && name.len() <= MAX_NAME
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if !valid_name {
+            return Err(invalid(format!(
+                "tag names are 1 to {MAX_NAME} letters, digits, '_', '-' or '.'; `{}` is not",
+                name.chars().take(MAX_NAME).collect::<String>()
+            )));
+        }
+        let Some(value) = value.as_str() else {
+            return Err(invalid(format!("the value of `{name}` must be a string")));
+        };
+        if value.len() > MAX_VALUE || value.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "the value of `{name}` must be at most {MAX_VALUE} bytes, without control characters"
+            )));
+        }
+        match key_tags.iter().find(|(k, _)| *k == name) {
+            Some((_, own)) if own == value => {}
+            Some(_) => {
+                return Err(ApiError::new(
+                    api,
+                    ErrorKind::Permission,
+                    format!(
+                        "{METADATA_HEADER}: `{name}` is set by the gateway key and cannot be changed by a request"
+                    ),
+                ));
+            }
+            None => tags.push((name, value.to_string())),
+        }
+    }
+    Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(METADATA_HEADER, value.parse().unwrap());
+        headers
+    }
+
+    fn key() -> Vec<(String, String)> {
+        vec![("team".into(), "a".into())]
+    }
+
+    #[test]
+    fn request_tags_follow_the_keys_own() {
+        let tags = merge(
+            &key(),
+            &headers(r#"{"app": "cli", "team": "a"}"#),
+            Api::OpenAi,
+        )
+        .unwrap();
+        assert_eq!(
+            tags,
+            [("team".into(), "a".into()), ("app".into(), "cli".into())]
+        );
+        assert_eq!(
+            merge(&key(), &HeaderMap::new(), Api::OpenAi).unwrap(),
+            key()
+        );
+    }
+
+    #[test]
+    fn a_bad_header_is_refused_saying_why() {
+        for (header, says, status) in [
+            ("not json", "JSON object", 400),
+            (r#"["a"]"#, "JSON object", 400),
+            (r#"{"n": 1}"#, "`n` must be a string", 400),
+            (r#"{"": "x"}"#, "tag names", 400),
+            (r#"{"a b": "x"}"#, "tag names", 400),
+            (r#"{"v": "a\nb"}"#, "control characters", 400),
+            (r#"{"team": "b"}"#, "set by the gateway key", 403),
+        ] {
+            let error = merge(&key(), &headers(header), Api::Anthropic).unwrap_err();
+            assert!(error.message.contains(says), "{header}: {}", error.message);
+            assert_eq!(error.kind.status().as_u16(), status, "{header}");
+        }
+        let many: serde_json::Map<String, serde_json::Value> = (0..=MAX_TAGS)
+            .map(|i| (format!("t{i}"), "v".into()))
+            .collect();
+        let header = serde_json::Value::Object(many).to_string();
+        let error = merge(&key(), &headers(&header), Api::OpenAi).unwrap_err();
+        assert!(error.message.contains("at most"), "{}", error.message);
+    }
+}
