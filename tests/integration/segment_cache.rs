@@ -224,16 +224,14 @@ fn a_changed_setting_or_a_new_build_is_never_served_a_stale_result() {
         "mail ana@corp.io about INC-20931",
         "and call +1 415 555 2671 about INC-20932",
     ]);
+    let uncached = |toml: &str| decided(&load(&sandbox, toml).check(&ctx, &segs, StopAt::Never));
     let pii = "[[guardrails]]\nplugin = \"pii\"\n";
     let pii_flag = "[[guardrails]]\nplugin = \"pii\"\nsettings = { action = \"flag\" }\n";
 
     let (redacting, counts) = check_counting(&cached(pii), &ctx, &segs);
     assert_eq!(counts, (0, 2));
     assert_eq!(redacting.action(), Action::Redact);
-    assert_eq!(
-        decided(&redacting),
-        decided(&load(&sandbox, pii).check(&ctx, &segs, StopAt::Never))
-    );
+    assert_eq!(decided(&redacting), uncached(pii));
     // The same plugin and settings, loaded again: served from the cache.
     let (reloaded, counts) = check_counting(&cached(pii), &ctx, &segs);
     assert_eq!(counts, (2, 0));
@@ -243,10 +241,7 @@ fn a_changed_setting_or_a_new_build_is_never_served_a_stale_result() {
     let (flagging, counts) = check_counting(&cached(pii_flag), &ctx, &segs);
     assert_eq!(counts, (0, 2));
     assert_eq!(flagging.action(), Action::Flag);
-    assert_eq!(
-        decided(&flagging),
-        decided(&load(&sandbox, pii_flag).check(&ctx, &segs, StopAt::Never))
-    );
+    assert_eq!(decided(&flagging), uncached(pii_flag));
 
     // Changed org-rules: the ticket rule now flags instead of redacting.
     let rules = |action: &str| {
@@ -259,6 +254,7 @@ fn a_changed_setting_or_a_new_build_is_never_served_a_stale_result() {
     let (flagged, counts) = check_counting(&cached(&rules("flag")), &ctx, &segs);
     assert_eq!(counts, (0, 2));
     assert_eq!(flagged.action(), Action::Flag);
+    assert_eq!(decided(&flagged), uncached(&rules("flag")));
 
     // A new build of the plugin (other bytes, same behaviour): its own entries.
     let dir = tempfile::tempdir().unwrap();

@@ -198,10 +198,7 @@ impl<'a> CachedRun<'a> {
 /// `segment` set to 0, when the verdict splits per segment (see the module
 /// doc); `None` when it does not.
 fn split(verdict: Verdict, count: usize) -> Option<Vec<Vec<Finding>>> {
-    let strongest = verdict
-        .findings
-        .iter()
-        .fold(Action::Allow, |acc, f| acc.max(f.action));
+    let strongest = verdict.strongest_finding();
     let in_order = verdict
         .findings
         .windows(2)
@@ -237,14 +234,13 @@ fn merge(stored: &[Option<super::Findings>], fresh: Vec<Vec<Finding>>) -> Verdic
             finding
         }));
     }
-    let action = findings
-        .iter()
-        .fold(Action::Allow, |acc, f| acc.max(f.action));
-    Verdict {
-        action,
+    let mut verdict = Verdict {
+        action: Action::Allow,
         reason: None,
         findings,
-    }
+    };
+    verdict.action = verdict.strongest_finding();
+    verdict
 }
 
 /// Whether an uncached call returning `verdict` would have stayed within the
@@ -270,7 +266,7 @@ fn text_bytes(segments: &[Segment]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{Phase, SegmentKind};
+    use crate::sandbox::Phase;
     use std::cell::RefCell;
 
     /// A stand-in plugin: flags every `TODO` and redacts every `secret`, per
@@ -296,40 +292,31 @@ mod tests {
                 }
             }
         }
-        let action = findings
-            .iter()
-            .fold(Action::Allow, |acc, f| acc.max(f.action));
         let blocks = findings
             .iter()
             .filter(|f| f.action == Action::Block)
             .count();
-        Verdict {
-            action,
+        let mut verdict = Verdict {
+            action: Action::Allow,
             reason: (blocks > 0).then(|| format!("{blocks} forbidden words")),
             findings,
-        }
+        };
+        verdict.action = verdict.strongest_finding();
+        verdict
     }
 
     fn segments(texts: &[&str]) -> Vec<Segment> {
         texts
             .iter()
             .enumerate()
-            .map(|(i, text)| Segment {
-                path: format!("messages[{i}].content"),
-                role: "user".into(),
-                kind: SegmentKind::Message,
-                text: text.to_string(),
-            })
+            .map(|(i, text)| Segment::user(format!("messages[{i}].content"), *text))
             .collect()
     }
 
     fn context() -> Context {
         Context {
-            phase: Phase::Request,
-            api: "openai".into(),
-            model: "@oa/m".into(),
             key_id: Some("a".into()),
-            metadata: Vec::new(),
+            ..crate::scan::scan_context(Phase::Request)
         }
     }
 
@@ -342,91 +329,83 @@ mod tests {
         }
     }
 
-    /// Runs `detector` through `cache`, returning the verdict and the segment
-    /// counts of each call the plugin got.
-    fn run(cache: &SegmentCache, scope: CacheScope, segs: &[Segment]) -> (Verdict, Vec<usize>) {
+    /// Checks `segs` through `cache` with `plugin` standing for the plugin;
+    /// returns the result and the number of segments of each call it got.
+    fn run_with(
+        cache: &SegmentCache,
+        facts: PluginFacts,
+        segs: &[Segment],
+        plugin: impl Fn(&[Segment]) -> Result<Verdict, PluginFailure>,
+    ) -> (Result<Verdict, PluginFailure>, Vec<usize>) {
         let calls = RefCell::new(Vec::new());
         let ctx = context();
-        let verdict = CachedRun::new(cache, &ctx, segs)
-            .check_with(facts(scope), |s| {
-                calls.borrow_mut().push(s.len());
-                Ok(detector(s))
-            })
-            .expect("the detector never fails");
-        (verdict, calls.into_inner())
+        let result = CachedRun::new(cache, &ctx, segs).check_with(facts, |s| {
+            calls.borrow_mut().push(s.len());
+            plugin(s)
+        });
+        (result, calls.into_inner())
+    }
+
+    /// Checks `texts` with `detector` through `cache`, asserts that the verdict
+    /// is the one an uncached call gives, and returns the calls' segment counts.
+    fn scan(cache: &SegmentCache, scope: CacheScope, texts: &[&str]) -> Vec<usize> {
+        let segs = segments(texts);
+        let (result, calls) = run_with(cache, facts(scope), &segs, |s| Ok(detector(s)));
+        assert_eq!(result, Ok(detector(&segs)), "{texts:?}");
+        calls
     }
 
     #[test]
     fn a_growing_conversation_scans_only_its_new_segments_with_the_same_verdict() {
         let cache = SegmentCache::new(1 << 20, false);
-        let turns = [
-            vec!["fix the TODO in main.rs"],
-            vec!["fix the TODO in main.rs", "done; the secret is in .env"],
-            vec![
-                "fix the TODO in main.rs",
-                "done; the secret is in .env",
-                "no secret here, and no TODO either... TODO",
-            ],
+        let conversation = [
+            "fix the TODO in main.rs",
+            "done; the secret is in .env",
+            "no secret here, and no TODO either... TODO",
         ];
-        let mut expected_calls = vec![vec![1], vec![1], vec![1]].into_iter();
-        for texts in &turns {
-            let segs = segments(texts);
-            let (verdict, calls) = run(&cache, CacheScope::Segment, &segs);
-            assert_eq!(verdict, detector(&segs), "{texts:?}");
-            assert_eq!(calls, expected_calls.next().unwrap(), "{texts:?}");
+        for turn in 1..=conversation.len() {
+            let calls = scan(&cache, CacheScope::Segment, &conversation[..turn]);
+            assert_eq!(calls, vec![1], "turn {turn}: only the new segment");
         }
         // The same conversation again: nothing to scan.
-        let segs = segments(&turns[2]);
-        let (verdict, calls) = run(&cache, CacheScope::Segment, &segs);
-        assert_eq!(verdict, detector(&segs));
-        assert!(calls.is_empty());
+        assert!(scan(&cache, CacheScope::Segment, &conversation).is_empty());
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses, stats.fallbacks), (6, 3, 0));
         assert_eq!(
             stats.bytes_scanned,
-            turns[2].iter().map(|t| t.len() as u64).sum::<u64>()
+            conversation.iter().map(|t| t.len() as u64).sum::<u64>()
         );
     }
 
     #[test]
     fn a_hit_between_misses_keeps_the_plugins_order() {
         let cache = SegmentCache::new(1 << 20, false);
-        run(
-            &cache,
-            CacheScope::Segment,
-            &segments(&["", "a secret TODO"]),
-        );
+        scan(&cache, CacheScope::Segment, &["", "a secret TODO"]);
         // Segment 1 has the same path and text: a hit between misses.
-        let segs = segments(&["TODO one", "a secret TODO", "secret two", "TODO secret"]);
-        let (verdict, calls) = run(&cache, CacheScope::Segment, &segs);
-        assert_eq!(verdict, detector(&segs));
-        assert_eq!(calls, vec![3]);
+        let texts = ["TODO one", "a secret TODO", "secret two", "TODO secret"];
+        assert_eq!(scan(&cache, CacheScope::Segment, &texts), vec![3]);
     }
 
     #[test]
     fn a_block_is_never_stored_and_is_answered_by_a_full_call() {
         let cache = SegmentCache::new(1 << 20, false);
-        let first = segments(&["a secret", "fine"]);
-        run(&cache, CacheScope::Segment, &first);
-        let blocked = segments(&["a secret", "fine", "forbidden and forbidden"]);
-        let (verdict, calls) = run(&cache, CacheScope::Segment, &blocked);
-        assert_eq!(verdict, detector(&blocked));
-        assert_eq!(verdict.reason.as_deref(), Some("2 forbidden words"));
-        assert_eq!(calls, vec![1, 3], "the misses, then every segment");
+        scan(&cache, CacheScope::Segment, &["a secret", "fine"]);
+        let blocked = ["a secret", "fine", "forbidden and forbidden"];
+        // The misses, then every segment (the reason counts both blocks).
+        assert_eq!(scan(&cache, CacheScope::Segment, &blocked), vec![1, 3]);
         // Nothing about the blocking segment was stored: the next try asks again.
-        let (_, calls) = run(&cache, CacheScope::Segment, &blocked);
-        assert_eq!(calls, vec![1, 3]);
+        assert_eq!(scan(&cache, CacheScope::Segment, &blocked), vec![1, 3]);
         assert_eq!(cache.stats().fallbacks, 2);
     }
 
     #[test]
     fn plugins_without_a_cache_scope_see_every_segment_every_time() {
         let cache = SegmentCache::new(1 << 20, false);
-        let segs = segments(&["a secret", "TODO"]);
         for _ in 0..2 {
-            let (verdict, calls) = run(&cache, CacheScope::None, &segs);
-            assert_eq!(verdict, detector(&segs));
-            assert_eq!(calls, vec![2]);
+            assert_eq!(
+                scan(&cache, CacheScope::None, &["a secret", "TODO"]),
+                vec![2]
+            );
         }
         assert_eq!(cache.stats(), SegmentCache::new(1 << 20, false).stats());
     }
@@ -434,38 +413,35 @@ mod tests {
     #[test]
     fn a_failure_is_never_stored() {
         let cache = SegmentCache::new(1 << 20, false);
-        let segs = segments(&["a secret", "TODO"]);
-        let ctx = context();
-        let failed = CachedRun::new(&cache, &ctx, &segs)
-            .check_with(facts(CacheScope::Segment), |_| {
-                Err(PluginFailure::Trap("unreachable".into()))
-            });
-        assert_eq!(failed, Err(PluginFailure::Trap("unreachable".into())));
-        let (verdict, calls) = run(&cache, CacheScope::Segment, &segs);
-        assert_eq!(verdict, detector(&segs));
-        assert_eq!(calls, vec![2]);
+        let texts = ["a secret", "TODO"];
+        let trap = PluginFailure::Trap("unreachable".into());
+        let (result, _) = run_with(
+            &cache,
+            facts(CacheScope::Segment),
+            &segments(&texts),
+            |_| Err(trap.clone()),
+        );
+        assert_eq!(result, Err(trap));
+        assert_eq!(scan(&cache, CacheScope::Segment, &texts), vec![2]);
     }
 
     #[test]
     fn a_failure_on_the_misses_is_the_failure_of_the_whole_call() {
         let cache = SegmentCache::new(1 << 20, false);
-        run(&cache, CacheScope::Segment, &segments(&["a secret"]));
+        scan(&cache, CacheScope::Segment, &["a secret"]);
         let segs = segments(&["a secret", "TODO"]);
-        let ctx = context();
-        let calls = RefCell::new(Vec::new());
-        let failure = |s: &[Segment]| {
-            calls.borrow_mut().push(s.len());
+        let (result, calls) = run_with(&cache, facts(CacheScope::Segment), &segs, |s| {
             Err(PluginFailure::Error(format!("{} segments", s.len())))
-        };
-        let result =
-            CachedRun::new(&cache, &ctx, &segs).check_with(facts(CacheScope::Segment), failure);
+        });
         assert_eq!(result, Err(PluginFailure::Error("2 segments".into())));
-        assert_eq!(calls.into_inner(), vec![1, 2]);
+        assert_eq!(calls, vec![1, 2]);
 
         let timeout = PluginFailure::Timeout(std::time::Duration::from_millis(100));
-        let result = CachedRun::new(&cache, &ctx, &segs)
-            .check_with(facts(CacheScope::Segment), |_| Err(timeout.clone()));
-        assert_eq!(result, Err(timeout), "not repeated over the whole text");
+        let (result, calls) = run_with(&cache, facts(CacheScope::Segment), &segs, |_| {
+            Err(timeout.clone())
+        });
+        assert_eq!(result, Err(timeout));
+        assert_eq!(calls, vec![1], "not repeated over the whole text");
     }
 
     #[test]
@@ -476,31 +452,27 @@ mod tests {
             max_findings: 100,
             ..facts(CacheScope::Segment)
         };
-        let ctx = context();
-        let first = segments(&[&many]);
-        let stored = CachedRun::new(&cache, &ctx, &first).check_with(limited, |s| Ok(detector(s)));
-        assert_eq!(stored.unwrap().findings.len(), 60);
-        let both = segments(&[&many, &many]);
-        let calls = RefCell::new(Vec::new());
-        let result = CachedRun::new(&cache, &ctx, &both).check_with(limited, |s| {
-            calls.borrow_mut().push(s.len());
+        // The sandbox refuses a verdict with more findings than the limit.
+        let plugin = |s: &[Segment]| {
             let verdict = detector(s);
             if verdict.findings.len() > 100 {
                 return Err(PluginFailure::BadOutput("too many findings".into()));
             }
             Ok(verdict)
-        });
+        };
+        let (stored, _) = run_with(&cache, limited, &segments(&[&many]), plugin);
+        assert_eq!(stored.unwrap().findings.len(), 60);
+        let (result, calls) = run_with(&cache, limited, &segments(&[&many, &many]), plugin);
         assert_eq!(
             result,
             Err(PluginFailure::BadOutput("too many findings".into()))
         );
-        assert_eq!(calls.into_inner(), vec![1, 2]);
+        assert_eq!(calls, vec![1, 2]);
     }
 
     #[test]
     fn only_verdicts_explained_by_their_findings_split() {
-        let segs = segments(&["a secret", "TODO"]);
-        let plain = detector(&segs);
+        let plain = detector(&segments(&["a secret", "TODO"]));
         let groups = split(plain.clone(), 2).unwrap();
         assert_eq!(groups[0][0].segment, 0);
         assert_eq!(groups[1][0].kind, "todo");
@@ -522,17 +494,8 @@ mod tests {
         for verdict in [with_reason, unexplained, left_at_allow, reversed] {
             assert_eq!(split(verdict.clone(), 2), None, "{verdict:?}");
         }
-        assert_eq!(
-            split(
-                Verdict {
-                    action: Action::Allow,
-                    reason: None,
-                    findings: Vec::new()
-                },
-                3
-            ),
-            Some(vec![Vec::new(); 3])
-        );
+        let nothing = detector(&segments(&["", "", ""]));
+        assert_eq!(split(nothing, 3), Some(vec![Vec::new(); 3]));
     }
 
     #[test]
@@ -546,12 +509,14 @@ mod tests {
         };
         let calls = RefCell::new(0);
         for ctx in [&a, &b, &a] {
-            CachedRun::new(&cache, ctx, &segs)
-                .check_with(facts(CacheScope::SegmentAndContext), |s| {
+            let verdict = CachedRun::new(&cache, ctx, &segs).check_with(
+                facts(CacheScope::SegmentAndContext),
+                |s| {
                     *calls.borrow_mut() += 1;
                     Ok(detector(s))
-                })
-                .unwrap();
+                },
+            );
+            assert_eq!(verdict, Ok(detector(&segs)));
         }
         assert_eq!(calls.into_inner(), 2, "a, then b; a again is a hit");
     }

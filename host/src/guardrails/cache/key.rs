@@ -117,12 +117,7 @@ mod tests {
     use super::*;
 
     fn segment(text: &str) -> Segment {
-        Segment {
-            path: "messages[0].content".into(),
-            role: "user".into(),
-            kind: SegmentKind::Message,
-            text: text.into(),
-        }
+        Segment::user("messages[0].content", text)
     }
 
     fn context() -> Context {

@@ -53,11 +53,25 @@ pub struct SegmentCache {
 /// Counts since the cache was made, for logs and (later) metrics.
 #[derive(Debug, Default)]
 struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    bytes_scanned: AtomicU64,
-    bytes_skipped: AtomicU64,
+    /// Segments (and their bytes) given to a plugin: the misses.
+    scanned: Tally,
+    /// Segments (and their bytes) served from the cache: the hits.
+    skipped: Tally,
     fallbacks: AtomicU64,
+}
+
+/// A number of segments and their bytes.
+#[derive(Debug, Default)]
+struct Tally {
+    segments: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, segments: usize, bytes: usize) {
+        self.segments.fetch_add(segments as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
 }
 
 /// A snapshot of the cache's counters.
@@ -137,10 +151,10 @@ impl SegmentCache {
     pub fn stats(&self) -> CacheStats {
         let c = &self.counters;
         CacheStats {
-            hits: c.hits.load(Ordering::Relaxed),
-            misses: c.misses.load(Ordering::Relaxed),
-            bytes_scanned: c.bytes_scanned.load(Ordering::Relaxed),
-            bytes_skipped: c.bytes_skipped.load(Ordering::Relaxed),
+            hits: c.skipped.segments.load(Ordering::Relaxed),
+            misses: c.scanned.segments.load(Ordering::Relaxed),
+            bytes_scanned: c.scanned.bytes.load(Ordering::Relaxed),
+            bytes_skipped: c.skipped.bytes.load(Ordering::Relaxed),
             fallbacks: c.fallbacks.load(Ordering::Relaxed),
             entries: self.entries.len() as u64,
             weight: self.entries.weight(),
@@ -160,22 +174,12 @@ impl SegmentCache {
 
     /// Counts `segments` segments of `bytes` bytes given to a plugin.
     fn count_scanned(&self, segments: usize, bytes: usize) {
-        self.counters
-            .misses
-            .fetch_add(segments as u64, Ordering::Relaxed);
-        self.counters
-            .bytes_scanned
-            .fetch_add(bytes as u64, Ordering::Relaxed);
+        self.counters.scanned.add(segments, bytes);
     }
 
     /// Counts `segments` segments of `bytes` bytes served from the cache.
     fn count_skipped(&self, segments: usize, bytes: usize) {
-        self.counters
-            .hits
-            .fetch_add(segments as u64, Ordering::Relaxed);
-        self.counters
-            .bytes_skipped
-            .fetch_add(bytes as u64, Ordering::Relaxed);
+        self.counters.skipped.add(segments, bytes);
     }
 
     /// Counts a check redone over every segment.
@@ -206,23 +210,13 @@ impl Weighter<SegmentKey, Findings> for ByWeight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{Action, CacheScope, Context, Fingerprint, Phase, Segment, SegmentKind};
+    use crate::sandbox::{Action, CacheScope, Fingerprint, Phase, Segment};
+    use crate::scan::scan_context;
     use key::{CallKey, SegmentDigest};
 
     fn key(n: usize) -> SegmentKey {
-        let segment = Segment {
-            path: format!("messages[{n}].content"),
-            role: "user".into(),
-            kind: SegmentKind::Message,
-            text: format!("text {n}"),
-        };
-        let ctx = Context {
-            phase: Phase::Request,
-            api: "openai".into(),
-            model: "@oa/m".into(),
-            key_id: None,
-            metadata: Vec::new(),
-        };
+        let segment = Segment::user(format!("messages[{n}].content"), format!("text {n}"));
+        let ctx = scan_context(Phase::Request);
         CallKey::new(
             Fingerprint::new(b"plugin", "{}"),
             CacheScope::Segment,
