@@ -28,10 +28,14 @@ pub struct Gateway {
 
 impl Gateway {
     /// Loads providers, keys and guardrails (compiling or loading every plugin and
-    /// configuring it: a plugin that refuses its settings fails this).
+    /// configuring it: a plugin that refuses its settings fails this), with the
+    /// segment cache the config asks for.
     pub fn new(config: &Config) -> anyhow::Result<Arc<Self>> {
         let sandbox = Sandbox::new(config.sandbox.artifact_cache())?;
-        let guardrails = Guardrails::load(&sandbox, &config.guardrails)?;
+        let mut guardrails = Guardrails::load(&sandbox, &config.guardrails)?;
+        if let Some(cache) = config.guardrail_cache.segment_cache() {
+            guardrails = guardrails.with_cache(Arc::new(cache));
+        }
         Ok(Arc::new(Gateway {
             providers: Providers::new(config)?,
             guardrails,

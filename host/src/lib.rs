@@ -10,7 +10,8 @@
 //! - [`sandbox`]: runs guardrail plugins (WebAssembly components implementing
 //!   `wit/guardrail.wit`) with a deadline, a memory cap and no ambient authority.
 //! - [`guardrails`]: a configured set of plugins, run over text segments, with
-//!   verdicts combined, failure policies applied and redactions carried out.
+//!   verdicts combined, failure policies applied and redactions carried out, and
+//!   the segment cache that scans a resent conversation only where it is new.
 //! - [`builtin`]: the built-in plugins embedded in the binary.
 //! - [`config`]: the TOML configuration file.
 //! - [`scan`]: `sluice scan`, guardrails over files without an upstream.

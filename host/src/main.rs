@@ -366,12 +366,7 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<u8> {
             let text =
                 sample.unwrap_or_else(|| "Sample text: write to jane.doe@example.com.".into());
             let phase = info.phases[0];
-            let segments = vec![sluice::sandbox::Segment {
-                path: "sample".into(),
-                role: "user".into(),
-                kind: sluice::sandbox::SegmentKind::Message,
-                text,
-            }];
+            let segments = vec![sluice::sandbox::Segment::user("sample", text)];
             match plugin.check(&scan::scan_context(phase), &segments) {
                 Ok(verdict) => {
                     println!(

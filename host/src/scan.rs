@@ -5,7 +5,7 @@
 //! one `{"id", "findings"}` out per line, with exact UTF-8 byte offsets.
 
 use crate::guardrails::{Guardrails, Outcome, StopAt};
-use crate::sandbox::{Action, Context, Phase, Segment, SegmentKind};
+use crate::sandbox::{Action, Context, Phase, Segment};
 use serde::Serialize;
 use std::io::{self, BufRead, Write};
 
@@ -22,12 +22,7 @@ pub fn scan_context(phase: Phase) -> Context {
 
 /// Runs every guardrail of `phase` over `text` as one segment.
 pub fn scan(guardrails: &Guardrails, phase: Phase, text: String) -> (Outcome, Vec<Segment>) {
-    let segments = vec![Segment {
-        path: "input".into(),
-        role: "user".into(),
-        kind: SegmentKind::Message,
-        text,
-    }];
+    let segments = vec![Segment::user("input", text)];
     let outcome = guardrails.check(&scan_context(phase), &segments, StopAt::Never);
     (outcome, segments)
 }

@@ -4,8 +4,13 @@
 use crate::api;
 use crate::config::Config;
 use crate::gateway::Gateway;
+use crate::guardrails::cache::{CacheStats, SegmentCache};
 use axum::Router;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the segment cache's counters are logged (when they changed).
+const CACHE_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The whole HTTP app for a gateway: testable in-process without a socket.
 pub fn app(gateway: Arc<Gateway>) -> Router {
@@ -33,6 +38,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(audit) = &audit {
         eprintln!("sluice: audit trail in {}", audit.location().describe());
     }
+    let cache = gateway.guardrails.cache().cloned();
+    let cache_log = cache
+        .clone()
+        .map(|cache| tokio::spawn(log_cache_stats(cache)));
     axum::serve(listener, app(gateway))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -40,8 +49,37 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(audit) = audit {
         audit.close();
     }
+    if let (Some(cache), Some(log)) = (cache, cache_log) {
+        log.abort();
+        eprintln!("sluice: guardrail cache: {}", cache.stats());
+    }
     eprintln!("sluice: stopped");
     Ok(())
+}
+
+/// Logs the segment cache's counters (hits, misses, bytes scanned and skipped)
+/// at info level every [`CACHE_LOG_INTERVAL`] in which they changed. Until the
+/// gateway exports metrics, this line and the one printed at shutdown are where
+/// an operator sees what the cache saves.
+async fn log_cache_stats(cache: Arc<SegmentCache>) {
+    let mut last = CacheStats::default();
+    let mut ticks = tokio::time::interval(CACHE_LOG_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let stats = cache.stats();
+        if (stats.hits, stats.misses) != (last.hits, last.misses) {
+            tracing::info!(
+                hits = stats.hits,
+                misses = stats.misses,
+                bytes_scanned = stats.bytes_scanned,
+                bytes_skipped = stats.bytes_skipped,
+                fallbacks = stats.fallbacks,
+                entries = stats.entries,
+                "guardrail segment cache: {stats}"
+            );
+            last = stats;
+        }
+    }
 }
 
 /// TLS for upstream calls uses rustls with the `ring` provider.

@@ -21,8 +21,12 @@ pub trait Guardrail: Default + 'static {
     const MAX_MATCH_LEN: u32 = 256;
 
     /// Whether the gateway may cache findings per segment. Leave at `None` unless a
-    /// segment's findings depend only on its own text (and, for
-    /// `SegmentAndContext`, on the context).
+    /// segment's findings depend only on that segment (its text, path, role and
+    /// kind) and, for `SegmentAndContext`, on the context; never on the other
+    /// segments of the call. The gateway then scans only segments it has not seen
+    /// before. A verdict built with [`Verdict::from_findings`](crate::Verdict::from_findings)
+    /// (no reason, unless it blocks) is what it can cache; a verdict with a reason
+    /// or an action no finding explains is used as is, and not cached.
     const CACHE_SCOPE: CacheScope = CacheScope::None;
 
     /// Builds the plugin from the gateway config's settings for it. Called once per

@@ -19,6 +19,8 @@ pub struct Harness {
     pub client: reqwest::Client,
     /// The gateway's audit database.
     pub audit_db: std::path::PathBuf,
+    /// The gateway itself (for its segment cache's counters).
+    pub gateway: std::sync::Arc<Gateway>,
     _state: tempfile::TempDir,
 }
 
@@ -100,16 +102,14 @@ metadata = {{ team = "a" }}
     let gateway = Gateway::new(&config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, sluice::server::app(gateway))
-            .await
-            .unwrap()
-    });
+    let app = sluice::server::app(gateway.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Harness {
         mock,
         base,
         client: reqwest::Client::new(),
         audit_db,
+        gateway,
         _state: state,
     }
 }
@@ -133,9 +133,14 @@ impl Harness {
     }
 
     pub async fn openai(&self, body: Value) -> reqwest::Response {
+        self.openai_as(KEY, body).await
+    }
+
+    /// An OpenAI request made with gateway key `key`.
+    pub async fn openai_as(&self, key: &str, body: Value) -> reqwest::Response {
         self.client
             .post(format!("{}/v1/chat/completions", self.base))
-            .bearer_auth(KEY)
+            .bearer_auth(key)
             .json(&body)
             .send()
             .await

@@ -13,5 +13,6 @@ mod plugin_authoring;
 mod quality;
 mod sandbox_limits;
 mod sdk;
+mod segment_cache;
 mod serve;
 mod support;

@@ -58,6 +58,11 @@ async fn sigterm_lets_in_flight_requests_finish() {
         stderr.contains("finishing in-flight requests") && stderr.contains("stopped"),
         "{stderr}"
     );
+    // What the segment cache did: pii scanned the one segment, found nothing to reuse.
+    assert!(
+        stderr.contains("sluice: guardrail cache: 0 hits, 1 misses"),
+        "{stderr}"
+    );
     assert!(
         client.get(format!("{base}/health")).send().await.is_err(),
         "no longer listening"

@@ -1,8 +1,6 @@
 //! Shared helpers: test guests, sandboxes, and the `sluice` binary.
 
-use sluice::sandbox::{
-    Context, Limits, Phase, Plugin, PluginSource, Sandbox, Segment, SegmentKind,
-};
+use sluice::sandbox::{Context, Limits, Phase, Plugin, PluginSource, Sandbox, Segment};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -51,12 +49,7 @@ pub fn segments(texts: &[&str]) -> Vec<Segment> {
     texts
         .iter()
         .enumerate()
-        .map(|(i, text)| Segment {
-            path: format!("messages[{i}].content"),
-            role: "user".into(),
-            kind: SegmentKind::Message,
-            text: text.to_string(),
-        })
+        .map(|(i, text)| Segment::user(format!("messages[{i}].content"), *text))
         .collect()
 }
 

@@ -7,9 +7,11 @@
 
 mod audit;
 mod gateway;
+mod guardrail_cache;
 mod guardrails;
 
 pub use audit::AuditConfig;
+pub use guardrail_cache::GuardrailCacheConfig;
 
 pub use gateway::{KeyConfig, ProviderConfig, ProviderKind, ServerConfig};
 pub use guardrails::{
@@ -44,6 +46,9 @@ pub struct Config {
     /// The guardrails, in the order they run.
     #[serde(default)]
     pub guardrails: Vec<GuardrailConfig>,
+    /// The guardrail segment cache.
+    #[serde(default)]
+    pub guardrail_cache: GuardrailCacheConfig,
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditConfig,
@@ -194,6 +199,9 @@ impl Config {
     fn validate(&self) -> Result<(), ParseFailure> {
         let invalid = |field: String, message: String| ParseFailure::Invalid { field, message };
         guardrails::validate(&self.guardrails)
+            .map_err(|(field, message)| invalid(field, message))?;
+        self.guardrail_cache
+            .validate()
             .map_err(|(field, message)| invalid(field, message))?;
         let guardrail_ids: Vec<String> = self.guardrails.iter().map(|g| g.id()).collect();
 
@@ -562,6 +570,7 @@ mod tests {
             ("[models]\nfast = \"gpt\"\n", "models.fast"),
             ("[server]\nlisten = \"0.0.0.0:8080\"\n", "keys"),
             ("[[keys]]\nid = \"a\"\nkey = \"short\"\n", "keys[0].key"),
+            ("[guardrail_cache]\nmax_mb = 0\n", "guardrail_cache.max_mb"),
             (
                 "[[keys]]\nid = \"a\"\nkey = \"0123456789abcdef\"\nguardrails = [\"x\"]\n",
                 "keys[0].guardrails",
@@ -573,6 +582,22 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_guardrail_cache_is_on_by_default_and_can_be_sized_or_turned_off() {
+        let default = parse("").unwrap().guardrail_cache;
+        assert!(default.enabled && !default.per_key);
+        assert_eq!(default.max_mb, 64);
+        let sized = parse("[guardrail_cache]\nmax_mb = 8\nper_key = true\n").unwrap();
+        assert_eq!(sized.guardrail_cache.max_mb, 8);
+        assert!(sized.guardrail_cache.segment_cache().unwrap().per_key());
+        let off = parse("[guardrail_cache]\nenabled = false\n").unwrap();
+        assert!(off.guardrail_cache.segment_cache().is_none());
+        assert!(matches!(
+            parse("[guardrail_cache]\nmax_entries = 5\n"),
+            Err(ParseFailure::Syntax(message)) if message.contains("max_entries")
+        ));
     }
 
     #[test]

@@ -6,13 +6,19 @@
 //!
 //! ```text
 //! for each guardrail (config order) that handles the phase:
-//!     plugin.check(ctx, segments) ─► verdict      (spans validated by the sandbox)
-//!                                 └► failure ─► on_failure = block: Block (fail-closed)
-//!                                               on_failure = allow: Allow, recorded (fail-open)
+//!     request phase, segment cache on, plugin declares a cache scope:
+//!         segments seen before ─► their stored findings          (cache::incremental)
+//!         the rest             ─► plugin.check(ctx, new segments)
+//!         merged into the verdict plugin.check(ctx, segments) would return
+//!     otherwise:
+//!         plugin.check(ctx, segments) ─► verdict      (spans validated by the sandbox)
+//!     a failure ─► on_failure = block: Block (fail-closed)
+//!                  on_failure = allow: Allow, recorded (fail-open)
 //!     a Block ends the run early (StopAt::FirstBlock), or not (StopAt::Never: scans)
 //! outcome.action() = strongest of all verdicts and failure policies
 //! ```
 
+pub mod cache;
 pub mod redact;
 pub mod stream;
 
@@ -21,6 +27,7 @@ use crate::sandbox::{
     Action, Context, LoadError, Phase, Plugin, PluginFailure, PluginSource, Sandbox, Segment,
     Verdict,
 };
+use cache::{CachedRun, SegmentCache};
 pub use redact::Redaction;
 use std::sync::Arc;
 
@@ -46,17 +53,20 @@ pub enum StopAt {
     Never,
 }
 
-/// The guardrails of one config, in order. Cloning is a reference-count bump:
-/// a request takes its own handle on the hot path.
+/// The guardrails of one config, in order, and the segment cache they share.
+/// Cloning is a reference-count bump: a request takes its own handle on the hot
+/// path.
 #[derive(Clone)]
 pub struct Guardrails {
     list: Arc<[Guardrail]>,
+    cache: Option<Arc<SegmentCache>>,
 }
 
 impl Default for Guardrails {
     fn default() -> Self {
         Guardrails {
             list: Arc::from(Vec::new()),
+            cache: None,
         }
     }
 }
@@ -135,7 +145,24 @@ impl Guardrails {
                 on_failure: config.on_failure,
             });
         }
-        Ok(Guardrails { list: list.into() })
+        Ok(Guardrails {
+            list: list.into(),
+            cache: None,
+        })
+    }
+
+    /// The same guardrails, checking request segments through `cache` (which
+    /// may be shared with other sets: keys include each plugin's fingerprint).
+    pub fn with_cache(self, cache: Arc<SegmentCache>) -> Self {
+        Guardrails {
+            cache: Some(cache),
+            ..self
+        }
+    }
+
+    /// The segment cache, if one is on.
+    pub fn cache(&self) -> Option<&Arc<SegmentCache>> {
+        self.cache.as_ref()
     }
 
     /// The guardrails with the given ids (all when `None`), in config order.
@@ -149,6 +176,7 @@ impl Guardrails {
                     .filter(|g| ids.contains(&g.id))
                     .cloned()
                     .collect(),
+                cache: self.cache.clone(),
             },
         }
     }
@@ -178,11 +206,22 @@ impl Guardrails {
             .unwrap_or(0)
     }
 
-    /// Runs the guardrails of `ctx.phase` over `segments`.
+    /// Runs the guardrails of `ctx.phase` over `segments`. Request segments go
+    /// through the segment cache when one is on: the outcome is the same, and
+    /// only segments not seen before are scanned.
     pub fn check(&self, ctx: &Context, segments: &[Segment], stop: StopAt) -> Outcome {
+        let cached = match &self.cache {
+            Some(cache) if ctx.phase == Phase::Request => {
+                Some(CachedRun::new(cache, ctx, segments))
+            }
+            _ => None,
+        };
         let mut decisions = Vec::new();
         for guardrail in self.list.iter().filter(|g| g.phases.contains(&ctx.phase)) {
-            let result = guardrail.plugin.check(ctx, segments);
+            let result = match &cached {
+                Some(run) => run.check(&guardrail.plugin),
+                None => guardrail.plugin.check(ctx, segments),
+            };
             let decision = Decision {
                 guardrail: guardrail.id.clone(),
                 plugin: guardrail.plugin.info().name.clone(),

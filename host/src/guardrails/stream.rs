@@ -8,6 +8,12 @@
 //! so a match is never split between what was sent and what was kept; a match
 //! can be at most `holdback` long, so one that starts before the point is always
 //! complete when it is found.
+//!
+//! The segment cache ([`super::cache`]) plays no part here: it caches the request
+//! phase only. A window is the channel's unreleased text, which changes with
+//! every delta, so the same window is almost never seen twice; caching windows
+//! would cost a hash and an entry per delta and save nothing. What a stream
+//! writes comes back as request text in the next turn, and is cached there.
 
 use super::{Guardrails, StopAt, redact};
 use crate::audit::AuditSink;

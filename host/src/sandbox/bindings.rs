@@ -74,9 +74,26 @@ impl Phase {
 impl Verdict {
     /// The strongest action of the verdict and its findings.
     pub fn effective_action(&self) -> Action {
+        self.action.max(self.strongest_finding())
+    }
+
+    /// The strongest action of the findings alone (allow when there are none).
+    pub fn strongest_finding(&self) -> Action {
         self.findings
             .iter()
-            .fold(self.action, |acc, f| acc.max(f.action))
+            .fold(Action::Allow, |acc, f| acc.max(f.action))
+    }
+}
+
+impl Segment {
+    /// A user message's text, found at `path`.
+    pub fn user(path: impl Into<String>, text: impl Into<String>) -> Segment {
+        Segment {
+            path: path.into(),
+            role: "user".into(),
+            kind: SegmentKind::Message,
+            text: text.into(),
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! bytes ─► compile (or load the precompiled artifact) ─► check the contract version
 //!       ─► link (WASI that grants nothing + the `host` interface) ─► instantiate
 //!       ─► describe ─► configure(settings) ─► a Plugin with one warm instance
+//!                                                 and its fingerprint (bytes + settings)
 //! ```
 //!
 //! Every call then runs with a wall-clock deadline (epoch interruption), a memory
@@ -30,10 +31,11 @@ pub use bindings::{
 pub use cache::{ArtifactCache, Origin};
 pub use error::{LoadError, PluginFailure};
 pub use limits::{InstanceMode, Limits};
-pub use plugin::{Plugin, PluginStats};
+pub use plugin::{Fingerprint, Plugin, PluginStats};
 
 use bindings::{GuardrailPre, PLUGIN_INTERFACE, compatible};
 use plugin::{ConfigureError, configure, describe, start_instance};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use store::StoreState;
 use wasmtime::Engine;
@@ -59,6 +61,21 @@ impl PluginSource {
         match self {
             PluginSource::Builtin { name, .. } => format!("builtin:{name}"),
             PluginSource::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// The component's bytes: borrowed for a built-in, read for a file.
+    fn bytes(&self) -> Result<Cow<'static, [u8]>, LoadError> {
+        match self {
+            PluginSource::Builtin { bytes, .. } => Ok(Cow::Borrowed(bytes)),
+            PluginSource::File(path) => {
+                std::fs::read(path)
+                    .map(Cow::Owned)
+                    .map_err(|source| LoadError::Read {
+                        origin: self.label(),
+                        source,
+                    })
+            }
         }
     }
 }
@@ -104,18 +121,11 @@ impl Sandbox {
     /// Compiles (or loads from the cache) the component of `source`, and checks
     /// that it is a guardrail built for this contract version.
     pub fn compile(&self, source: &PluginSource) -> Result<(Component, Origin), LoadError> {
-        let origin = source.label();
-        let owned;
-        let bytes: &[u8] = match source {
-            PluginSource::Builtin { bytes, .. } => bytes,
-            PluginSource::File(path) => {
-                owned = std::fs::read(path).map_err(|source| LoadError::Read {
-                    origin: origin.clone(),
-                    source,
-                })?;
-                &owned
-            }
-        };
+        self.compile_bytes(&source.bytes()?, &source.label())
+    }
+
+    /// [`Sandbox::compile`] for bytes already read; `origin` names them in errors.
+    fn compile_bytes(&self, bytes: &[u8], origin: &str) -> Result<(Component, Origin), LoadError> {
         if !is_component(bytes) {
             let reason = if bytes.starts_with(b"\0asm") {
                 "it is a core WebAssembly module; build the plugin for the wasm32-wasip2 target"
@@ -123,7 +133,7 @@ impl Sandbox {
                 "the file does not start with the WebAssembly magic bytes"
             };
             return Err(LoadError::NotAComponent {
-                origin,
+                origin: origin.to_string(),
                 reason: reason.into(),
             });
         }
@@ -132,10 +142,10 @@ impl Sandbox {
             None => Component::new(&self.engine, bytes).map(|c| (c, Origin::Compiled)),
         };
         let (component, how) = compiled.map_err(|e| LoadError::NotAComponent {
-            origin: origin.clone(),
+            origin: origin.to_string(),
             reason: format!("{e:#}"),
         })?;
-        self.check_contract(&component, &origin)?;
+        self.check_contract(&component, origin)?;
         Ok((component, how))
     }
 
@@ -147,7 +157,9 @@ impl Sandbox {
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
         let origin = source.label();
-        let (component, _) = self.compile(source)?;
+        let bytes = source.bytes()?;
+        let (component, _) = self.compile_bytes(&bytes, &origin)?;
+        let fingerprint = Fingerprint::new(&bytes, settings);
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -184,9 +196,9 @@ impl Sandbox {
         Ok(Plugin::new(
             origin,
             info,
-            self.engine.clone(),
             pre,
             settings.to_string(),
+            fingerprint,
             limits,
             instance,
         ))

@@ -32,6 +32,7 @@ struct Inner {
     engine: Engine,
     pre: GuardrailPre<StoreState>,
     settings: String,
+    fingerprint: Fingerprint,
     limits: Limits,
     idle: Mutex<Vec<Instance>>,
     instantiations: AtomicU64,
@@ -42,6 +43,29 @@ pub(super) struct Instance {
     store: Store<StoreState>,
     bindings: Guardrail,
     uses: u64,
+}
+
+/// What a configured plugin is: a BLAKE3 hash of its component's bytes and of the
+/// settings it was configured with, exactly as passed to `configure`. A changed
+/// plugin file, a new version or a changed setting gives a new fingerprint; two
+/// plugins with the same fingerprint run the same code on the same settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of `component` configured with `settings` (JSON).
+    pub fn new(component: &[u8], settings: &str) -> Self {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"sluice plugin fingerprint v1\0");
+        hasher.update(blake3::hash(component).as_bytes());
+        hasher.update(settings.as_bytes());
+        Fingerprint(*hasher.finalize().as_bytes())
+    }
+
+    /// The hash.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 /// Counters for benchmarks and metrics.
@@ -58,9 +82,9 @@ impl Plugin {
     pub(super) fn new(
         origin: String,
         info: Info,
-        engine: Engine,
         pre: GuardrailPre<StoreState>,
         settings: String,
+        fingerprint: Fingerprint,
         limits: Limits,
         first: Instance,
     ) -> Self {
@@ -68,9 +92,10 @@ impl Plugin {
             inner: Arc::new(Inner {
                 origin,
                 info,
-                engine,
+                engine: pre.engine().clone(),
                 pre,
                 settings,
+                fingerprint,
                 limits,
                 idle: Mutex::new(Vec::new()),
                 instantiations: AtomicU64::new(1),
@@ -90,6 +115,11 @@ impl Plugin {
     /// The file (or built-in name) it was loaded from.
     pub fn origin(&self) -> &str {
         &self.inner.origin
+    }
+
+    /// Its component and settings, hashed (see [`Fingerprint`]).
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.inner.fingerprint
     }
 
     /// The limits it runs under.
