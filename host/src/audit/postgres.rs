@@ -345,12 +345,27 @@ fn last_link(tx: &mut postgres::Transaction<'_>) -> anyhow::Result<[u8; 32]> {
 
 /// The record with every NUL character replaced (PostgreSQL text cannot hold it).
 fn without_nul(record: &Record) -> std::borrow::Cow<'_, Record> {
-    let json = serde_json::to_string(record).expect("a record serialises");
-    if !json.contains("\\u0000") {
+    /// Replaces NULs in every string of `value`; true when there were any.
+    fn clean(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(text) if text.contains('\0') => {
+                *text = text.replace('\0', "\u{FFFD}");
+                true
+            }
+            serde_json::Value::Array(items) => {
+                items.iter_mut().fold(false, |any, v| clean(v) | any)
+            }
+            serde_json::Value::Object(fields) => {
+                fields.values_mut().fold(false, |any, v| clean(v) | any)
+            }
+            _ => false,
+        }
+    }
+    let mut value = serde_json::to_value(record).expect("a record serialises");
+    if !clean(&mut value) {
         return std::borrow::Cow::Borrowed(record);
     }
-    let cleaned = json.replace("\\u0000", "\u{FFFD}");
-    std::borrow::Cow::Owned(serde_json::from_str(&cleaned).expect("still a record"))
+    std::borrow::Cow::Owned(serde_json::from_value(value).expect("the same record shape"))
 }
 
 fn row_to_record(row: &Row) -> anyhow::Result<Stored> {
@@ -500,10 +515,13 @@ mod tests {
         let mut store = (trail.open)();
         let mut r = store_contract::record(1, "k", "pii.email");
         r.model = "gpt\u{0}4o".into();
+        // The text of an escaped NUL is not a NUL, and must survive as is.
+        r.request_id = r"req-\u0000-literal".into();
         r.metadata = vec![("app".into(), "a\u{0}b".into())];
         store.append(&[r]).unwrap();
         let stored = store.query(&Filter::default()).unwrap();
         assert_eq!(stored[0].1.model, "gpt\u{FFFD}4o");
+        assert_eq!(stored[0].1.request_id, r"req-\u0000-literal");
         assert_eq!(stored[0].1.metadata[0].1, "a\u{FFFD}b");
         assert_eq!(store.verify().unwrap(), Ok(1));
     }
