@@ -30,9 +30,14 @@ pub enum Location {
 }
 
 impl Location {
+    /// Whether `text` is a PostgreSQL URL rather than a file name.
+    pub fn is_postgres_url(text: &str) -> bool {
+        text.starts_with("postgres://") || text.starts_with("postgresql://")
+    }
+
     /// `--db` on the command line: a `postgres://` URL or a file.
     pub fn parse(text: &str) -> Location {
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        if Location::is_postgres_url(text) {
             Location::Postgres(Secret::new(text.to_string()))
         } else {
             Location::Sqlite(PathBuf::from(text))

@@ -254,13 +254,7 @@ impl Config {
                     format!("{:?} must be lowercase letters, digits, '-' or '_'", key.id),
                 ));
             }
-            if key.key.expose().len() < 16 {
-                return Err(invalid(
-                    field("key"),
-                    "must be at least 16 characters (generate one with `openssl rand -hex 24`)"
-                        .into(),
-                ));
-            }
+            check_key_length(&key.key).map_err(|m| invalid(field("key"), m))?;
             if self.keys[..i]
                 .iter()
                 .any(|k| k.id == key.id || k.key == key.key)
@@ -294,7 +288,7 @@ impl Config {
                 ));
             }
             let text = url.expose();
-            if !(text.starts_with("postgres://") || text.starts_with("postgresql://"))
+            if !crate::audit::Location::is_postgres_url(text)
                 || text.parse::<postgres::Config>().is_err()
             {
                 return Err(invalid(
@@ -304,13 +298,7 @@ impl Config {
             }
         }
         if let Some(admin) = &self.admin.key {
-            if admin.expose().len() < 16 {
-                return Err(invalid(
-                    "admin.key".into(),
-                    "must be at least 16 characters (generate one with `openssl rand -hex 24`)"
-                        .into(),
-                ));
-            }
+            check_key_length(admin).map_err(|m| invalid("admin.key".into(), m))?;
             if self.keys.iter().any(|k| k.key == *admin) {
                 return Err(invalid(
                     "admin.key".into(),
@@ -329,7 +317,19 @@ impl Config {
         }
         Ok(())
     }
+}
 
+/// Gateway and admin keys are long enough not to be guessed.
+fn check_key_length(key: &Secret) -> Result<(), String> {
+    if key.expose().len() < 16 {
+        return Err(
+            "must be at least 16 characters (generate one with `openssl rand -hex 24`)".into(),
+        );
+    }
+    Ok(())
+}
+
+impl Config {
     /// Checks an `@provider/model` reference against the configured providers.
     fn check_model(&self, target: &str) -> Result<(), String> {
         let Some((slug, model)) = target.strip_prefix('@').and_then(|t| t.split_once('/')) else {
