@@ -55,13 +55,8 @@ impl AuditConfig {
 
     /// The SQLite file.
     pub fn database(&self) -> PathBuf {
-        self.path.clone().unwrap_or_else(|| {
-            std::env::var_os("XDG_DATA_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("sluice")
-                .join("audit.db")
-        })
+        self.path
+            .clone()
+            .unwrap_or_else(|| super::data_dir().join("audit.db"))
     }
 }

@@ -9,9 +9,11 @@ mod audit;
 mod gateway;
 mod guardrail_cache;
 mod guardrails;
+mod state;
 
 pub use audit::AuditConfig;
 pub use guardrail_cache::GuardrailCacheConfig;
+pub use state::StateConfig;
 
 pub use gateway::{KeyConfig, ProviderConfig, ProviderKind, ServerConfig};
 pub use guardrails::{
@@ -55,6 +57,9 @@ pub struct Config {
     /// The admin API.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Where keys, counters and usage are kept.
+    #[serde(default)]
+    pub state: StateConfig,
 }
 
 /// The `[admin]` section: the key of the admin API (`/admin/...`).
@@ -182,6 +187,14 @@ impl Config {
                 audit
             });
         }
+        if self.state.redis.is_none() {
+            let state = self.state.path.take().unwrap_or_else(|| "state.db".into());
+            self.state.path = Some(if state.is_relative() {
+                base.join(state)
+            } else {
+                state
+            });
+        }
         if let Some(dir) = &mut self.sandbox.cache_dir
             && dir.is_relative()
         {
@@ -201,6 +214,9 @@ impl Config {
         guardrails::validate(&self.guardrails)
             .map_err(|(field, message)| invalid(field, message))?;
         self.guardrail_cache
+            .validate()
+            .map_err(|(field, message)| invalid(field, message))?;
+        self.state
             .validate()
             .map_err(|(field, message)| invalid(field, message))?;
         let guardrail_ids: Vec<String> = self.guardrails.iter().map(|g| g.id()).collect();
@@ -317,6 +333,16 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Where sluice keeps its files when no config says: `$XDG_DATA_HOME/sluice`,
+/// else `~/.local/share/sluice`.
+fn data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("sluice")
 }
 
 /// Gateway and admin keys are long enough not to be guessed.
