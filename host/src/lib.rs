@@ -7,6 +7,8 @@
 //! - [`providers`]: upstreams (OpenAI, Anthropic, OpenAI-compatible, echo).
 //! - [`translate`]: OpenAI ⇄ Anthropic, for a client on the other API's model.
 //! - [`auth`]: gateway keys.
+//! - [`governance`]: budgets, rate limits, usage and cost, and the state store
+//!   (SQLite or Redis) they are counted in.
 //! - [`sandbox`]: runs guardrail plugins (WebAssembly components implementing
 //!   `wit/guardrail.wit`) with a deadline, a memory cap and no ambient authority.
 //! - [`guardrails`]: a configured set of plugins, run over text segments, with
@@ -14,6 +16,7 @@
 //!   the segment cache that scans a resent conversation only where it is new.
 //! - [`builtin`]: the built-in plugins embedded in the binary.
 //! - [`config`]: the TOML configuration file.
+//! - [`clock`]: UTC calendar arithmetic (no date-time crate).
 //! - [`scan`]: `sluice scan`, guardrails over files without an upstream.
 //! - [`scaffold`]: `sluice plugin new`, a new plugin crate.
 
@@ -21,8 +24,10 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod builtin;
+pub mod clock;
 pub mod config;
 pub mod gateway;
+pub mod governance;
 pub mod guardrails;
 pub mod metadata;
 pub mod pipeline;

@@ -60,6 +60,9 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Usage and cost totals by key, team, model, provider or metadata tag, per
+    /// hour or day, from the gateway's state (its SQLite file or Redis).
+    Usage(Box<UsageArgs>),
     /// Show the audit trail: every flagged, redacted and blocked request and every
     /// plugin failure, newest last. `sluice audit verify` checks its hash chain.
     #[command(args_conflicts_with_subcommands = true)]
@@ -135,6 +138,54 @@ struct AuditQuery {
     /// Keep printing new records as they are written.
     #[arg(long, short)]
     follow: bool,
+}
+
+#[derive(clap::Args)]
+struct UsageArgs {
+    /// The gateway's config file (usage is kept where its `[state]` says).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// The state file itself, instead of a config.
+    #[arg(long, conflicts_with = "config")]
+    db: Option<PathBuf>,
+    /// From this UTC time (2026-11-22, 2026-11-22T14:00Z) or age (15m, 2h, 7d);
+    /// default 7d.
+    #[arg(long)]
+    since: Option<String>,
+    /// Before this UTC time or age.
+    #[arg(long)]
+    until: Option<String>,
+    /// Group by these, comma-separated: key, team, model, provider, tag:NAME.
+    #[arg(long, default_value = "key,model")]
+    by: String,
+    /// One row per `hour`, `day`, or `all` of the range.
+    #[arg(long, default_value = "day")]
+    per: String,
+    /// Only this gateway key id.
+    #[arg(long)]
+    key: Option<String>,
+    /// Only this team.
+    #[arg(long)]
+    team: Option<String>,
+    /// Only this model (`@provider/model`).
+    #[arg(long)]
+    model: Option<String>,
+    /// Only this provider.
+    #[arg(long)]
+    provider: Option<String>,
+    /// Only this metadata tag, `name=value` (repeat for several).
+    #[arg(long = "tag", value_name = "NAME=VALUE")]
+    tags: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: UsageFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum UsageFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -248,6 +299,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Plugin { command } => run_plugin(command),
+        Command::Usage(args) => run_usage(*args),
         Command::Audit { command, query } => match command {
             Some(AuditCommand::Verify { source }) => run_audit_verify(source),
             None => run_audit(*query),
@@ -454,6 +506,77 @@ fn run_audit(query: AuditQuery) -> anyhow::Result<u8> {
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
+}
+
+fn run_usage(args: UsageArgs) -> anyhow::Result<u8> {
+    use sluice::governance::report::{self, UsageQuery};
+    use sluice::governance::state::State;
+    let state_config = match (&args.db, &args.config) {
+        (Some(db), _) => sluice::config::StateConfig {
+            path: Some(db.clone()),
+            redis: None,
+        },
+        (None, Some(config)) => Config::load(config)?.state,
+        (None, None) => Config::embedded_default().state,
+    };
+    if state_config.redis.is_none() && !state_config.database().exists() {
+        bail!(
+            "no state file at {} (pass the gateway's --config, or --db)",
+            state_config.database().display()
+        );
+    }
+    let mut pairs: Vec<(&str, &str)> = vec![("by", &args.by), ("per", &args.per)];
+    for (name, value) in [
+        ("since", &args.since),
+        ("until", &args.until),
+        ("key", &args.key),
+        ("team", &args.team),
+        ("model", &args.model),
+        ("provider", &args.provider),
+    ] {
+        if let Some(value) = value {
+            pairs.push((name, value));
+        }
+    }
+    pairs.extend(args.tags.iter().map(|t| ("tag", t.as_str())));
+    let query =
+        UsageQuery::from_pairs(pairs, sluice::clock::now_ms()).map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let rows = runtime.block_on(async {
+        let state = State::open(&state_config, false).await?;
+        let (from, to) = query.hours();
+        state.usage(from, to).await
+    })?;
+    let rows = report::group(&query, rows);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        UsageFormat::Csv => write!(out, "{}", report::to_csv(&query, &rows))?,
+        UsageFormat::Json => writeln!(out, "{:#}", report::to_json(&query, &rows))?,
+        UsageFormat::Table => {
+            let mut lines = vec![report::header(&query)];
+            lines.extend(rows.iter().map(|row| report::cells(&query, row)));
+            let widths: Vec<usize> = (0..lines[0].len())
+                .map(|i| {
+                    lines
+                        .iter()
+                        .map(|l| l[i].chars().count())
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            for line in &lines {
+                let cells: Vec<String> = line
+                    .iter()
+                    .zip(&widths)
+                    .map(|(cell, width)| format!("{cell:<width$}"))
+                    .collect();
+                writeln!(out, "{}", cells.join("  ").trim_end())?;
+            }
+        }
+    }
+    Ok(0)
 }
 
 fn run_audit_verify(source: AuditSource) -> anyhow::Result<u8> {

@@ -1,8 +1,9 @@
 //! Per-request metadata: the `x-sluice-metadata` header, a JSON object of string
 //! values, merged with the gateway key's own tags.
 //!
-//! The merged tags reach the guardrails (their context), the audit trail and,
-//! as they land, usage, budgets and rate limits. A key's own tags cannot be
+//! The merged tags reach the guardrails (their context), the audit trail,
+//! usage totals, budgets and rate limits. A trace id (`x-sluice-trace-id` or
+//! W3C `traceparent`) joins them as the tag `trace_id`. A key's own tags cannot be
 //! changed by a request: a client may repeat `team = "a"`, but not claim
 //! another team.
 
@@ -89,6 +90,53 @@ pub fn merge(
     Ok(tags)
 }
 
+/// The request header that carries a trace id; it is echoed in the response.
+pub const TRACE_ID_HEADER: &str = "x-sluice-trace-id";
+/// The tag the trace id is kept under.
+pub const TRACE_ID_TAG: &str = "trace_id";
+
+/// The request's trace id: `x-sluice-trace-id`, else the trace id of a W3C
+/// `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`). It becomes the tag
+/// `trace_id`, so guardrails, routing and the audit trail see it (usage totals
+/// leave it out: it is unique per request).
+pub fn trace_id(headers: &HeaderMap, api: Api) -> Result<Option<String>, ApiError> {
+    if let Some(value) = headers.get(TRACE_ID_HEADER) {
+        let id = value.to_str().unwrap_or_default();
+        let valid = !id.is_empty()
+            && id.len() <= 128
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        if !valid {
+            return Err(ApiError::new(
+                api,
+                ErrorKind::InvalidRequest,
+                format!(
+                    "{TRACE_ID_HEADER}: 1 to 128 letters, digits, '_', '-', '.' or ':' expected"
+                ),
+            ));
+        }
+        return Ok(Some(id.to_string()));
+    }
+    // A malformed traceparent is ignored, as the W3C spec asks of receivers.
+    Ok(headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let parts: Vec<&str> = v.trim().split('-').collect();
+            match parts[..] {
+                [_, id, _, _]
+                    if id.len() == 32
+                        && id.bytes().all(|b| b.is_ascii_hexdigit())
+                        && id.bytes().any(|b| b != b'0') =>
+                {
+                    Some(id.to_ascii_lowercase())
+                }
+                _ => None,
+            }
+        }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +190,29 @@ mod tests {
         let header = serde_json::Value::Object(many).to_string();
         let error = merge(&key(), &headers(&header), Api::OpenAi).unwrap_err();
         assert!(error.message.contains("at most"), "{}", error.message);
+    }
+
+    #[test]
+    fn the_trace_id_comes_from_its_header_or_traceparent() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(trace_id(&headers, Api::OpenAi).unwrap(), None);
+        headers.insert(
+            "traceparent",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            trace_id(&headers, Api::OpenAi).unwrap().as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        headers.insert(TRACE_ID_HEADER, "run-42:step-7".parse().unwrap());
+        assert_eq!(
+            trace_id(&headers, Api::OpenAi).unwrap().as_deref(),
+            Some("run-42:step-7")
+        );
+        headers.insert(TRACE_ID_HEADER, "two words".parse().unwrap());
+        let error = trace_id(&headers, Api::Anthropic).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidRequest);
     }
 }

@@ -2,15 +2,18 @@
 //! `/v1/messages`) through the gateway. The phases, in the order of `chat`:
 //!
 //! ```text
-//! client ─► auth (gateway key) ─► metadata (key tags + `x-sluice-metadata`)
+//! client ─► auth (gateway key) ─► metadata (key tags + `x-sluice-metadata`
+//!          + trace id)
 //!        ─► parse (JSON object, `messages` array, `model`)
 //!        ─► route (alias | @provider/model | key default | server default)
+//!        ─► admit (budgets ⇒ 402, rate limits ⇒ 429; see [`crate::governance`])
 //!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
 //!        ─► translate (when the provider speaks the other API)
 //!        ─► provider (echo answers locally; others get the rewritten body + provider key)
 //!        ─► translate the answer back (whole, or event by event)
 //!        ─► response guardrails: whole body, or per streamed delta with holdback
 //!        ─► client
+//!        ─► usage (the provider's own counts) ─► counters and usage totals
 //! ```
 //!
 //! Each guardrail check (request, response, or a streamed window) hands its
@@ -27,6 +30,8 @@ use crate::audit::{AuditSink, RequestFacts};
 use crate::auth::Caller;
 use crate::config::ProviderKind;
 use crate::gateway::Gateway;
+use crate::governance::usage::{Usage, UsageMeter};
+use crate::governance::{self, Ticket};
 use crate::guardrails::redact::SharedPlaceholders;
 use crate::guardrails::stream::StreamGuard;
 use crate::guardrails::{Guardrails, StopAt};
@@ -34,7 +39,7 @@ use crate::providers::{Route, echo};
 use crate::sandbox::{Action, Context, Phase};
 use crate::translate::{self, StreamTranslator};
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -46,10 +51,15 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Runs one chat request; `body` is the raw request body.
 pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Bytes) -> Response {
     let request_id = format!("req_{:016x}", rand_id());
-    let mut response = match chat_inner(gateway, api, &headers, &body, &request_id).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    };
+    let mut extra = Vec::new();
+    let mut response =
+        match chat_inner(gateway, api, &headers, &body, &request_id, &mut extra).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        };
+    for (name, value) in extra {
+        response.headers_mut().entry(name).or_insert(value);
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -62,10 +72,19 @@ async fn chat_inner(
     headers: &HeaderMap,
     body: &[u8],
     request_id: &str,
+    extra: &mut Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Response, ApiError> {
-    // auth, then the request's metadata merged with the key's tags
+    use crate::metadata::{TRACE_ID_HEADER, TRACE_ID_TAG};
+    // auth, then the request's metadata merged with the key's tags, and its trace id
     let mut caller = gateway.keys.authenticate(headers, api)?;
     caller.metadata = crate::metadata::merge(&caller.metadata, headers, api)?;
+    if let Some(trace_id) = crate::metadata::trace_id(headers, api)? {
+        caller.metadata.retain(|(name, _)| name != TRACE_ID_TAG);
+        if let Ok(value) = HeaderValue::from_str(&trace_id) {
+            extra.push((HeaderName::from_static(TRACE_ID_HEADER), value));
+        }
+        caller.metadata.push((TRACE_ID_TAG.into(), trace_id));
+    }
     let audit = gateway.audit.clone().map(|log| {
         let facts = RequestFacts {
             request_id: request_id.to_string(),
@@ -97,6 +116,19 @@ async fn chat_inner(
             .providers
             .resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
     request["model"] = Value::String(route.model.clone());
+    // admit: budgets and rate limits
+    let admitted = gateway
+        .governance
+        .admit(&governance::Request {
+            api,
+            key_id: caller.key_id.as_deref(),
+            metadata: &caller.metadata,
+            provider: &route.provider.slug,
+            model: &route.model,
+        })
+        .await?;
+    extra.extend(admitted.headers);
+    let mut ticket = admitted.ticket;
     // request guardrails
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
     let ctx = context(api, Phase::Request, &route, &caller);
@@ -108,6 +140,7 @@ async fn chat_inner(
             request: &request,
             route: &route,
             stream,
+            ticket,
         };
         return Ok(echo_response(api, echo, guardrails, response_ctx, call).await);
     }
@@ -115,11 +148,18 @@ async fn chat_inner(
     let translating = route.provider.api() != Some(api);
     let client_wants_usage =
         request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
-    let upstream_body = if translating {
+    let mut upstream_body = if translating {
         translate::request(api, &request, route.provider.kind == ProviderKind::Openai)
     } else {
         request
     };
+    // OpenAI streams report usage only when asked; the gateway always asks, and
+    // takes the usage chunk out again when the client did not ask for it.
+    let upstream_api = route.provider.api().unwrap_or(api);
+    if stream && upstream_api == Api::OpenAi && upstream_body.is_object() {
+        upstream_body["stream_options"]["include_usage"] = Value::Bool(true);
+    }
+    let strip_usage = stream && !translating && api == Api::OpenAi && !client_wants_usage;
     let upstream = route
         .provider
         .send(
@@ -145,11 +185,13 @@ async fn chat_inner(
             .bytes_stream()
             .map(|chunk| chunk.map_err(|e| e.to_string()));
         let translator = translating.then(|| StreamTranslator::new(api, client_wants_usage));
-        return Ok(sse_response(
-            StreamTransformer::new(api, guard),
-            translator,
-            events,
-        ));
+        let mut transformer = StreamTransformer::new(api, guard);
+        transformer.strip_usage = strip_usage;
+        let metering = Metering {
+            meter: UsageMeter::new(upstream_api),
+            ticket,
+        };
+        return Ok(sse_response(transformer, translator, metering, events));
     }
     let bytes = upstream.bytes().await.map_err(|e| {
         ApiError::new(
@@ -171,6 +213,9 @@ async fn chat_inner(
             ),
         )
     })?;
+    if let Some(usage) = Usage::from_answer(upstream_api, &answer) {
+        ticket.set_usage(usage);
+    }
     if translating {
         answer = translate::response(api, &answer);
     }
@@ -315,6 +360,7 @@ struct EchoCall<'a> {
     request: &'a Value,
     route: &'a Route<'a>,
     stream: bool,
+    ticket: Ticket,
 }
 
 /// The echo provider's answer, through the response guardrails like any other.
@@ -329,6 +375,7 @@ async fn echo_response(
         request,
         route,
         stream,
+        mut ticket,
     } = echo;
     let text = echo::echo_text(request);
     let prompt_tokens = echo::approx_tokens(&request.to_string());
@@ -339,19 +386,22 @@ async fn echo_response(
             Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
             Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
         };
+        if let Some(usage) = Usage::from_answer(api, &answer) {
+            ticket.set_usage(usage);
+        }
         return match guard_body(api, &guardrails, ctx, answer, call).await {
             Ok(answer) => json_response(StatusCode::OK, &answer),
             Err(error) => error.into_response(),
         };
     }
     let mut sse = String::new();
+    let client_wants_usage = request
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     match api {
         Api::OpenAi => {
-            let usage = request
-                .pointer("/stream_options/include_usage")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            for chunk in echo::openai_chunks(&id, model, &text, prompt_tokens, usage) {
+            for chunk in echo::openai_chunks(&id, model, &text, prompt_tokens, true) {
                 sse.push_str(&format_event(None, &chunk.to_string()));
             }
             sse.push_str(&format_event(None, "[DONE]"));
@@ -364,7 +414,13 @@ async fn echo_response(
     }
     let guard = StreamGuard::new(guardrails, ctx, call.audit, call.placeholders);
     let events = futures_util::stream::once(async move { Ok::<_, String>(Bytes::from(sse)) });
-    sse_response(StreamTransformer::new(api, guard), None, events)
+    let mut transformer = StreamTransformer::new(api, guard);
+    transformer.strip_usage = api == Api::OpenAi && !client_wants_usage;
+    let metering = Metering {
+        meter: UsageMeter::new(api),
+        ticket,
+    };
+    sse_response(transformer, None, metering, events)
 }
 
 /// A streaming response: upstream bytes → events → guarded events → client. If
@@ -372,6 +428,7 @@ async fn echo_response(
 fn sse_response<S>(
     transformer: StreamTransformer,
     translator: Option<StreamTranslator>,
+    metering: Metering,
     upstream: S,
 ) -> Response
 where
@@ -382,6 +439,7 @@ where
         parser: SseParser::default(),
         translator,
         transformer,
+        metering,
         done: false,
     };
     let body = futures_util::stream::unfold(state, |mut state| async move {
@@ -409,7 +467,16 @@ struct StreamState<S> {
     parser: SseParser,
     translator: Option<StreamTranslator>,
     transformer: StreamTransformer,
+    metering: Metering,
     done: bool,
+}
+
+/// A stream's usage as the provider reports it, and the ticket it goes on. The
+/// ticket records when the stream state is dropped: at its end, or when the
+/// client goes away.
+struct Metering {
+    meter: UsageMeter,
+    ticket: Ticket,
 }
 
 impl<S> StreamState<S> {
@@ -436,8 +503,12 @@ impl<S> StreamState<S> {
         out
     }
 
-    /// One upstream event: translated (if needed), then guarded.
+    /// One upstream event: metered, translated (if needed), then guarded.
     fn handle(&mut self, event: SseEvent) -> String {
+        self.metering.meter.observe(&event.data);
+        if let Some(usage) = self.metering.meter.usage() {
+            self.metering.ticket.set_usage(usage);
+        }
         let transformer = &mut self.transformer;
         match &mut self.translator {
             Some(translator) => translator

@@ -20,7 +20,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
 /// Builds the gateway from `config` and serves it until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     install_crypto_provider();
-    let gateway = Gateway::new(&config)?;
+    let gateway = Gateway::new(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     let address = listener.local_addr()?;
     if gateway.keys.is_open() {
@@ -38,6 +38,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(audit) = &audit {
         eprintln!("sluice: audit trail in {}", audit.location().describe());
     }
+    eprintln!(
+        "sluice: keys, limits and usage in {}",
+        gateway.governance.state().describe()
+    );
+    let governance = gateway.governance.clone();
     let cache = gateway.guardrails.cache().cloned();
     let cache_log = cache
         .clone()
@@ -49,6 +54,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(audit) = audit {
         audit.close();
     }
+    // ... and every request's usage.
+    governance.close().await;
     if let (Some(cache), Some(log)) = (cache, cache_log) {
         log.abort();
         eprintln!("sluice: guardrail cache: {}", cache.stats());

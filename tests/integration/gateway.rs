@@ -57,6 +57,9 @@ cache_dir = {cache:?}
 [audit]
 {audit}
 
+[state]
+path = {state_db:?}
+
 [[providers]]
 slug = "oa"
 kind = "openai"
@@ -96,10 +99,11 @@ metadata = {{ team = "a" }}
 {extra}
 "#,
         cache = cache_dir().display().to_string(),
+        state_db = state.path().join("state.db").display().to_string(),
     );
     let config =
         Config::parse(&text, Path::new("."), &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
-    let gateway = Gateway::new(&config).unwrap();
+    let gateway = Gateway::new(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = sluice::server::app(gateway.clone());

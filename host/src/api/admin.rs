@@ -4,13 +4,15 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /admin/audit` | audit records, filtered like `sluice audit`, oldest first, paginated |
+//! | `GET /admin/usage` | usage and cost totals, grouped like `sluice usage`, as JSON or CSV |
 
 use super::error::{Api, ApiError, ErrorKind};
 use crate::audit::{Filter, now_ms, report};
 use crate::gateway::Gateway;
+use crate::governance::report::{self as usage_report, UsageQuery};
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
@@ -85,4 +87,69 @@ async fn audit_page(
         "has_more": has_more,
         "next_after": rows.last().map(|(seq, _)| *seq),
     }))
+}
+
+/// `GET /admin/usage?since=7d&by=team,tag:project&per=day&format=csv`
+///
+/// Answers `{"columns": [...], "rows": [{column: value, ...}, ...]}`, or CSV
+/// with `format=csv`. Parameters are those of `sluice usage`.
+pub async fn usage(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match usage_report_response(&gateway, &headers, query.as_deref().unwrap_or("")).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn usage_report_response(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<Response, ApiError> {
+    gateway.admin_key.authorize(headers)?;
+    let invalid = |message: String| ApiError::new(Api::OpenAi, ErrorKind::InvalidRequest, message);
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let csv = match pairs
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(invalid(format!("`format`: json or csv, got `{other}`"))),
+    };
+    let query = UsageQuery::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        now_ms(),
+    )
+    .map_err(invalid)?;
+    let (from, to) = query.hours();
+    let rows = gateway
+        .governance
+        .state()
+        .usage(from, to)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %format!("{error:#}"), "cannot read usage");
+            ApiError::new(
+                Api::OpenAi,
+                ErrorKind::Internal,
+                "cannot read usage; the gateway's log says why",
+            )
+        })?;
+    let report = usage_report::group(&query, rows);
+    if csv {
+        let mut response = usage_report::to_csv(&query, &report).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        return Ok(response);
+    }
+    Ok(Json(usage_report::to_json(&query, &report)).into_response())
 }

@@ -5,7 +5,7 @@
 //! status codes follow each API, so the official SDKs raise the right exception
 //! and retry only what is worth retrying (a guardrail block is a 400: never retried).
 
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -43,8 +43,12 @@ pub enum ErrorKind {
     NotFound,
     /// The body is over the configured limit (413).
     TooLarge,
-    /// Too many requests (429), as a provider answered.
+    /// Too many requests (429): a provider's answer, or a gateway rate limit.
     RateLimited,
+    /// A gateway budget is spent (402): not worth retrying until it resets.
+    BudgetExceeded,
+    /// A part the gateway needs (its shared state store) is down (503).
+    Unavailable,
     /// The upstream could not be reached or answered nonsense (502).
     BadGateway,
     /// The upstream did not answer in time (504).
@@ -63,6 +67,8 @@ impl ErrorKind {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::BudgetExceeded => StatusCode::PAYMENT_REQUIRED,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,7 +84,11 @@ impl ErrorKind {
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::Permission => "permission_error",
             ErrorKind::RateLimited => "rate_limit_error",
-            ErrorKind::BadGateway | ErrorKind::Timeout | ErrorKind::Internal => "api_error",
+            ErrorKind::BudgetExceeded => "insufficient_quota",
+            ErrorKind::BadGateway
+            | ErrorKind::Timeout
+            | ErrorKind::Internal
+            | ErrorKind::Unavailable => "api_error",
         }
     }
 
@@ -90,7 +100,11 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found_error",
             ErrorKind::TooLarge => "request_too_large",
             ErrorKind::RateLimited => "rate_limit_error",
-            ErrorKind::BadGateway | ErrorKind::Timeout | ErrorKind::Internal => "api_error",
+            ErrorKind::BudgetExceeded => "billing_error",
+            ErrorKind::BadGateway
+            | ErrorKind::Timeout
+            | ErrorKind::Internal
+            | ErrorKind::Unavailable => "api_error",
         }
     }
 
@@ -98,6 +112,7 @@ impl ErrorKind {
     pub fn for_status(status: StatusCode) -> ErrorKind {
         match status.as_u16() {
             401 => ErrorKind::Authentication,
+            402 => ErrorKind::BudgetExceeded,
             403 => ErrorKind::Permission,
             404 => ErrorKind::NotFound,
             413 => ErrorKind::TooLarge,
@@ -113,6 +128,8 @@ impl ErrorKind {
             ErrorKind::Blocked => Some("content_blocked"),
             ErrorKind::Authentication => Some("invalid_api_key"),
             ErrorKind::TooLarge => Some("request_too_large"),
+            ErrorKind::BudgetExceeded => Some("budget_exceeded"),
+            ErrorKind::RateLimited => Some("rate_limit_exceeded"),
             _ => None,
         }
     }
@@ -127,6 +144,8 @@ pub struct ApiError {
     pub kind: ErrorKind,
     /// Shown to the client. Never contains a key, a secret or matched text.
     pub message: String,
+    /// Extra response headers (`Retry-After`, rate-limit headers).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -136,7 +155,14 @@ impl ApiError {
             api,
             kind,
             message: message.into(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The error with `headers` added to its response.
+    pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
+        self.headers.extend(headers);
+        self
     }
 
     /// The JSON body.
@@ -169,7 +195,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.kind.status();
-        (status, axum::Json(self.body())).into_response()
+        let mut response = (status, axum::Json(self.body())).into_response();
+        response.headers_mut().extend(self.headers);
+        response
     }
 }
 

@@ -9,6 +9,7 @@
 //! | `POST /v1/messages/count_tokens` | Anthropic token counting, passed through |
 //! | `GET /health` | liveness |
 //! | `GET /admin/audit` | the audit trail, with the admin key ([`admin`]) |
+//! | `GET /admin/usage` | usage and cost totals, with the admin key |
 
 pub mod admin;
 pub mod error;
@@ -38,6 +39,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/health", get(|| async { "ok" }))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/usage", get(admin::usage))
         .fallback(not_found)
         .with_state(gateway)
 }

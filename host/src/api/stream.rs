@@ -22,6 +22,9 @@ pub struct StreamTransformer {
     last_chunk: Option<Value>,
     /// Set once the stream has been ended (normally or by an error).
     pub ended: bool,
+    /// Take out the usage the gateway asked an OpenAI upstream for: the last
+    /// chunk with `usage` and no choices, and `"usage": null` in the others.
+    pub strip_usage: bool,
 }
 
 impl StreamTransformer {
@@ -32,6 +35,7 @@ impl StreamTransformer {
             guard,
             last_chunk: None,
             ended: false,
+            strip_usage: false,
         }
     }
 
@@ -87,6 +91,16 @@ impl StreamTransformer {
         if chunk.get("error").is_some() {
             self.ended = true;
             return format_event(None, &event.data);
+        }
+        if self.strip_usage
+            && let Some(usage) = chunk.as_object_mut().and_then(|c| c.remove("usage"))
+            && !usage.is_null()
+            && chunk
+                .get("choices")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+        {
+            return String::new();
         }
         if let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) {
             for choice in choices {

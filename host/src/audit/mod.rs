@@ -187,12 +187,7 @@ fn write_loop(mut store: Box<dyn Store>, receiver: Receiver<Record>, retention: 
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::clock::now_ms;
 
 /// The hashing key kept beside the database (`audit.db.key`), made on first use
 /// from the operating system's random source and readable by the gateway's

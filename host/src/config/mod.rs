@@ -7,11 +7,13 @@
 
 mod audit;
 mod gateway;
+mod governance;
 mod guardrail_cache;
 mod guardrails;
 mod state;
 
 pub use audit::AuditConfig;
+pub use governance::{BudgetConfig, Period, PriceConfig, RateLimitConfig};
 pub use guardrail_cache::GuardrailCacheConfig;
 pub use state::StateConfig;
 
@@ -60,6 +62,16 @@ pub struct Config {
     /// Where keys, counters and usage are kept.
     #[serde(default)]
     pub state: StateConfig,
+    /// Spending limits per key, team or tag.
+    #[serde(default)]
+    pub budgets: Vec<BudgetConfig>,
+    /// Request and token rates per key, team, model or tag.
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitConfig>,
+    /// Model prices (US dollars per million tokens), added to or overriding the
+    /// built-in table; keyed by model name or `@provider/model`.
+    #[serde(default)]
+    pub pricing: BTreeMap<String, PriceConfig>,
 }
 
 /// The `[admin]` section: the key of the admin API (`/admin/...`).
@@ -218,6 +230,8 @@ impl Config {
             .map_err(|(field, message)| invalid(field, message))?;
         self.state
             .validate()
+            .map_err(|(field, message)| invalid(field, message))?;
+        governance::validate(&self.budgets, &self.rate_limits, &self.pricing)
             .map_err(|(field, message)| invalid(field, message))?;
         let guardrail_ids: Vec<String> = self.guardrails.iter().map(|g| g.id()).collect();
 

@@ -1,0 +1,212 @@
+//! Tokens used by one request, read from the provider's own usage data: the
+//! `usage` object of a whole answer, or the usage events of a stream.
+//!
+//! The two APIs count differently. OpenAI's `prompt_tokens` include the tokens
+//! read from the prompt cache (`prompt_tokens_details.cached_tokens`);
+//! Anthropic's `input_tokens` exclude both cache reads and cache writes. A
+//! [`Usage`] holds the four counts apart, so each can be priced.
+
+use crate::api::error::Api;
+use serde_json::Value;
+
+/// The tokens of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Input tokens not read from or written to the prompt cache.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input tokens read from the prompt cache.
+    pub cache_read_tokens: u64,
+    /// Input tokens written to the prompt cache.
+    pub cache_write_tokens: u64,
+}
+
+fn count(value: &Value, pointer: &str) -> Option<u64> {
+    value.pointer(pointer).and_then(Value::as_u64)
+}
+
+impl Usage {
+    /// Every token, input (cached or not) and output.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+
+    /// All input tokens, cached or not.
+    pub fn all_input(&self) -> u64 {
+        self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+
+    /// Reads the `usage` object of an answer (or stream event) in `api`'s format.
+    pub fn from_usage_object(api: Api, usage: &Value) -> Option<Usage> {
+        if !usage.is_object() {
+            return None;
+        }
+        match api {
+            Api::OpenAi => {
+                let prompt = count(usage, "/prompt_tokens")?;
+                let cached = count(usage, "/prompt_tokens_details/cached_tokens").unwrap_or(0);
+                Some(Usage {
+                    input_tokens: prompt.saturating_sub(cached),
+                    output_tokens: count(usage, "/completion_tokens").unwrap_or(0),
+                    cache_read_tokens: cached.min(prompt),
+                    cache_write_tokens: 0,
+                })
+            }
+            Api::Anthropic => Some(Usage {
+                input_tokens: count(usage, "/input_tokens")?,
+                output_tokens: count(usage, "/output_tokens").unwrap_or(0),
+                cache_read_tokens: count(usage, "/cache_read_input_tokens").unwrap_or(0),
+                cache_write_tokens: count(usage, "/cache_creation_input_tokens").unwrap_or(0),
+            }),
+        }
+    }
+
+    /// Reads the usage of a whole (non-streamed) answer in `api`'s format.
+    pub fn from_answer(api: Api, answer: &Value) -> Option<Usage> {
+        Usage::from_usage_object(api, answer.get("usage")?)
+    }
+}
+
+/// Follows a stream in the provider's format and keeps the usage it reports.
+///
+/// OpenAI sends usage in a last chunk (when `stream_options.include_usage` is
+/// set, which the gateway asks for). Anthropic sends input and cache counts in
+/// `message_start` and the running output count in each `message_delta`; a
+/// stream cut short still has its input counted.
+#[derive(Debug, Clone)]
+pub struct UsageMeter {
+    api: Api,
+    usage: Option<Usage>,
+}
+
+impl UsageMeter {
+    /// A meter for a stream in `api`'s format.
+    pub fn new(api: Api) -> Self {
+        UsageMeter { api, usage: None }
+    }
+
+    /// What the stream reported so far (`None`: nothing yet).
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// Looks at one event's data.
+    pub fn observe(&mut self, data: &str) {
+        // Only events that mention usage are parsed a second time.
+        if !data.contains("\"usage\"") {
+            return;
+        }
+        let Ok(event) = serde_json::from_str::<Value>(data) else {
+            return;
+        };
+        match self.api {
+            Api::OpenAi => {
+                if let Some(usage) = event
+                    .get("usage")
+                    .and_then(|u| Usage::from_usage_object(Api::OpenAi, u))
+                {
+                    self.usage = Some(usage);
+                }
+            }
+            Api::Anthropic => match event.get("type").and_then(Value::as_str) {
+                Some("message_start") => {
+                    if let Some(usage) = event
+                        .pointer("/message/usage")
+                        .and_then(|u| Usage::from_usage_object(Api::Anthropic, u))
+                    {
+                        self.usage = Some(usage);
+                    }
+                }
+                Some("message_delta") => {
+                    let usage = self.usage.get_or_insert_with(Usage::default);
+                    let delta = &event["usage"];
+                    if let Some(output) = count(delta, "/output_tokens") {
+                        usage.output_tokens = output;
+                    }
+                    // Newer streams repeat the input counts here, cumulatively.
+                    if let Some(input) = count(delta, "/input_tokens") {
+                        usage.input_tokens = input;
+                    }
+                    if let Some(read) = count(delta, "/cache_read_input_tokens") {
+                        usage.cache_read_tokens = read;
+                    }
+                    if let Some(write) = count(delta, "/cache_creation_input_tokens") {
+                        usage.cache_write_tokens = write;
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn openai_cached_tokens_are_taken_out_of_the_input() {
+        let answer = json!({"usage": {"prompt_tokens": 1000, "completion_tokens": 50,
+            "prompt_tokens_details": {"cached_tokens": 800}}});
+        assert_eq!(
+            Usage::from_answer(Api::OpenAi, &answer),
+            Some(Usage {
+                input_tokens: 200,
+                output_tokens: 50,
+                cache_read_tokens: 800,
+                cache_write_tokens: 0
+            })
+        );
+    }
+
+    #[test]
+    fn anthropic_counts_cache_reads_and_writes_apart() {
+        let answer = json!({"usage": {"input_tokens": 10, "output_tokens": 5,
+            "cache_read_input_tokens": 300, "cache_creation_input_tokens": 40}});
+        let usage = Usage::from_answer(Api::Anthropic, &answer).unwrap();
+        assert_eq!(usage.total(), 355);
+        assert_eq!(usage.all_input(), 350);
+    }
+
+    #[test]
+    fn an_answer_without_usage_has_none() {
+        assert_eq!(
+            Usage::from_answer(Api::OpenAi, &json!({"choices": []})),
+            None
+        );
+        assert_eq!(
+            Usage::from_answer(Api::Anthropic, &json!({"usage": null})),
+            None
+        );
+    }
+
+    #[test]
+    fn openai_streams_report_usage_in_the_last_chunk() {
+        let mut meter = UsageMeter::new(Api::OpenAi);
+        meter.observe(r#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#);
+        assert_eq!(meter.usage(), None);
+        meter.observe(r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#);
+        assert_eq!(meter.usage().map(|u| u.total()), Some(10));
+    }
+
+    #[test]
+    fn anthropic_streams_add_output_to_the_input_of_message_start() {
+        let mut meter = UsageMeter::new(Api::Anthropic);
+        meter.observe(
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":12,"output_tokens":1,"cache_read_input_tokens":100}}}"#,
+        );
+        assert_eq!(meter.usage().unwrap().input_tokens, 12);
+        meter.observe(r#"{"type":"message_delta","delta":{},"usage":{"output_tokens":40}}"#);
+        let usage = meter.usage().unwrap();
+        assert_eq!(
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens
+            ),
+            (12, 40, 100)
+        );
+    }
+}
