@@ -8,6 +8,7 @@ mod builtins;
 mod cli;
 mod contract;
 mod gateway;
+mod governance;
 mod mock_upstream;
 mod plugin_authoring;
 mod quality;

@@ -233,3 +233,36 @@ pub async fn spawn_serve(
     }
     served
 }
+
+/// A Redis database of its own (one of the server's 16), emptied first.
+pub struct RedisDb {
+    /// `redis://127.0.0.1:PORT/N`.
+    pub url: String,
+}
+
+impl RedisDb {
+    /// A fresh database, or `None` (the test says it is skipped) when no
+    /// server is configured (`SLUICE_TEST_REDIS_URL`, printed by
+    /// `.ci/services`). With `SLUICE_REQUIRE_SERVICES` set, a missing server
+    /// fails the test.
+    pub fn create() -> Option<RedisDb> {
+        let Ok(base) = std::env::var("SLUICE_TEST_REDIS_URL") else {
+            assert!(
+                std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
+                "SLUICE_TEST_REDIS_URL is not set: run `eval \"$(.ci/services)\"`"
+            );
+            eprintln!("skipped: no Redis (set SLUICE_TEST_REDIS_URL; see .ci/services)");
+            return None;
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let db = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(db < 16, "more Redis tests than databases");
+        let url = format!("{}/{db}", base.trim_end_matches('/'));
+        let client = redis::Client::open(url.as_str()).expect("a Redis URL");
+        let mut connection = client.get_connection().expect("connect to Redis");
+        redis::cmd("FLUSHDB")
+            .exec(&mut connection)
+            .expect("flush the test database");
+        Some(RedisDb { url })
+    }
+}
