@@ -73,13 +73,17 @@ fn assert_ok(what: &str, output: &Output) -> String {
 }
 
 async fn python_script(script: &str, module: &str) {
+    python_script_with(script, module, GUARDRAILS).await;
+}
+
+async fn python_script_with(script: &str, module: &str, config: &str) {
     if !available(
         python_has(module),
         &format!("the `{module}` Python package"),
     ) {
         return;
     }
-    let h = start(GUARDRAILS).await;
+    let h = start(config).await;
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/sdk")
         .join(script);
@@ -97,6 +101,27 @@ async fn the_openai_python_sdk_works_unchanged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_anthropic_python_sdk_works_unchanged() {
     python_script("anthropic_client.py", "anthropic").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn budgets_and_rate_limits_reach_the_python_sdks_as_their_own_errors() {
+    let limits = r#"
+[[rate_limits]]
+id = "daily"
+key = "*"
+per = "day"
+requests = 3
+
+[[budgets]]
+id = "capped-tokens"
+tag = "project=capped"
+period = "day"
+tokens = 15
+"#;
+    if !python_has("openai") && !required() {
+        return;
+    }
+    python_script_with("governance_client.py", "anthropic", limits).await;
 }
 
 /// What the mock received from an agent: the last user text it saw.
