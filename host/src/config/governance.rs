@@ -128,7 +128,7 @@ pub fn validate(
             return Err((field("cost_usd"), "set cost_usd, tokens or both".into()));
         }
         if let Some(cost) = b.cost_usd
-            && !(cost.is_finite() && cost >= 0.0 && cost < 1e9)
+            && !(cost.is_finite() && (0.0..1e9).contains(&cost))
         {
             return Err((
                 field("cost_usd"),
@@ -199,9 +199,7 @@ fn check_id<'a>(id: &'a str, seen: &mut std::collections::HashSet<&'a str>) -> R
 fn check_selectors(chosen: &[(&str, &str)], allowed: &str) -> Result<(), String> {
     match chosen {
         [] => Err(format!("set one of {allowed}")),
-        [(name, value)] if value.is_empty() => {
-            Err(format!("`{name}` is empty (use \"*\" for each {name})"))
-        }
+        [(name, "")] => Err(format!("`{name}` is empty (use \"*\" for each {name})")),
         [(name, value)] if *name == "tag" && value.starts_with('=') => {
             Err("`tag` is written name=value, name=* or name".into())
         }

@@ -78,11 +78,7 @@ impl LocalState {
             let thread = std::thread::Builder::new()
                 .name("sluice-state".into())
                 .spawn(move || {
-                    loop {
-                        match stopped.recv_timeout(SAVE_EVERY) {
-                            Err(RecvTimeoutError::Timeout) => {}
-                            _ => break,
-                        }
+                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(SAVE_EVERY) {
                         if let Err(e) = inner.save() {
                             tracing::error!(error = %e, "could not save governance state; will retry");
                         }
@@ -348,7 +344,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = LocalState::open(&dir.path().join("state.db"), false).unwrap();
         let budget = check("budget", 100, 0);
-        assert_eq!(state.admit(&[budget.clone()]), Admission::Admitted(vec![0]));
+        assert_eq!(
+            state.admit(std::slice::from_ref(&budget)),
+            Admission::Admitted(vec![0])
+        );
         state.record(
             &[Add {
                 counter: "budget".into(),
@@ -358,7 +357,7 @@ mod tests {
             (usage_key("a"), Totals::default()),
         );
         assert_eq!(
-            state.admit(&[budget.clone()]),
+            state.admit(std::slice::from_ref(&budget)),
             Admission::Admitted(vec![99])
         );
         state.record(
