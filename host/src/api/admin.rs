@@ -129,19 +129,14 @@ async fn usage_report_response(
     )
     .map_err(invalid)?;
     let (from, to) = query.hours();
-    let rows = gateway
-        .governance
-        .state()
-        .usage(from, to)
-        .await
-        .map_err(|error| {
-            tracing::error!(error = %format!("{error:#}"), "cannot read usage");
-            ApiError::new(
-                Api::OpenAi,
-                ErrorKind::Internal,
-                "cannot read usage; the gateway's log says why",
-            )
-        })?;
+    let rows = gateway.governance.usage(from, to).await.map_err(|error| {
+        tracing::error!(error = %format!("{error:#}"), "cannot read usage");
+        ApiError::new(
+            Api::OpenAi,
+            ErrorKind::Internal,
+            "cannot read usage; the gateway's log says why",
+        )
+    })?;
     let report = usage_report::group(&query, rows);
     if csv {
         let mut response = usage_report::to_csv(&query, &report).into_response();

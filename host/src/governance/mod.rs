@@ -84,9 +84,27 @@ impl Governance {
         }
     }
 
-    /// The state store (for usage reports).
+    /// The state store.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The usage rows of the hours in `[from_ms, to_ms)`; SQLite is read on the
+    /// blocking pool, off the async workers.
+    pub async fn usage(
+        self: &Arc<Self>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> anyhow::Result<Vec<(UsageKey, Totals)>> {
+        if let State::Local(_) = &self.state {
+            let governance = self.clone();
+            return tokio::task::spawn_blocking(move || match &governance.state {
+                State::Local(local) => local.usage(from_ms, to_ms),
+                State::Redis(_) => unreachable!("checked above"),
+            })
+            .await?;
+        }
+        self.state.usage(from_ms, to_ms).await
     }
 
     /// Checks `request` against every limit it falls under and counts it.
