@@ -6,7 +6,8 @@
 //! - [`pipeline`]: the path of one chat request, phase by phase.
 //! - [`providers`]: upstreams (OpenAI, Anthropic, OpenAI-compatible, echo).
 //! - [`translate`]: OpenAI ⇄ Anthropic, for a client on the other API's model.
-//! - [`auth`]: gateway keys.
+//! - [`auth`]: who is calling: gateway keys from the config and the key store.
+//! - [`keys`]: managed gateway keys (`sluice keys`, `/admin/keys`) and their store.
 //! - [`sandbox`]: runs guardrail plugins (WebAssembly components implementing
 //!   `wit/guardrail.wit`) with a deadline, a memory cap and no ambient authority.
 //! - [`guardrails`]: a configured set of plugins, run over text segments, with
@@ -24,6 +25,7 @@ pub mod builtin;
 pub mod config;
 pub mod gateway;
 pub mod guardrails;
+pub mod keys;
 pub mod metadata;
 pub mod pipeline;
 pub mod providers;

@@ -60,6 +60,12 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Manage gateway keys: create, list, show, rotate, revoke, update. Keys are
+    /// kept in the `[state]` file; running gateways pick changes up within a second.
+    Keys {
+        #[command(subcommand)]
+        command: Box<sluice::keys::command::KeysCommand>,
+    },
     /// Show the audit trail: every flagged, redacted and blocked request and every
     /// plugin failure, newest last. `sluice audit verify` checks its hash chain.
     #[command(args_conflicts_with_subcommands = true)]
@@ -212,11 +218,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 None => Config::embedded_default(),
             };
             if let Some(listen) = listen {
-                if config.keys.is_empty() && !listen.ip().is_loopback() {
-                    bail!(
-                        "no gateway keys are configured, so sluice only listens on a loopback address, not {listen}"
-                    );
-                }
                 config.server.listen = listen;
             }
             let runtime = tokio::runtime::Runtime::new()?;
@@ -248,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Plugin { command } => run_plugin(command),
+        Command::Keys { command } => sluice::keys::command::run(*command),
         Command::Audit { command, query } => match command {
             Some(AuditCommand::Verify { source }) => run_audit_verify(source),
             None => run_audit(*query),

@@ -5,6 +5,7 @@
 //! client ─► auth (gateway key) ─► metadata (key tags + `x-sluice-metadata`)
 //!        ─► parse (JSON object, `messages` array, `model`)
 //!        ─► route (alias | @provider/model | key default | server default)
+//!        ─► scope (the key's allowed models and providers; else 403)
 //!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
 //!        ─► translate (when the provider speaks the other API)
 //!        ─► provider (echo answers locally; others get the rewritten body + provider key)
@@ -64,7 +65,7 @@ async fn chat_inner(
     request_id: &str,
 ) -> Result<Response, ApiError> {
     // auth, then the request's metadata merged with the key's tags
-    let mut caller = gateway.keys.authenticate(headers, api)?;
+    let mut caller = gateway.keys.authenticate(headers, api).await?;
     caller.metadata = crate::metadata::merge(&caller.metadata, headers, api)?;
     let audit = gateway.audit.clone().map(|log| {
         let facts = RequestFacts {
@@ -96,6 +97,8 @@ async fn chat_inner(
         gateway
             .providers
             .resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
+    // scope
+    caller.check_scope(api, &route, requested.as_deref(), &gateway.providers)?;
     request["model"] = Value::String(route.model.clone());
     // request guardrails
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());

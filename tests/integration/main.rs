@@ -8,6 +8,7 @@ mod builtins;
 mod cli;
 mod contract;
 mod gateway;
+mod keys;
 mod mock_upstream;
 mod plugin_authoring;
 mod quality;

@@ -284,6 +284,14 @@ impl Config {
                 self.check_model_or_alias(model)
                     .map_err(|m| invalid(field("default_model"), m))?;
             }
+            for slug in &key.allowed_providers {
+                if !self.providers.iter().any(|p| p.slug == *slug) {
+                    return Err(invalid(
+                        field("allowed_providers"),
+                        format!("no provider `{slug}` is configured"),
+                    ));
+                }
+            }
             for id in key.guardrails.iter().flatten() {
                 if !guardrail_ids.contains(id) {
                     return Err(invalid(
@@ -321,15 +329,6 @@ impl Config {
                     "is also a gateway key; the admin key must be separate".into(),
                 ));
             }
-        }
-        if self.keys.is_empty() && !self.server.listen.ip().is_loopback() {
-            return Err(invalid(
-                "keys".into(),
-                format!(
-                    "no gateway keys are configured, so sluice would serve anyone; add [[keys]] or listen on a loopback address (listen = {})",
-                    self.server.listen
-                ),
-            ));
         }
         Ok(())
     }
@@ -372,7 +371,9 @@ impl Config {
         Ok(())
     }
 
-    fn check_model_or_alias(&self, model: &str) -> Result<(), String> {
+    /// Checks a model a key or the server may default to: an alias, or an
+    /// `@provider/model` of a configured provider.
+    pub fn check_model_or_alias(&self, model: &str) -> Result<(), String> {
         if self.models.contains_key(model) {
             return Ok(());
         }
@@ -380,7 +381,8 @@ impl Config {
     }
 }
 
-fn is_slug(s: &str) -> bool {
+/// An id or slug: 1 to 64 lowercase letters, digits, `-` or `_`.
+pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
@@ -594,7 +596,6 @@ mod tests {
             ),
             ("[models]\nfast = \"@nowhere/m\"\n", "models.fast"),
             ("[models]\nfast = \"gpt\"\n", "models.fast"),
-            ("[server]\nlisten = \"0.0.0.0:8080\"\n", "keys"),
             ("[[keys]]\nid = \"a\"\nkey = \"short\"\n", "keys[0].key"),
             ("[guardrail_cache]\nmax_mb = 0\n", "guardrail_cache.max_mb"),
             (
