@@ -15,6 +15,7 @@
 //!   the segment cache that scans a resent conversation only where it is new.
 //! - [`builtin`]: the built-in plugins embedded in the binary.
 //! - [`config`]: the TOML configuration file.
+//! - [`sqlite`]: how every SQLite-backed store opens its file.
 //! - [`scan`]: `sluice scan`, guardrails over files without an upstream.
 //! - [`scaffold`]: `sluice plugin new`, a new plugin crate.
 
@@ -34,4 +35,5 @@ pub mod scaffold;
 pub mod scan;
 pub mod secret;
 pub mod server;
+pub mod sqlite;
 pub mod translate;
