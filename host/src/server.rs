@@ -25,7 +25,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     if gateway.keys.is_open() {
         tracing::warn!(
-            "no gateway keys configured: serving without authentication (loopback only)"
+            "no gateway keys exist: serving without authentication (loopback only) until the first `sluice keys create`"
         );
     }
     let guardrails: Vec<&str> = gateway.guardrails.iter().map(|g| g.id.as_str()).collect();
@@ -37,6 +37,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let audit = gateway.audit.clone();
     if let Some(audit) = &audit {
         eprintln!("sluice: audit trail in {}", audit.location().describe());
+    }
+    if let Some(managed) = gateway.keys.managed() {
+        eprintln!(
+            "sluice: managed gateway keys in {}",
+            managed.store().describe()
+        );
     }
     let cache = gateway.guardrails.cache().cloned();
     let cache_log = cache

@@ -599,6 +599,10 @@ mod tests {
             ("[[keys]]\nid = \"a\"\nkey = \"short\"\n", "keys[0].key"),
             ("[guardrail_cache]\nmax_mb = 0\n", "guardrail_cache.max_mb"),
             (
+                "[[keys]]\nid = \"a\"\nkey = \"0123456789abcdef\"\nallowed_providers = [\"x\"]\n",
+                "keys[0].allowed_providers",
+            ),
+            (
                 "[[keys]]\nid = \"a\"\nkey = \"0123456789abcdef\"\nguardrails = [\"x\"]\n",
                 "keys[0].guardrails",
             ),

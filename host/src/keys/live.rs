@@ -13,8 +13,8 @@
 use super::record::{KeyHash, KeyRecord};
 use super::store::{KeyError, KeyStore};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// How old a snapshot may be for a known key.
@@ -42,8 +42,11 @@ impl Snapshot {
 pub struct LiveKeys {
     store: Arc<dyn KeyStore>,
     snapshot: RwLock<Arc<Snapshot>>,
-    /// When a check found the snapshot current (or failed); `None`: look again.
-    checked: Mutex<Option<Instant>>,
+    /// When a check found the snapshot current (or failed), as nanoseconds
+    /// after `epoch` plus one; 0: look again. An atomic, so that the check on
+    /// every request takes no lock.
+    checked: AtomicU64,
+    epoch: Instant,
     /// One check at a time; the others wait for its answer.
     checking: tokio::sync::Mutex<()>,
     /// Whether the last check failed (to log a failure once, and its end).
@@ -59,7 +62,8 @@ impl LiveKeys {
         Ok(LiveKeys {
             store,
             snapshot: RwLock::new(Arc::new(snapshot)),
-            checked: Mutex::new(Some(started)),
+            checked: AtomicU64::new(1),
+            epoch: started,
             checking: tokio::sync::Mutex::new(()),
             failing: AtomicBool::new(false),
         })
@@ -72,7 +76,7 @@ impl LiveKeys {
 
     /// Makes the next lookup ask the store: this process just changed it.
     pub fn mark_stale(&self) {
-        *lock(&self.checked) = None;
+        self.checked.store(0, Ordering::Release);
     }
 
     /// Every key of the current snapshot, without asking the store.
@@ -106,7 +110,13 @@ impl LiveKeys {
     }
 
     fn checked_within(&self, max_age: Duration) -> bool {
-        lock(&self.checked).is_some_and(|at| at.elapsed() <= max_age)
+        match self.checked.load(Ordering::Acquire) {
+            0 => false,
+            at => {
+                let age = (self.epoch.elapsed().as_nanos() as u64).saturating_sub(at - 1);
+                age <= max_age.as_nanos() as u64
+            }
+        }
     }
 
     /// A snapshot found current at most `max_age` ago.
@@ -118,7 +128,9 @@ impl LiveKeys {
         if self.checked_within(max_age) {
             return self.current_snapshot();
         }
-        // The check counts from when it starts: what it reads is at least that new.
+        // The check counts from when it starts: what it reads is at least that
+        // new. A write by this process during the check leaves it stale.
+        let before = self.checked.load(Ordering::Acquire);
         let started = Instant::now();
         let store = self.store.clone();
         let previous = self.current_snapshot();
@@ -148,7 +160,10 @@ impl LiveKeys {
                 }
             }
         }
-        *lock(&self.checked) = Some(started);
+        let at = started.duration_since(self.epoch).as_nanos() as u64 + 1;
+        let _ = self
+            .checked
+            .compare_exchange(before, at, Ordering::AcqRel, Ordering::Acquire);
         self.current_snapshot()
     }
 }
@@ -161,10 +176,6 @@ fn newer(store: &dyn KeyStore, generation: u64) -> Result<Option<Snapshot>, KeyE
     }
     // Read after the generation: the list is at least as new as `now`.
     Ok(Some(Snapshot::new(now, store.list()?)))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
