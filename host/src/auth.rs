@@ -1,13 +1,25 @@
 //! Gateway keys: who is calling.
 //!
 //! Clients send a gateway key as `Authorization: Bearer KEY` or `x-api-key: KEY`.
-//! Keys are held only as BLAKE3 hashes, so a lookup compares hashes, never the
-//! secret itself, and a memory dump of the gateway does not hold client keys.
+//! A key is either in the config (`[[keys]]`) or managed in the key store
+//! ([`crate::keys`]). Both are held only as BLAKE3 hashes, so a lookup compares
+//! hashes, never the secret itself, and a memory dump of the gateway does not
+//! hold client keys.
+//!
+//! With no key at all, in the config or in the store, every request is let in
+//! (the gateway then listens on a loopback address only). The first key seen
+//! ends that for good, for the life of the process.
 
 use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::audit::now_ms;
+use crate::audit::report::format_time;
 use crate::config::KeyConfig;
+use crate::keys::{KeyHash, KeyRecord, LiveKeys, Scope, Status};
+use crate::providers::{Providers, Route};
 use axum::http::HeaderMap;
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The caller of one request.
 #[derive(Debug, Clone, Default)]
@@ -20,19 +32,47 @@ pub struct Caller {
     pub guardrails: Option<Vec<String>>,
     /// The key's metadata tags.
     pub metadata: Vec<(String, String)>,
+    /// The models and providers the key may use (all when `None`).
+    pub scope: Option<Arc<Scope>>,
 }
 
-/// The configured keys.
-#[derive(Debug, Default)]
+impl Caller {
+    /// Whether the caller's key may use `route`, which the request named
+    /// `requested`; a 403 naming the model and what the key may use otherwise.
+    pub fn check_scope(
+        &self,
+        api: Api,
+        route: &Route<'_>,
+        requested: Option<&str>,
+        providers: &Providers,
+    ) -> Result<(), ApiError> {
+        let Some(scope) = &self.scope else {
+            return Ok(());
+        };
+        let key_id = self.key_id.as_deref().unwrap_or("-");
+        scope
+            .check(key_id, route, requested, |name| {
+                providers.alias_target(name)
+            })
+            .map_err(|message| ApiError::new(api, ErrorKind::Permission, message))
+    }
+}
+
+/// Every gateway key: the config's and, when there is a store, the managed ones.
 pub struct Keys {
-    by_hash: HashMap<[u8; 32], Caller>,
+    config: HashMap<KeyHash, Caller>,
+    managed: Option<LiveKeys>,
+    /// The guardrails this gateway runs, to refuse a managed key naming another.
+    guardrail_ids: Vec<String>,
+    /// Set once any key exists; from then on every request needs one.
+    closed: AtomicBool,
 }
 
 impl Keys {
-    /// The keys of the config. With none, every request is let in (the config
-    /// only allows that on a loopback address).
-    pub fn new(keys: &[KeyConfig]) -> Self {
-        let by_hash = keys
+    /// The config's keys, the managed ones (`None`: no key store), and the ids
+    /// of the guardrails this gateway runs.
+    pub fn new(keys: &[KeyConfig], managed: Option<LiveKeys>, guardrail_ids: Vec<String>) -> Self {
+        let config = keys
             .iter()
             .map(|k| {
                 let caller = Caller {
@@ -40,34 +80,133 @@ impl Keys {
                     default_model: k.default_model.clone(),
                     guardrails: k.guardrails.clone(),
                     metadata: k.metadata.clone().into_iter().collect(),
+                    scope: Scope::new(&k.allowed_models, &k.allowed_providers).map(Arc::new),
                 };
-                (*blake3::hash(k.key.expose().as_bytes()).as_bytes(), caller)
+                (KeyHash::of(k.key.expose()), caller)
             })
             .collect();
-        Keys { by_hash }
+        let keys = Keys {
+            config,
+            managed,
+            guardrail_ids,
+            closed: AtomicBool::new(false),
+        };
+        keys.closed.store(!keys.is_open(), Ordering::Relaxed);
+        keys
     }
 
-    /// True when no keys are configured.
+    /// The managed keys, when there is a key store.
+    pub fn managed(&self) -> Option<&LiveKeys> {
+        self.managed.as_ref()
+    }
+
+    /// True when no key exists at all (as of the last look at the store).
     pub fn is_open(&self) -> bool {
-        self.by_hash.is_empty()
+        !self.closed.load(Ordering::Relaxed)
+            && self.config.is_empty()
+            && self.managed.as_ref().is_none_or(|m| m.records().is_empty())
     }
 
-    /// Finds the caller of a request from its headers.
-    pub fn authenticate(&self, headers: &HeaderMap, api: Api) -> Result<Caller, ApiError> {
-        if self.is_open() {
-            return Ok(Caller::default());
+    /// The ids of the config's keys.
+    pub fn config_ids(&self) -> impl Iterator<Item = &str> {
+        self.config.values().filter_map(|c| c.key_id.as_deref())
+    }
+
+    /// Finds the caller of a request from its headers. A managed key is looked
+    /// up in a snapshot of the store (see [`LiveKeys`] for how fresh it is).
+    pub async fn authenticate(&self, headers: &HeaderMap, api: Api) -> Result<Caller, ApiError> {
+        let hash = presented_key(headers).map(KeyHash::of);
+        if let Some(caller) = hash.as_ref().and_then(|h| self.config.get(h)) {
+            return Ok(caller.clone());
         }
-        let Some(presented) = presented_key(headers) else {
+        if !self.closed.load(Ordering::Relaxed) {
+            let store_empty = match &self.managed {
+                Some(managed) => managed.is_empty().await,
+                None => true,
+            };
+            if self.config.is_empty() && store_empty {
+                return Ok(Caller::default());
+            }
+            self.closed.store(true, Ordering::Relaxed);
+        }
+        let Some(hash) = hash else {
             return Err(ApiError::new(
                 api,
                 ErrorKind::Authentication,
                 "missing gateway key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
             ));
         };
-        self.by_hash
-            .get(blake3::hash(presented.as_bytes()).as_bytes())
-            .cloned()
-            .ok_or_else(|| ApiError::new(api, ErrorKind::Authentication, "invalid gateway key"))
+        let found = match &self.managed {
+            Some(managed) => managed.find(&hash).await,
+            None => None,
+        };
+        match found {
+            Some(key) => self.managed_caller(&key, api),
+            None => Err(ApiError::new(
+                api,
+                ErrorKind::Authentication,
+                "invalid gateway key",
+            )),
+        }
+    }
+
+    /// The caller of a managed key, unless it was revoked, has expired, or
+    /// cannot be served as it stands.
+    fn managed_caller(&self, key: &KeyRecord, api: Api) -> Result<Caller, ApiError> {
+        let refused = |message: String| Err(ApiError::new(api, ErrorKind::Authentication, message));
+        match key.status(now_ms()) {
+            Status::Revoked(at) => {
+                return refused(format!(
+                    "this gateway key (`{}`) was revoked on {}; ask for a new one",
+                    key.id,
+                    format_time(at)
+                ));
+            }
+            Status::Expired(at) => {
+                return refused(format!(
+                    "this gateway key (`{}`) expired on {}; ask for a new one or a later expiry",
+                    key.id,
+                    format_time(at)
+                ));
+            }
+            Status::Active => {}
+        }
+        // Fail closed on what a key made without the config (`--db`) got wrong.
+        let unusable = |why: String| {
+            tracing::error!(key = %key.id, "{why}");
+            Err(ApiError::new(
+                api,
+                ErrorKind::Internal,
+                format!(
+                    "{why}; an operator must fix it with `sluice keys update {}`",
+                    key.id
+                ),
+            ))
+        };
+        if self.config_ids().any(|id| id == key.id) {
+            return unusable(format!(
+                "gateway key id `{}` is both in the config and in the key store",
+                key.id
+            ));
+        }
+        if let Some(id) = key
+            .guardrails
+            .iter()
+            .flatten()
+            .find(|id| !self.guardrail_ids.contains(id))
+        {
+            return unusable(format!(
+                "gateway key `{}` names guardrail `{id}`, which this gateway does not run",
+                key.id
+            ));
+        }
+        Ok(Caller {
+            key_id: Some(key.id.clone()),
+            default_model: key.default_model.clone(),
+            guardrails: key.guardrails.clone(),
+            metadata: key.tags(),
+            scope: Scope::new(&key.allowed_models, &key.allowed_providers).map(Arc::new),
+        })
     }
 }
 
@@ -127,5 +266,165 @@ impl AdminKey {
                 "invalid admin key (gateway keys do not open the admin API)",
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyChanges, KeyStore, SqliteKeyStore};
+    use crate::secret::Secret;
+
+    fn bearer(secret: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        headers
+    }
+
+    /// Keys over an empty store, and the store (as the CLI would reach it).
+    fn keys(dir: &tempfile::TempDir, config: &[KeyConfig]) -> (Keys, Arc<dyn KeyStore>) {
+        let store: Arc<dyn KeyStore> =
+            Arc::new(SqliteKeyStore::open(&dir.path().join("state.db")).unwrap());
+        let live = LiveKeys::load(store.clone()).unwrap();
+        (Keys::new(config, Some(live), vec!["pii".into()]), store)
+    }
+
+    fn create(store: &Arc<dyn KeyStore>, id: &str, changes: KeyChanges) -> Secret {
+        store.create(Some(id), &changes, None, now_ms()).unwrap().1
+    }
+
+    async fn refused(keys: &Keys, secret: &str, api: Api) -> ApiError {
+        keys.managed().unwrap().mark_stale();
+        keys.authenticate(&bearer(secret), api).await.unwrap_err()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_managed_key_brings_its_tags_and_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, store) = keys(&dir, &[]);
+        let changes = KeyChanges {
+            team: Some(Some("infra".into())),
+            tags: vec![("app".into(), Some("ci".into()))],
+            allowed_models: Some(vec!["@oa/*".into()]),
+            ..KeyChanges::default()
+        };
+        let secret = create(&store, "ci", changes);
+        keys.managed().unwrap().mark_stale();
+        let caller = keys
+            .authenticate(&bearer(secret.expose()), Api::OpenAi)
+            .await
+            .unwrap();
+        assert_eq!(caller.key_id.as_deref(), Some("ci"));
+        assert_eq!(
+            caller.metadata,
+            [
+                ("team".to_string(), "infra".to_string()),
+                ("app".into(), "ci".into())
+            ]
+        );
+        assert!(caller.scope.is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn revoked_expired_and_unknown_keys_are_told_apart_without_echoing_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, store) = keys(&dir, &[]);
+        let revoked = create(&store, "gone", KeyChanges::default());
+        store.revoke("gone", 1_767_225_600_000).unwrap();
+        let expired = create(
+            &store,
+            "old",
+            KeyChanges {
+                expires_at: Some(Some(1_767_225_600_000)),
+                ..KeyChanges::default()
+            },
+        );
+        for (secret, says) in [
+            (
+                revoked.expose(),
+                "this gateway key (`gone`) was revoked on 2026-01-01T00:00:00.000Z",
+            ),
+            (
+                expired.expose(),
+                "this gateway key (`old`) expired on 2026-01-01T00:00:00.000Z",
+            ),
+            (
+                "sk-sluice-not-a-key-at-all-0000000000000",
+                "invalid gateway key",
+            ),
+        ] {
+            for api in [Api::OpenAi, Api::Anthropic] {
+                let error = refused(&keys, secret, api).await;
+                assert_eq!(error.kind, ErrorKind::Authentication);
+                assert!(error.message.starts_with(says), "{}", error.message);
+                assert!(!error.body().to_string().contains(secret));
+            }
+        }
+        let missing = keys
+            .authenticate(&HeaderMap::new(), Api::Anthropic)
+            .await
+            .unwrap_err();
+        assert!(
+            missing.message.starts_with("missing gateway key"),
+            "{}",
+            missing.message
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_first_key_closes_an_open_gateway_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, store) = keys(&dir, &[]);
+        assert!(keys.is_open());
+        assert!(
+            keys.authenticate(&HeaderMap::new(), Api::OpenAi)
+                .await
+                .is_ok()
+        );
+        create(&store, "first", KeyChanges::default());
+        keys.managed().unwrap().mark_stale();
+        assert!(
+            keys.authenticate(&HeaderMap::new(), Api::OpenAi)
+                .await
+                .is_err()
+        );
+        assert!(!keys.is_open());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_key_the_gateway_cannot_serve_as_it_stands_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = KeyConfig {
+            id: "cfg".into(),
+            key: Secret::new("config-key-0123456789"),
+            default_model: None,
+            guardrails: None,
+            metadata: Default::default(),
+            allowed_models: Vec::new(),
+            allowed_providers: Vec::new(),
+        };
+        let (keys, store) = keys(&dir, &[config]);
+        let no_pii = create(
+            &store,
+            "typo",
+            KeyChanges {
+                guardrails: Some(Some(vec!["pi".into()])),
+                ..KeyChanges::default()
+            },
+        );
+        let twin = create(&store, "cfg", KeyChanges::default());
+        for (secret, says) in [
+            (no_pii, "names guardrail `pi`"),
+            (twin, "both in the config and in the key store"),
+        ] {
+            let error = refused(&keys, secret.expose(), Api::OpenAi).await;
+            assert_eq!(error.kind, ErrorKind::Internal);
+            assert!(error.message.contains(says), "{}", error.message);
+        }
+        let caller = keys
+            .authenticate(&bearer("config-key-0123456789"), Api::OpenAi)
+            .await
+            .unwrap();
+        assert_eq!(caller.key_id.as_deref(), Some("cfg"));
     }
 }

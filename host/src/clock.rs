@@ -22,8 +22,9 @@ pub fn format_time(ms: i64) -> String {
 }
 
 /// Parses a time for `--since`/`--until`: a UTC date or date-time
-/// (`2026-11-22`, `2026-11-22T14:00`, `2026-11-22T14:00:05Z`), or an age
-/// relative to `now_ms` (`90s`, `15m`, `2h`, `7d`).
+/// (`2026-11-22`, `2026-11-22T14:00`, `2026-11-22T14:00:05Z`), an RFC 3339
+/// time with fractions or an offset (`2026-11-22T16:00:05.250+02:00`), or an
+/// age relative to `now_ms` (`90s`, `15m`, `2h`, `7d`).
 pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
     let text = text.trim();
     let bad = || {
@@ -31,20 +32,27 @@ pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
             "`{text}`: expected a UTC time such as 2026-11-22 or 2026-11-22T14:00:05Z, or an age such as 15m, 2h or 7d"
         )
     };
-    if let Some(unit) = text.chars().last().filter(|c| c.is_ascii_alphabetic())
-        && let Ok(amount) = text[..text.len() - 1].parse::<i64>()
+    if text
+        .chars()
+        .last()
+        .is_some_and(|c| c.is_ascii_alphabetic() && c != 'Z')
     {
-        let unit_ms = match unit {
-            's' => 1000,
-            'm' => 60_000,
-            'h' => 3_600_000,
-            'd' => 86_400_000,
-            _ => return Err(bad()),
-        };
-        return Ok(now_ms - amount * unit_ms);
+        return parse_duration_ms(text)
+            .map(|age| now_ms - age)
+            .ok_or_else(bad);
     }
-    let text = text.trim_end_matches('Z');
-    let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00:00"));
+    let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00:00Z"));
+    let (time, offset_ms) = split_offset(time).ok_or_else(bad)?;
+    let (time, fraction_ms) = match time.split_once('.') {
+        Some((time, digits))
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            let millis: String = digits.chars().chain("00".chars()).take(3).collect();
+            (time, millis.parse::<i64>().map_err(|_| bad())?)
+        }
+        Some(_) => return Err(bad()),
+        None => (time, 0),
+    };
     let date: Vec<i64> = date
         .split('-')
         .map(|p| p.parse().map_err(|_| bad()))
@@ -64,7 +72,43 @@ pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || min > 59 || s > 60 {
         return Err(bad());
     }
-    Ok(days_from_civil(y, m, d) * 86_400_000 + (h * 3600 + min * 60 + s) * 1000)
+    Ok(
+        days_from_civil(y, m, d) * 86_400_000 + (h * 3600 + min * 60 + s) * 1000 + fraction_ms
+            - offset_ms,
+    )
+}
+
+/// A span of time written `90s`, `15m`, `2h` or `7d`, in milliseconds.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let unit_ms = match text.chars().last()? {
+        's' => 1000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        _ => return None,
+    };
+    let amount: i64 = text[..text.len() - 1].parse().ok().filter(|n| *n >= 0)?;
+    amount.checked_mul(unit_ms)
+}
+
+/// The time of day without its UTC offset (`Z`, `+02:00`, `-0530`, or none for
+/// UTC), and the offset in milliseconds.
+fn split_offset(time: &str) -> Option<(&str, i64)> {
+    if let Some(time) = time.strip_suffix(['Z', 'z']) {
+        return Some((time, 0));
+    }
+    let Some(at) = time.rfind(['+', '-']) else {
+        return Some((time, 0));
+    };
+    let (time, offset) = time.split_at(at);
+    let sign = if offset.starts_with('-') { -1 } else { 1 };
+    let digits = offset[1..].replace(':', "");
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (hours, minutes): (i64, i64) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+    Some((time, sign * (hours * 60 + minutes) * 60_000))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -5,6 +5,7 @@ use crate::auth::{AdminKey, Keys};
 use crate::config::Config;
 use crate::governance::Governance;
 use crate::guardrails::Guardrails;
+use crate::keys::LiveKeys;
 use crate::providers::Providers;
 use crate::sandbox::Sandbox;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub struct Gateway {
     pub admin_key: AdminKey,
     /// Largest request body, in bytes.
     pub max_body: usize,
+    /// The config it was built from (new managed keys are checked against it).
+    pub config: Arc<Config>,
     /// The audit trail, unless turned off.
     pub audit: Option<Arc<AuditLog>>,
     /// Budgets, rate limits, usage and cost.
@@ -30,7 +33,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Loads providers, keys and guardrails (compiling or loading every plugin and
+    /// Loads providers, keys (the config's and the key store's) and guardrails (compiling or loading every plugin and
     /// configuring it: a plugin that refuses its settings fails this), with the
     /// segment cache the config asks for, and opens the state store (connecting
     /// to Redis when configured).
@@ -40,15 +43,51 @@ impl Gateway {
         if let Some(cache) = config.guardrail_cache.segment_cache() {
             guardrails = guardrails.with_cache(Arc::new(cache));
         }
+        let guardrail_ids = guardrails.iter().map(|g| g.id.clone()).collect();
+        let keys = Keys::new(&config.keys, managed_keys(config)?, guardrail_ids);
+        if keys.is_open() && !config.server.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "no gateway keys exist (none in [[keys]], none made with `sluice keys create`), \
+                 so sluice would serve anyone; add a key or listen on a loopback address (listen = {})",
+                config.server.listen
+            );
+        }
         Ok(Arc::new(Gateway {
             providers: Providers::new(config)?,
             guardrails,
-            keys: Keys::new(&config.keys),
+            keys,
             admin_key: AdminKey::new(config.admin.key.as_ref()),
             max_body: (config.server.max_body_mb as usize) << 20,
             audit: AuditLog::open(&config.audit)?,
             governance: Governance::open(config).await?,
+            config: Arc::new(config.clone()),
             _sandbox: sandbox,
         }))
     }
+}
+
+/// The key store's keys, read once here and then kept current. `None` with
+/// `[state] redis`, which does not hold keys yet.
+fn managed_keys(config: &Config) -> anyhow::Result<Option<LiveKeys>> {
+    if config.state.redis.is_some() {
+        tracing::warn!("[state] redis: managed gateway keys are not available; only [[keys]] work");
+        return Ok(None);
+    }
+    let store = crate::keys::open(&config.state)?;
+    let live = LiveKeys::load(store.clone())?;
+    let config_ids: Vec<&str> = config.keys.iter().map(|k| k.id.as_str()).collect();
+    let clash = live
+        .records()
+        .into_iter()
+        .find(|k| k.revoked_at.is_none() && config_ids.contains(&k.id.as_str()));
+    if let Some(key) = clash {
+        anyhow::bail!(
+            "gateway key id `{}` is both in the config's [[keys]] and in the key store {}; \
+             revoke the managed one (`sluice keys revoke {}`) or rename the config's",
+            key.id,
+            store.describe(),
+            key.id
+        );
+    }
+    Ok(Some(live))
 }

@@ -6,7 +6,8 @@
 //! - [`pipeline`]: the path of one chat request, phase by phase.
 //! - [`providers`]: upstreams (OpenAI, Anthropic, OpenAI-compatible, echo).
 //! - [`translate`]: OpenAI ⇄ Anthropic, for a client on the other API's model.
-//! - [`auth`]: gateway keys.
+//! - [`auth`]: who is calling: gateway keys from the config and the key store.
+//! - [`keys`]: managed gateway keys (`sluice keys`, `/admin/keys`) and their store.
 //! - [`governance`]: budgets, rate limits, usage and cost, and the state store
 //!   (SQLite or Redis) they are counted in.
 //! - [`sandbox`]: runs guardrail plugins (WebAssembly components implementing
@@ -16,6 +17,7 @@
 //!   the segment cache that scans a resent conversation only where it is new.
 //! - [`builtin`]: the built-in plugins embedded in the binary.
 //! - [`config`]: the TOML configuration file.
+//! - [`sqlite`]: how every SQLite-backed store opens its file.
 //! - [`clock`]: UTC calendar arithmetic (no date-time crate).
 //! - [`scan`]: `sluice scan`, guardrails over files without an upstream.
 //! - [`scaffold`]: `sluice plugin new`, a new plugin crate.
@@ -29,6 +31,7 @@ pub mod config;
 pub mod gateway;
 pub mod governance;
 pub mod guardrails;
+pub mod keys;
 pub mod metadata;
 pub mod pipeline;
 pub mod providers;
@@ -37,4 +40,5 @@ pub mod scaffold;
 pub mod scan;
 pub mod secret;
 pub mod server;
+pub mod sqlite;
 pub mod translate;

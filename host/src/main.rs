@@ -63,6 +63,12 @@ enum Command {
     /// Usage and cost totals by key, team, model, provider or metadata tag, per
     /// hour or day, from the gateway's state (its SQLite file or Redis).
     Usage(Box<UsageArgs>),
+    /// Manage gateway keys: create, list, show, rotate, revoke, update. Keys are
+    /// kept in the `[state]` file; running gateways pick changes up within a second.
+    Keys {
+        #[command(subcommand)]
+        command: Box<sluice::keys::command::KeysCommand>,
+    },
     /// Show the audit trail: every flagged, redacted and blocked request and every
     /// plugin failure, newest last. `sluice audit verify` checks its hash chain.
     #[command(args_conflicts_with_subcommands = true)]
@@ -263,11 +269,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 None => Config::embedded_default(),
             };
             if let Some(listen) = listen {
-                if config.keys.is_empty() && !listen.ip().is_loopback() {
-                    bail!(
-                        "no gateway keys are configured, so sluice only listens on a loopback address, not {listen}"
-                    );
-                }
                 config.server.listen = listen;
             }
             let runtime = tokio::runtime::Runtime::new()?;
@@ -300,6 +301,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Plugin { command } => run_plugin(command),
         Command::Usage(args) => run_usage(*args),
+        Command::Keys { command } => sluice::keys::command::run(*command),
         Command::Audit { command, query } => match command {
             Some(AuditCommand::Verify { source }) => run_audit_verify(source),
             None => run_audit(*query),

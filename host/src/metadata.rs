@@ -54,25 +54,11 @@ pub fn merge(
         )));
     }
     for (name, value) in object {
-        let valid_name = !name.is_empty()
-            && name.len() <= MAX_NAME
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-        if !valid_name {
-            return Err(invalid(format!(
-                "tag names are 1 to {MAX_NAME} letters, digits, '_', '-' or '.'; `{}` is not",
-                name.chars().take(MAX_NAME).collect::<String>()
-            )));
-        }
+        check_tag_name(&name).map_err(invalid)?;
         let Some(value) = value.as_str() else {
             return Err(invalid(format!("the value of `{name}` must be a string")));
         };
-        if value.len() > MAX_VALUE || value.chars().any(char::is_control) {
-            return Err(invalid(format!(
-                "the value of `{name}` must be at most {MAX_VALUE} bytes, without control characters"
-            )));
-        }
+        check_tag_value(&name, value).map_err(invalid)?;
         match key_tags.iter().find(|(k, _)| *k == name) {
             Some((_, own)) if own == value => {}
             Some(_) => {
@@ -135,6 +121,33 @@ pub fn trace_id(headers: &HeaderMap, api: Api) -> Result<Option<String>, ApiErro
                 _ => None,
             }
         }))
+}
+
+/// Checks a tag name (of a request or of a gateway key); says what is wrong.
+pub fn check_tag_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "tag names are 1 to {MAX_NAME} letters, digits, '_', '-' or '.'; `{}` is not",
+            name.chars().take(MAX_NAME).collect::<String>()
+        ))
+    }
+}
+
+/// Checks the value of tag `name`; says what is wrong.
+pub fn check_tag_value(name: &str, value: &str) -> Result<(), String> {
+    if value.len() > MAX_VALUE || value.chars().any(char::is_control) {
+        return Err(format!(
+            "the value of `{name}` must be at most {MAX_VALUE} bytes, without control characters"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //!          + trace id)
 //!        ─► parse (JSON object, `messages` array, `model`)
 //!        ─► route (alias | @provider/model | key default | server default)
+//!        ─► scope (the key's allowed models and providers; else 403)
 //!        ─► admit (budgets ⇒ 402, rate limits ⇒ 429; see [`crate::governance`])
 //!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
 //!        ─► translate (when the provider speaks the other API)
@@ -76,7 +77,7 @@ async fn chat_inner(
 ) -> Result<Response, ApiError> {
     use crate::metadata::{TRACE_ID_HEADER, TRACE_ID_TAG};
     // auth, then the request's metadata merged with the key's tags, and its trace id
-    let mut caller = gateway.keys.authenticate(headers, api)?;
+    let mut caller = gateway.keys.authenticate(headers, api).await?;
     caller.metadata = crate::metadata::merge(&caller.metadata, headers, api)?;
     if let Some(trace_id) = crate::metadata::trace_id(headers, api)? {
         caller.metadata.retain(|(name, _)| name != TRACE_ID_TAG);
@@ -115,6 +116,8 @@ async fn chat_inner(
         gateway
             .providers
             .resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
+    // scope
+    caller.check_scope(api, &route, requested.as_deref(), &gateway.providers)?;
     request["model"] = Value::String(route.model.clone());
     // admit: budgets and rate limits
     let admitted = gateway

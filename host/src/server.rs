@@ -25,7 +25,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     if gateway.keys.is_open() {
         tracing::warn!(
-            "no gateway keys configured: serving without authentication (loopback only)"
+            "no gateway keys exist: serving without authentication (loopback only) until the first `sluice keys create`"
         );
     }
     let guardrails: Vec<&str> = gateway.guardrails.iter().map(|g| g.id.as_str()).collect();
@@ -38,8 +38,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(audit) = &audit {
         eprintln!("sluice: audit trail in {}", audit.location().describe());
     }
+    if let Some(managed) = gateway.keys.managed() {
+        eprintln!(
+            "sluice: managed gateway keys in {}",
+            managed.store().describe()
+        );
+    }
     eprintln!(
-        "sluice: keys, limits and usage in {}",
+        "sluice: limits and usage in {}",
         gateway.governance.state().describe()
     );
     let governance = gateway.governance.clone();

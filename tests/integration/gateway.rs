@@ -19,6 +19,8 @@ pub struct Harness {
     pub client: reqwest::Client,
     /// The gateway's audit database.
     pub audit_db: std::path::PathBuf,
+    /// The gateway's state database (managed keys).
+    pub state_db: std::path::PathBuf,
     /// The gateway itself (for its segment cache's counters).
     pub gateway: std::sync::Arc<Gateway>,
     _state: tempfile::TempDir,
@@ -42,6 +44,7 @@ pub async fn start_with_audit(audit: Option<&str>, extra: &str) -> Harness {
     let addr = mock.addr;
     let state = tempfile::tempdir().unwrap();
     let audit_db = state.path().join("audit.db");
+    let state_db = state.path().join("state.db");
     let audit = match audit {
         Some(section) => section.to_string(),
         None => format!("path = {:?}", audit_db.display().to_string()),
@@ -99,7 +102,7 @@ metadata = {{ team = "a" }}
 {extra}
 "#,
         cache = cache_dir().display().to_string(),
-        state_db = state.path().join("state.db").display().to_string(),
+        state_db = state_db.display().to_string(),
     );
     let config =
         Config::parse(&text, Path::new("."), &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
@@ -113,6 +116,7 @@ metadata = {{ team = "a" }}
         base,
         client: reqwest::Client::new(),
         audit_db,
+        state_db,
         gateway,
         _state: state,
     }
@@ -147,6 +151,19 @@ impl Harness {
             .bearer_auth(key)
             .json(&body)
             .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /v1/models` with gateway key `key`: the list.
+    pub async fn models_as(&self, key: &str) -> Value {
+        self.client
+            .get(format!("{}/v1/models", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
             .await
             .unwrap()
     }
@@ -663,16 +680,7 @@ async fn echo_shows_what_the_guardrails_changed_in_both_apis() {
 #[tokio::test(flavor = "multi_thread")]
 async fn models_embeddings_and_token_counting() {
     let h = start(PII).await;
-    let models: Value = h
-        .client
-        .get(format!("{}/v1/models", h.base))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = h.models_as(KEY).await;
     assert_eq!(models["object"], "list");
     assert!(
         models["data"]

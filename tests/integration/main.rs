@@ -9,6 +9,7 @@ mod cli;
 mod contract;
 mod gateway;
 mod governance;
+mod keys;
 mod mock_upstream;
 mod plugin_authoring;
 mod quality;

@@ -19,7 +19,7 @@ fn required() -> bool {
 }
 
 /// Returns false (after saying why) when `what` is missing outside CI.
-fn available(present: bool, what: &str) -> bool {
+pub fn available(present: bool, what: &str) -> bool {
     if present {
         return true;
     }
@@ -31,7 +31,7 @@ fn available(present: bool, what: &str) -> bool {
     false
 }
 
-fn python_has(module: &str) -> bool {
+pub fn python_has(module: &str) -> bool {
     Command::new("python3")
         .args(["-c", &format!("import {module}")])
         .output()
@@ -56,13 +56,13 @@ fn agent(bin: &str) -> Option<PathBuf> {
         .then(|| PathBuf::from(String::from_utf8_lossy(&found.stdout).trim()))
 }
 
-async fn run(mut command: Command) -> Output {
+pub async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("client runs"))
         .await
         .unwrap()
 }
 
-fn assert_ok(what: &str, output: &Output) -> String {
+pub fn assert_ok(what: &str, output: &Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

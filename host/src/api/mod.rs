@@ -10,8 +10,10 @@
 //! | `GET /health` | liveness |
 //! | `GET /admin/audit` | the audit trail, with the admin key ([`admin`]) |
 //! | `GET /admin/usage` | usage and cost totals, with the admin key |
+//! | `/admin/keys...` | managed gateway keys, with the admin key ([`admin_keys`]) |
 
 pub mod admin;
+pub mod admin_keys;
 pub mod error;
 pub mod segments;
 pub mod sse;
@@ -40,6 +42,17 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/usage", get(admin::usage))
+        .route(
+            "/admin/keys",
+            get(admin_keys::list).post(admin_keys::create),
+        )
+        .route(
+            "/admin/keys/{id}",
+            get(admin_keys::show)
+                .patch(admin_keys::update)
+                .delete(admin_keys::revoke),
+        )
+        .route("/admin/keys/{id}/rotate", post(admin_keys::rotate))
         .fallback(not_found)
         .with_state(gateway)
 }
@@ -115,10 +128,22 @@ async fn anthropic_messages(State(gateway): State<Arc<Gateway>>, request: Reques
 
 async fn models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     let api = api_of(&headers);
-    if let Err(error) = gateway.keys.authenticate(&headers, api) {
-        return error.into_response();
-    }
-    let models = gateway.providers.listed_models();
+    let caller = match gateway.keys.authenticate(&headers, api).await {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    // Only the models the caller's key may use.
+    let mut models = gateway.providers.listed_models();
+    models.retain(|name| {
+        gateway
+            .providers
+            .resolve(api, Some(name), None)
+            .is_ok_and(|route| {
+                caller
+                    .check_scope(api, &route, Some(name), &gateway.providers)
+                    .is_ok()
+            })
+    });
     let body = match api {
         Api::OpenAi => json!({
             "object": "list",
@@ -154,12 +179,13 @@ async fn count_tokens(State(gateway): State<Arc<Gateway>>, request: Request) -> 
 async fn passthrough(gateway: Arc<Gateway>, api: Api, path: &str, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let result = async {
-        let caller = gateway.keys.authenticate(&parts.headers, api)?;
+        let caller = gateway.keys.authenticate(&parts.headers, api).await?;
         let bytes = read_body(&gateway, api, body).await?;
         let mut value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::new(api, ErrorKind::InvalidRequest, format!("the request body is not valid JSON: {e}")))?;
         let requested = value.get("model").and_then(Value::as_str).map(str::to_string);
         let route = gateway.providers.resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
+        caller.check_scope(api, &route, requested.as_deref(), &gateway.providers)?;
         value["model"] = Value::String(route.model.clone());
         match route.provider.api() {
             None => {

@@ -4,7 +4,7 @@
 use super::record::Record;
 use std::io::{self, Write};
 
-pub use crate::clock::{format_time, parse_time};
+pub use crate::clock::{format_time, parse_duration_ms, parse_time};
 
 /// How `sluice audit` prints records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +103,19 @@ mod tests {
         assert!(parse_time("7w", now).is_err());
         assert!(parse_time("yesterday", now).is_err());
         assert!(parse_time("2026-13-01", now).is_err());
+        assert_eq!(parse_duration_ms("30d"), Some(30 * 86_400_000));
+        assert_eq!(parse_duration_ms("-3h"), None);
+    }
+
+    #[test]
+    fn rfc3339_fractions_and_offsets_are_understood() {
+        let utc = parse_time("2026-11-22T14:03:07Z", 0).unwrap();
+        assert_eq!(parse_time("2026-11-22T16:03:07+02:00", 0), Ok(utc));
+        assert_eq!(parse_time("2026-11-22T08:33:07-05:30", 0), Ok(utc));
+        assert_eq!(parse_time("2026-11-22T14:03:07.25Z", 0), Ok(utc + 250));
+        assert_eq!(parse_time("2026-11-22T14:03:07.123456Z", 0), Ok(utc + 123));
+        assert!(parse_time("2026-11-22T14:03:07+2", 0).is_err());
+        assert!(parse_time("2026-11-22T14:03:07.Z", 0).is_err());
     }
 
     #[test]

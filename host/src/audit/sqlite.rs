@@ -62,15 +62,7 @@ const COLUMNS: &str = "seq, time_ms, request_id, key_id, team, metadata, api, mo
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> rusqlite::Result<SqliteStore> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let conn = crate::sqlite::open(path)?;
         conn.execute_batch(SCHEMA)?;
         Ok(SqliteStore { conn })
     }

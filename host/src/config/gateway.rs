@@ -94,4 +94,11 @@ pub struct KeyConfig {
     /// Metadata tags attached to every call made with this key.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Model patterns this key may use (`@openai/*`, `claude-sonnet-*`, an
+    /// alias); any model when empty.
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
+    /// Provider slugs this key may use; any provider when empty.
+    #[serde(default)]
+    pub allowed_providers: Vec<String>,
 }

@@ -298,6 +298,14 @@ impl Config {
                 self.check_model_or_alias(model)
                     .map_err(|m| invalid(field("default_model"), m))?;
             }
+            for slug in &key.allowed_providers {
+                if !self.providers.iter().any(|p| p.slug == *slug) {
+                    return Err(invalid(
+                        field("allowed_providers"),
+                        format!("no provider `{slug}` is configured"),
+                    ));
+                }
+            }
             for id in key.guardrails.iter().flatten() {
                 if !guardrail_ids.contains(id) {
                     return Err(invalid(
@@ -335,15 +343,6 @@ impl Config {
                     "is also a gateway key; the admin key must be separate".into(),
                 ));
             }
-        }
-        if self.keys.is_empty() && !self.server.listen.ip().is_loopback() {
-            return Err(invalid(
-                "keys".into(),
-                format!(
-                    "no gateway keys are configured, so sluice would serve anyone; add [[keys]] or listen on a loopback address (listen = {})",
-                    self.server.listen
-                ),
-            ));
         }
         Ok(())
     }
@@ -386,7 +385,9 @@ impl Config {
         Ok(())
     }
 
-    fn check_model_or_alias(&self, model: &str) -> Result<(), String> {
+    /// Checks a model a key or the server may default to: an alias, or an
+    /// `@provider/model` of a configured provider.
+    pub fn check_model_or_alias(&self, model: &str) -> Result<(), String> {
         if self.models.contains_key(model) {
             return Ok(());
         }
@@ -394,7 +395,8 @@ impl Config {
     }
 }
 
-fn is_slug(s: &str) -> bool {
+/// An id or slug: 1 to 64 lowercase letters, digits, `-` or `_`.
+pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
@@ -608,9 +610,12 @@ mod tests {
             ),
             ("[models]\nfast = \"@nowhere/m\"\n", "models.fast"),
             ("[models]\nfast = \"gpt\"\n", "models.fast"),
-            ("[server]\nlisten = \"0.0.0.0:8080\"\n", "keys"),
             ("[[keys]]\nid = \"a\"\nkey = \"short\"\n", "keys[0].key"),
             ("[guardrail_cache]\nmax_mb = 0\n", "guardrail_cache.max_mb"),
+            (
+                "[[keys]]\nid = \"a\"\nkey = \"0123456789abcdef\"\nallowed_providers = [\"x\"]\n",
+                "keys[0].allowed_providers",
+            ),
             (
                 "[[keys]]\nid = \"a\"\nkey = \"0123456789abcdef\"\nguardrails = [\"x\"]\n",
                 "keys[0].guardrails",

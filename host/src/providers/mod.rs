@@ -219,6 +219,11 @@ impl Providers {
         })
     }
 
+    /// The `@provider/model` that alias `name` stands for.
+    pub fn alias_target(&self, name: &str) -> Option<&str> {
+        self.aliases.get(name).map(String::as_str)
+    }
+
     /// Every model a client can name: aliases and `@slug/*` per provider.
     pub fn listed_models(&self) -> Vec<String> {
         let mut models: Vec<String> = self.aliases.keys().cloned().collect();

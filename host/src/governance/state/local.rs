@@ -275,13 +275,7 @@ impl Inner {
 }
 
 fn open_db(path: &Path) -> anyhow::Result<Connection> {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let db = Connection::open(path)?;
-    db.busy_timeout(Duration::from_secs(10))?;
-    db.pragma_update(None, "journal_mode", "WAL")?;
-    db.pragma_update(None, "synchronous", "NORMAL")?;
+    let db = crate::sqlite::open(path)?;
     let totals = TOTAL_NAMES
         .iter()
         .map(|n| format!("{n} INTEGER NOT NULL DEFAULT 0"))

@@ -1,0 +1,173 @@
+//! Which models and providers a gateway key may use.
+//!
+//! A model pattern may hold `*` (any run of characters, `/` included) and is
+//! compared with the model a request resolves to, by both of its names: the
+//! qualified `@provider/model` and the provider's own model name. A pattern
+//! that is an alias from `[models]` allows the model the alias stands for. So
+//! `@openai/*`, `claude-sonnet-*` and `fast` (an alias) all work, and what a
+//! key may use never depends on what an alias happens to be called.
+
+use crate::providers::Route;
+
+/// The models and providers of a key; a key without limits has no `Scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    models: Vec<String>,
+    providers: Vec<String>,
+}
+
+impl Scope {
+    /// The scope of these lists (empty: any); `None` when both are empty.
+    pub fn new(models: &[String], providers: &[String]) -> Option<Scope> {
+        (!models.is_empty() || !providers.is_empty()).then(|| Scope {
+            models: models.to_vec(),
+            providers: providers.to_vec(),
+        })
+    }
+
+    /// Whether key `key_id` may use `route`; `alias_target` looks up
+    /// `[models]`. The error names the model as the request did (`requested`,
+    /// when it named one) and says what the key may use instead.
+    pub fn check<'a>(
+        &self,
+        key_id: &str,
+        route: &Route<'_>,
+        requested: Option<&str>,
+        alias_target: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<(), String> {
+        let slug = &route.provider.slug;
+        let qualified = route.qualified();
+        if !self.providers.is_empty() && !self.providers.contains(slug) {
+            return Err(format!(
+                "gateway key `{key_id}` may not use provider `{slug}` (model `{qualified}`); it may use: {}",
+                self.providers.join(", ")
+            ));
+        }
+        let allowed = self.models.is_empty()
+            || self.models.iter().any(|pattern| {
+                matches(pattern, &qualified)
+                    || matches(pattern, &route.model)
+                    || alias_target(pattern) == Some(qualified.as_str())
+            });
+        if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "gateway key `{key_id}` may not use model `{}`; it may use: {}",
+                requested.unwrap_or(&qualified),
+                self.models.join(", ")
+            ))
+        }
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of characters.
+fn matches(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    // The last `*` seen, and where in `text` its run currently ends.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((star_at, run_end)) = star {
+            pi = star_at + 1;
+            ti = run_end + 1;
+            star = Some((star_at, run_end + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ProviderKind};
+    use crate::providers::Providers;
+    use std::path::Path;
+
+    #[test]
+    fn stars_match_any_run() {
+        for (pattern, text) in [
+            ("@openai/*", "@openai/gpt-4o"),
+            ("claude-sonnet-*", "claude-sonnet-4-5"),
+            ("*", ""),
+            ("a*b*c", "a-b-b-c"),
+            ("exact", "exact"),
+            ("*-mini", "gpt-4o-mini"),
+        ] {
+            assert!(matches(pattern, text), "{pattern} {text}");
+        }
+        for (pattern, text) in [
+            ("@openai/*", "@anthropic/claude"),
+            ("claude-sonnet-*", "claude-opus-4"),
+            ("exact", "exactly"),
+            ("a*b*c", "a-b-b-d"),
+        ] {
+            assert!(!matches(pattern, text), "{pattern} {text}");
+        }
+    }
+
+    fn providers() -> Providers {
+        crate::server::install_crypto_provider();
+        let config = Config::parse(
+            "[[providers]]\nslug = \"oa\"\nkind = \"echo\"\n[[providers]]\nslug = \"an\"\nkind = \"echo\"\n\
+             [models]\nfast = \"@oa/gpt-4o-mini\"\n",
+            Path::new("."),
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(config.providers[0].kind, ProviderKind::Echo);
+        Providers::new(&config).unwrap()
+    }
+
+    fn check(scope: &Scope, requested: &str) -> Result<(), String> {
+        let providers = providers();
+        let route = providers
+            .resolve(crate::api::error::Api::OpenAi, Some(requested), None)
+            .unwrap();
+        scope.check("ci", &route, Some(requested), |name| {
+            providers.alias_target(name)
+        })
+    }
+
+    #[test]
+    fn a_model_is_allowed_by_either_of_its_names_or_its_alias() {
+        let scope = Scope::new(&["gpt-4o-*".into()], &[]).unwrap();
+        assert!(check(&scope, "fast").is_ok(), "the provider's model name");
+        assert!(check(&scope, "@oa/gpt-4o-mini").is_ok());
+        assert!(check(&scope, "@an/gpt-4o-mini").is_ok());
+        let scope = Scope::new(&["fast".into()], &[]).unwrap();
+        assert!(check(&scope, "fast").is_ok(), "the alias");
+        assert!(
+            check(&scope, "@oa/gpt-4o-mini").is_ok(),
+            "what it stands for"
+        );
+        let pattern = Scope::new(&["fa*".into()], &[]).unwrap();
+        assert!(
+            check(&pattern, "fast").is_err(),
+            "an alias's name is no model's"
+        );
+        let error = check(&scope, "@an/gpt-4o-mini").unwrap_err();
+        assert_eq!(
+            error,
+            "gateway key `ci` may not use model `@an/gpt-4o-mini`; it may use: fast"
+        );
+    }
+
+    #[test]
+    fn providers_limit_every_model() {
+        let scope = Scope::new(&[], &["an".into()]).unwrap();
+        assert!(check(&scope, "@an/x").is_ok());
+        let error = check(&scope, "fast").unwrap_err();
+        assert!(error.contains("may not use provider `oa`"), "{error}");
+        assert!(error.contains("it may use: an"), "{error}");
+        assert_eq!(Scope::new(&[], &[]), None);
+    }
+}
