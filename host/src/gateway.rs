@@ -66,13 +66,9 @@ impl Gateway {
     }
 }
 
-/// The key store's keys, read once here and then kept current. `None` with
-/// `[state] redis`, which does not hold keys yet.
+/// The key store's keys (in the state file or in Redis), read once here and
+/// then kept current.
 fn managed_keys(config: &Config) -> anyhow::Result<Option<LiveKeys>> {
-    if config.state.redis.is_some() {
-        tracing::warn!("[state] redis: managed gateway keys are not available; only [[keys]] work");
-        return Ok(None);
-    }
     let store = crate::keys::open(&config.state)?;
     let live = LiveKeys::load(store.clone())?;
     let config_ids: Vec<&str> = config.keys.iter().map(|k| k.id.as_str()).collect();

@@ -496,4 +496,38 @@ tokens = 30
     assert_eq!(team("a")["requests"], 20, "{stdout}");
     assert_eq!(team("a")["input_tokens"], 200, "{stdout}");
     assert_eq!(team("b")["requests"], 2, "{stdout}");
+
+    // Managed keys live in Redis too: a key made with the CLI works on both
+    // gateways, and a revocation through one stops it on the other.
+    let created = sluice()
+        .args(["keys", "create", "--config"])
+        .arg(&config)
+        .args(["--id", "shared-bot", "--team", "c", "--json"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&created);
+    assert!(created.status.success(), "{stderr}");
+    let secret = serde_json::from_str::<Value>(&stdout).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let works_on = |base: String, secret: String, wanted: u16| async move {
+        for _ in 0..40 {
+            if ask_as(&base, &secret).await == wanted {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{base} never answered {wanted}");
+    };
+    works_on(first.base.clone(), secret.clone(), 200).await;
+    works_on(second.base.clone(), secret.clone(), 200).await;
+    let revoked = sluice()
+        .args(["keys", "revoke", "shared-bot", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(revoked.status.success(), "{}", text(&revoked).1);
+    works_on(first.base.clone(), secret.clone(), 401).await;
+    works_on(second.base.clone(), secret, 401).await;
 }

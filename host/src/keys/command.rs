@@ -283,7 +283,12 @@ impl Source {
             (Some(db), _) => (db.clone(), None),
             (None, Some(path)) => {
                 let config = Config::load(path)?;
-                (super::database(&config.state)?, Some(config))
+                if config.state.redis.is_some() {
+                    let store = super::open(&config.state)
+                        .context("cannot open the key store in [state] redis")?;
+                    return Ok((store, Some(config)));
+                }
+                (config.state.database(), Some(config))
             }
             (None, None) => (Config::embedded_default().state.database(), None),
         };

@@ -31,6 +31,7 @@ pub mod command;
 mod generate;
 mod live;
 mod record;
+mod redis;
 mod scope;
 mod sqlite;
 mod store;
@@ -41,26 +42,19 @@ pub use changes::{Invalid, KeyChanges, check_against_config, parse_expiry};
 pub use generate::SECRET_PREFIX;
 pub use live::{LiveKeys, RECHECK, RECHECK_UNKNOWN};
 pub use record::{KeyHash, KeyRecord, Status};
+pub use redis::RedisKeyStore;
 pub use scope::Scope;
 pub use sqlite::SqliteKeyStore;
 pub use store::{KeyError, KeyStore};
 
 use crate::config::StateConfig;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The key store `[state]` names: its SQLite file (created when missing).
+/// The key store `[state]` names: Redis, or its SQLite file (created when
+/// missing).
 pub fn open(state: &StateConfig) -> anyhow::Result<Arc<dyn KeyStore>> {
-    Ok(Arc::new(SqliteKeyStore::open(&database(state)?)?))
-}
-
-/// The SQLite file `[state]` keeps keys in.
-pub fn database(state: &StateConfig) -> anyhow::Result<PathBuf> {
-    if state.redis.is_some() {
-        anyhow::bail!(
-            "[state] redis: managed gateway keys are kept in the SQLite file only for now; \
-             remove `redis` (or set `path`) to use `sluice keys`"
-        );
-    }
-    Ok(state.database())
+    Ok(match &state.redis {
+        Some(url) => Arc::new(RedisKeyStore::open(url)?),
+        None => Arc::new(SqliteKeyStore::open(&state.database())?),
+    })
 }
