@@ -34,6 +34,8 @@ pub struct Caller {
     pub metadata: Vec<(String, String)>,
     /// The models and providers the key may use (all when `None`).
     pub scope: Option<Arc<Scope>>,
+    /// The key's routing config (`[routing.NAME]`), if it has one.
+    pub config: Option<String>,
 }
 
 impl Caller {
@@ -81,6 +83,7 @@ impl Keys {
                     guardrails: k.guardrails.clone(),
                     metadata: k.metadata.clone().into_iter().collect(),
                     scope: Scope::new(&k.allowed_models, &k.allowed_providers).map(Arc::new),
+                    config: k.config.clone(),
                 };
                 (KeyHash::of(k.key.expose()), caller)
             })
@@ -206,6 +209,9 @@ impl Keys {
             guardrails: key.guardrails.clone(),
             metadata: key.tags(),
             scope: Scope::new(&key.allowed_models, &key.allowed_providers).map(Arc::new),
+            // Managed keys name no routing config yet; the header or the
+            // server's default still apply.
+            config: None,
         })
     }
 }
@@ -395,6 +401,7 @@ mod tests {
     async fn a_key_the_gateway_cannot_serve_as_it_stands_fails_closed() {
         let dir = tempfile::tempdir().unwrap();
         let config = KeyConfig {
+            config: None,
             id: "cfg".into(),
             key: Secret::new("config-key-0123456789"),
             default_model: None,

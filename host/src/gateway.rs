@@ -7,6 +7,7 @@ use crate::governance::Governance;
 use crate::guardrails::Guardrails;
 use crate::keys::LiveKeys;
 use crate::providers::Providers;
+use crate::routing::Routing;
 use crate::sandbox::Sandbox;
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct Gateway {
     pub audit: Option<Arc<AuditLog>>,
     /// Budgets, rate limits, usage and cost.
     pub governance: Arc<Governance>,
+    /// Routing configs and circuit breakers.
+    pub routing: Routing,
     /// Keeps the plugin engine (and its epoch ticker) alive.
     _sandbox: Sandbox,
 }
@@ -60,6 +63,7 @@ impl Gateway {
             max_body: (config.server.max_body_mb as usize) << 20,
             audit: AuditLog::open(&config.audit)?,
             governance: Governance::open(config).await?,
+            routing: Routing::new(config),
             config: Arc::new(config.clone()),
             _sandbox: sandbox,
         }))

@@ -5,6 +5,8 @@
 //! - [`server`] and [`api`]: the HTTP app (OpenAI and Anthropic wire formats).
 //! - [`pipeline`]: the path of one chat request, phase by phase.
 //! - [`providers`]: upstreams (OpenAI, Anthropic, OpenAI-compatible, echo).
+//! - [`routing`]: routing configs: fallbacks, load balancing, conditions,
+//!   retries, timeouts and circuit breaking.
 //! - [`translate`]: OpenAI ⇄ Anthropic, for a client on the other API's model.
 //! - [`auth`]: who is calling: gateway keys from the config and the key store.
 //! - [`keys`]: managed gateway keys (`sluice keys`, `/admin/keys`) and their store.
@@ -35,6 +37,7 @@ pub mod keys;
 pub mod metadata;
 pub mod pipeline;
 pub mod providers;
+pub mod routing;
 pub mod sandbox;
 pub mod scaffold;
 pub mod scan;

@@ -5,12 +5,16 @@
 //! client ─► auth (gateway key) ─► metadata (key tags + `x-sluice-metadata`
 //!          + trace id)
 //!        ─► parse (JSON object, `messages` array, `model`)
-//!        ─► route (alias | @provider/model | key default | server default)
+//!        ─► route (routing config: header | key | server default; else the model:
+//!          alias | @provider/model | key default | server default) ─► a plan
+//!          of targets (see [`crate::routing`])
 //!        ─► scope (the key's allowed models and providers; else 403)
 //!        ─► admit (budgets ⇒ 402, rate limits ⇒ 429; see [`crate::governance`])
 //!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
 //!        ─► translate (when the provider speaks the other API)
-//!        ─► provider (echo answers locally; others get the rewritten body + provider key)
+//!        ─► provider: each target of the plan in turn, with retries, timeouts
+//!          and circuit breaking, until one serves (echo answers locally; others
+//!          get the rewritten body + provider key)
 //!        ─► translate the answer back (whole, or event by event)
 //!        ─► response guardrails: whole body, or per streamed delta with holdback
 //!        ─► client
@@ -29,7 +33,6 @@ use crate::api::sse::{SseEvent, SseParser, format_event};
 use crate::api::stream::StreamTransformer;
 use crate::audit::{AuditSink, RequestFacts};
 use crate::auth::Caller;
-use crate::config::ProviderKind;
 use crate::gateway::Gateway;
 use crate::governance::usage::{Usage, UsageMeter};
 use crate::governance::{self, Ticket};
@@ -37,6 +40,9 @@ use crate::guardrails::redact::SharedPlaceholders;
 use crate::guardrails::stream::StreamGuard;
 use crate::guardrails::{Guardrails, StopAt};
 use crate::providers::{Route, echo};
+use crate::routing::attempt::{self, Answer, Outbound};
+use crate::routing::condition::Facts;
+use crate::routing::{CONFIG_HEADER, Failure, Planner, Report};
 use crate::sandbox::{Action, Context, Phase};
 use crate::translate::{self, StreamTranslator};
 use axum::body::{Body, Bytes};
@@ -107,19 +113,49 @@ async fn chat_inner(
         .get("stream")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    // route
+    // route: the routing config (if any), and its plan of targets
     let requested = request
         .get("model")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let route =
-        gateway
-            .providers
-            .resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
-    // scope
-    caller.check_scope(api, &route, requested.as_deref(), &gateway.providers)?;
+    let chosen = gateway
+        .routing
+        .choose(headers, caller.config.as_deref(), api)?;
+    let planner = Planner {
+        api,
+        providers: &gateway.providers,
+        configs: gateway.routing.configs(),
+        facts: Facts {
+            model: requested.as_deref().unwrap_or(""),
+            key: caller.key_id.as_deref().unwrap_or(""),
+            api: api.as_str(),
+            metadata: &caller.metadata,
+            params: &request,
+        },
+        requested: requested.as_deref(),
+        key_default: caller.default_model.as_deref(),
+    };
+    let mut plan = gateway.routing.plan(&planner, chosen.as_ref())?;
+    // scope: targets the key may not use are dropped
+    let mut refused = None;
+    plan.steps.retain(|step| {
+        let allowed =
+            caller.check_scope(api, &step.route, requested.as_deref(), &gateway.providers);
+        allowed
+            .map_err(|e| refused.get_or_insert(e).clone())
+            .is_ok()
+    });
+    if plan.steps.is_empty() {
+        return Err(refused.expect("a step was refused"));
+    }
+    if let Some(name) = &plan.config
+        && let Ok(value) = HeaderValue::from_str(name)
+    {
+        extra.push((HeaderName::from_static(CONFIG_HEADER), value));
+    }
+    let route = plan.steps[0].route.clone();
     request["model"] = Value::String(route.model.clone());
-    // admit: budgets and rate limits
+    // admit: budgets and rate limits (counted against the first target)
     let admitted = gateway
         .governance
         .admit(&governance::Request {
@@ -136,8 +172,6 @@ async fn chat_inner(
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
     let ctx = context(api, Phase::Request, &route, &caller);
     let request = guard_body(api, &guardrails, ctx, request, call.clone()).await?;
-    // provider, then response guardrails
-    let response_ctx = context(api, Phase::Response, &route, &caller);
     if route.provider.api().is_none() {
         let echo = EchoCall {
             request: &request,
@@ -145,77 +179,56 @@ async fn chat_inner(
             stream,
             ticket,
         };
+        let response_ctx = context(api, Phase::Response, &route, &caller);
         return Ok(echo_response(api, echo, guardrails, response_ctx, call).await);
     }
-    // translate, when the provider speaks the other API
-    let translating = route.provider.api() != Some(api);
+    // provider: each target of the plan, with retries, until one serves
     let client_wants_usage =
         request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
-    let mut upstream_body = if translating {
-        translate::request(api, &request, route.provider.kind == ProviderKind::Openai)
-    } else {
-        request
+    let outbound = Outbound {
+        api,
+        request: &request,
+        stream,
+        client_headers: headers,
+        client: &gateway.providers.client,
     };
-    // OpenAI streams report usage only when asked; the gateway always asks, and
-    // takes the usage chunk out again when the client did not ask for it.
-    let upstream_api = route.provider.api().unwrap_or(api);
-    if stream && upstream_api == Api::OpenAi && upstream_body.is_object() {
-        upstream_body["stream_options"]["include_usage"] = Value::Bool(true);
-    }
-    let strip_usage = stream && !translating && api == Api::OpenAi && !client_wants_usage;
-    let upstream = route
-        .provider
-        .send(
-            &gateway.providers.client,
-            route.provider.chat_path(),
-            serde_json::to_vec(&upstream_body).expect("a Value serializes"),
-            headers,
-        )
-        .await
-        .map_err(|e| e.to_api(api))?;
-    let status = upstream.status();
-    let is_sse = upstream
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    if !status.is_success() {
-        return upstream_error(api, &route, upstream, translating).await;
-    }
-    if stream && is_sse {
-        let guard = StreamGuard::new(guardrails, response_ctx, call.audit, call.placeholders);
-        let events = upstream
-            .bytes_stream()
-            .map(|chunk| chunk.map_err(|e| e.to_string()));
-        let translator = translating.then(|| StreamTranslator::new(api, client_wants_usage));
-        let mut transformer = StreamTransformer::new(api, guard);
-        transformer.strip_usage = strip_usage;
-        let metering = Metering {
-            meter: UsageMeter::new(upstream_api),
-            ticket,
-        };
-        return Ok(sse_response(transformer, translator, metering, events));
-    }
-    let bytes = upstream.bytes().await.map_err(|e| {
-        ApiError::new(
-            api,
-            ErrorKind::BadGateway,
-            format!(
-                "provider `{}` broke off its answer: {e}",
-                route.provider.slug
-            ),
-        )
-    })?;
-    let mut answer: Value = serde_json::from_slice(&bytes).map_err(|_| {
-        ApiError::new(
-            api,
-            ErrorKind::BadGateway,
-            format!(
-                "provider `{}` sent an answer that is not JSON",
-                route.provider.slug
-            ),
-        )
-    })?;
+    let (result, report) = gateway
+        .routing
+        .execute(&plan, |step| attempt::try_step(&outbound, step.clone()))
+        .await;
+    extra.extend(routing_headers(&report));
+    let served = match result {
+        Ok((served, _)) => served,
+        Err(Failure::Status {
+            status,
+            body,
+            provider,
+            translated,
+            ..
+        }) => return upstream_error(api, &provider, status, &body, translated),
+        Err(failure) => return Err(failure.to_api(api)),
+    };
+    ticket.served_by(&served.route.provider.slug, &served.route.model);
+    let upstream_api = served.route.provider.api().unwrap_or(api);
+    let translating = served.translating;
+    // response guardrails, whole or event by event
+    let response_ctx = context(api, Phase::Response, &served.route, &caller);
+    let mut answer = match served.answer {
+        Answer::Stream { first, rest } => {
+            let guard = StreamGuard::new(guardrails, response_ctx, call.audit, call.placeholders);
+            let events =
+                futures_util::stream::once(async move { Ok::<Bytes, String>(first) }).chain(rest);
+            let translator = translating.then(|| StreamTranslator::new(api, client_wants_usage));
+            let mut transformer = StreamTransformer::new(api, guard);
+            transformer.strip_usage = !translating && api == Api::OpenAi && !client_wants_usage;
+            let metering = Metering {
+                meter: UsageMeter::new(upstream_api),
+                ticket,
+            };
+            return Ok(sse_response(transformer, translator, metering, events));
+        }
+        Answer::Whole(answer) => answer,
+    };
     if let Some(usage) = Usage::from_answer(upstream_api, &answer) {
         ticket.set_usage(usage);
     }
@@ -224,6 +237,30 @@ async fn chat_inner(
     }
     let answer = guard_body(api, &guardrails, response_ctx, answer, call).await?;
     Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// `x-sluice-target`, `x-sluice-retries` and `x-sluice-fallback`: which target
+/// served (or failed last), after how many retries, and whether a fallback
+/// target was tried.
+fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = vec![
+        (
+            HeaderName::from_static("x-sluice-retries"),
+            HeaderValue::from(report.retries),
+        ),
+        (
+            HeaderName::from_static("x-sluice-fallback"),
+            HeaderValue::from_static(if report.fallback { "true" } else { "false" }),
+        ),
+    ];
+    if let Some(target) = report
+        .target
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
+        headers.push((HeaderName::from_static("x-sluice-target"), target));
+    }
+    headers
 }
 
 /// Parses and checks the shape of a chat request body.
@@ -317,16 +354,14 @@ async fn guard_body(
 /// An upstream error answer, passed on with its status: as is when the provider
 /// speaks the client's API, re-worded into the client's format when translating,
 /// and as a 502 when it is not JSON.
-async fn upstream_error(
+fn upstream_error(
     api: Api,
-    route: &Route<'_>,
-    upstream: reqwest::Response,
+    provider: &str,
+    status: StatusCode,
+    body: &[u8],
     translating: bool,
 ) -> Result<Response, ApiError> {
-    let status =
-        StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let bytes = upstream.bytes().await.unwrap_or_default();
-    match serde_json::from_slice::<Value>(&bytes) {
+    match serde_json::from_slice::<Value>(body) {
         Ok(body) if body.is_object() && !translating => Ok(json_response(status, &body)),
         Ok(body) if body.is_object() => {
             let message =
@@ -334,7 +369,7 @@ async fn upstream_error(
             let error = ApiError::new(
                 api,
                 ErrorKind::for_status(status),
-                format!("provider `{}`: {message}", route.provider.slug),
+                format!("provider `{provider}`: {message}"),
             );
             Ok(json_response(status, &error.body()))
         }
@@ -342,8 +377,7 @@ async fn upstream_error(
             api,
             ErrorKind::BadGateway,
             format!(
-                "provider `{}` answered {} with a body that is not JSON",
-                route.provider.slug,
+                "provider `{provider}` answered {} with a body that is not JSON",
                 status.as_u16()
             ),
         )),

@@ -15,6 +15,13 @@
 //! | `malformed-stream` | a stream with a text delta, then an event that is JSON but not an object |
 //! | `slow` | waits 3 s before answering |
 //! | `slow-stream` | streams a chunk every 50 ms for 10 s; notes when the stream is dropped |
+//! | `status-429` | 429 with `Retry-After: 1` |
+//! | `flaky-N-M` | 503 for the first N calls of this model name (M: any tag), then answers |
+//! | `dies-before-first-event` | a 200 stream that breaks before its first byte |
+//!
+//! [`MockUpstream::set_down`] makes every chat request answer 503 (a provider
+//! outage); [`MockUpstream::reset_addr`] is a port that accepts connections and
+//! resets them before answering.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -48,7 +55,17 @@ pub struct Received {
 pub struct MockUpstream {
     /// Where it listens.
     pub addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
+    /// A port that resets every connection before answering.
+    pub reset_addr: SocketAddr,
+    state: Shared,
+}
+
+/// What the handlers share.
+#[derive(Default)]
+pub struct MockState {
+    received: Mutex<Vec<Received>>,
+    down: std::sync::atomic::AtomicBool,
+    calls: Mutex<std::collections::HashMap<String, u32>>,
 }
 
 /// Set when a `slow-stream` answer is dropped before its end (the gateway
@@ -93,22 +110,42 @@ fn slow_stream(model: &str) -> Response {
 impl MockUpstream {
     /// Starts the mock on a free port of 127.0.0.1, on the current runtime.
     pub async fn start() -> Self {
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let state: Shared = Arc::default();
         let app = Router::new()
             .route("/v1/chat/completions", post(openai_chat))
             .route("/v1/embeddings", post(openai_embeddings))
             .route("/v1/messages", post(anthropic_messages))
             .route("/v1/messages/count_tokens", post(anthropic_count))
-            .with_state(received.clone());
+            .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        MockUpstream { addr, received }
+        let resetter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let reset_addr = resetter.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = resetter.accept().await {
+                // Linger 0: closing sends a reset, not a clean end.
+                let _ = socket.set_zero_linger();
+                drop(socket);
+            }
+        });
+        MockUpstream {
+            addr,
+            reset_addr,
+            state,
+        }
     }
 
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Makes every chat request answer 503 (`true`), or serve again.
+    pub fn set_down(&self, down: bool) {
+        self.state
+            .down
+            .store(down, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The last request received.
@@ -117,11 +154,11 @@ impl MockUpstream {
     }
 }
 
-type Shared = Arc<Mutex<Vec<Received>>>;
+type Shared = Arc<MockState>;
 
 fn record(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> Value {
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    state.lock().unwrap().push(Received {
+    state.received.lock().unwrap().push(Received {
         path: path.to_string(),
         headers: headers.clone(),
         body: body.clone(),
@@ -192,15 +229,65 @@ fn sse(events: Vec<String>, stop_early: bool) -> Response {
         .unwrap()
 }
 
-async fn special(model: &str, api_is_openai: bool) -> Option<Response> {
+/// An error answer in the provider's format.
+fn error(status: StatusCode, api_is_openai: bool, message: &str) -> Response {
+    let body = if api_is_openai {
+        json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}})
+    } else {
+        json!({"type": "error", "error": {"type": "api_error", "message": message}})
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn special(state: &MockState, model: &str, api_is_openai: bool) -> Option<Response> {
+    if state.down.load(std::sync::atomic::Ordering::SeqCst) {
+        return Some(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            api_is_openai,
+            "the provider is down",
+        ));
+    }
+    if let Some(spec) = model.strip_prefix("flaky-") {
+        let failures: u32 = spec
+            .split('-')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let mut calls = state.calls.lock().unwrap();
+        let call = calls.entry(model.to_string()).or_insert(0);
+        *call += 1;
+        if *call <= failures {
+            return Some(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                api_is_openai,
+                "flaky: try again",
+            ));
+        }
+        return None;
+    }
     match model {
-        "status-500" => {
-            let body = if api_is_openai {
-                json!({"error": {"message": "upstream exploded", "type": "server_error", "param": null, "code": null}})
-            } else {
-                json!({"type": "error", "error": {"type": "api_error", "message": "upstream exploded"}})
-            };
-            Some((StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response())
+        "status-500" => Some(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            api_is_openai,
+            "upstream exploded",
+        )),
+        "status-429" => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, api_is_openai, "slow down");
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            Some(response)
+        }
+        "dies-before-first-event" => {
+            let stream = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::other("the provider fell over"))
+            });
+            Some(
+                Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from_stream(stream))
+                    .unwrap(),
+            )
         }
         "not-json" => Some((StatusCode::OK, "<html>surprise</html>").into_response()),
         "slow" => {
@@ -214,7 +301,7 @@ async fn special(model: &str, api_is_openai: bool) -> Option<Response> {
 async fn openai_chat(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let body = record(&state, "/v1/chat/completions", &headers, &body);
     let model = body["model"].as_str().unwrap_or("").to_string();
-    if let Some(response) = special(&model, true).await {
+    if let Some(response) = special(&state, &model, true).await {
         return response;
     }
     let stream = body["stream"].as_bool().unwrap_or(false);
@@ -318,7 +405,7 @@ async fn anthropic_messages(
 ) -> Response {
     let body = record(&state, "/v1/messages", &headers, &body);
     let model = body["model"].as_str().unwrap_or("").to_string();
-    if let Some(response) = special(&model, false).await {
+    if let Some(response) = special(&state, &model, false).await {
         return response;
     }
     let stream = body["stream"].as_bool().unwrap_or(false);

@@ -103,6 +103,44 @@ async fn the_anthropic_python_sdk_works_unchanged() {
     python_script("anthropic_client.py", "anthropic").await;
 }
 
+/// Routing configs over the harness's providers and the mock's failing models.
+const ROUTING: &str = r#"
+[routing.on-500]
+strategy = "fallback"
+targets = [{ model = "@oa/status-500" }, { model = "@an/echo-last" }]
+
+[routing.on-timeout]
+strategy = "fallback"
+targets = [{ model = "@oa/slow", timeout_s = 1 }, { model = "@an/echo-last" }]
+
+[routing.on-malformed]
+strategy = "fallback"
+targets = [{ model = "@oa/not-json" }, { model = "@oa/dies-before-first-event" }, { model = "@an/echo-last" }]
+
+[routing.retry-flaky]
+strategy = "single"
+retry = { attempts = 3, backoff_ms = 10 }
+targets = [{ model = "@oa/flaky-2-sdk" }]
+
+[routing.split]
+strategy = "loadbalance"
+targets = [{ model = "@oa/echo-last" }, { model = "@an/echo-last" }]
+
+[routing.by-temperature]
+strategy = "conditional"
+conditions = [{ when = { "params.temperature" = { gt = 0.5 } }, then = "creative" }]
+default = "careful"
+targets = [{ name = "creative", model = "@oa/echo-last" }, { name = "careful", model = "@an/echo-last" }]
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_routing_strategy_works_through_the_python_sdks() {
+    if !python_has("openai") && !required() {
+        return;
+    }
+    python_script_with("routing_client.py", "anthropic", ROUTING).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn budgets_and_rate_limits_reach_the_python_sdks_as_their_own_errors() {
     let limits = r#"

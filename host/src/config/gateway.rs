@@ -18,6 +18,9 @@ pub struct ServerConfig {
     pub max_body_mb: u64,
     /// The model used when a request names none and its key has no default.
     pub default_model: Option<String>,
+    /// The routing config (`[routing.NAME]`) used when neither the request
+    /// nor its key names one.
+    pub default_config: Option<String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -34,6 +37,7 @@ impl Default for ServerConfig {
             listen: default_listen(),
             max_body_mb: default_max_body_mb(),
             default_model: None,
+            default_config: None,
         }
     }
 }
@@ -101,4 +105,7 @@ pub struct KeyConfig {
     /// Provider slugs this key may use; any provider when empty.
     #[serde(default)]
     pub allowed_providers: Vec<String>,
+    /// The routing config (`[routing.NAME]`) this key's requests use unless
+    /// they name one in `x-sluice-config`.
+    pub config: Option<String>,
 }

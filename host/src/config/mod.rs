@@ -10,11 +10,16 @@ mod gateway;
 mod governance;
 mod guardrail_cache;
 mod guardrails;
+mod routing;
 mod state;
 
 pub use audit::AuditConfig;
 pub use governance::{BudgetConfig, Period, PriceConfig, RateLimitConfig};
 pub use guardrail_cache::GuardrailCacheConfig;
+pub use routing::{
+    CircuitBreakerConfig, Condition, DEFAULT_FAILURE_CODES, RetryConfig, RouteNode, Strategy, Test,
+    check_node as check_routing_node,
+};
 pub use state::StateConfig;
 
 pub use gateway::{KeyConfig, ProviderConfig, ProviderKind, ServerConfig};
@@ -72,6 +77,12 @@ pub struct Config {
     /// built-in table; keyed by model name or `@provider/model`.
     #[serde(default)]
     pub pricing: BTreeMap<String, PriceConfig>,
+    /// Named routing configs: fallbacks, load balancing, conditions, retries.
+    #[serde(default)]
+    pub routing: BTreeMap<String, RouteNode>,
+    /// When a failing target is skipped.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
 }
 
 /// The `[admin]` section: the key of the admin API (`/admin/...`).
@@ -233,6 +244,28 @@ impl Config {
             .map_err(|(field, message)| invalid(field, message))?;
         governance::validate(&self.budgets, &self.rate_limits, &self.pricing)
             .map_err(|(field, message)| invalid(field, message))?;
+        routing::validate(&self.routing, &|m| self.check_model_or_alias(m))
+            .map_err(|(field, message)| invalid(field, message))?;
+        self.circuit_breaker
+            .validate()
+            .map_err(|(field, message)| invalid(field, message))?;
+        let known_config = |name: &str| {
+            if self.routing.contains_key(name) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "no routing config `{name}` ([routing.{name}] is not in the config)"
+                ))
+            }
+        };
+        if let Some(name) = &self.server.default_config {
+            known_config(name).map_err(|m| invalid("server.default_config".into(), m))?;
+        }
+        for (i, key) in self.keys.iter().enumerate() {
+            if let Some(name) = &key.config {
+                known_config(name).map_err(|m| invalid(format!("keys[{i}].config"), m))?;
+            }
+        }
         let guardrail_ids: Vec<String> = self.guardrails.iter().map(|g| g.id()).collect();
 
         if self.server.max_body_mb == 0 || self.server.max_body_mb > 1024 {

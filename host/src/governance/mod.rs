@@ -241,6 +241,18 @@ impl Ticket {
     pub fn set_usage(&mut self, usage: Usage) {
         self.usage = Some(usage);
     }
+
+    /// Records that `model` of `provider` served the request (a fallback
+    /// target may differ from the one it was admitted for): its usage is
+    /// totalled, and priced, as that model's.
+    pub fn served_by(&mut self, provider: &str, model: &str) {
+        let qualified = format!("@{provider}/{model}");
+        if self.usage_key.model != qualified {
+            self.usage_key.model = qualified;
+            self.usage_key.provider = provider.to_string();
+            self.price = self.governance.pricing.price(provider, model);
+        }
+    }
 }
 
 impl Drop for Ticket {
