@@ -7,6 +7,7 @@ use crate::governance::Governance;
 use crate::guardrails::Guardrails;
 use crate::keys::LiveKeys;
 use crate::providers::Providers;
+use crate::response_cache::ResponseCache;
 use crate::routing::Routing;
 use crate::sandbox::Sandbox;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct Gateway {
     pub governance: Arc<Governance>,
     /// Routing configs and circuit breakers.
     pub routing: Routing,
+    /// The response cache, when enabled.
+    pub response_cache: Option<Arc<ResponseCache>>,
     /// Keeps the plugin engine (and its epoch ticker) alive.
     _sandbox: Sandbox,
 }
@@ -64,6 +67,11 @@ impl Gateway {
             audit: AuditLog::open(&config.audit)?,
             governance: Governance::open(config).await?,
             routing: Routing::new(config),
+            response_cache: ResponseCache::open(
+                &config.response_cache,
+                config.state.redis.as_ref(),
+            )
+            .await?,
             config: Arc::new(config.clone()),
             _sandbox: sandbox,
         }))

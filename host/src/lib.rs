@@ -5,6 +5,7 @@
 //! - [`server`] and [`api`]: the HTTP app (OpenAI and Anthropic wire formats).
 //! - [`pipeline`]: the path of one chat request, phase by phase.
 //! - [`providers`]: upstreams (OpenAI, Anthropic, OpenAI-compatible, echo).
+//! - [`response_cache`]: exact-match caching of answers, whole or streamed.
 //! - [`routing`]: routing configs: fallbacks, load balancing, conditions,
 //!   retries, timeouts and circuit breaking.
 //! - [`translate`]: OpenAI ⇄ Anthropic, for a client on the other API's model.
@@ -37,6 +38,7 @@ pub mod keys;
 pub mod metadata;
 pub mod pipeline;
 pub mod providers;
+pub mod response_cache;
 pub mod routing;
 pub mod sandbox;
 pub mod scaffold;

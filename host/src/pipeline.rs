@@ -11,6 +11,8 @@
 //!        ─► scope (the key's allowed models and providers; else 403)
 //!        ─► admit (budgets ⇒ 402, rate limits ⇒ 429; see [`crate::governance`])
 //!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
+//!        ─► response cache (when on: a fresh answer to this exact request is
+//!          replayed; see [`crate::response_cache`])
 //!        ─► translate (when the provider speaks the other API)
 //!        ─► provider: each target of the plan in turn, with retries, timeouts
 //!          and circuit breaking, until one serves (echo answers locally; others
@@ -40,6 +42,9 @@ use crate::guardrails::redact::SharedPlaceholders;
 use crate::guardrails::stream::StreamGuard;
 use crate::guardrails::{Guardrails, StopAt};
 use crate::providers::{Route, echo};
+use crate::response_cache::{
+    self, CACHE_HEADER, Entry as CacheEntry, Mode as CacheMode, Recorder, ResponseCache,
+};
 use crate::routing::attempt::{self, Answer, Outbound};
 use crate::routing::condition::Facts;
 use crate::routing::{CONFIG_HEADER, Failure, Planner, Report};
@@ -153,6 +158,24 @@ async fn chat_inner(
     {
         extra.push((HeaderName::from_static(CONFIG_HEADER), value));
     }
+    // the response cache's key: the request as the client sent it
+    let caching = match &gateway.response_cache {
+        Some(cache) => {
+            let mode = CacheMode::of(headers, api)?;
+            let config = match headers.get(CONFIG_HEADER).and_then(|v| v.to_str().ok()) {
+                Some(inline) if inline.trim_start().starts_with('{') => inline.to_string(),
+                _ => plan.config.clone().unwrap_or_default(),
+            };
+            let targets: Vec<String> = plan.steps.iter().map(|s| s.route.qualified()).collect();
+            let key = cache.key(api, &config, &targets, caller.key_id.as_deref(), &request);
+            Some(Caching {
+                cache: cache.clone(),
+                key,
+                mode,
+            })
+        }
+        None => None,
+    };
     let route = plan.steps[0].route.clone();
     request["model"] = Value::String(route.model.clone());
     // admit: budgets and rate limits (counted against the first target)
@@ -182,6 +205,24 @@ async fn chat_inner(
         let response_ctx = context(api, Phase::Response, &route, &caller);
         return Ok(echo_response(api, echo, guardrails, response_ctx, call).await);
     }
+    // cache: a fresh answer to this exact request, if there is one
+    if let Some(caching) = &caching {
+        if caching.mode == CacheMode::Use
+            && let Some(entry) = caching.cache.get(&caching.key).await
+        {
+            extra.push(cache_header("hit"));
+            if let Ok(target) = HeaderValue::from_str(&entry.target) {
+                extra.push((HeaderName::from_static("x-sluice-target"), target));
+            }
+            return Ok(cached_response(&entry));
+        }
+        extra.push(cache_header(match caching.mode {
+            CacheMode::Use => "miss",
+            CacheMode::Refresh => "refresh",
+            CacheMode::Bypass => "bypass",
+        }));
+    }
+    let caching = caching.filter(|c| c.mode != CacheMode::Bypass);
     // provider: each target of the plan, with retries, until one serves
     let client_wants_usage =
         request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
@@ -225,7 +266,19 @@ async fn chat_inner(
                 meter: UsageMeter::new(upstream_api),
                 ticket,
             };
-            return Ok(sse_response(transformer, translator, metering, events));
+            let recorder = caching.map(|c| Recorder {
+                cache: c.cache,
+                key: c.key,
+                target: served.route.qualified(),
+                body: String::new(),
+            });
+            return Ok(sse_response(
+                transformer,
+                translator,
+                metering,
+                recorder,
+                events,
+            ));
         }
         Answer::Whole(answer) => answer,
     };
@@ -235,8 +288,48 @@ async fn chat_inner(
     if translating {
         answer = translate::response(api, &answer);
     }
+    let unguarded = caching.as_ref().map(|_| answer.clone());
     let answer = guard_body(api, &guardrails, response_ctx, answer, call).await?;
+    // An answer a response guardrail changed is not cached.
+    if let Some(caching) = caching
+        && unguarded.as_ref() == Some(&answer)
+    {
+        let entry = CacheEntry {
+            stream: false,
+            target: served.route.qualified(),
+            body: answer.to_string(),
+        };
+        caching.cache.put(caching.key, entry).await;
+    }
     Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// A request's use of the response cache.
+struct Caching {
+    cache: Arc<ResponseCache>,
+    key: [u8; 32],
+    mode: CacheMode,
+}
+
+fn cache_header(status: &'static str) -> (HeaderName, HeaderValue) {
+    (
+        HeaderName::from_static(CACHE_HEADER),
+        HeaderValue::from_static(status),
+    )
+}
+
+/// A cached answer, as it was first sent: a JSON body, or a stream replayed.
+fn cached_response(entry: &CacheEntry) -> Response {
+    let content_type = if entry.stream {
+        "text/event-stream; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    let mut response = Response::new(Body::from(response_cache::replay(entry)));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 /// `x-sluice-target`, `x-sluice-retries` and `x-sluice-fallback`: which target
@@ -457,7 +550,7 @@ async fn echo_response(
         meter: UsageMeter::new(api),
         ticket,
     };
-    sse_response(transformer, None, metering, events)
+    sse_response(transformer, None, metering, None, events)
 }
 
 /// A streaming response: upstream bytes → events → guarded events → client. If
@@ -466,6 +559,7 @@ fn sse_response<S>(
     transformer: StreamTransformer,
     translator: Option<StreamTranslator>,
     metering: Metering,
+    recorder: Option<Recorder>,
     upstream: S,
 ) -> Response
 where
@@ -477,6 +571,7 @@ where
         translator,
         transformer,
         metering,
+        recorder,
         done: false,
     };
     let body = futures_util::stream::unfold(state, |mut state| async move {
@@ -505,6 +600,8 @@ struct StreamState<S> {
     translator: Option<StreamTranslator>,
     transformer: StreamTransformer,
     metering: Metering,
+    /// Keeps the bytes for the response cache, when it is on.
+    recorder: Option<Recorder>,
     done: bool,
 }
 
@@ -537,7 +634,27 @@ impl<S> StreamState<S> {
             }
         };
         self.done = self.transformer.ended;
+        self.record(&out);
         out
+    }
+
+    /// Keeps `out` for the response cache; at a good end of a stream no
+    /// guardrail changed, caches it.
+    fn record(&mut self, out: &str) {
+        let Some(recorder) = &mut self.recorder else {
+            return;
+        };
+        if !recorder.push(out) {
+            self.recorder = None;
+            return;
+        }
+        if self.done
+            && let Some(recorder) = self.recorder.take()
+            && self.transformer.completed
+            && !self.transformer.redacted()
+        {
+            recorder.finish();
+        }
     }
 
     /// One upstream event: metered, translated (if needed), then guarded.

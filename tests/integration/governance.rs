@@ -346,7 +346,7 @@ cost_usd = 0.00105
     eprintln!("200 concurrent requests on a 10-request budget: {admitted} admitted");
 }
 
-fn gateway_config(
+pub fn gateway_config(
     dir: &std::path::Path,
     mock: &MockUpstream,
     state: &str,

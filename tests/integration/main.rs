@@ -13,6 +13,7 @@ mod keys;
 mod mock_upstream;
 mod plugin_authoring;
 mod quality;
+mod response_cache;
 mod routing;
 mod sandbox_limits;
 mod sdk;

@@ -22,6 +22,8 @@ pub struct StreamTransformer {
     last_chunk: Option<Value>,
     /// Set once the stream has been ended (normally or by an error).
     pub ended: bool,
+    /// Set when it ended normally (`[DONE]`, `message_stop`), not by an error.
+    pub completed: bool,
     /// Take out the usage the gateway asked an OpenAI upstream for: the last
     /// chunk with `usage` and no choices, and `"usage": null` in the others.
     pub strip_usage: bool,
@@ -35,6 +37,7 @@ impl StreamTransformer {
             guard,
             last_chunk: None,
             ended: false,
+            completed: false,
             strip_usage: false,
         }
     }
@@ -61,6 +64,11 @@ impl StreamTransformer {
         )
     }
 
+    /// Whether a response guardrail changed any of the stream's text.
+    pub fn redacted(&self) -> bool {
+        self.guard.redacted()
+    }
+
     /// Ends the stream with an error event.
     pub fn fail(&mut self, kind: ErrorKind, message: &str) -> String {
         self.ended = true;
@@ -75,6 +83,7 @@ impl StreamTransformer {
             };
             out.push_str(&format_event(None, "[DONE]"));
             self.ended = true;
+            self.completed = true;
             return out;
         }
         // Only an object is a chunk; anything else is malformed (and would
@@ -271,6 +280,7 @@ impl StreamTransformer {
             }
             "message_stop" | "error" => {
                 self.ended = true;
+                self.completed = name == "message_stop";
                 format_event(Some(&name), &event.data)
             }
             _ => format_event(event.event.as_deref(), &event.data),

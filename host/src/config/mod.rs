@@ -10,12 +10,14 @@ mod gateway;
 mod governance;
 mod guardrail_cache;
 mod guardrails;
+mod response_cache;
 mod routing;
 mod state;
 
 pub use audit::AuditConfig;
 pub use governance::{BudgetConfig, Period, PriceConfig, RateLimitConfig};
 pub use guardrail_cache::GuardrailCacheConfig;
+pub use response_cache::{CacheStore, ResponseCacheConfig};
 pub use routing::{
     CircuitBreakerConfig, Condition, DEFAULT_FAILURE_CODES, RetryConfig, RouteNode, Strategy, Test,
     check_node as check_routing_node,
@@ -83,6 +85,9 @@ pub struct Config {
     /// When a failing target is skipped.
     #[serde(default)]
     pub circuit_breaker: CircuitBreakerConfig,
+    /// Exact-match caching of answers.
+    #[serde(default)]
+    pub response_cache: ResponseCacheConfig,
 }
 
 /// The `[admin]` section: the key of the admin API (`/admin/...`).
@@ -248,6 +253,9 @@ impl Config {
             .map_err(|(field, message)| invalid(field, message))?;
         self.circuit_breaker
             .validate()
+            .map_err(|(field, message)| invalid(field, message))?;
+        self.response_cache
+            .validate(self.state.redis.is_some())
             .map_err(|(field, message)| invalid(field, message))?;
         let known_config = |name: &str| {
             if self.routing.contains_key(name) {

@@ -38,6 +38,8 @@ pub struct StreamGuard {
     /// The call's numbering, shared with its request check.
     placeholders: redact::SharedPlaceholders,
     audit: Option<AuditSink>,
+    /// Set once a redaction was applied to released text.
+    redacted: bool,
 }
 
 struct Channel {
@@ -63,7 +65,13 @@ impl StreamGuard {
             channels: HashMap::new(),
             placeholders,
             audit,
+            redacted: false,
         }
+    }
+
+    /// Whether any released text was redacted.
+    pub fn redacted(&self) -> bool {
+        self.redacted
     }
 
     /// True when no guardrail runs on responses: the stream can pass as is.
@@ -157,6 +165,7 @@ impl StreamGuard {
             .collect();
         let [segment] = segments;
         let text = segment.text;
+        self.redacted |= !released.is_empty();
         let mut placeholders = self.placeholders.lock().expect("placeholders");
         let out = redact::apply(&text[..cut], &released, &mut placeholders);
         drop(placeholders);
