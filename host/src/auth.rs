@@ -209,9 +209,7 @@ impl Keys {
             guardrails: key.guardrails.clone(),
             metadata: key.tags(),
             scope: Scope::new(&key.allowed_models, &key.allowed_providers).map(Arc::new),
-            // Managed keys name no routing config yet; the header or the
-            // server's default still apply.
-            config: None,
+            config: key.routing_config.clone(),
         })
     }
 }

@@ -260,3 +260,40 @@ async fn a_session_survives_its_primary_going_down_and_the_circuit_opens() {
     );
     assert_eq!(asked(&backup), 9);
 }
+
+#[tokio::test]
+async fn a_managed_key_brings_its_routing_config() {
+    let (h, _primary, _backup) = harness().await;
+    let created = crate::support::sluice()
+        .args(["keys", "create", "--db"])
+        .arg(&h.state_db)
+        .args(["--id", "routed", "--routing-config", "on-500", "--json"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = crate::support::text(&created);
+    assert!(created.status.success(), "{stderr}");
+    let secret = serde_json::from_str::<Value>(&stdout).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut response = None;
+    for _ in 0..40 {
+        let r = h
+            .client
+            .post(format!("{}/v1/chat/completions", h.base))
+            .bearer_auth(&secret)
+            .json(&hi())
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 401 {
+            response = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let response = response.expect("the new key works");
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-sluice-config"), "on-500");
+    assert_eq!(header(&response, "x-sluice-target"), "@an/echo-last");
+}

@@ -216,6 +216,7 @@ const FIELDS: &[&str] = &[
     "allowed_models",
     "allowed_providers",
     "expires_at",
+    "routing_config",
 ];
 
 /// Reads a create or change body: the id (when creating) and the changes.
@@ -252,6 +253,7 @@ fn parse_changes(
             "guardrails" => changes.guardrails = Some(nullable(value, |v| strings(f, v))?),
             "allowed_models" => changes.allowed_models = Some(nullable_list(f, value)?),
             "allowed_providers" => changes.allowed_providers = Some(nullable_list(f, value)?),
+            "routing_config" => changes.routing_config = Some(nullable(value, |v| string(f, v))?),
             "expires_at" => {
                 changes.expires_at = Some(nullable(value, |v| {
                     parse_expiry(&string(f, v)?, now).map_err(invalid)

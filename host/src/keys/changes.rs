@@ -30,6 +30,8 @@ pub struct KeyChanges {
     pub allowed_providers: Option<Vec<String>>,
     /// A new expiry, or none.
     pub expires_at: Option<Option<i64>>,
+    /// A new routing config, or none.
+    pub routing_config: Option<Option<String>>,
 }
 
 /// A field with a value that cannot be used.
@@ -122,6 +124,12 @@ impl KeyChanges {
             }
             key.allowed_providers = deduplicated(providers.clone());
         }
+        if let Some(config) = &self.routing_config {
+            if let Some(name) = config {
+                check_text("routing_config", name)?;
+            }
+            key.routing_config = config.clone();
+        }
         if let Some(expires_at) = self.expires_at {
             key.expires_at = expires_at;
         }
@@ -155,6 +163,14 @@ pub fn check_against_config(key: &KeyRecord, config: &Config) -> Result<(), Inva
         config
             .check_model_or_alias(model)
             .map_err(|m| Invalid::new("default_model", m))?;
+    }
+    if let Some(name) = &key.routing_config
+        && !config.routing.contains_key(name)
+    {
+        return Err(Invalid::new(
+            "routing_config",
+            format!("no routing config `{name}` ([routing.{name}] is not in the config)"),
+        ));
     }
     let guardrails: Vec<String> = config.guardrails.iter().map(|g| g.id()).collect();
     for (i, id) in key.guardrails.iter().flatten().enumerate() {

@@ -110,6 +110,9 @@ pub struct Fields {
     /// a span from now (30d, 12h, 90m).
     #[arg(long, value_name = "TIME|SPAN")]
     expires: Option<String>,
+    /// The routing config (`[routing.NAME]`) the key's requests use.
+    #[arg(long, value_name = "NAME")]
+    routing_config: Option<String>,
 }
 
 /// What `update` can take away.
@@ -136,6 +139,9 @@ pub struct Clear {
     /// Remove the expiry.
     #[arg(long, conflicts_with = "expires")]
     no_expiry: bool,
+    /// Remove the routing config.
+    #[arg(long, conflicts_with = "routing_config")]
+    no_routing_config: bool,
 }
 
 impl Fields {
@@ -160,6 +166,7 @@ impl Fields {
                 Some(text) => Some(Some(parse_expiry(text, now)?)),
                 None => None,
             },
+            routing_config: self.routing_config.clone().map(Some),
         })
     }
 }
@@ -183,6 +190,9 @@ impl Clear {
         }
         if self.no_expiry {
             changes.expires_at = Some(None);
+        }
+        if self.no_routing_config {
+            changes.routing_config = Some(None);
         }
         changes
             .tags

@@ -47,6 +47,9 @@ pub struct KeyRecord {
     pub allowed_models: Vec<String>,
     /// Provider slugs this key may use; any provider when empty.
     pub allowed_providers: Vec<String>,
+    /// The routing config (`[routing.NAME]`) its requests use unless they
+    /// send `x-sluice-config`.
+    pub routing_config: Option<String>,
     /// When the key was created.
     pub created_at: i64,
     /// When the key stops working, if ever.
@@ -94,6 +97,7 @@ impl KeyRecord {
             guardrails: None,
             allowed_models: Vec::new(),
             allowed_providers: Vec::new(),
+            routing_config: None,
             created_at: now,
             expires_at: None,
             rotated_at: None,
@@ -132,6 +136,7 @@ impl KeyRecord {
             "guardrails": self.guardrails,
             "allowed_models": self.allowed_models,
             "allowed_providers": self.allowed_providers,
+            "routing_config": self.routing_config,
             "created_at": format_time(self.created_at),
             "expires_at": time(self.expires_at),
             "rotated_at": time(self.rotated_at),

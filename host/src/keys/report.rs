@@ -78,6 +78,10 @@ pub fn write_details(out: &mut impl Write, key: &KeyRecord, now: i64) -> io::Res
         ),
         ("models", list(&key.allowed_models, "any")),
         ("providers", list(&key.allowed_providers, "any")),
+        (
+            "routing config",
+            key.routing_config.clone().unwrap_or_else(|| "-".into()),
+        ),
         ("created", format_time(key.created_at)),
         ("expires", time(key.expires_at, "never")),
         ("rotated", time(key.rotated_at, "never")),

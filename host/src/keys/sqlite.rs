@@ -36,7 +36,8 @@ INSERT OR IGNORE INTO sluice_keys_generation (id, generation) VALUES (1, 0);
 ";
 
 const COLUMNS: &str = "id, name, hash, prefix, team, metadata, default_model, guardrails, \
-     allowed_models, allowed_providers, created_at, expires_at, rotated_at, revoked_at";
+     allowed_models, allowed_providers, created_at, expires_at, rotated_at, revoked_at, \
+     routing_config";
 
 const BUMP: &str = "UPDATE sluice_keys_generation SET generation = generation + 1 WHERE id = 1";
 
@@ -52,6 +53,7 @@ impl SqliteKeyStore {
         let storage = |e: rusqlite::Error| storage_error(path, e);
         let conn = crate::sqlite::open(path).map_err(storage)?;
         conn.execute_batch(SCHEMA).map_err(storage)?;
+        add_missing_columns(&conn).map_err(storage)?;
         Ok(SqliteKeyStore {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -139,6 +141,23 @@ impl KeyStore for SqliteKeyStore {
     }
 }
 
+/// Columns added after the first release, added to an older file.
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let has_routing_config = conn
+        .prepare("SELECT 1 FROM pragma_table_info('sluice_keys') WHERE name = 'routing_config'")?
+        .exists([])?;
+    if !has_routing_config
+        && let Err(error) =
+            conn.execute("ALTER TABLE sluice_keys ADD COLUMN routing_config TEXT", [])
+    {
+        // Another process may have added it a moment ago.
+        if !error.to_string().contains("duplicate column") {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
 fn select(conn: &Connection, id: &str) -> rusqlite::Result<Option<KeyRecord>> {
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sluice_keys WHERE id = ?1"))?
         .query_row([id], from_row)
@@ -150,13 +169,13 @@ fn select(conn: &Connection, id: &str) -> rusqlite::Result<Option<KeyRecord>> {
 fn write(conn: &Connection, key: &KeyRecord) -> rusqlite::Result<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO sluice_keys ({COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, \
          prefix = excluded.prefix, team = excluded.team, metadata = excluded.metadata, \
          default_model = excluded.default_model, guardrails = excluded.guardrails, \
          allowed_models = excluded.allowed_models, allowed_providers = excluded.allowed_providers, \
          expires_at = excluded.expires_at, rotated_at = excluded.rotated_at, \
-         revoked_at = excluded.revoked_at"
+         revoked_at = excluded.revoked_at, routing_config = excluded.routing_config"
     ))?
     .execute(params![
         key.id,
@@ -173,6 +192,7 @@ fn write(conn: &Connection, key: &KeyRecord) -> rusqlite::Result<()> {
         key.expires_at,
         key.rotated_at,
         key.revoked_at,
+        key.routing_config,
     ])?;
     conn.execute(BUMP, [])?;
     Ok(())
@@ -219,6 +239,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         expires_at: row.get(11)?,
         rotated_at: row.get(12)?,
         revoked_at: row.get(13)?,
+        routing_config: row.get(14)?,
     })
 }
 
@@ -242,6 +263,7 @@ mod tests {
             allowed_models: Some(vec!["@oa/*".into()]),
             allowed_providers: Some(vec!["oa".into()]),
             expires_at: Some(Some(5_000)),
+            routing_config: Some(Some("safe".into())),
         }
     }
 

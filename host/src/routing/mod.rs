@@ -221,7 +221,18 @@ impl Routing {
     ) -> Result<Plan<'p>, ApiError> {
         match chosen {
             None => planner.direct(),
-            Some(Chosen::Named(name)) => planner.plan(Some(name.clone()), &self.configs[name]),
+            Some(Chosen::Named(name)) => match self.configs.get(name) {
+                Some(node) => planner.plan(Some(name.clone()), node),
+                // A managed key made with `--db` may name a config this
+                // gateway does not have.
+                None => Err(ApiError::new(
+                    planner.api,
+                    ErrorKind::Internal,
+                    format!(
+                        "this gateway has no routing config `{name}`, which the gateway key names; ask its administrator"
+                    ),
+                )),
+            },
             Some(Chosen::Inline(node)) => planner.plan(Some("inline".into()), node),
         }
     }
