@@ -1,4 +1,5 @@
-//! Everything a request needs, built once from the config.
+//! Everything a request needs, built once from the config, and built again
+//! from a changed config on reload ([`Gateway::reload`]).
 
 use crate::audit::AuditLog;
 use crate::auth::{AdminKey, Keys};
@@ -10,6 +11,7 @@ use crate::providers::Providers;
 use crate::response_cache::ResponseCache;
 use crate::routing::Routing;
 use crate::sandbox::Sandbox;
+use crate::telemetry::{Metrics, RequestLog};
 use std::sync::Arc;
 
 /// The gateway's shared state.
@@ -34,6 +36,10 @@ pub struct Gateway {
     pub routing: Routing,
     /// The response cache, when enabled.
     pub response_cache: Option<Arc<ResponseCache>>,
+    /// The process's metrics (kept across reloads).
+    pub metrics: Arc<Metrics>,
+    /// The request log, unless `never`.
+    pub request_log: Option<Arc<RequestLog>>,
     /// Keeps the plugin engine (and its epoch ticker) alive.
     _sandbox: Sandbox,
 }
@@ -44,10 +50,46 @@ impl Gateway {
     /// segment cache the config asks for, and opens the state store (connecting
     /// to Redis when configured).
     pub async fn new(config: &Config) -> anyhow::Result<Arc<Self>> {
+        Self::build(config, None).await
+    }
+
+    /// A gateway for a changed `config` that carries on from this one: the
+    /// same metrics, state store (counters, budgets, usage), audit trail, and
+    /// the caches whose sections did not change. Everything else (providers,
+    /// keys, guardrails, routing, limits, prices) comes from `config`. Changes
+    /// that need a restart (`[server] listen`, `[state]`, `[audit]`) are
+    /// refused, and this gateway keeps serving.
+    pub async fn reload(&self, config: &Config) -> anyhow::Result<Arc<Self>> {
+        let old = &self.config;
+        let needs_restart = [
+            ("[server] listen", old.server.listen != config.server.listen),
+            ("[state]", old.state != config.state),
+            ("[audit]", old.audit != config.audit),
+        ];
+        if let Some((section, _)) = needs_restart.iter().find(|(_, changed)| *changed) {
+            anyhow::bail!("{section} changed: that takes a restart; the running config stays");
+        }
+        for (section, changed) in [
+            ("[metrics]", old.metrics != config.metrics),
+            ("[tracing]", old.tracing != config.tracing),
+        ] {
+            if changed {
+                tracing::warn!("{section} changed: that takes effect at the next restart");
+            }
+        }
+        Self::build(config, Some(self)).await
+    }
+
+    async fn build(config: &Config, previous: Option<&Gateway>) -> anyhow::Result<Arc<Self>> {
         let sandbox = Sandbox::new(config.sandbox.artifact_cache())?;
         let mut guardrails = Guardrails::load(&sandbox, &config.guardrails)?;
-        if let Some(cache) = config.guardrail_cache.segment_cache() {
-            guardrails = guardrails.with_cache(Arc::new(cache));
+        let kept_cache = previous
+            .filter(|p| p.config.guardrail_cache == config.guardrail_cache)
+            .and_then(|p| p.guardrails.cache().cloned());
+        if let Some(cache) =
+            kept_cache.or_else(|| config.guardrail_cache.segment_cache().map(Arc::new))
+        {
+            guardrails = guardrails.with_cache(cache);
         }
         let guardrail_ids = guardrails.iter().map(|g| g.id.clone()).collect();
         let keys = Keys::new(&config.keys, managed_keys(config)?, guardrail_ids);
@@ -58,20 +100,39 @@ impl Gateway {
                 config.server.listen
             );
         }
+        let metrics = match previous {
+            Some(p) => p.metrics.clone(),
+            None => Metrics::new(&config.metrics),
+        };
+        let request_log = match previous {
+            Some(p) if p.request_log.as_ref().map(|l| l.config()) == Some(&config.request_log) => {
+                p.request_log.clone()
+            }
+            _ => RequestLog::open(&config.request_log, metrics.clone())?,
+        };
+        let (audit, governance) = match previous {
+            Some(p) => (p.audit.clone(), p.governance.reconfigured(config)),
+            None => (
+                AuditLog::open(&config.audit)?,
+                Governance::open(config).await?,
+            ),
+        };
+        let response_cache = match previous {
+            Some(p) if p.config.response_cache == config.response_cache => p.response_cache.clone(),
+            _ => ResponseCache::open(&config.response_cache, config.state.redis.as_ref()).await?,
+        };
         Ok(Arc::new(Gateway {
             providers: Providers::new(config)?,
             guardrails,
             keys,
             admin_key: AdminKey::new(config.admin.key.as_ref()),
             max_body: (config.server.max_body_mb as usize) << 20,
-            audit: AuditLog::open(&config.audit)?,
-            governance: Governance::open(config).await?,
+            audit,
+            governance,
             routing: Routing::new(config),
-            response_cache: ResponseCache::open(
-                &config.response_cache,
-                config.state.redis.as_ref(),
-            )
-            .await?,
+            response_cache,
+            metrics,
+            request_log,
             config: Arc::new(config.clone()),
             _sandbox: sandbox,
         }))

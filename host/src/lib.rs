@@ -21,6 +21,7 @@
 //! - [`builtin`]: the built-in plugins embedded in the binary.
 //! - [`config`]: the TOML configuration file.
 //! - [`sqlite`]: how every SQLite-backed store opens its file.
+//! - [`telemetry`]: metrics (`/metrics`), the request log and traces (OTLP).
 //! - [`clock`]: UTC calendar arithmetic (no date-time crate).
 //! - [`scan`]: `sluice scan`, guardrails over files without an upstream.
 //! - [`scaffold`]: `sluice plugin new`, a new plugin crate.
@@ -46,4 +47,5 @@ pub mod scan;
 pub mod secret;
 pub mod server;
 pub mod sqlite;
+pub mod telemetry;
 pub mod translate;

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sluice::config::Config;
 use sluice::guardrails::Guardrails;
 use sluice::sandbox::{Limits, Phase, PluginSource, Sandbox};
+use sluice::telemetry::otel;
 use sluice::{builtin, scaffold, scan};
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -245,13 +246,6 @@ impl From<PhaseArg> for Phase {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
@@ -262,17 +256,22 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
+    if !matches!(cli.command, Command::Serve { .. }) {
+        otel::init(None)?.shutdown();
+    }
     match cli.command {
         Command::Serve { config, listen } => {
-            let mut config = match config {
-                Some(path) => Config::load(&path)?,
-                None => Config::embedded_default(),
+            let source = sluice::server::ConfigSource {
+                path: config,
+                listen,
             };
-            if let Some(listen) = listen {
-                config.server.listen = listen;
-            }
+            // The exporter (if any) starts before the runtime: its HTTP
+            // client runs on a thread of its own.
+            let tracing = otel::init(Some(&source.load()?.tracing))?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(sluice::server::serve(config))?;
+            let served = runtime.block_on(sluice::server::serve(source));
+            tracing.shutdown();
+            served?;
             Ok(0)
         }
         Command::Scan {

@@ -28,6 +28,12 @@
 //! ([`crate::audit`]) as it happens; the trail is written off the request's path.
 //!
 //! Every error on the way is an [`ApiError`] in the client's wire format.
+//!
+//! Each phase also tells the request's [`Observed`] what it learned (key,
+//! route, retries, cache, guardrail decisions, time waiting on the provider,
+//! usage); when the request is over, that becomes its metrics and its
+//! request-log line ([`crate::telemetry`]). Spans: `request` around it all,
+//! `auth`, `guardrails` per check, `attempt` per try of a target.
 
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments;
@@ -49,6 +55,7 @@ use crate::routing::attempt::{self, Answer, Outbound};
 use crate::routing::condition::Facts;
 use crate::routing::{CONFIG_HEADER, Failure, Planner, Report};
 use crate::sandbox::{Action, Context, Phase};
+use crate::telemetry::{OVERHEAD_HEADER, Observed, otel};
 use crate::translate::{self, StreamTranslator};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -56,19 +63,45 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
 
 /// The response header that carries the request's id (also in its audit records).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Runs one chat request; `body` is the raw request body.
 pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
     let request_id = format!("req_{:016x}", rand_id());
+    let log = gateway
+        .request_log
+        .clone()
+        .filter(|log| log.wants(&headers));
+    let observed = Observed::start(gateway.metrics.clone(), log, started, &request_id, api);
+    let span = tracing::info_span!("request", request_id = %request_id, api = api.as_str());
+    otel::continue_trace(&span, &headers);
     let mut extra = Vec::new();
-    let mut response =
-        match chat_inner(gateway, api, &headers, &body, &request_id, &mut extra).await {
-            Ok(response) => response,
-            Err(error) => error.into_response(),
-        };
+    let inner = chat_inner(
+        gateway,
+        api,
+        &headers,
+        &body,
+        &request_id,
+        &observed,
+        &mut extra,
+    );
+    let mut response = match inner.instrument(span).await {
+        Ok(response) => response,
+        Err(error) => {
+            observed.failed(error.kind, &error.message);
+            error.into_response()
+        }
+    };
+    observed.facts().status = response.status().as_u16();
+    let overhead = observed.overhead_so_far();
+    if let Ok(value) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0)) {
+        extra.push((HeaderName::from_static(OVERHEAD_HEADER), value));
+    }
     for (name, value) in extra {
         response.headers_mut().entry(name).or_insert(value);
     }
@@ -84,11 +117,16 @@ async fn chat_inner(
     headers: &HeaderMap,
     body: &[u8],
     request_id: &str,
+    observed: &Observed,
     extra: &mut Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Response, ApiError> {
     use crate::metadata::{TRACE_ID_HEADER, TRACE_ID_TAG};
     // auth, then the request's metadata merged with the key's tags, and its trace id
-    let mut caller = gateway.keys.authenticate(headers, api).await?;
+    let mut caller = gateway
+        .keys
+        .authenticate(headers, api)
+        .instrument(tracing::info_span!("auth"))
+        .await?;
     caller.metadata = crate::metadata::merge(&caller.metadata, headers, api)?;
     if let Some(trace_id) = crate::metadata::trace_id(headers, api)? {
         caller.metadata.retain(|(name, _)| name != TRACE_ID_TAG);
@@ -96,6 +134,11 @@ async fn chat_inner(
             extra.push((HeaderName::from_static(TRACE_ID_HEADER), value));
         }
         caller.metadata.push((TRACE_ID_TAG.into(), trace_id));
+    }
+    {
+        let mut facts = observed.facts();
+        facts.key_id = caller.key_id.clone();
+        facts.metadata = caller.metadata.clone();
     }
     let audit = gateway.audit.clone().map(|log| {
         let facts = RequestFacts {
@@ -111,6 +154,7 @@ async fn chat_inner(
     let call = Call {
         audit,
         placeholders: SharedPlaceholders::default(),
+        observed: observed.clone(),
     };
     // parse
     let mut request = parse_body(api, body)?;
@@ -123,6 +167,11 @@ async fn chat_inner(
         .get("model")
         .and_then(Value::as_str)
         .map(str::to_string);
+    {
+        let mut facts = observed.facts();
+        facts.stream = stream;
+        facts.requested_model = requested.clone();
+    }
     let chosen = gateway
         .routing
         .choose(headers, caller.config.as_deref(), api)?;
@@ -152,6 +201,12 @@ async fn chat_inner(
     });
     if plan.steps.is_empty() {
         return Err(refused.expect("a step was refused"));
+    }
+    {
+        let mut facts = observed.facts();
+        facts.config = plan.config.clone();
+        facts.provider = Some(plan.steps[0].route.provider.slug.clone());
+        facts.model = Some(plan.steps[0].route.qualified());
     }
     if let Some(name) = &plan.config
         && let Ok(value) = HeaderValue::from_str(name)
@@ -191,10 +246,14 @@ async fn chat_inner(
         .await?;
     extra.extend(admitted.headers);
     let mut ticket = admitted.ticket;
+    ticket.observe(observed.clone());
     // request guardrails
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
     let ctx = context(api, Phase::Request, &route, &caller);
     let request = guard_body(api, &guardrails, ctx, request, call.clone()).await?;
+    if observed.logs_bodies() {
+        observed.facts().request_body = Some(request.to_string());
+    }
     if route.provider.api().is_none() {
         let echo = EchoCall {
             request: &request,
@@ -211,16 +270,19 @@ async fn chat_inner(
             && let Some(entry) = caching.cache.get(&caching.key).await
         {
             extra.push(cache_header("hit"));
+            observed.facts().cache = Some("hit");
             if let Ok(target) = HeaderValue::from_str(&entry.target) {
                 extra.push((HeaderName::from_static("x-sluice-target"), target));
             }
             return Ok(cached_response(&entry));
         }
-        extra.push(cache_header(match caching.mode {
+        let status = match caching.mode {
             CacheMode::Use => "miss",
             CacheMode::Refresh => "refresh",
             CacheMode::Bypass => "bypass",
-        }));
+        };
+        extra.push(cache_header(status));
+        observed.facts().cache = Some(status);
     }
     let caching = caching.filter(|c| c.mode != CacheMode::Bypass);
     // provider: each target of the plan, with retries, until one serves
@@ -233,11 +295,28 @@ async fn chat_inner(
         client_headers: headers,
         client: &gateway.providers.client,
     };
+    let calling = Instant::now();
     let (result, report) = gateway
         .routing
-        .execute(&plan, |step| attempt::try_step(&outbound, step.clone()))
+        .execute(&plan, |step| {
+            let span = tracing::info_span!("attempt", target = %step.route.qualified());
+            attempt::try_step(&outbound, step.clone()).instrument(span)
+        })
         .await;
+    observed.waited_upstream(calling.elapsed());
     extra.extend(routing_headers(&report));
+    {
+        let mut facts = observed.facts();
+        facts.retries = report.retries;
+        facts.fallback = report.fallback;
+        if let Some(target) = &report.target {
+            facts.provider = target
+                .strip_prefix('@')
+                .and_then(|t| t.split_once('/'))
+                .map(|(provider, _)| provider.to_string());
+            facts.model = Some(target.clone());
+        }
+    }
     let served = match result {
         Ok((served, _)) => served,
         Err(Failure::Status {
@@ -246,7 +325,13 @@ async fn chat_inner(
             provider,
             translated,
             ..
-        }) => return upstream_error(api, &provider, status, &body, translated),
+        }) => {
+            observed.facts().error = Some((
+                "upstream_status",
+                format!("provider `{provider}` answered {}", status.as_u16()),
+            ));
+            return upstream_error(api, &provider, status, &body, translated);
+        }
         Err(failure) => return Err(failure.to_api(api)),
     };
     ticket.served_by(&served.route.provider.slug, &served.route.model);
@@ -256,7 +341,8 @@ async fn chat_inner(
     let response_ctx = context(api, Phase::Response, &served.route, &caller);
     let mut answer = match served.answer {
         Answer::Stream { first, rest } => {
-            let guard = StreamGuard::new(guardrails, response_ctx, call.audit, call.placeholders);
+            let guard = StreamGuard::new(guardrails, response_ctx, call.audit, call.placeholders)
+                .observed_by(call.observed.clone());
             let events =
                 futures_util::stream::once(async move { Ok::<Bytes, String>(first) }).chain(rest);
             let translator = translating.then(|| StreamTranslator::new(api, client_wants_usage));
@@ -277,6 +363,7 @@ async fn chat_inner(
                 translator,
                 metering,
                 recorder,
+                call.observed,
                 events,
             ));
         }
@@ -289,7 +376,10 @@ async fn chat_inner(
         answer = translate::response(api, &answer);
     }
     let unguarded = caching.as_ref().map(|_| answer.clone());
-    let answer = guard_body(api, &guardrails, response_ctx, answer, call).await?;
+    let answer = guard_body(api, &guardrails, response_ctx, answer, call.clone()).await?;
+    if call.observed.logs_bodies() {
+        call.observed.facts().response_body = Some(answer.to_string());
+    }
     // An answer a response guardrail changed is not cached.
     if let Some(caching) = caching
         && unguarded.as_ref() == Some(&answer)
@@ -413,7 +503,9 @@ async fn guard_body(
         return Ok(body);
     }
     let guardrails = guardrails.clone();
+    let span = tracing::info_span!("guardrails", phase = ctx.phase.as_str());
     let checked = tokio::task::spawn_blocking(move || {
+        let _span = span.entered();
         let extracted = match (api, ctx.phase) {
             (Api::OpenAi, Phase::Request) => segments::openai_request(&body),
             (Api::Anthropic, Phase::Request) => segments::anthropic_request(&body),
@@ -422,6 +514,7 @@ async fn guard_body(
         };
         let outcome = guardrails.check(&ctx, &extracted.segments, StopAt::FirstBlock);
         outcome.log_failures();
+        call.observed.guardrails(&outcome, ctx.phase);
         if let Some(audit) = &call.audit {
             audit.record(&outcome, &ctx, &extracted.segments, &[]);
         }
@@ -483,6 +576,7 @@ fn upstream_error(
 struct Call {
     audit: Option<AuditSink>,
     placeholders: SharedPlaceholders,
+    observed: Observed,
 }
 
 /// What the echo provider answers.
@@ -519,9 +613,18 @@ async fn echo_response(
         if let Some(usage) = Usage::from_answer(api, &answer) {
             ticket.set_usage(usage);
         }
+        let observed = call.observed.clone();
         return match guard_body(api, &guardrails, ctx, answer, call).await {
-            Ok(answer) => json_response(StatusCode::OK, &answer),
-            Err(error) => error.into_response(),
+            Ok(answer) => {
+                if observed.logs_bodies() {
+                    observed.facts().response_body = Some(answer.to_string());
+                }
+                json_response(StatusCode::OK, &answer)
+            }
+            Err(error) => {
+                observed.failed(error.kind, &error.message);
+                error.into_response()
+            }
         };
     }
     let mut sse = String::new();
@@ -542,7 +645,8 @@ async fn echo_response(
             }
         }
     }
-    let guard = StreamGuard::new(guardrails, ctx, call.audit, call.placeholders);
+    let guard = StreamGuard::new(guardrails, ctx, call.audit, call.placeholders)
+        .observed_by(call.observed.clone());
     let events = futures_util::stream::once(async move { Ok::<_, String>(Bytes::from(sse)) });
     let mut transformer = StreamTransformer::new(api, guard);
     transformer.strip_usage = api == Api::OpenAi && !client_wants_usage;
@@ -550,7 +654,7 @@ async fn echo_response(
         meter: UsageMeter::new(api),
         ticket,
     };
-    sse_response(transformer, None, metering, None, events)
+    sse_response(transformer, None, metering, None, call.observed, events)
 }
 
 /// A streaming response: upstream bytes → events → guarded events → client. If
@@ -560,6 +664,7 @@ fn sse_response<S>(
     translator: Option<StreamTranslator>,
     metering: Metering,
     recorder: Option<Recorder>,
+    observed: Observed,
     upstream: S,
 ) -> Response
 where
@@ -572,13 +677,26 @@ where
         transformer,
         metering,
         recorder,
+        observed,
+        sent_at: None,
         done: false,
     };
     let body = futures_util::stream::unfold(state, |mut state| async move {
+        if let Some(sent_at) = state.sent_at.take() {
+            state.observed.waited_on_client(sent_at.elapsed());
+        }
         while !state.done {
+            let waiting = Instant::now();
             let item = state.upstream.next().await;
+            state.observed.waited_upstream(waiting.elapsed());
+            let content_before = state.transformer.content_released;
             let out = state.step(item);
             if !out.is_empty() {
+                if state.transformer.content_released > content_before {
+                    state.observed.sent_content();
+                }
+                state.observed.add_response_text(&out);
+                state.sent_at = Some(Instant::now());
                 return Some((Ok::<_, std::io::Error>(Bytes::from(out)), state));
             }
         }
@@ -602,6 +720,10 @@ struct StreamState<S> {
     metering: Metering,
     /// Keeps the bytes for the response cache, when it is on.
     recorder: Option<Recorder>,
+    /// The request's metrics and log line.
+    observed: Observed,
+    /// When the last output was handed to the client.
+    sent_at: Option<Instant>,
     done: bool,
 }
 
@@ -634,6 +756,10 @@ impl<S> StreamState<S> {
             }
         };
         self.done = self.transformer.ended;
+        if let Some((kind, message)) = self.transformer.failure.take() {
+            // The client got a 200 and then an error event: its status stays.
+            self.observed.facts().error = Some((kind.label(), message));
+        }
         self.record(&out);
         out
     }

@@ -1,13 +1,53 @@
 //! Serving: the app as a function of its state, and a server with graceful
-//! shutdown (in-flight requests finish; new connections are refused).
+//! shutdown (in-flight requests finish; new connections are refused) and
+//! config reload.
+//!
+//! Reload: on SIGHUP, or when the config file's content changes (checked every
+//! [`WATCH_INTERVAL`]), the file is read again and a new [`Gateway`] built from
+//! it ([`Gateway::reload`]). Only when that succeeds does it take over new
+//! requests; requests in flight finish on the gateway they started on. A
+//! config that does not parse, fails validation or cannot be built (a plugin
+//! that will not load, a section that needs a restart) is logged and refused,
+//! and the running one keeps serving.
 
 use crate::api;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::guardrails::cache::{CacheStats, SegmentCache};
+use arc_swap::ArcSwap;
 use axum::Router;
+use axum::extract::Request;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceExt;
+
+/// How often the config file is checked for changes.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where the served config comes from, so that a reload reads it the same way.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// The file; the embedded default (never reloaded) when not set.
+    pub path: Option<PathBuf>,
+    /// `--listen`, which overrides the file's `[server] listen`.
+    pub listen: Option<SocketAddr>,
+}
+
+impl ConfigSource {
+    /// Reads the config.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.path {
+            Some(path) => Config::load(path)?,
+            None => Config::embedded_default(),
+        };
+        if let Some(listen) = self.listen {
+            config.server.listen = listen;
+        }
+        Ok(config)
+    }
+}
 
 /// How often the segment cache's counters are logged (when they changed).
 const CACHE_LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -17,9 +57,58 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
     api::router(gateway)
 }
 
-/// Builds the gateway from `config` and serves it until SIGINT or SIGTERM.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// The gateway serving new requests, swapped whole by a reload.
+#[derive(Clone)]
+struct Live {
+    gateway: Arc<ArcSwap<Gateway>>,
+    app: Arc<ArcSwap<Router>>,
+}
+
+impl Live {
+    fn new(gateway: Arc<Gateway>) -> Self {
+        Live {
+            app: Arc::new(ArcSwap::from_pointee(app(gateway.clone()))),
+            gateway: Arc::new(ArcSwap::new(gateway)),
+        }
+    }
+
+    /// An app that hands each request to the current gateway's app.
+    fn router(&self) -> Router {
+        let app = self.app.clone();
+        Router::new().fallback(move |request: Request| {
+            let current = Router::clone(&app.load());
+            async move { current.oneshot(request).await }
+        })
+    }
+
+    /// Reads `source` again and, when the new config builds, serves it.
+    async fn reload(&self, source: &ConfigSource, why: &str) {
+        let current = self.gateway.load_full();
+        let result = match source.load() {
+            Ok(config) => current.reload(&config).await,
+            Err(e) => Err(e),
+        };
+        current.metrics.reload(result.is_ok());
+        match result {
+            Ok(gateway) => {
+                self.app.store(Arc::new(app(gateway.clone())));
+                self.gateway.store(gateway);
+                tracing::info!(why, "config reloaded");
+                eprintln!("sluice: config reloaded ({why})");
+            }
+            Err(e) => {
+                tracing::error!(why, error = %format!("{e:#}"), "config reload refused; the running config stays");
+                eprintln!("sluice: config reload refused ({why}): {e:#}; the running config stays");
+            }
+        }
+    }
+}
+
+/// Builds the gateway from `source` and serves it until SIGINT or SIGTERM,
+/// reloading it on SIGHUP or when its file changes.
+pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
     install_crypto_provider();
+    let config = source.load()?;
     let gateway = Gateway::new(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     let address = listener.local_addr()?;
@@ -34,9 +123,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "sluice: serving on http://{address} (guardrails: {})",
         guardrails.join(", ")
     );
-    let audit = gateway.audit.clone();
-    if let Some(audit) = &audit {
+    if let Some(audit) = &gateway.audit {
         eprintln!("sluice: audit trail in {}", audit.location().describe());
+    }
+    if let Some(log) = &gateway.request_log {
+        eprintln!("sluice: request log to {}", log.describe());
     }
     if let Some(managed) = gateway.keys.managed() {
         eprintln!(
@@ -48,26 +139,73 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "sluice: limits and usage in {}",
         gateway.governance.state().describe()
     );
-    let governance = gateway.governance.clone();
-    let cache = gateway.guardrails.cache().cloned();
-    let cache_log = cache
-        .clone()
+    let cache_log = gateway
+        .guardrails
+        .cache()
+        .cloned()
         .map(|cache| tokio::spawn(log_cache_stats(cache)));
-    axum::serve(listener, app(gateway))
+    let live = Live::new(gateway);
+    let reloads = tokio::spawn(watch_for_reloads(live.clone(), source));
+    axum::serve(listener, live.router())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    // In-flight requests are done: write every queued audit record.
-    if let Some(audit) = audit {
+    reloads.abort();
+    // In-flight requests are done: write every queued audit record, every
+    // request's usage and log line.
+    let gateway = live.gateway.load_full();
+    if let Some(audit) = &gateway.audit {
         audit.close();
     }
-    // ... and every request's usage.
-    governance.close().await;
-    if let (Some(cache), Some(log)) = (cache, cache_log) {
+    gateway.governance.close().await;
+    if let Some(log) = &gateway.request_log {
+        log.close();
+    }
+    if let Some(log) = cache_log {
         log.abort();
+    }
+    if let Some(cache) = gateway.guardrails.cache() {
         eprintln!("sluice: guardrail cache: {}", cache.stats());
     }
     eprintln!("sluice: stopped");
     Ok(())
+}
+
+/// Reloads on SIGHUP, and when the config file's content changes.
+async fn watch_for_reloads(live: Live, source: ConfigSource) {
+    let Some(path) = source.path.clone() else {
+        return; // the embedded default never changes
+    };
+    let read = || std::fs::read(&path).ok().map(|bytes| blake3::hash(&bytes));
+    let mut seen = read();
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut ticks = tokio::time::interval(WATCH_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        #[cfg(unix)]
+        let signal = async {
+            match &mut hangup {
+                Some(hangup) => hangup.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let signal = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = signal => {
+                seen = read();
+                live.reload(&source, "SIGHUP").await;
+            }
+            _ = ticks.tick() => {
+                let now = read();
+                // A file being rewritten may be missing for a moment: wait.
+                if now.is_some() && now != seen {
+                    seen = now;
+                    live.reload(&source, "the config file changed").await;
+                }
+            }
+        }
+    }
 }
 
 /// Logs the segment cache's counters (hits, misses, bytes scanned and skipped)

@@ -75,6 +75,24 @@ impl ErrorKind {
         }
     }
 
+    /// A short, fixed name for metrics and the request log.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Blocked => "blocked",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::Permission => "permission",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::BudgetExceeded => "budget_exceeded",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::BadGateway => "bad_gateway",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
     fn openai_type(self) -> &'static str {
         match self {
             ErrorKind::InvalidRequest

@@ -7,7 +7,9 @@
 //! | `POST /v1/embeddings` | OpenAI embeddings, passed through |
 //! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
 //! | `POST /v1/messages/count_tokens` | Anthropic token counting, passed through |
-//! | `GET /health` | liveness |
+//! | `GET /health` | liveness: the process answers |
+//! | `GET /ready` | readiness: 200 when it can serve (state store reachable), else 503 |
+//! | `GET /metrics` | Prometheus metrics ([`crate::telemetry::metrics`]) |
 //! | `GET /admin/audit` | the audit trail, with the admin key ([`admin`]) |
 //! | `GET /admin/usage` | usage and cost totals, with the admin key |
 //! | `/admin/keys...` | managed gateway keys, with the admin key ([`admin_keys`]) |
@@ -40,6 +42,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/messages", post(anthropic_messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/usage", get(admin::usage))
         .route(
@@ -55,6 +59,47 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/admin/keys/{id}/rotate", post(admin_keys::rotate))
         .fallback(not_found)
         .with_state(gateway)
+}
+
+/// `/ready`: whether this gateway can serve now: its state store answers
+/// (budgets and rate limits are checked there on every request).
+async fn ready(State(gateway): State<Arc<Gateway>>) -> Response {
+    match gateway.governance.state().ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ready"}))).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "unavailable", "reason": format!("{e:#}")})),
+        )
+            .into_response(),
+    }
+}
+
+/// `/metrics`: every metric, in the OpenMetrics text format Prometheus reads.
+async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+    if !gateway.config.metrics.enabled {
+        return not_found_text();
+    }
+    let live = crate::telemetry::metrics::Live {
+        segment_cache: gateway.guardrails.cache().map(|c| c.stats()),
+        open_circuits: gateway.routing.breakers.open_circuits(),
+    };
+    let text = gateway.metrics.render(live);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn not_found_text() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "metrics are off ([metrics] enabled = false)\n",
+    )
+        .into_response()
 }
 
 /// Which API a request on a shared route speaks, from its headers.

@@ -27,6 +27,10 @@ pub struct StreamTransformer {
     /// Take out the usage the gateway asked an OpenAI upstream for: the last
     /// chunk with `usage` and no choices, and `"usage": null` in the others.
     pub strip_usage: bool,
+    /// Pieces of content text (or tool arguments) released to the client so far.
+    pub content_released: u64,
+    /// How it failed, when it ended with an error event.
+    pub failure: Option<(ErrorKind, String)>,
 }
 
 impl StreamTransformer {
@@ -39,6 +43,8 @@ impl StreamTransformer {
             ended: false,
             completed: false,
             strip_usage: false,
+            content_released: 0,
+            failure: None,
         }
     }
 
@@ -72,6 +78,7 @@ impl StreamTransformer {
     /// Ends the stream with an error event.
     pub fn fail(&mut self, kind: ErrorKind, message: &str) -> String {
         self.ended = true;
+        self.failure = Some((kind, message.to_string()));
         ApiError::new(self.api, kind, message).sse_event()
     }
 
@@ -289,14 +296,20 @@ impl StreamTransformer {
 
     fn release(&mut self, channel: &str, kind: SegmentKind, text: &str) -> Result<String, String> {
         match self.guard.push(channel, kind, text) {
-            Release::Text(released) => Ok(released),
+            Release::Text(released) => {
+                self.content_released += u64::from(!released.is_empty());
+                Ok(released)
+            }
             Release::Block(message) => Err(self.fail(ErrorKind::Blocked, &message)),
         }
     }
 
     fn finish(&mut self, channel: &str) -> Result<String, String> {
         match self.guard.finish(channel) {
-            Release::Text(released) => Ok(released),
+            Release::Text(released) => {
+                self.content_released += u64::from(!released.is_empty());
+                Ok(released)
+            }
             Release::Block(message) => Err(self.fail(ErrorKind::Blocked, &message)),
         }
     }

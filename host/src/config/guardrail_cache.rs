@@ -10,7 +10,7 @@ const DEFAULT_MAX_MB: u64 = 64;
 const MAX_MAX_MB: u64 = 64 << 10;
 
 /// The `[guardrail_cache]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardrailCacheConfig {
     /// Cache findings per segment (default `true`).

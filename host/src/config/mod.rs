@@ -10,6 +10,7 @@ mod gateway;
 mod governance;
 mod guardrail_cache;
 mod guardrails;
+mod observability;
 mod response_cache;
 mod routing;
 mod state;
@@ -17,6 +18,7 @@ mod state;
 pub use audit::AuditConfig;
 pub use governance::{BudgetConfig, Period, PriceConfig, RateLimitConfig};
 pub use guardrail_cache::GuardrailCacheConfig;
+pub use observability::{LogMode, MetricsConfig, OtlpProtocol, RequestLogConfig, TracingConfig};
 pub use response_cache::{CacheStore, ResponseCacheConfig};
 pub use routing::{
     CircuitBreakerConfig, Condition, DEFAULT_FAILURE_CODES, RetryConfig, RouteNode, Strategy, Test,
@@ -88,6 +90,15 @@ pub struct Config {
     /// Exact-match caching of answers.
     #[serde(default)]
     pub response_cache: ResponseCacheConfig,
+    /// Prometheus metrics on `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// One JSON line per request.
+    #[serde(default)]
+    pub request_log: RequestLogConfig,
+    /// Spans exported to an OpenTelemetry collector.
+    #[serde(default)]
+    pub tracing: TracingConfig,
 }
 
 /// The `[admin]` section: the key of the admin API (`/admin/...`).
@@ -223,6 +234,11 @@ impl Config {
                 state
             });
         }
+        if let Some(path) = &mut self.request_log.path
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
+        }
         if let Some(dir) = &mut self.sandbox.cache_dir
             && dir.is_relative()
         {
@@ -250,6 +266,8 @@ impl Config {
         governance::validate(&self.budgets, &self.rate_limits, &self.pricing)
             .map_err(|(field, message)| invalid(field, message))?;
         routing::validate(&self.routing, &|m| self.check_model_or_alias(m))
+            .map_err(|(field, message)| invalid(field, message))?;
+        observability::validate(&self.metrics, &self.tracing)
             .map_err(|(field, message)| invalid(field, message))?;
         self.circuit_breaker
             .validate()

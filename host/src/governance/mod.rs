@@ -28,6 +28,7 @@ pub mod window;
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::clock::format_time;
 use crate::config::Config;
+use crate::telemetry::Observed;
 use axum::http::{HeaderName, HeaderValue};
 use limits::{Applied, Kind, Limits, Metric, Subject};
 use pricing::{Price, Pricing};
@@ -47,9 +48,10 @@ const NOT_USAGE_TAGS: [&str; 2] = ["team", "trace_id"];
 pub struct Governance {
     limits: Limits,
     pricing: Pricing,
-    state: State,
+    /// Shared with the governance of a reloaded config.
+    state: Arc<State>,
     /// Records being written to Redis (waited for at shutdown).
-    pending: AtomicUsize,
+    pending: Arc<AtomicUsize>,
 }
 
 /// The facts of a request that governance needs.
@@ -79,9 +81,21 @@ impl Governance {
         Governance {
             limits: Limits::new(&config.budgets, &config.rate_limits),
             pricing: Pricing::new(&config.pricing),
-            state,
-            pending: AtomicUsize::new(0),
+            state: Arc::new(state),
+            pending: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// The budgets, limits and prices of `config` over this governance's
+    /// state store (for a reloaded config whose `[state]` is unchanged):
+    /// counters, windows and spend carry on.
+    pub fn reconfigured(&self, config: &Config) -> Arc<Governance> {
+        Arc::new(Governance {
+            limits: Limits::new(&config.budgets, &config.rate_limits),
+            pricing: Pricing::new(&config.pricing),
+            state: self.state.clone(),
+            pending: self.pending.clone(),
+        })
     }
 
     /// The state store.
@@ -96,9 +110,9 @@ impl Governance {
         from_ms: i64,
         to_ms: i64,
     ) -> anyhow::Result<Vec<(UsageKey, Totals)>> {
-        if let State::Local(_) = &self.state {
+        if let State::Local(_) = &*self.state {
             let governance = self.clone();
-            return tokio::task::spawn_blocking(move || match &governance.state {
+            return tokio::task::spawn_blocking(move || match &*governance.state {
                 State::Local(local) => local.usage(from_ms, to_ms),
                 State::Redis(_) => unreachable!("checked above"),
             })
@@ -182,6 +196,7 @@ impl Governance {
             },
             price: self.pricing.price(request.provider, request.model),
             usage: None,
+            observed: None,
         };
         Ok(Admitted { ticket, headers })
     }
@@ -196,7 +211,7 @@ impl Governance {
     }
 
     fn record(self: &Arc<Self>, adds: Vec<Add>, usage: (UsageKey, Totals)) {
-        match &self.state {
+        match &*self.state {
             State::Local(local) => local.record(&adds, usage),
             State::Redis(_) => {
                 let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -234,9 +249,17 @@ pub struct Ticket {
     usage_key: UsageKey,
     price: Option<Price>,
     usage: Option<Usage>,
+    /// Told the usage and cost when the ticket records them.
+    observed: Option<Observed>,
 }
 
 impl Ticket {
+    /// Tells `observed` (the request's metrics and log line) the usage and
+    /// cost this ticket records.
+    pub fn observe(&mut self, observed: Observed) {
+        self.observed = Some(observed);
+    }
+
     /// Sets what the provider reported (the latest report wins).
     pub fn set_usage(&mut self, usage: Usage) {
         self.usage = Some(usage);
@@ -259,6 +282,13 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         let usage = self.usage.unwrap_or_default();
         let cost = self.price.map_or(0, |p| p.cost_nanos(&usage));
+        if let (Some(observed), Some(reported)) = (&self.observed, self.usage) {
+            let mut facts = observed.facts();
+            let input =
+                reported.input_tokens + reported.cache_read_tokens + reported.cache_write_tokens;
+            facts.tokens = Some((input, reported.output_tokens));
+            facts.cost_usd = self.price.map(|_| cost as f64 / 1e9);
+        }
         let adds = self
             .counted
             .drain(..)

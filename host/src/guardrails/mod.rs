@@ -218,11 +218,14 @@ impl Guardrails {
         };
         let mut decisions = Vec::new();
         for guardrail in self.list.iter().filter(|g| g.phases.contains(&ctx.phase)) {
+            let _span = tracing::info_span!("guardrail", guardrail = %guardrail.id).entered();
+            let started = std::time::Instant::now();
             let result = match &cached {
                 Some(run) => run.check(&guardrail.plugin),
                 None => guardrail.plugin.check(ctx, segments),
             };
             let decision = Decision {
+                elapsed: started.elapsed(),
                 guardrail: guardrail.id.clone(),
                 plugin: guardrail.plugin.info().name.clone(),
                 version: guardrail.plugin.info().version.clone(),
@@ -252,6 +255,8 @@ pub struct Decision {
     pub on_failure: FailurePolicy,
     /// The verdict, or how the plugin failed.
     pub result: Result<Verdict, PluginFailure>,
+    /// How long the check took (the plugin call, or putting cached findings together).
+    pub elapsed: std::time::Duration,
 }
 
 impl Decision {

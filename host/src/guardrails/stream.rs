@@ -18,6 +18,7 @@
 use super::{Guardrails, StopAt, redact};
 use crate::audit::AuditSink;
 use crate::sandbox::{Action, Context, Segment, SegmentKind};
+use crate::telemetry::Observed;
 use std::collections::HashMap;
 
 /// What to do with a delta.
@@ -38,6 +39,8 @@ pub struct StreamGuard {
     /// The call's numbering, shared with its request check.
     placeholders: redact::SharedPlaceholders,
     audit: Option<AuditSink>,
+    /// The request's metrics and log line, told of every check.
+    observed: Option<Observed>,
     /// Set once a redaction was applied to released text.
     redacted: bool,
 }
@@ -65,8 +68,15 @@ impl StreamGuard {
             channels: HashMap::new(),
             placeholders,
             audit,
+            observed: None,
             redacted: false,
         }
+    }
+
+    /// The guard, telling `observed` of each check's decisions.
+    pub fn observed_by(mut self, observed: Observed) -> Self {
+        self.observed = Some(observed);
+        self
     }
 
     /// Whether any released text was redacted.
@@ -136,6 +146,9 @@ impl StreamGuard {
             .guardrails
             .check(&self.ctx, &segments, StopAt::FirstBlock);
         outcome.log_failures();
+        if let Some(observed) = &self.observed {
+            observed.guardrails(&outcome, self.ctx.phase);
+        }
         let released_before = entry.released;
         if outcome.action() == Action::Block {
             self.audit(&outcome, &segments, released_before, usize::MAX);

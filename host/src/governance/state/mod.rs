@@ -207,6 +207,15 @@ impl State {
         }
     }
 
+    /// Whether the store can be used now: always for the local one (it is in
+    /// memory), a `PING` for Redis.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self {
+            State::Local(_) => Ok(()),
+            State::Redis(redis) => redis.ping().await,
+        }
+    }
+
     /// Saves what is not saved yet (the local store; Redis saves as it goes).
     pub fn close(&self) {
         if let State::Local(local) = self {

@@ -71,6 +71,15 @@ impl RedisState {
         })
     }
 
+    /// Whether the server answers (`PING`).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.connection.clone())
+            .await
+            .with_context(|| format!("{}: PING", self.describe))?;
+        Ok(())
+    }
+
     /// Checks and counts, in one script run.
     pub async fn admit(&self, checks: &[Check]) -> anyhow::Result<Admission> {
         if checks.is_empty() {
