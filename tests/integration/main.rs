@@ -4,6 +4,7 @@
 //! first use (see `support::guest`).
 
 mod audit;
+mod bench_smoke;
 mod builtins;
 mod cli;
 mod contract;
@@ -11,6 +12,7 @@ mod gateway;
 mod governance;
 mod keys;
 mod mock_upstream;
+mod observability;
 mod plugin_authoring;
 mod quality;
 mod response_cache;

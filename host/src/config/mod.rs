@@ -114,12 +114,12 @@ pub struct AdminConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {reason}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not a `source`: the message already says it once).
+        reason: std::io::Error,
     },
     /// TOML syntax, an unknown field, or a wrong type.
     #[error("{path}: {message}")]
@@ -158,9 +158,9 @@ pub enum ParseFailure {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, base, &|name| std::env::var(name).ok()).map_err(|e| match e {

@@ -4,9 +4,9 @@
 //!
 //! Spans (all at info level, target `sluice`): `request` (one per chat call;
 //! its parent is the client's W3C `traceparent` when it sends one), `auth`,
-//! `guardrails` (one per check, with a `guardrail` span per plugin),
-//! `attempt` (one per try of a routing target) and `provider` (the call
-//! itself). They are exported whatever `SLUICE_LOG` says.
+//! `guardrails` (one per check, with a `guardrail` span per plugin) and
+//! `attempt` (one per try of a routing target, around the provider call).
+//! They are exported whatever `SLUICE_LOG` says.
 
 use crate::config::{OtlpProtocol, TracingConfig};
 use axum::http::HeaderMap;
@@ -67,6 +67,8 @@ fn provider(config: &TracingConfig, url: &str) -> anyhow::Result<SdkTracerProvid
         OtlpProtocol::HttpProtobuf => Protocol::HttpBinary,
         OtlpProtocol::HttpJson => Protocol::HttpJson,
     };
+    // The exporter's HTTP client is built now, and needs rustls' provider.
+    crate::server::install_crypto_provider();
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(url)

@@ -1,0 +1,534 @@
+//! The gateways under test, as child processes: sluice with a config written for
+//! the scenario, the Portkey gateway and the LiteLLM proxy; pinning with
+//! `taskset`; peak memory from `/proc`.
+
+use crate::body::{ANTHROPIC_MODEL, OPENAI_MODEL};
+use crate::scenario::Target;
+use anyhow::{Context as _, bail};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The gateway key the load generator sends to sluice.
+pub const GATEWAY_KEY: &str = "sk-bench-gateway-key-0123456789";
+/// The key the gateways send upstream (the mock ignores it).
+const UPSTREAM_KEY: &str = "sk-bench-upstream-key";
+/// How long a gateway may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Where processes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The core of the gateway under test, when pinned.
+    pub gateway_cpu: Option<usize>,
+    /// The core of the load generator and the mock (this process), when pinned.
+    pub load_cpu: Option<usize>,
+}
+
+impl Placement {
+    /// Unpinned.
+    pub const NONE: Placement = Placement {
+        gateway_cpu: None,
+        load_cpu: None,
+    };
+
+    /// Cores 0 (load and mock) and 1 (gateway), if this machine has two and
+    /// `taskset` works; else `NONE` and why.
+    pub fn two_cores() -> (Placement, Option<String>) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 {
+            return (Placement::NONE, Some(format!("only {cores} core")));
+        }
+        let works = Command::new("taskset")
+            .args(["-c", "1", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !works {
+            return (Placement::NONE, Some("taskset is missing or fails".into()));
+        }
+        (
+            Placement {
+                gateway_cpu: Some(1),
+                load_cpu: Some(0),
+            },
+            None,
+        )
+    }
+
+    /// Pins this process (every thread it has and will have) to the load core.
+    /// Call it before any thread is started.
+    pub fn pin_self(&self) -> anyhow::Result<()> {
+        let Some(cpu) = self.load_cpu else {
+            return Ok(());
+        };
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", &cpu.to_string()])
+            .arg(std::process::id().to_string())
+            .stdout(Stdio::null())
+            .status()
+            .context("run taskset")?;
+        if !status.success() {
+            bail!("taskset could not pin the harness to core {cpu}");
+        }
+        Ok(())
+    }
+
+    /// `program` as a command, pinned to the gateway's core.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        match self.gateway_cpu {
+            Some(cpu) => {
+                let mut command = Command::new("taskset");
+                command.args(["-c", &cpu.to_string()]).arg(program);
+                command
+            }
+            None => Command::new(program),
+        }
+    }
+}
+
+/// Where the peers are installed (`benches/gateway/install-peers.sh`).
+#[derive(Debug, Clone)]
+pub struct Peers {
+    /// `target/bench-peers`.
+    pub dir: PathBuf,
+}
+
+impl Peers {
+    fn portkey_script(&self) -> PathBuf {
+        self.dir
+            .join("portkey/node_modules/@portkey-ai/gateway/build/start-server.js")
+    }
+
+    fn litellm_binary(&self) -> PathBuf {
+        self.dir.join("litellm/bin/litellm")
+    }
+
+    /// Why `target` cannot run here, if it cannot.
+    pub fn missing(&self, target: Target) -> Option<String> {
+        let (what, path) = match target {
+            Target::Portkey => ("Portkey", self.portkey_script()),
+            Target::Litellm => ("LiteLLM", self.litellm_binary()),
+            _ => return None,
+        };
+        (!path.exists()).then(|| {
+            format!(
+                "not installed ({what}: run benches/gateway/install-peers.sh; looked for {})",
+                path.display()
+            )
+        })
+    }
+
+    /// The installed version of `target`, if known.
+    pub fn version(&self, target: Target) -> Option<String> {
+        match target {
+            Target::Portkey => {
+                let manifest = self
+                    .dir
+                    .join("portkey/node_modules/@portkey-ai/gateway/package.json");
+                let text = std::fs::read_to_string(manifest).ok()?;
+                let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+                Some(value["version"].as_str()?.to_string())
+            }
+            Target::Litellm => {
+                let lib = self.dir.join("litellm/lib");
+                let site = std::fs::read_dir(lib).ok()?.flatten().next()?.path();
+                let packages = std::fs::read_dir(site.join("site-packages")).ok()?;
+                packages.flatten().find_map(|entry| {
+                    let name = entry.file_name().into_string().ok()?;
+                    let version = name.strip_prefix("litellm-")?.strip_suffix(".dist-info")?;
+                    Some(version.to_string())
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A gateway process, stopped when dropped.
+pub struct Gateway {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Headers every request needs (keys, routing).
+    pub headers: Vec<(String, String)>,
+    /// The guardrails it serves with (sluice's start-up line names them).
+    pub guardrails: Vec<String>,
+    /// Its log file.
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Gateway {
+    /// The process's peak resident memory (VmHWM), with its descendants', in
+    /// KiB (a sum: pages they share count once per process).
+    pub fn peak_memory_kib(&self) -> Option<u64> {
+        let mut total = 0;
+        let mut any = false;
+        for pid in descendants(self.child.id()) {
+            if let Some(kib) = vm_hwm_kib(pid) {
+                total += kib;
+                any = true;
+            }
+        }
+        any.then_some(total)
+    }
+
+    /// How many threads the process has now.
+    pub fn threads(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status_field(&status, "Threads:")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let pids = descendants(self.child.id());
+        // SIGTERM to the gateway and its children (uvicorn workers), then wait.
+        for pid in pids.iter().rev() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for pid in pids.iter().skip(1) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `pid` and every process below it, parents first.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let parent = all[i];
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) {
+            for task in tasks.flatten() {
+                let children = std::fs::read_to_string(task.path().join("children"));
+                for child in children.unwrap_or_default().split_whitespace() {
+                    if let Ok(child) = child.parse() {
+                        all.push(child);
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    all
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_field(&status, "VmHWM:")
+}
+
+fn status_field(status: &str, name: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(name))?;
+    line[name.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// A free port on 127.0.0.1.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A log file in `dir` for `name`, and a handle to write it.
+fn log_file(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, std::fs::File)> {
+    let path = dir.join(format!("{name}.log"));
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("create {}", path.display()))?;
+    Ok((path, file))
+}
+
+/// Waits until `child` listens on `addr`; stops it and says why (with the
+/// end of its log) when it exits first or takes too long.
+fn listening(mut child: Child, addr: SocketAddr, log: &Path, what: &str) -> anyhow::Result<Child> {
+    match wait_listening(&mut child, addr, log) {
+        Ok(()) => Ok(child),
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(e.context(format!("{what} did not start")))
+        }
+    }
+}
+
+/// Waits until `addr` accepts connections, or the process ends.
+fn wait_listening(child: &mut Child, addr: SocketAddr, log: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("exited ({status}) before listening; {}", tail(log));
+        }
+        if started.elapsed() > START_TIMEOUT {
+            bail!("not listening after {START_TIMEOUT:?}; {}", tail(log));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The last lines of a log, for an error message.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(8);
+    format!("{} says: {}", log.display(), lines[start..].join(" | "))
+}
+
+/// A sluice config for `target` with the mock at `mock`, listening on `port`.
+/// The defaults stay as a user gets them: the audit trail and the state in
+/// SQLite files next to the config, the guardrail segment cache on (the bodies
+/// are unique, so it cannot help), the response cache off.
+pub fn sluice_config(target: Target, mock: SocketAddr, port: u16) -> String {
+    let mut config = format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+
+[[providers]]
+slug = "mock"
+kind = "openai-compatible"
+base_url = "http://{mock}/v1"
+api_key = "{UPSTREAM_KEY}"
+
+[[providers]]
+slug = "mock-anthropic"
+kind = "anthropic"
+base_url = "http://{mock}"
+api_key = "{UPSTREAM_KEY}"
+
+[models]
+"{OPENAI_MODEL}" = "@mock/{OPENAI_MODEL}"
+"{ANTHROPIC_MODEL}" = "@mock-anthropic/{ANTHROPIC_MODEL}"
+
+[[keys]]
+id = "bench"
+key = "{GATEWAY_KEY}"
+metadata = {{ team = "platform" }}
+"#
+    );
+    if target == Target::SluiceGuardrails {
+        // The four built-ins with their defaults; org-rules with the sample
+        // rules of host/benches (a keyword list and two regexes).
+        config.push_str(
+            r#"
+[[guardrails]]
+plugin = "pii"
+
+[[guardrails]]
+plugin = "secrets"
+
+[[guardrails]]
+plugin = "content-filter"
+
+[[guardrails]]
+plugin = "org-rules"
+settings.rules = [
+  { id = "codename", keywords = ["Project Falcon", "Osprey"], action = "block" },
+  { id = "gpl", regex = 'GNU (Affero |Lesser )?General Public License' },
+  { id = "tickets", regex = '\bINC-\d{4,}\b', action = "redact" },
+]
+"#,
+        );
+    }
+    config
+}
+
+/// Starts `sluice serve` for `target` (passthrough or guardrails), with one
+/// tokio worker thread, on the gateway's core. `dir` holds the config, the
+/// SQLite files, the compiled-plugin cache and the log; the plugins are compiled
+/// into the cache (`sluice check-config`) before the server starts, as a
+/// restart would find them.
+pub fn start_sluice(
+    binary: &Path,
+    target: Target,
+    dir: &Path,
+    mock: SocketAddr,
+    placement: Placement,
+) -> anyhow::Result<Gateway> {
+    let name = match target {
+        Target::SluiceGuardrails => "sluice-guardrails",
+        _ => "sluice-passthrough",
+    };
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder)?;
+    let port = free_port()?;
+    let config = folder.join("sluice.toml");
+    std::fs::write(&config, sluice_config(target, mock, port))?;
+    let cache = dir.join("plugin-cache");
+    let checked = Command::new(binary)
+        .arg("check-config")
+        .arg(&config)
+        .env("SLUICE_CACHE_DIR", &cache)
+        .output()
+        .with_context(|| format!("run {}", binary.display()))?;
+    if !checked.status.success() {
+        bail!(
+            "sluice check-config refused the benchmark's config: {}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    let (log, file) = log_file(dir, name)?;
+    let child = placement
+        .command(binary)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("SLUICE_CACHE_DIR", &cache)
+        .env("TOKIO_WORKER_THREADS", "1")
+        .env_remove("SLUICE_LOG")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("start {}", binary.display()))?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let child = listening(child, addr, &log, "sluice")?;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let guardrails = serving_guardrails(&text);
+    Ok(Gateway {
+        addr,
+        headers: vec![("authorization".into(), format!("Bearer {GATEWAY_KEY}"))],
+        guardrails,
+        log,
+        child,
+    })
+}
+
+/// The guardrails named in sluice's start-up line
+/// `sluice: serving on http://ADDR (guardrails: a, b)`.
+fn serving_guardrails(log: &str) -> Vec<String> {
+    let Some(line) = log.lines().find(|l| l.starts_with("sluice: serving on")) else {
+        return Vec::new();
+    };
+    let Some((_, list)) = line.split_once("(guardrails:") else {
+        return Vec::new();
+    };
+    list.trim_end_matches(')')
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Starts the Portkey gateway (node, headless) on the gateway's core. Requests
+/// reach the mock through its `x-portkey-provider: openai` and
+/// `x-portkey-custom-host` headers.
+pub fn start_portkey(
+    peers: &Peers,
+    dir: &Path,
+    mock: SocketAddr,
+    placement: Placement,
+) -> anyhow::Result<Gateway> {
+    let port = free_port()?;
+    let (log, file) = log_file(dir, "portkey")?;
+    let child = placement
+        .command("node")
+        .arg(peers.portkey_script())
+        .arg(format!("--port={port}"))
+        .arg("--headless")
+        .env("NODE_ENV", "production")
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .context("start node")?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let child = listening(child, addr, &log, "Portkey")?;
+    Ok(Gateway {
+        addr,
+        headers: vec![
+            ("x-portkey-provider".into(), "openai".into()),
+            ("x-portkey-custom-host".into(), format!("http://{mock}/v1")),
+            ("authorization".into(), format!("Bearer {UPSTREAM_KEY}")),
+        ],
+        guardrails: Vec::new(),
+        log,
+        child,
+    })
+}
+
+/// Starts the LiteLLM proxy (one uvicorn worker) on the gateway's core, with a
+/// `model_list` that sends the benchmark's model to the mock.
+pub fn start_litellm(
+    peers: &Peers,
+    dir: &Path,
+    mock: SocketAddr,
+    placement: Placement,
+) -> anyhow::Result<Gateway> {
+    let port = free_port()?;
+    let config = dir.join("litellm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "model_list:\n  - model_name: {OPENAI_MODEL}\n    litellm_params:\n      model: openai/{OPENAI_MODEL}\n      api_base: http://{mock}/v1\n      api_key: {UPSTREAM_KEY}\nlitellm_settings:\n  telemetry: false\n"
+        ),
+    )?;
+    let (log, file) = log_file(dir, "litellm")?;
+    let child = placement
+        .command(peers.litellm_binary())
+        .arg("--config")
+        .arg(&config)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--num_workers", "1"])
+        // No network but the registries: the cost map ships with the package.
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("LITELLM_LOG", "ERROR")
+        .env("LITELLM_TELEMETRY", "False")
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .context("start litellm")?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let child = listening(child, addr, &log, "LiteLLM")?;
+    Ok(Gateway {
+        addr,
+        headers: vec![("authorization".into(), format!("Bearer {UPSTREAM_KEY}"))],
+        guardrails: Vec::new(),
+        log,
+        child,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_guardrails_sluice_serves_with() {
+        let log = "sluice: serving on http://127.0.0.1:1 (guardrails: pii, secrets)\nsluice: audit";
+        assert_eq!(serving_guardrails(log), ["pii", "secrets"]);
+        assert!(
+            serving_guardrails("sluice: serving on http://127.0.0.1:1 (guardrails: )").is_empty()
+        );
+    }
+
+    #[test]
+    fn reads_status_fields() {
+        let status = "Name:\tsluice\nVmHWM:\t   12345 kB\nThreads:\t7\n";
+        assert_eq!(status_field(status, "VmHWM:"), Some(12345));
+        assert_eq!(status_field(status, "Threads:"), Some(7));
+    }
+}
