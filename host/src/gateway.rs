@@ -91,6 +91,9 @@ impl Gateway {
         {
             guardrails = guardrails.with_cache(cache);
         }
+        if let Some(checks) = config.sandbox.parallel_checks {
+            guardrails = guardrails.with_parallel_checks(checks);
+        }
         let guardrail_ids = guardrails.iter().map(|g| g.id.clone()).collect();
         let keys = Keys::new(&config.keys, managed_keys(config)?, guardrail_ids);
         if keys.is_open() && !config.server.listen.ip().is_loopback() {

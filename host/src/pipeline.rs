@@ -491,7 +491,8 @@ fn context(api: Api, phase: Phase, route: &Route<'_>, caller: &Caller) -> Contex
 /// Runs the guardrails of `ctx.phase` over a whole JSON body (a request, or a
 /// non-streamed answer) and returns it with their redactions applied; a block is
 /// an error. Plugins run on the blocking pool, so a slow or hostile one (bounded
-/// by its deadline) never holds up the async workers that serve other requests.
+/// by its deadline) never holds up the async workers that serve other requests;
+/// at most `[sandbox] parallel_checks` checks run at once.
 async fn guard_body(
     api: Api,
     guardrails: &Guardrails,
@@ -504,7 +505,9 @@ async fn guard_body(
     }
     let guardrails = guardrails.clone();
     let span = tracing::info_span!("guardrails", phase = ctx.phase.as_str());
+    let slot = guardrails.slot().instrument(span.clone()).await;
     let checked = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let _span = span.entered();
         let extracted = match (api, ctx.phase) {
             (Api::OpenAi, Phase::Request) => segments::openai_request(&body),

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub const GATEWAY_KEY: &str = "sk-bench-gateway-key-0123456789";
 /// The key the gateways send upstream (the mock ignores it).
 const UPSTREAM_KEY: &str = "sk-bench-upstream-key";
+/// The LiteLLM proxy's master key, which it requires (and the load sends).
+const LITELLM_MASTER_KEY: &str = "sk-bench-litellm-master-key-0123456789";
 /// How long a gateway may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -497,6 +499,7 @@ pub fn start_litellm(
         .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         .env("LITELLM_LOG", "ERROR")
         .env("LITELLM_TELEMETRY", "False")
+        .env("LITELLM_MASTER_KEY", LITELLM_MASTER_KEY)
         .stdout(file.try_clone()?)
         .stderr(file)
         .spawn()
@@ -505,7 +508,10 @@ pub fn start_litellm(
     let child = listening(child, addr, &log, "LiteLLM")?;
     Ok(Gateway {
         addr,
-        headers: vec![("authorization".into(), format!("Bearer {UPSTREAM_KEY}"))],
+        headers: vec![(
+            "authorization".into(),
+            format!("Bearer {LITELLM_MASTER_KEY}"),
+        )],
         guardrails: Vec::new(),
         log,
         child,

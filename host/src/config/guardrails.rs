@@ -15,6 +15,9 @@ pub struct SandboxConfig {
     pub cache_dir: Option<PathBuf>,
     /// Set to `false` to compile plugins at every start instead (default `true`).
     pub cache: Option<bool>,
+    /// Guardrail checks of request and answer bodies that run at once (default:
+    /// the cores the process may use). More requests wait for a turn.
+    pub parallel_checks: Option<usize>,
 }
 
 /// What a plugin's failure (trap, timeout, memory cap, bad output) does.

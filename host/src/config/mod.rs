@@ -300,6 +300,12 @@ impl Config {
                 "must be between 1 and 1024".into(),
             ));
         }
+        if matches!(self.sandbox.parallel_checks, Some(n) if n == 0 || n > 1024) {
+            return Err(invalid(
+                "sandbox.parallel_checks".into(),
+                "must be between 1 and 1024".into(),
+            ));
+        }
         for (i, p) in self.providers.iter().enumerate() {
             let field = |name: &str| format!("providers[{i}].{name}");
             if !is_slug(&p.slug) {

@@ -30,6 +30,7 @@ use crate::sandbox::{
 use cache::{CachedRun, SegmentCache};
 pub use redact::Redaction;
 use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// One configured guardrail: a loaded plugin with its id, phases and policy.
 #[derive(Clone)]
@@ -60,6 +61,9 @@ pub enum StopAt {
 pub struct Guardrails {
     list: Arc<[Guardrail]>,
     cache: Option<Arc<SegmentCache>>,
+    /// Checks that may run at once on the blocking pool ([`Guardrails::slot`]),
+    /// shared by every subset.
+    slots: Arc<Semaphore>,
 }
 
 impl Default for Guardrails {
@@ -67,8 +71,15 @@ impl Default for Guardrails {
         Guardrails {
             list: Arc::from(Vec::new()),
             cache: None,
+            slots: Arc::new(Semaphore::new(default_parallel_checks())),
         }
     }
+}
+
+/// One check per core the process may run on: guardrail checks are CPU-bound,
+/// so more at once only adds warm instances (memory) and thread switches.
+pub fn default_parallel_checks() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Why a guardrail could not be set up; names the guardrail.
@@ -147,8 +158,28 @@ impl Guardrails {
         }
         Ok(Guardrails {
             list: list.into(),
-            cache: None,
+            ..Guardrails::default()
         })
+    }
+
+    /// The same guardrails, with at most `checks` body checks running at once.
+    pub fn with_parallel_checks(self, checks: usize) -> Self {
+        Guardrails {
+            slots: Arc::new(Semaphore::new(checks.max(1))),
+            ..self
+        }
+    }
+
+    /// Waits for a turn to run a check off the async workers. Holding it while
+    /// the check runs keeps the checks in flight at the configured bound
+    /// (`[sandbox] parallel_checks`); requests past it queue here, in order,
+    /// instead of each starting a thread and warming instances of every plugin.
+    pub async fn slot(&self) -> OwnedSemaphorePermit {
+        self.slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the guardrail semaphore is never closed")
     }
 
     /// The same guardrails, checking request segments through `cache` (which
@@ -177,6 +208,7 @@ impl Guardrails {
                     .cloned()
                     .collect(),
                 cache: self.cache.clone(),
+                slots: self.slots.clone(),
             },
         }
     }
