@@ -322,9 +322,8 @@ async fn load_then_signal(signal: &str) -> LoadRun {
     std::fs::write(
         &config,
         format!(
-            "[[providers]]\nslug = \"oa\"\nkind = \"openai\"\nbase_url = \"http://{}/v1\"\napi_key = \"sk-x\"\n\n\
-             [[guardrails]]\nplugin = \"pii\"\n",
-            mock.addr
+            "{}[[guardrails]]\nplugin = \"pii\"\n",
+            mock.openai_provider_toml()
         ),
     )
     .unwrap();

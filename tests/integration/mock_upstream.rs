@@ -108,6 +108,14 @@ fn slow_stream(model: &str) -> Response {
 }
 
 impl MockUpstream {
+    /// A config's `[[providers]]` entry `oa`: this mock as an OpenAI provider.
+    pub fn openai_provider_toml(&self) -> String {
+        format!(
+            "[[providers]]\nslug = \"oa\"\nkind = \"openai\"\nbase_url = \"http://{}/v1\"\napi_key = \"sk-x\"\n\n",
+            self.addr
+        )
+    }
+
     /// Starts the mock on a free port of 127.0.0.1, on the current runtime.
     pub async fn start() -> Self {
         let state: Shared = Arc::default();

@@ -315,10 +315,9 @@ async fn spans_reach_an_otlp_collector_under_the_clients_trace() {
     std::fs::write(
         &config,
         format!(
-            "[[providers]]\nslug = \"oa\"\nkind = \"openai\"\nbase_url = \"http://{}/v1\"\napi_key = \"sk-x\"\n\n\
-             [[guardrails]]\nplugin = \"pii\"\n\n\
+            "{}[[guardrails]]\nplugin = \"pii\"\n\n\
              [tracing]\notlp_endpoint = {endpoint:?}\nprotocol = \"http/json\"\nservice_name = \"sluice-test\"\n",
-            mock.addr
+            mock.openai_provider_toml()
         ),
     )
     .unwrap();
@@ -381,9 +380,9 @@ async fn spans_reach_an_otlp_collector_under_the_clients_trace() {
 
 fn reload_config(mock: &MockUpstream, alias_target: &str) -> String {
     format!(
-        "[[providers]]\nslug = \"oa\"\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\napi_key = \"sk-x\"\n\n\
-         [[providers]]\nslug = \"an\"\nkind = \"anthropic\"\nbase_url = \"http://{addr}\"\napi_key = \"sk-ant-x\"\n\n\
+        "{oa}[[providers]]\nslug = \"an\"\nkind = \"anthropic\"\nbase_url = \"http://{addr}\"\napi_key = \"sk-ant-x\"\n\n\
          [models]\n\"m\" = \"{alias_target}\"\n",
+        oa = mock.openai_provider_toml(),
         addr = mock.addr
     )
 }

@@ -15,8 +15,8 @@ async fn sigterm_lets_in_flight_requests_finish() {
     std::fs::write(
         &config,
         format!(
-            "[[providers]]\nslug = \"oa\"\nkind = \"openai\"\nbase_url = \"http://{}/v1\"\napi_key = \"sk-x\"\n\n[[guardrails]]\nplugin = \"pii\"\n",
-            mock.addr
+            "{}[[guardrails]]\nplugin = \"pii\"\n",
+            mock.openai_provider_toml()
         ),
     )
     .unwrap();

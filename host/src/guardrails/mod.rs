@@ -78,7 +78,7 @@ impl Default for Guardrails {
 
 /// One check per core the process may run on: guardrail checks are CPU-bound,
 /// so more at once only adds warm instances (memory) and thread switches.
-pub fn default_parallel_checks() -> usize {
+fn default_parallel_checks() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
