@@ -14,6 +14,19 @@ use crate::sandbox::Sandbox;
 use crate::telemetry::{Metrics, RequestLog};
 use std::sync::Arc;
 
+/// The most the gateway reads of one thing, in bytes (`[server]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A request body (`max_body_mb`); past it, 413.
+    pub max_body: usize,
+    /// An upstream answer read whole, or an error body (`max_answer_mb`);
+    /// past it, 502.
+    pub max_answer: usize,
+    /// One event of an upstream stream (`max_stream_event_mb`); past it, the
+    /// stream ends with an error event.
+    pub max_stream_event: usize,
+}
+
 /// The gateway's shared state.
 pub struct Gateway {
     /// Upstreams and model resolution.
@@ -24,8 +37,8 @@ pub struct Gateway {
     pub keys: Keys,
     /// The admin API's key.
     pub admin_key: AdminKey,
-    /// Largest request body, in bytes.
-    pub max_body: usize,
+    /// Size limits on what the gateway reads.
+    pub limits: Limits,
     /// The config it was built from (new managed keys are checked against it).
     pub config: Arc<Config>,
     /// The audit trail, unless turned off.
@@ -129,7 +142,11 @@ impl Gateway {
             guardrails,
             keys,
             admin_key: AdminKey::new(config.admin.key.as_ref()),
-            max_body: (config.server.max_body_mb as usize) << 20,
+            limits: Limits {
+                max_body: (config.server.max_body_mb as usize) << 20,
+                max_answer: (config.server.max_answer_mb as usize) << 20,
+                max_stream_event: (config.server.max_stream_event_mb as usize) << 20,
+            },
             audit,
             governance,
             routing: Routing::new(config),

@@ -35,8 +35,10 @@
 //! request-log line ([`crate::telemetry`]). Spans: `request` around it all,
 //! `auth`, `guardrails` per check, `attempt` per try of a target.
 
+pub mod forward;
+
 use crate::api::error::{Api, ApiError, ErrorKind};
-use crate::api::segments;
+use crate::api::segments::{self, Extracted};
 use crate::api::sse::{SseEvent, SseParser, format_event};
 use crate::api::stream::StreamTransformer;
 use crate::audit::{AuditSink, RequestFacts};
@@ -44,7 +46,7 @@ use crate::auth::Caller;
 use crate::gateway::Gateway;
 use crate::governance::usage::{Usage, UsageMeter};
 use crate::governance::{self, Ticket};
-use crate::guardrails::redact::SharedPlaceholders;
+use crate::guardrails::redact::{self, SharedPlaceholders};
 use crate::guardrails::stream::StreamGuard;
 use crate::guardrails::{Guardrails, StopAt};
 use crate::providers::{Route, echo};
@@ -53,7 +55,7 @@ use crate::response_cache::{
 };
 use crate::routing::attempt::{self, Answer, Outbound};
 use crate::routing::condition::Facts;
-use crate::routing::{CONFIG_HEADER, Failure, Planner, Report};
+use crate::routing::{CONFIG_HEADER, Failure, Plan, Planner, Report};
 use crate::sandbox::{Action, Context, Phase};
 use crate::telemetry::{OVERHEAD_HEADER, Observed, otel};
 use crate::translate::{self, StreamTranslator};
@@ -69,59 +71,93 @@ use tracing::Instrument;
 /// The response header that carries the request's id (also in its audit records).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Runs one chat request; `body` is the raw request body.
-pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Bytes) -> Response {
-    let started = Instant::now();
-    let request_id = format!("req_{:016x}", rand_id());
-    let log = gateway
-        .request_log
-        .clone()
-        .filter(|log| log.wants(&headers));
-    let observed = Observed::start(gateway.metrics.clone(), log, started, &request_id, api);
-    let span = tracing::info_span!("request", request_id = %request_id, api = api.as_str());
-    otel::continue_trace(&span, &headers);
+/// Runs one chat request: authenticates from the headers, then reads `body`
+/// (so a caller without a key never gets a body buffered), then the phases.
+pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Body) -> Response {
+    let envelope = Envelope::begin(&gateway, api, &headers);
     let mut extra = Vec::new();
     let inner = chat_inner(
         gateway,
         api,
         &headers,
-        &body,
-        &request_id,
-        &observed,
+        body,
+        &envelope.request_id,
+        &envelope.observed,
         &mut extra,
     );
-    let mut response = match inner.instrument(span).await {
-        Ok(response) => response,
-        Err(error) => {
-            observed.failed(error.kind, &error.message);
-            error.into_response()
-        }
-    };
-    observed.facts().status = response.status().as_u16();
-    let overhead = observed.overhead_so_far();
-    if let Ok(value) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0)) {
-        extra.push((HeaderName::from_static(OVERHEAD_HEADER), value));
-    }
-    for (name, value) in extra {
-        response.headers_mut().entry(name).or_insert(value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
+    let result = inner.instrument(envelope.span.clone()).await;
+    envelope.finish(result, extra)
 }
 
-async fn chat_inner(
-    gateway: Arc<Gateway>,
+/// What every request carries from start to end: its id, its metrics and log
+/// line, and its span.
+pub(crate) struct Envelope {
+    pub(crate) request_id: String,
+    pub(crate) observed: Observed,
+    pub(crate) span: tracing::Span,
+}
+
+impl Envelope {
+    /// Starts a request of `api`.
+    pub(crate) fn begin(gateway: &Gateway, api: Api, headers: &HeaderMap) -> Self {
+        let started = Instant::now();
+        let request_id = format!("req_{:016x}", rand_id());
+        let log = gateway
+            .request_log
+            .clone()
+            .filter(|log| log.wants(headers));
+        let observed = Observed::start(gateway.metrics.clone(), log, started, &request_id, api);
+        let span = tracing::info_span!("request", request_id = %request_id, api = api.as_str());
+        otel::continue_trace(&span, headers);
+        Envelope {
+            request_id,
+            observed,
+            span,
+        }
+    }
+
+    /// The response, with the request's id, its overhead and `extra` headers.
+    pub(crate) fn finish(
+        self,
+        result: Result<Response, ApiError>,
+        extra: Vec<(HeaderName, HeaderValue)>,
+    ) -> Response {
+        let mut response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                self.observed.failed(error.kind, &error.message);
+                error.into_response()
+            }
+        };
+        self.observed.facts().status = response.status().as_u16();
+        let overhead = self.observed.overhead_so_far();
+        let mut extra = extra;
+        if let Ok(value) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0))
+        {
+            extra.push((HeaderName::from_static(OVERHEAD_HEADER), value));
+        }
+        for (name, value) in extra {
+            response.headers_mut().entry(name).or_insert(value);
+        }
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        response
+    }
+}
+
+/// The auth phase: the caller's key (from the headers alone), the request's
+/// metadata merged with the key's tags, and its trace id; then what the
+/// request's guardrail checks share (audit sink, placeholder numbering).
+pub(crate) async fn authenticate(
+    gateway: &Gateway,
     api: Api,
     headers: &HeaderMap,
-    body: &[u8],
     request_id: &str,
     observed: &Observed,
     extra: &mut Vec<(HeaderName, HeaderValue)>,
-) -> Result<Response, ApiError> {
+) -> Result<(Caller, Call), ApiError> {
     use crate::metadata::{TRACE_ID_HEADER, TRACE_ID_TAG};
-    // auth, then the request's metadata merged with the key's tags, and its trace id
     let mut caller = gateway
         .keys
         .authenticate(headers, api)
@@ -156,8 +192,23 @@ async fn chat_inner(
         placeholders: SharedPlaceholders::default(),
         observed: observed.clone(),
     };
+    Ok((caller, call))
+}
+
+async fn chat_inner(
+    gateway: Arc<Gateway>,
+    api: Api,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &str,
+    observed: &Observed,
+    extra: &mut Vec<(HeaderName, HeaderValue)>,
+) -> Result<Response, ApiError> {
+    // auth (headers only), then the body
+    let (caller, call) = authenticate(&gateway, api, headers, request_id, observed, extra).await?;
+    let body = crate::api::read_body(&gateway, api, body).await?;
     // parse
-    let mut request = parse_body(api, body)?;
+    let request = parse_body(api, &body)?;
     let stream = request
         .get("stream")
         .and_then(Value::as_bool)
@@ -213,7 +264,9 @@ async fn chat_inner(
     {
         extra.push((HeaderName::from_static(CONFIG_HEADER), value));
     }
-    // the response cache's key: the request as the client sent it
+    let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
+    // the response cache's key: the request as the client sent it, and the
+    // response guardrails that judge its answer
     let caching = match &gateway.response_cache {
         Some(cache) => {
             let mode = CacheMode::of(headers, api)?;
@@ -222,7 +275,15 @@ async fn chat_inner(
                 _ => plan.config.clone().unwrap_or_default(),
             };
             let targets: Vec<String> = plan.steps.iter().map(|s| s.route.qualified()).collect();
-            let key = cache.key(api, &config, &targets, caller.key_id.as_deref(), &request);
+            let judges = guardrails.fingerprint(Phase::Response);
+            let key = cache.key(
+                api,
+                &config,
+                &targets,
+                caller.key_id.as_deref(),
+                &judges,
+                &request,
+            );
             Some(Caching {
                 cache: cache.clone(),
                 key,
@@ -232,7 +293,6 @@ async fn chat_inner(
         None => None,
     };
     let route = plan.steps[0].route.clone();
-    request["model"] = Value::String(route.model.clone());
     // admit: budgets and rate limits (counted against the first target)
     let admitted = gateway
         .governance
@@ -247,16 +307,15 @@ async fn chat_inner(
     extra.extend(admitted.headers);
     let mut ticket = admitted.ticket;
     ticket.observe(observed.clone());
-    // request guardrails
-    let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
-    let ctx = context(api, Phase::Request, &route, &caller);
-    let request = guard_body(api, &guardrails, ctx, request, call.clone()).await?;
+    // request guardrails: over the body each target is sent, overrides applied
+    guard_steps(api, &guardrails, &mut plan, &request, &caller, &call).await?;
+    let checked = plan.steps[0].body.clone().expect("every step is checked");
     if observed.logs_bodies() {
-        observed.facts().request_body = Some(request.to_string());
+        observed.facts().request_body = Some(checked.to_string());
     }
     if route.provider.api().is_none() {
         let echo = EchoCall {
-            request: &request,
+            request: &checked,
             route: &route,
             stream,
             ticket,
@@ -264,7 +323,8 @@ async fn chat_inner(
         let response_ctx = context(api, Phase::Response, &route, &caller);
         return Ok(echo_response(api, echo, guardrails, response_ctx, call).await);
     }
-    // cache: a fresh answer to this exact request, if there is one
+    // cache: a fresh answer to this exact request, if there is one, judged
+    // again by this request's response guardrails
     if let Some(caching) = &caching {
         if caching.mode == CacheMode::Use
             && let Some(entry) = caching.cache.get(&caching.key).await
@@ -274,7 +334,8 @@ async fn chat_inner(
             if let Ok(target) = HeaderValue::from_str(&entry.target) {
                 extra.push((HeaderName::from_static("x-sluice-target"), target));
             }
-            return Ok(cached_response(&entry));
+            let ctx = context(api, Phase::Response, &route, &caller);
+            return cached_response(api, &entry, &guardrails, ctx, call).await;
         }
         let status = match caching.mode {
             CacheMode::Use => "miss",
@@ -290,10 +351,10 @@ async fn chat_inner(
         request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
     let outbound = Outbound {
         api,
-        request: &request,
         stream,
         client_headers: headers,
         client: &gateway.providers.client,
+        max_answer: gateway.limits.max_answer,
     };
     let calling = Instant::now();
     let (result, report) = gateway
@@ -322,6 +383,7 @@ async fn chat_inner(
         Err(Failure::Status {
             status,
             body,
+            headers: passed_on,
             provider,
             translated,
             ..
@@ -330,7 +392,12 @@ async fn chat_inner(
                 "upstream_status",
                 format!("provider `{provider}` answered {}", status.as_u16()),
             ));
-            return upstream_error(api, &provider, status, &body, translated);
+            let error = upstream_error(api, &provider, status, &body, translated)?;
+            // The provider's words reach the client only through the response
+            // guardrails, like any answer.
+            let ctx = context(api, Phase::Response, &route, &caller);
+            let error = guard_body(api, &guardrails, ctx, error, segments::every_string, call).await?;
+            return Ok(with_headers(json_response(status, &error), passed_on));
         }
         Err(failure) => return Err(failure.to_api(api)),
     };
@@ -376,7 +443,8 @@ async fn chat_inner(
         answer = translate::response(api, &answer);
     }
     let unguarded = caching.as_ref().map(|_| answer.clone());
-    let answer = guard_body(api, &guardrails, response_ctx, answer, call.clone()).await?;
+    let extract = chat_segments(api, Phase::Response);
+    let answer = guard_body(api, &guardrails, response_ctx, answer, extract, call.clone()).await?;
     if call.observed.logs_bodies() {
         call.observed.facts().response_body = Some(answer.to_string());
     }
@@ -408,18 +476,45 @@ fn cache_header(status: &'static str) -> (HeaderName, HeaderValue) {
     )
 }
 
-/// A cached answer, as it was first sent: a JSON body, or a stream replayed.
-fn cached_response(entry: &CacheEntry) -> Response {
-    let content_type = if entry.stream {
-        "text/event-stream; charset=utf-8"
+/// A cached answer, as it was first sent (a JSON body, or a stream replayed),
+/// after this request's response guardrails judged it again: a cache shared
+/// by keys with other guardrails never hands out what this key's would stop.
+async fn cached_response(
+    api: Api,
+    entry: &CacheEntry,
+    guardrails: &Guardrails,
+    ctx: Context,
+    call: Call,
+) -> Result<Response, ApiError> {
+    if !entry.stream {
+        let answer: Value = serde_json::from_str(&entry.body).map_err(|_| {
+            ApiError::new(api, ErrorKind::Internal, "a cached answer could not be read")
+        })?;
+        let extract = chat_segments(api, Phase::Response);
+        let answer = guard_body(api, guardrails, ctx, answer, extract, call).await?;
+        return Ok(json_response(StatusCode::OK, &answer));
+    }
+    let replayed = response_cache::replay(entry);
+    let body = if guardrails.runs_in(Phase::Response) {
+        let guard = StreamGuard::new(guardrails.clone(), ctx, call.audit, call.placeholders)
+            .observed_by(call.observed);
+        let mut transformer = StreamTransformer::new(api, guard);
+        let mut parser = SseParser::default();
+        let mut out = String::new();
+        let events = parser.feed(&replayed).unwrap_or_default();
+        for event in events.into_iter().chain(parser.finish()) {
+            out.push_str(&transformer.on_event(event));
+        }
+        Bytes::from(out)
     } else {
-        "application/json"
+        replayed
     };
-    let mut response = Response::new(Body::from(response_cache::replay(entry)));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    Ok(response)
 }
 
 /// `x-sluice-target`, `x-sluice-retries` and `x-sluice-fallback`: which target
@@ -445,6 +540,12 @@ fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
     }
     headers
 }
+
+/// The largest `max_tokens` a request may ask for: more than any model
+/// answers, small enough to be a number every provider reads. A provider
+/// refuses values above its model's own limit; translation never rewrites a
+/// value it would have refused.
+const MAX_TOKENS: u64 = i32::MAX as u64;
 
 /// Parses and checks the shape of a chat request body.
 fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
@@ -475,6 +576,17 @@ fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
     {
         return Err(invalid("`stream` must be a boolean".into()));
     }
+    for field in ["max_tokens", "max_completion_tokens"] {
+        match value.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_TOKENS).contains(&n)) => {}
+            Some(other) => {
+                return Err(invalid(format!(
+                    "`{field}` must be an integer from 1 to {MAX_TOKENS}, not {other}"
+                )));
+            }
+        }
+    }
     Ok(value)
 }
 
@@ -488,16 +600,64 @@ fn context(api: Api, phase: Phase, route: &Route<'_>, caller: &Caller) -> Contex
     }
 }
 
-/// Runs the guardrails of `ctx.phase` over a whole JSON body (a request, or a
-/// non-streamed answer) and returns it with their redactions applied; a block is
-/// an error. Plugins run on the blocking pool, so a slow or hostile one (bounded
-/// by its deadline) never holds up the async workers that serve other requests;
-/// at most `[sandbox] parallel_checks` checks run at once.
-async fn guard_body(
+/// Where the text of a chat body in `api`'s format is, in `phase`.
+fn chat_segments(api: Api, phase: Phase) -> fn(&Value) -> Extracted {
+    match (api, phase) {
+        (Api::OpenAi, Phase::Request) => segments::openai_request,
+        (Api::Anthropic, Phase::Request) => segments::anthropic_request,
+        (Api::OpenAi, Phase::Response) => segments::openai_response,
+        (Api::Anthropic, Phase::Response) => segments::anthropic_response,
+    }
+}
+
+/// The request guardrails, over exactly the body each step of the plan will
+/// send: the request with that step's overrides applied ([`Step::outgoing`]).
+/// Steps that override alike share one check (usually there is one in all).
+/// Each step keeps its checked (and redacted) body; nothing else is ever sent.
+async fn guard_steps(
+    api: Api,
+    guardrails: &Guardrails,
+    plan: &mut Plan<'_>,
+    request: &Value,
+    caller: &Caller,
+    call: &Call,
+) -> Result<(), ApiError> {
+    let mut checked: Vec<(&serde_json::Map<String, Value>, Arc<Value>)> = Vec::new();
+    let mut bodies = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        let body = match checked.iter().find(|(o, _)| **o == step.overrides) {
+            Some((_, body)) => body.clone(),
+            None => {
+                let ctx = context(api, Phase::Request, &step.route, caller);
+                let extract = chat_segments(api, Phase::Request);
+                let outgoing = step.outgoing(request);
+                let body = Arc::new(
+                    guard_body(api, guardrails, ctx, outgoing, extract, call.clone()).await?,
+                );
+                checked.push((&step.overrides, body.clone()));
+                body
+            }
+        };
+        bodies.push(body);
+    }
+    for (step, body) in plan.steps.iter_mut().zip(bodies) {
+        step.body = Some(body);
+    }
+    Ok(())
+}
+
+/// Runs the guardrails of `ctx.phase` over the text `extract` finds in a
+/// whole JSON body (a request, an answer, an error) and returns it with their
+/// redactions applied; a block is an error. Plugins run on the blocking pool,
+/// so a slow or hostile one (bounded by its deadline) never holds up the async
+/// workers that serve other requests; at most `[sandbox] parallel_checks`
+/// checks run at once.
+pub(crate) async fn guard_body(
     api: Api,
     guardrails: &Guardrails,
     ctx: Context,
     mut body: Value,
+    extract: fn(&Value) -> Extracted,
     call: Call,
 ) -> Result<Value, ApiError> {
     if !guardrails.runs_in(ctx.phase) {
@@ -509,12 +669,7 @@ async fn guard_body(
     let checked = tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let _span = span.entered();
-        let extracted = match (api, ctx.phase) {
-            (Api::OpenAi, Phase::Request) => segments::openai_request(&body),
-            (Api::Anthropic, Phase::Request) => segments::anthropic_request(&body),
-            (Api::OpenAi, Phase::Response) => segments::openai_response(&body),
-            (Api::Anthropic, Phase::Response) => segments::anthropic_response(&body),
-        };
+        let extracted = extract(&body);
         let outcome = guardrails.check(&ctx, &extracted.segments, StopAt::FirstBlock);
         outcome.log_failures();
         call.observed.guardrails(&outcome, ctx.phase);
@@ -524,7 +679,7 @@ async fn guard_body(
         if outcome.action() == Action::Block {
             return Err(outcome.block_message().unwrap_or_default());
         }
-        let mut placeholders = call.placeholders.lock().expect("placeholders");
+        let mut placeholders = redact::lock(&call.placeholders);
         extracted.apply(&mut body, &outcome, &mut placeholders);
         Ok(body)
     })
@@ -540,18 +695,19 @@ async fn guard_body(
     }
 }
 
-/// An upstream error answer, passed on with its status: as is when the provider
-/// speaks the client's API, re-worded into the client's format when translating,
-/// and as a 502 when it is not JSON.
+/// An upstream error answer's body, to pass on with its status: as is when
+/// the provider speaks the client's API, re-worded into the client's format
+/// when translating, and a 502 when it is not JSON. Either way it goes through
+/// the response guardrails before the client sees it.
 fn upstream_error(
     api: Api,
     provider: &str,
     status: StatusCode,
     body: &[u8],
     translating: bool,
-) -> Result<Response, ApiError> {
+) -> Result<Value, ApiError> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(body) if body.is_object() && !translating => Ok(json_response(status, &body)),
+        Ok(body) if body.is_object() && !translating => Ok(body),
         Ok(body) if body.is_object() => {
             let message =
                 translate::error_message(&body).unwrap_or("the provider reported an error");
@@ -560,7 +716,7 @@ fn upstream_error(
                 ErrorKind::for_status(status),
                 format!("provider `{provider}`: {message}"),
             );
-            Ok(json_response(status, &error.body()))
+            Ok(error.body())
         }
         _ => Err(ApiError::new(
             api,
@@ -576,7 +732,7 @@ fn upstream_error(
 /// What one call's guardrail checks share: the audit sink and the placeholder
 /// numbering (so a value keeps its placeholder from request to response).
 #[derive(Clone)]
-struct Call {
+pub(crate) struct Call {
     audit: Option<AuditSink>,
     placeholders: SharedPlaceholders,
     observed: Observed,
@@ -617,7 +773,8 @@ async fn echo_response(
             ticket.set_usage(usage);
         }
         let observed = call.observed.clone();
-        return match guard_body(api, &guardrails, ctx, answer, call).await {
+        let extract = chat_segments(api, Phase::Response);
+        return match guard_body(api, &guardrails, ctx, answer, extract, call).await {
             Ok(answer) => {
                 if observed.logs_bodies() {
                     observed.facts().response_body = Some(answer.to_string());
@@ -802,6 +959,16 @@ impl<S> StreamState<S> {
             None => transformer.on_event(event),
         }
     }
+}
+
+/// `response` with `headers` set (replacing the gateway's own of the same
+/// name: a provider's `Retry-After` and rate-limit state are the ones that
+/// count for its error).
+fn with_headers(mut response: Response, headers: Vec<(HeaderName, HeaderValue)>) -> Response {
+    for (name, value) in headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {

@@ -49,10 +49,14 @@ pub async fn start_with_audit(audit: Option<&str>, extra: &str) -> Harness {
         Some(section) => section.to_string(),
         None => format!("path = {:?}", audit_db.display().to_string()),
     };
+    // `{MOCK}` in `extra` stands for the mock's address.
+    let extra = extra.replace("{MOCK}", &addr.to_string());
     let text = format!(
         r#"
 [server]
 max_body_mb = 1
+max_answer_mb = 2
+max_stream_event_mb = 1
 
 [sandbox]
 cache_dir = {cache:?}

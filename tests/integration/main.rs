@@ -19,6 +19,7 @@ mod response_cache;
 mod routing;
 mod sandbox_limits;
 mod sdk;
+mod security;
 mod segment_cache;
 mod serve;
 mod support;

@@ -18,6 +18,10 @@
 //! | `status-429` | 429 with `Retry-After: 1` |
 //! | `flaky-N-M` | 503 for the first N calls of this model name (M: any tag), then answers |
 //! | `dies-before-first-event` | a 200 stream that breaks before its first byte |
+//! | `error-leak` | 400 whose error message contains `leak.person@corp-mail.com` |
+//! | `stream-error-leak` | a stream with a text delta, then an error event containing that address |
+//! | `pause-stream` | a stream that sends a delta, pauses 2.5 s, then sends the rest |
+//! | `huge-answer` | a 3 MiB answer (whole), or a stream with one 3 MiB event |
 //!
 //! [`MockUpstream::set_down`] makes every chat request answer 503 (a provider
 //! outage); [`MockUpstream::reset_addr`] is a port that accepts connections and
@@ -237,6 +241,19 @@ fn sse(events: Vec<String>, stop_early: bool) -> Response {
         .unwrap()
 }
 
+/// A stream that sends `before`, waits 2.5 s, then sends `after`.
+fn paused_stream(before: Vec<String>, after: Vec<String>) -> Response {
+    let first = futures_util::stream::iter(before.into_iter().map(Ok::<_, std::io::Error>));
+    let rest = futures_util::stream::once(async move {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        Ok::<_, std::io::Error>(after.concat())
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(futures_util::StreamExt::chain(first, rest)))
+        .unwrap()
+}
+
 /// An error answer in the provider's format.
 fn error(status: StatusCode, api_is_openai: bool, message: &str) -> Response {
     let body = if api_is_openai {
@@ -284,6 +301,10 @@ async fn special(state: &MockState, model: &str, api_is_openai: bool) -> Option<
             response
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                "x-ratelimit-remaining-requests",
+                axum::http::HeaderValue::from_static("0"),
+            );
             Some(response)
         }
         "dies-before-first-event" => {
@@ -298,6 +319,11 @@ async fn special(state: &MockState, model: &str, api_is_openai: bool) -> Option<
             )
         }
         "not-json" => Some((StatusCode::OK, "<html>surprise</html>").into_response()),
+        "error-leak" => Some(error(
+            StatusCode::BAD_REQUEST,
+            api_is_openai,
+            &format!("your account {LEAKED_EMAIL} is not allowed to use this model"),
+        )),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             None
@@ -315,6 +341,29 @@ async fn openai_chat(State(state): State<Shared>, headers: HeaderMap, body: Byte
     let stream = body["stream"].as_bool().unwrap_or(false);
     if model == "slow-stream" {
         return slow_stream(&model);
+    }
+    let chunk_of = |text: &str| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "m", "object": "chat.completion.chunk", "created": 1, "model": model,
+                   "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+        )
+    };
+    match model.as_str() {
+        "stream-error-leak" => {
+            let error = json!({"error": {"message": format!("overloaded while serving {LEAKED_EMAIL}"), "type": "server_error"}});
+            return sse(vec![chunk_of("partial answer "), format!("data: {error}\n\n")], false);
+        }
+        "pause-stream" => return paused_stream(vec![chunk_of("before the pause ")], vec![chunk_of("after the pause"), "data: [DONE]\n\n".into()]),
+        "huge-answer" if stream => return sse(vec![chunk_of(&"x".repeat(3 << 20)), "data: [DONE]\n\n".into()], false),
+        "huge-answer" => {
+            return axum::Json(json!({
+                "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "x".repeat(3 << 20)}, "finish_reason": "stop"}],
+            }))
+            .into_response();
+        }
+        _ => {}
     }
     if model == "malformed-stream" {
         let events = vec![
@@ -417,6 +466,20 @@ async fn anthropic_messages(
         return response;
     }
     let stream = body["stream"].as_bool().unwrap_or(false);
+    if model == "stream-error-leak" {
+        let start = json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+            "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": 1}}});
+        let error = json!({"type": "error", "error": {"type": "overloaded_error",
+            "message": format!("overloaded while serving {LEAKED_EMAIL}")}});
+        return sse(
+            vec![
+                format!("event: message_start\ndata: {start}\n\n"),
+                format!("event: error\ndata: {error}\n\n"),
+            ],
+            false,
+        );
+    }
     let text = answer_text(&model, &body);
     let tool = model == "tool-call";
     let input = json!({"to": TOOL_EMAIL, "subject": "hi"});

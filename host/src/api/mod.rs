@@ -4,9 +4,9 @@
 //! |---|---|
 //! | `POST /v1/chat/completions` | OpenAI Chat Completions (streaming and not) |
 //! | `GET /v1/models` | OpenAI or Anthropic model list (by the client's headers) |
-//! | `POST /v1/embeddings` | OpenAI embeddings, passed through |
+//! | `POST /v1/embeddings` | OpenAI embeddings (auth, scope, limits, request guardrails, usage, audit) |
 //! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
-//! | `POST /v1/messages/count_tokens` | Anthropic token counting, passed through |
+//! | `POST /v1/messages/count_tokens` | Anthropic token counting (the same phases; no cost) |
 //! | `GET /health` | liveness: the process answers |
 //! | `GET /ready` | readiness: 200 when it can serve (state store reachable), else 503 |
 //! | `GET /metrics` | Prometheus metrics ([`crate::telemetry::metrics`]) |
@@ -23,6 +23,7 @@ pub mod stream;
 
 use crate::gateway::Gateway;
 use crate::pipeline;
+use crate::pipeline::forward::Endpoint;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -30,7 +31,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use error::{Api, ApiError, ErrorKind};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 /// The gateway's routes.
@@ -116,9 +117,10 @@ fn api_of(headers: &HeaderMap) -> Api {
 const DRAIN_LIMIT: usize = 64 << 20;
 
 /// Reads a body up to the configured limit; over it, a 413 in the API's format.
-async fn read_body(gateway: &Gateway, api: Api, mut body: Body) -> Result<Bytes, ApiError> {
+/// Called only after the caller is authenticated.
+pub(crate) async fn read_body(gateway: &Gateway, api: Api, mut body: Body) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
-    let limit = gateway.max_body;
+    let limit = gateway.limits.max_body;
     let mut collected = bytes::BytesMut::new();
     let mut discarded = 0usize;
     while let Some(frame) = body.frame().await {
@@ -157,10 +159,7 @@ async fn read_body(gateway: &Gateway, api: Api, mut body: Body) -> Result<Bytes,
 
 async fn chat(gateway: Arc<Gateway>, api: Api, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    match read_body(&gateway, api, body).await {
-        Ok(bytes) => pipeline::chat(gateway, api, parts.headers, bytes).await,
-        Err(error) => error.into_response(),
-    }
+    pipeline::chat(gateway, api, parts.headers, body).await
 }
 
 async fn openai_chat(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
@@ -204,65 +203,17 @@ async fn models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Resp
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-/// Embeddings pass straight through to the model's (OpenAI-style) provider.
+/// Embeddings: the same phases as chat ([`pipeline::forward`]).
 async fn embeddings(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    passthrough(gateway, Api::OpenAi, "/embeddings", request).await
-}
-
-/// Token counting passes straight through to the model's Anthropic provider;
-/// the echo provider estimates (four bytes a token).
-async fn count_tokens(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    passthrough(
-        gateway,
-        Api::Anthropic,
-        "/v1/messages/count_tokens",
-        request,
-    )
-    .await
-}
-
-async fn passthrough(gateway: Arc<Gateway>, api: Api, path: &str, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let result = async {
-        let caller = gateway.keys.authenticate(&parts.headers, api).await?;
-        let bytes = read_body(&gateway, api, body).await?;
-        let mut value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::new(api, ErrorKind::InvalidRequest, format!("the request body is not valid JSON: {e}")))?;
-        let requested = value.get("model").and_then(Value::as_str).map(str::to_string);
-        let route = gateway.providers.resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
-        caller.check_scope(api, &route, requested.as_deref(), &gateway.providers)?;
-        value["model"] = Value::String(route.model.clone());
-        match route.provider.api() {
-            None => {
-                let tokens = crate::providers::echo::approx_tokens(&value.to_string());
-                let body = match api {
-                    Api::Anthropic => json!({ "input_tokens": tokens }),
-                    Api::OpenAi => json!({ "object": "list", "data": [], "model": route.model,
-                                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens} }),
-                };
-                Ok((StatusCode::OK, axum::Json(body)).into_response())
-            }
-            Some(upstream_api) if upstream_api == api => {
-                let upstream = route
-                    .provider
-                    .send(&gateway.providers.client, path, serde_json::to_vec(&value).expect("serializes"), &parts.headers)
-                    .await
-                    .map_err(|e| e.to_api(api))?;
-                let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-                let bytes = upstream.bytes().await.map_err(|e| {
-                    ApiError::new(api, ErrorKind::BadGateway, format!("provider `{}` broke off its answer: {e}", route.provider.slug))
-                })?;
-                Ok((status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response())
-            }
-            Some(_) => Err(ApiError::new(
-                api,
-                ErrorKind::InvalidRequest,
-                format!("model `{}` is not served by an {} API", route.qualified(), api.as_str()),
-            )),
-        }
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    pipeline::forward::forward(gateway, Endpoint::Embeddings, parts.headers, body).await
+}
+
+/// Token counting: the same phases as chat, counted as a request with no
+/// cost; the echo provider estimates (four bytes a token).
+async fn count_tokens(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    pipeline::forward::forward(gateway, Endpoint::CountTokens, parts.headers, body).await
 }
 
 async fn not_found(request: Request) -> Response {

@@ -307,6 +307,42 @@ fn anthropic_blocks(out: &mut Extracted, blocks: &[Value], pointer: &str, path: 
     }
 }
 
+/// Every string in `body`, wherever it is: for bodies whose shape is the
+/// provider's to choose (an error answer or a stream's error event), so that
+/// no text in them reaches the client unchecked.
+pub fn every_string(body: &Value) -> Extracted {
+    let mut out = Extracted::default();
+    out.push_leaves(body, String::new(), String::new(), "assistant", SegmentKind::Message);
+    out
+}
+
+/// An OpenAI embeddings request: `input`, a string or an array of strings.
+/// (Token-id inputs carry no text the guardrails can read; the pipeline
+/// refuses them when request guardrails run.)
+pub fn embeddings_request(body: &Value) -> Extracted {
+    let mut out = Extracted::default();
+    match body.get("input") {
+        Some(Value::String(text)) => {
+            out.push("/input".into(), "input".into(), "user", SegmentKind::Message, text)
+        }
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Value::String(text) = item {
+                    out.push(
+                        format!("/input/{i}"),
+                        format!("input[{i}]"),
+                        "user",
+                        SegmentKind::Message,
+                        text,
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,8 +105,13 @@ impl StreamTransformer {
             );
         };
         if chunk.get("error").is_some() {
-            self.ended = true;
-            return format_event(None, &event.data);
+            return match self.guard_error(&mut chunk) {
+                Ok(()) => {
+                    self.ended = true;
+                    format_event(None, &chunk.to_string())
+                }
+                Err(block) => block,
+            };
         }
         if self.strip_usage
             && let Some(usage) = chunk.as_object_mut().and_then(|c| c.remove("usage"))
@@ -285,12 +290,34 @@ impl StreamTransformer {
                     Err(block) => block,
                 }
             }
-            "message_stop" | "error" => {
+            "message_stop" => {
                 self.ended = true;
-                self.completed = name == "message_stop";
+                self.completed = true;
                 format_event(Some(&name), &event.data)
             }
+            "error" => match self.guard_error(&mut data) {
+                Ok(()) => {
+                    self.ended = true;
+                    format_event(Some(&name), &data.to_string())
+                }
+                Err(block) => block,
+            },
             _ => format_event(event.event.as_deref(), &event.data),
+        }
+    }
+
+    /// A provider's error event, through the response guardrails like any
+    /// answer text: every string in it is checked and redacted; a block ends
+    /// the stream with the gateway's own error instead.
+    fn guard_error(&mut self, event: &mut Value) -> Result<(), String> {
+        let extracted = super::segments::every_string(event);
+        match self.guard.check_whole(&extracted.segments) {
+            Ok(outcome) => {
+                let mut placeholders = crate::guardrails::redact::lock(self.guard.placeholders());
+                extracted.apply(event, &outcome, &mut placeholders);
+                Ok(())
+            }
+            Err(message) => Err(self.fail(ErrorKind::Blocked, &message)),
         }
     }
 

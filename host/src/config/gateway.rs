@@ -16,6 +16,14 @@ pub struct ServerConfig {
     /// Largest request body accepted, in MiB.
     #[serde(default = "default_max_body_mb")]
     pub max_body_mb: u64,
+    /// Largest upstream answer read whole (a non-streamed answer, or an error
+    /// body), in MiB; past it the client gets a 502 (default 32).
+    #[serde(default = "default_max_answer_mb")]
+    pub max_answer_mb: u64,
+    /// Largest single event of an upstream stream, in MiB; past it the stream
+    /// ends with an error event (default 16).
+    #[serde(default = "default_max_stream_event_mb")]
+    pub max_stream_event_mb: u64,
     /// The model used when a request names none and its key has no default.
     pub default_model: Option<String>,
     /// The routing config (`[routing.NAME]`) used when neither the request
@@ -31,11 +39,21 @@ fn default_max_body_mb() -> u64 {
     32
 }
 
+fn default_max_answer_mb() -> u64 {
+    32
+}
+
+fn default_max_stream_event_mb() -> u64 {
+    16
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: default_listen(),
             max_body_mb: default_max_body_mb(),
+            max_answer_mb: default_max_answer_mb(),
+            max_stream_event_mb: default_max_stream_event_mb(),
             default_model: None,
             default_config: None,
         }
@@ -79,8 +97,14 @@ pub struct ProviderConfig {
     pub base_url: Option<String>,
     /// The provider key; use `${ENV_VAR}` rather than writing it in the file.
     pub api_key: Option<Secret>,
-    /// Seconds to wait for the upstream's response headers (default 600).
+    /// Seconds to wait for the upstream's answer to start (default 600): its
+    /// headers and, for a whole answer, its body; for a stream, its first
+    /// bytes. A stream that has started is bounded by `idle_timeout_s`
+    /// instead, so a long stream is never cut.
     pub timeout_s: Option<u64>,
+    /// Seconds a started stream may go without a byte before it is ended
+    /// with an error event (default 300).
+    pub idle_timeout_s: Option<u64>,
 }
 
 /// One `[[keys]]` entry: a gateway key clients authenticate with.

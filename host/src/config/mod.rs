@@ -211,6 +211,7 @@ impl Config {
                 base_url: None,
                 api_key: None,
                 timeout_s: None,
+                idle_timeout_s: None,
             }],
             guardrails: builtin_guardrails(),
             ..Config::default()
@@ -294,11 +295,14 @@ impl Config {
         }
         let guardrail_ids: Vec<String> = self.guardrails.iter().map(|g| g.id()).collect();
 
-        if self.server.max_body_mb == 0 || self.server.max_body_mb > 1024 {
-            return Err(invalid(
-                "server.max_body_mb".into(),
-                "must be between 1 and 1024".into(),
-            ));
+        for (field, mb) in [
+            ("server.max_body_mb", self.server.max_body_mb),
+            ("server.max_answer_mb", self.server.max_answer_mb),
+            ("server.max_stream_event_mb", self.server.max_stream_event_mb),
+        ] {
+            if mb == 0 || mb > 1024 {
+                return Err(invalid(field.into(), "must be between 1 and 1024".into()));
+            }
         }
         if matches!(self.sandbox.parallel_checks, Some(n) if n == 0 || n > 1024) {
             return Err(invalid(
@@ -313,6 +317,11 @@ impl Config {
                     field("slug"),
                     format!("{:?} must be lowercase letters, digits, '-' or '_'", p.slug),
                 ));
+            }
+            for (name, seconds) in [("timeout_s", p.timeout_s), ("idle_timeout_s", p.idle_timeout_s)] {
+                if seconds == Some(0) {
+                    return Err(invalid(field(name), "must be at least 1".into()));
+                }
             }
             if self.providers[..i].iter().any(|q| q.slug == p.slug) {
                 return Err(invalid(

@@ -175,6 +175,12 @@ pub fn validate(
     Ok(())
 }
 
+/// Request fields `override_params` may not set: the model (a leaf names
+/// it), the conversation, and the answer's shape the client expects. Whatever
+/// an override does set is applied before the request guardrails run, so
+/// they check exactly what is sent.
+pub const FIXED_FIELDS: &[&str] = &["model", "messages", "stream", "stream_options"];
+
 /// Checks one node (and those below it). Also used for configs sent inline in
 /// a request header.
 pub fn check_node(
@@ -225,6 +231,19 @@ pub fn check_node(
         && retry.attempts > 10
     {
         return fail("retry.attempts", "at most 10".into());
+    }
+    if let Some(field) = node
+        .override_params
+        .iter()
+        .flat_map(|o| o.keys())
+        .find(|k| FIXED_FIELDS.contains(&k.as_str()))
+    {
+        return fail(
+            "override_params",
+            format!(
+                "`{field}` cannot be overridden: a target may change parameters, not the model (name it in `model`), the conversation or whether the answer streams"
+            ),
+        );
     }
     if node.timeout_s == Some(0) {
         return fail("timeout_s", "must be at least 1".into());

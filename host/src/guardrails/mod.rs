@@ -228,6 +228,21 @@ impl Guardrails {
         self.list.iter().any(|g| g.phases.contains(&phase))
     }
 
+    /// A hash of what decides the outcome of a check in `phase`: the id,
+    /// failure policy and fingerprint (code and settings) of each guardrail
+    /// that runs in it. Two sets with the same fingerprint judge alike.
+    pub fn fingerprint(&self, phase: Phase) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"sluice guardrail set v1\0");
+        for guardrail in self.list.iter().filter(|g| g.phases.contains(&phase)) {
+            hasher.update(&(guardrail.id.len() as u64).to_le_bytes());
+            hasher.update(guardrail.id.as_bytes());
+            hasher.update(format!("{:?}", guardrail.on_failure).as_bytes());
+            hasher.update(guardrail.plugin.fingerprint().as_bytes());
+        }
+        *hasher.finalize().as_bytes()
+    }
+
     /// The longest match any guardrail of `phase` declares: the streaming holdback.
     pub fn max_match_len(&self, phase: Phase) -> u32 {
         self.list

@@ -85,6 +85,12 @@ pub fn apply(text: &str, redactions: &[Redaction], placeholders: &mut Placeholde
 /// stream guard (which may run on different threads, one after another).
 pub type SharedPlaceholders = std::sync::Arc<std::sync::Mutex<Placeholders>>;
 
+/// Locks a call's numbering. A panic elsewhere while it was held leaves the
+/// numbering as it was (each change is one insert), so it is used as is.
+pub fn lock(shared: &SharedPlaceholders) -> std::sync::MutexGuard<'_, Placeholders> {
+    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

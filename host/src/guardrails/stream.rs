@@ -111,6 +111,31 @@ impl StreamGuard {
         self.release(channel, false)
     }
 
+    /// Checks complete text that is not part of a channel (a provider's error
+    /// event): all of it at once, nothing held back. Returns the outcome, for
+    /// the caller to apply its redactions with [`StreamGuard::placeholders`],
+    /// or the message of a block.
+    pub fn check_whole(&mut self, segments: &[Segment]) -> Result<super::Outcome, String> {
+        let outcome = self
+            .guardrails
+            .check(&self.ctx, segments, StopAt::FirstBlock);
+        outcome.log_failures();
+        if let Some(observed) = &self.observed {
+            observed.guardrails(&outcome, self.ctx.phase);
+        }
+        self.audit(&outcome, segments, 0, usize::MAX);
+        if outcome.action() == Action::Block {
+            return Err(outcome.block_message().unwrap_or_default());
+        }
+        self.redacted |= (0..segments.len()).any(|i| !outcome.redactions(i).is_empty());
+        Ok(outcome)
+    }
+
+    /// The call's placeholder numbering.
+    pub fn placeholders(&self) -> &redact::SharedPlaceholders {
+        &self.placeholders
+    }
+
     /// Ends `channel`: checks and returns all its remaining text.
     pub fn finish(&mut self, channel: &str) -> Release {
         if !self.channels.contains_key(channel) {

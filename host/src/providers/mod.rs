@@ -25,7 +25,10 @@ pub struct Provider {
     pub kind: ProviderKind,
     base_url: String,
     api_key: Option<Secret>,
-    timeout: Duration,
+    /// How long its answer may take to start (`timeout_s`).
+    pub timeout: Duration,
+    /// How long a started stream may go without a byte (`idle_timeout_s`).
+    pub idle_timeout: Duration,
 }
 
 /// A model, resolved to a provider.
@@ -78,6 +81,9 @@ impl Provider {
 
     /// Sends a request body for `path` (e.g. `/chat/completions`) upstream.
     /// `client_headers` contributes only the Anthropic version and beta headers.
+    /// No time limit is set here: the caller bounds the wait for the answer
+    /// to start ([`Provider::timeout`]) and, for a stream, the gaps between
+    /// its bytes ([`Provider::idle_timeout`]); a stream may last any time.
     pub async fn send(
         &self,
         client: &reqwest::Client,
@@ -88,7 +94,6 @@ impl Provider {
         let url = format!("{}{path}", self.base_url.trim_end_matches('/'));
         let mut request = client
             .post(url)
-            .timeout(self.timeout)
             .header("content-type", "application/json")
             .body(body);
         match self.kind {
@@ -161,6 +166,7 @@ impl Providers {
                     base_url,
                     api_key: p.api_key.clone(),
                     timeout: Duration::from_secs(p.timeout_s.unwrap_or(600)),
+                    idle_timeout: Duration::from_secs(p.idle_timeout_s.unwrap_or(300)),
                 };
                 (p.slug.clone(), provider)
             })

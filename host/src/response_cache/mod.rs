@@ -4,8 +4,13 @@
 //!
 //! - **Key**: BLAKE3 of the client's API, the routing config (its name, or the
 //!   inline config), the targets of the plan, the request body with its object
-//!   keys sorted (so field order does not matter), and the gateway key's id
-//!   unless `shared = true`. One key can never read another key's answer.
+//!   keys sorted (so field order does not matter), the response guardrails the
+//!   asking key runs (their fingerprints: code and settings), and the gateway
+//!   key's id unless `shared = true`. Without `shared`, one key can never read
+//!   another key's answer.
+//! - **A hit is checked again**: the pipeline runs the asking request's
+//!   response guardrails over a cached answer before replaying it, so a hit is
+//!   never an answer those guardrails would not have let through as it is.
 //! - **Stored**: the answer exactly as the client received it, whole or as
 //!   the stream's bytes, which a hit replays as a stream.
 //! - **Never stored**: errors, blocked answers, answers a response guardrail
@@ -129,9 +134,11 @@ impl ResponseCache {
         config: &str,
         targets: &[String],
         key_id: Option<&str>,
+        response_guardrails: &[u8; 32],
         body: &Value,
     ) -> [u8; 32] {
         let mut hasher = blake3::Hasher::new();
+        hasher.update(response_guardrails);
         for part in [
             api.as_str(),
             config,
@@ -302,7 +309,7 @@ mod tests {
         let a = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
         let b = json!({"messages": [{"content": "hi", "role": "user"}], "model": "m"});
         let key =
-            |key_id, config, body: &Value| c.key(Api::OpenAi, config, &targets, Some(key_id), body);
+            |key_id, config, body: &Value| c.key(Api::OpenAi, config, &targets, Some(key_id), &[0; 32], body);
         assert_eq!(key("alice", "x", &a), key("alice", "x", &b));
         assert_ne!(
             key("alice", "x", &a),
@@ -316,8 +323,8 @@ mod tests {
         );
         let shared = cache(true, 60).await;
         assert_eq!(
-            shared.key(Api::OpenAi, "x", &targets, Some("alice"), &a),
-            shared.key(Api::OpenAi, "x", &targets, Some("bob"), &a)
+            shared.key(Api::OpenAi, "x", &targets, Some("alice"), &[0; 32], &a),
+            shared.key(Api::OpenAi, "x", &targets, Some("bob"), &[0; 32], &a)
         );
     }
 

@@ -1,6 +1,6 @@
-//! One try of one target: the request rewritten for it (overrides, model,
+//! One try of one target: the guarded request rewritten for it (model,
 //! translation when it speaks the other API), sent with its timeout, and its
-//! answer sorted into served or failed.
+//! answer sorted into served or failed, read with a size limit.
 
 use super::{Failure, Step};
 use crate::api::error::Api;
@@ -8,23 +8,24 @@ use crate::config::ProviderKind;
 use crate::providers::{Route, UpstreamError};
 use crate::translate;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::Value;
+use std::time::Duration;
 
 /// What every try of one request shares.
 pub struct Outbound<'a> {
     /// The client's API.
     pub api: Api,
-    /// The request, in the client's format, after the request guardrails.
-    pub request: &'a Value,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// The client's headers (for Anthropic's version and beta headers).
     pub client_headers: &'a HeaderMap,
     /// The shared HTTP client.
     pub client: &'a reqwest::Client,
+    /// The largest answer (or error body) read whole, in bytes.
+    pub max_answer: usize,
 }
 
 /// An answer, in the provider's format.
@@ -50,7 +51,11 @@ pub struct Served<'p> {
     pub answer: Answer,
 }
 
-/// One try of `step`.
+/// One try of `step`: its guarded body (see [`Step::body`]) with the
+/// target's model, translated when the provider speaks the other API. The
+/// wait for the answer to start is bounded by the step's timeout (else the
+/// provider's); a stream that has started is bounded only by the provider's
+/// idle timeout between bytes.
 pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'p>, Failure> {
     let route = step.route;
     let Some(provider_api) = route.provider.api() else {
@@ -59,15 +64,15 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
             route.qualified()
         )));
     };
-    let mut body = out.request.clone();
+    let Some(checked) = step.body else {
+        // The pipeline sets every step's body after the request guardrails;
+        // a body they did not check is never sent.
+        return Err(Failure::Malformed(
+            "internal error: the request was not checked for this target".into(),
+        ));
+    };
+    let mut body = Value::clone(&checked);
     if let Some(object) = body.as_object_mut() {
-        for (field, value) in step.overrides {
-            if value.is_null() {
-                object.remove(&field);
-            } else {
-                object.insert(field, value);
-            }
-        }
         object.insert("model".into(), Value::String(route.model.clone()));
     }
     let translating = provider_api != out.api;
@@ -82,6 +87,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
         upstream_body["stream_options"]["include_usage"] = Value::Bool(true);
     }
     let slug = route.provider.slug.clone();
+    let idle = route.provider.idle_timeout;
     let attempt = async {
         let response = route
             .provider
@@ -93,19 +99,17 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
             )
             .await
             .map_err(Failure::Transport)?;
-        classify(response, out.stream, &slug, translating).await
+        classify(response, out, &slug, translating, idle).await
     };
-    let answer = match step.timeout {
-        Some(limit) => tokio::time::timeout(limit, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Failure::Transport(UpstreamError::Timeout(
-                    slug.clone(),
-                    limit,
-                )))
-            })?,
-        None => attempt.await?,
-    };
+    let limit = step.timeout.unwrap_or(route.provider.timeout);
+    let answer = tokio::time::timeout(limit, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Failure::Transport(UpstreamError::Timeout(
+                slug.clone(),
+                limit,
+            )))
+        })?;
     Ok(Served {
         route,
         translating,
@@ -113,13 +117,105 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
     })
 }
 
+/// Response headers of a provider's error worth passing on to the client:
+/// when to retry, and the provider's rate-limit state.
+pub fn passed_on_headers(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            name == "retry-after"
+                || name == "retry-after-ms"
+                || name.starts_with("x-ratelimit-")
+                || name.starts_with("anthropic-ratelimit-")
+        })
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+/// Why an answer could not be read whole.
+#[derive(Debug)]
+pub enum ReadError {
+    /// It is larger than the limit (in bytes).
+    TooLarge(usize),
+    /// The connection broke.
+    Broken(String),
+}
+
+impl ReadError {
+    /// As a message naming the provider.
+    pub fn message(&self, slug: &str) -> String {
+        match self {
+            ReadError::TooLarge(limit) => format!(
+                "provider `{slug}` sent an answer larger than {} MiB ([server] max_answer_mb)",
+                (limit >> 20).max(1)
+            ),
+            ReadError::Broken(e) => format!("provider `{slug}` broke off its answer: {e}"),
+        }
+    }
+}
+
+/// Reads a whole answer, but no more than `limit` bytes: a larger one is
+/// refused as soon as it is known to be larger (its `Content-Length`, or the
+/// first byte past the limit), so memory stays bounded whatever the provider
+/// sends.
+pub async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Bytes, ReadError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(ReadError::TooLarge(limit));
+    }
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(ReadError::TooLarge(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => return Err(ReadError::Broken(e.to_string())),
+        }
+    }
+}
+
+/// `stream`, ended with an error item when it sends nothing for `idle`.
+pub fn with_idle_timeout(
+    stream: BoxStream<'static, Result<Bytes, String>>,
+    idle: Duration,
+    slug: String,
+) -> BoxStream<'static, Result<Bytes, String>> {
+    futures_util::stream::unfold(Some(stream), move |state| {
+        let slug = slug.clone();
+        async move {
+            let mut stream = state?;
+            match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(item)) => Some((item, Some(stream))),
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(format!(
+                        "provider `{slug}` sent nothing for {} s (its idle_timeout_s)",
+                        idle.as_secs()
+                    )),
+                    None,
+                )),
+            }
+        }
+    })
+    .boxed()
+}
+
 /// Sorts an upstream response into an answer or a failure, reading as much of
-/// it as that takes: all of a whole answer, the first bytes of a stream.
+/// it as that takes: all of a whole answer (up to the limit), the first bytes
+/// of a stream.
 async fn classify(
     response: reqwest::Response,
-    stream: bool,
+    out: &Outbound<'_>,
     slug: &str,
     translated: bool,
+    idle: Duration,
 ) -> Result<Answer, Failure> {
     let status = response.status();
     if !status.is_success() {
@@ -128,10 +224,14 @@ async fn classify(
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| super::retry::parse_retry_after(v, crate::clock::now_ms()));
-        let body = response.bytes().await.unwrap_or_default();
+        let headers = passed_on_headers(response.headers());
+        let body = read_limited(response, out.max_answer)
+            .await
+            .map_err(|e| Failure::Malformed(e.message(slug)))?;
         return Err(Failure::Status {
             status,
             body,
+            headers,
             retry_after,
             provider: slug.to_string(),
             translated,
@@ -142,7 +242,7 @@ async fn classify(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    if stream && is_sse {
+    if out.stream && is_sse {
         let mut events = response
             .bytes_stream()
             .map(|chunk| chunk.map_err(|e| e.to_string()))
@@ -150,7 +250,7 @@ async fn classify(
         return match events.next().await {
             Some(Ok(first)) => Ok(Answer::Stream {
                 first,
-                rest: events,
+                rest: with_idle_timeout(events, idle, slug.to_string()),
             }),
             Some(Err(e)) => Err(Failure::Malformed(format!(
                 "provider `{slug}`'s stream broke before its first event: {e}"
@@ -160,10 +260,9 @@ async fn classify(
             ))),
         };
     }
-    let bytes = response
-        .bytes()
+    let bytes = read_limited(response, out.max_answer)
         .await
-        .map_err(|e| Failure::Malformed(format!("provider `{slug}` broke off its answer: {e}")))?;
+        .map_err(|e| Failure::Malformed(e.message(slug)))?;
     serde_json::from_slice::<Value>(&bytes)
         .ok()
         .filter(Value::is_object)

@@ -38,6 +38,13 @@ use std::time::{Duration, Instant};
 /// The request header that names a routing config, or carries one as JSON.
 pub const CONFIG_HEADER: &str = "x-sluice-config";
 
+/// The most upstream calls one request may cause, over all its targets and
+/// retries; past it, the last failure is the answer. With
+/// [`plan::MAX_TARGETS`] and at most 10 retries a target, this keeps one
+/// request (which the rate limiter counts once) from becoming hundreds of
+/// calls.
+pub const MAX_ATTEMPTS: u32 = 20;
+
 /// The configs and the circuits of every target.
 #[derive(Debug)]
 pub struct Routing {
@@ -65,6 +72,8 @@ pub enum Failure {
         status: StatusCode,
         /// The answer's body.
         body: Bytes,
+        /// Its headers worth passing on (`Retry-After`, rate limits).
+        headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
         /// Its `Retry-After`, if any.
         retry_after: Option<Duration>,
         /// The provider's slug.
@@ -251,7 +260,11 @@ impl Routing {
     {
         let mut report = Report::default();
         let mut last: Option<Failure> = None;
+        let mut attempts = 0;
         for (index, step) in plan.steps.iter().enumerate() {
+            if attempts >= MAX_ATTEMPTS {
+                break;
+            }
             if let Some(failure) = &last {
                 let codes = step.enter_on.as_deref().unwrap_or(&[]);
                 if !failure.moves_on(codes) {
@@ -268,6 +281,7 @@ impl Routing {
             let started = Instant::now();
             let mut retry = 0;
             loop {
+                attempts += 1;
                 let failure = match try_once(step).await {
                     Ok(served) => {
                         self.breakers.record(&target, false);
@@ -276,7 +290,13 @@ impl Routing {
                     Err(failure) => failure,
                 };
                 self.breakers.record(&target, failure.unwell());
-                let wait = (retry < step.retry.attempts && failure.retryable(&step.retry))
+                // No retry past the request's bound, nor of a target whose
+                // circuit this failure (or another request's) just opened.
+                let may_retry = attempts < MAX_ATTEMPTS
+                    && retry < step.retry.attempts
+                    && failure.retryable(&step.retry)
+                    && matches!(self.breakers.permit(&target), Permit::Go);
+                let wait = may_retry
                     .then(|| {
                         step.retry
                             .wait(retry, failure.retry_after(), retry::random_unit())

@@ -10,10 +10,16 @@ use crate::config::{DEFAULT_FAILURE_CODES, RouteNode, Strategy};
 use crate::providers::{Providers, Route};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How deep configs may nest (references included).
 const MAX_DEPTH: usize = 16;
+
+/// The most targets one request's plan may hold. With retries (at most 10
+/// per target) and [`super::MAX_ATTEMPTS`], this bounds the upstream calls a
+/// single request (an inline config in particular) can cause.
+pub const MAX_TARGETS: usize = 16;
 
 /// One target of a plan.
 #[derive(Debug, Clone)]
@@ -22,8 +28,14 @@ pub struct Step<'p> {
     pub route: Route<'p>,
     /// The target's `name`, if it has one.
     pub name: Option<String>,
-    /// Request fields to set (`null`: remove) before sending.
+    /// Request fields to set (`null`: remove) before the request guardrails
+    /// run; see [`Step::outgoing`].
     pub overrides: Map<String, Value>,
+    /// The body this step sends, in the client's format: the request with
+    /// this step's overrides applied, *after* the request guardrails checked
+    /// (and redacted) exactly it. Set by the pipeline; a step without one is
+    /// never sent.
+    pub body: Option<Arc<Value>>,
     /// Its retries.
     pub retry: RetryPolicy,
     /// How long its answer may take to start (`None`: the provider's timeout).
@@ -32,6 +44,26 @@ pub struct Step<'p> {
     /// first step). Connection errors, timeouts, malformed answers and open
     /// circuits always move on.
     pub enter_on: Option<Vec<u16>>,
+}
+
+impl Step<'_> {
+    /// The request as this step sends it, in the client's format: `request`
+    /// with the step's overrides applied (a `null` removes the field) and the
+    /// target's model. This is what the request guardrails check.
+    pub fn outgoing(&self, request: &Value) -> Value {
+        let mut body = request.clone();
+        if let Some(object) = body.as_object_mut() {
+            for (field, value) in &self.overrides {
+                if value.is_null() {
+                    object.remove(field);
+                } else {
+                    object.insert(field.clone(), value.clone());
+                }
+            }
+            object.insert("model".into(), Value::String(self.route.model.clone()));
+        }
+        body
+    }
 }
 
 /// The steps of one request.
@@ -72,6 +104,12 @@ impl<'p> Planner<'_, 'p> {
     pub fn plan(&self, config: Option<String>, node: &RouteNode) -> Result<Plan<'p>, ApiError> {
         let mut steps = Vec::new();
         self.flatten(node, Inherited::default(), &mut steps, 0)?;
+        if steps.len() > MAX_TARGETS {
+            return Err(self.invalid(format!(
+                "the routing config gives this request {} targets; at most {MAX_TARGETS} are allowed",
+                steps.len()
+            )));
+        }
         Ok(Plan { config, steps })
     }
 
@@ -86,6 +124,7 @@ impl<'p> Planner<'_, 'p> {
                 route,
                 name: None,
                 overrides: Map::new(),
+                body: None,
                 retry: RetryPolicy::none(),
                 timeout: None,
                 enter_on: None,
@@ -138,6 +177,7 @@ impl<'p> Planner<'_, 'p> {
                 route,
                 name: node.name.clone(),
                 overrides: inherited.overrides,
+                body: None,
                 retry: inherited.retry.unwrap_or_else(RetryPolicy::none),
                 timeout: inherited.timeout,
                 enter_on: None,
