@@ -102,10 +102,7 @@ impl Envelope {
     pub(crate) fn begin(gateway: &Gateway, api: Api, headers: &HeaderMap) -> Self {
         let started = Instant::now();
         let request_id = format!("req_{:016x}", rand_id());
-        let log = gateway
-            .request_log
-            .clone()
-            .filter(|log| log.wants(headers));
+        let log = gateway.request_log.clone().filter(|log| log.wants(headers));
         let observed = Observed::start(gateway.metrics.clone(), log, started, &request_id, api);
         let span = tracing::info_span!("request", request_id = %request_id, api = api.as_str());
         otel::continue_trace(&span, headers);
@@ -396,7 +393,8 @@ async fn chat_inner(
             // The provider's words reach the client only through the response
             // guardrails, like any answer.
             let ctx = context(api, Phase::Response, &route, &caller);
-            let error = guard_body(api, &guardrails, ctx, error, segments::every_string, call).await?;
+            let error =
+                guard_body(api, &guardrails, ctx, error, segments::every_string, call).await?;
             return Ok(with_headers(json_response(status, &error), passed_on));
         }
         Err(failure) => return Err(failure.to_api(api)),
@@ -444,7 +442,15 @@ async fn chat_inner(
     }
     let unguarded = caching.as_ref().map(|_| answer.clone());
     let extract = chat_segments(api, Phase::Response);
-    let answer = guard_body(api, &guardrails, response_ctx, answer, extract, call.clone()).await?;
+    let answer = guard_body(
+        api,
+        &guardrails,
+        response_ctx,
+        answer,
+        extract,
+        call.clone(),
+    )
+    .await?;
     if call.observed.logs_bodies() {
         call.observed.facts().response_body = Some(answer.to_string());
     }
@@ -488,7 +494,11 @@ async fn cached_response(
 ) -> Result<Response, ApiError> {
     if !entry.stream {
         let answer: Value = serde_json::from_str(&entry.body).map_err(|_| {
-            ApiError::new(api, ErrorKind::Internal, "a cached answer could not be read")
+            ApiError::new(
+                api,
+                ErrorKind::Internal,
+                "a cached answer could not be read",
+            )
         })?;
         let extract = chat_segments(api, Phase::Response);
         let answer = guard_body(api, guardrails, ctx, answer, extract, call).await?;
@@ -579,7 +589,8 @@ fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
     for field in ["max_tokens", "max_completion_tokens"] {
         match value.get(field) {
             None | Some(Value::Null) => {}
-            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_TOKENS).contains(&n)) => {}
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_TOKENS).contains(&n)) => {
+            }
             Some(other) => {
                 return Err(invalid(format!(
                     "`{field}` must be an integer from 1 to {MAX_TOKENS}, not {other}"

@@ -250,7 +250,9 @@ fn paused_stream(before: Vec<String>, after: Vec<String>) -> Response {
     });
     Response::builder()
         .header("content-type", "text/event-stream")
-        .body(Body::from_stream(futures_util::StreamExt::chain(first, rest)))
+        .body(Body::from_stream(futures_util::StreamExt::chain(
+            first, rest,
+        )))
         .unwrap()
 }
 
@@ -352,10 +354,23 @@ async fn openai_chat(State(state): State<Shared>, headers: HeaderMap, body: Byte
     match model.as_str() {
         "stream-error-leak" => {
             let error = json!({"error": {"message": format!("overloaded while serving {LEAKED_EMAIL}"), "type": "server_error"}});
-            return sse(vec![chunk_of("partial answer "), format!("data: {error}\n\n")], false);
+            return sse(
+                vec![chunk_of("partial answer "), format!("data: {error}\n\n")],
+                false,
+            );
         }
-        "pause-stream" => return paused_stream(vec![chunk_of("before the pause ")], vec![chunk_of("after the pause"), "data: [DONE]\n\n".into()]),
-        "huge-answer" if stream => return sse(vec![chunk_of(&"x".repeat(3 << 20)), "data: [DONE]\n\n".into()], false),
+        "pause-stream" => {
+            return paused_stream(
+                vec![chunk_of("before the pause ")],
+                vec![chunk_of("after the pause"), "data: [DONE]\n\n".into()],
+            );
+        }
+        "huge-answer" if stream => {
+            return sse(
+                vec![chunk_of(&"x".repeat(3 << 20)), "data: [DONE]\n\n".into()],
+                false,
+            );
+        }
         "huge-answer" => {
             return axum::Json(json!({
                 "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,

@@ -58,7 +58,12 @@ async fn every_way_out_sends_only_checked_text() {
     let text = format!("deploy with {TOKEN} please");
     let paths: Vec<(&str, &str, Value, Option<String>)> = vec![
         // (path, description, body, inline config)
-        ("/v1/chat/completions", "direct", openai_chat("@oa/echo-last", &text), None),
+        (
+            "/v1/chat/completions",
+            "direct",
+            openai_chat("@oa/echo-last", &text),
+            None,
+        ),
         (
             "/v1/chat/completions",
             "translated to Anthropic",
@@ -75,24 +80,33 @@ async fn every_way_out_sends_only_checked_text() {
             "/v1/chat/completions",
             "fallback after a 500, retried",
             openai_chat("x", &text),
-            Some(json!({"strategy": "fallback", "targets": [
+            Some(
+                json!({"strategy": "fallback", "targets": [
                 {"model": "@oa/status-500", "retry": {"attempts": 2, "backoff_ms": 1}},
-                {"model": "@an/echo-last"}]}).to_string()),
+                {"model": "@an/echo-last"}]})
+                .to_string(),
+            ),
         ),
         (
             "/v1/messages",
             "an override that sets the system prompt",
             json!({"model": "x", "max_tokens": 20, "messages": [{"role": "user", "content": "harmless"}]}),
-            Some(json!({"strategy": "single", "targets": [
-                {"model": "@an/echo-last", "override_params": {"system": format!("use {TOKEN}")}}]}).to_string()),
+            Some(
+                json!({"strategy": "single", "targets": [
+                {"model": "@an/echo-last", "override_params": {"system": format!("use {TOKEN}")}}]})
+                .to_string(),
+            ),
         ),
         (
             "/v1/chat/completions",
             "overrides on two targets",
             openai_chat("x", &text),
-            Some(json!({"strategy": "fallback", "targets": [
+            Some(
+                json!({"strategy": "fallback", "targets": [
                 {"model": "@oa/status-500", "override_params": {"temperature": 0.1}},
-                {"model": "@oa/echo-last", "override_params": {"temperature": 0.9}}]}).to_string()),
+                {"model": "@oa/echo-last", "override_params": {"temperature": 0.9}}]})
+                .to_string(),
+            ),
         ),
     ];
     for (path, what, body, config) in paths {
@@ -106,7 +120,10 @@ async fn every_way_out_sends_only_checked_text() {
         let sent = &upstream_texts(&h)[before..];
         assert!(!sent.is_empty(), "{what}: nothing went upstream");
         for body in sent {
-            assert!(!body.contains(TOKEN), "{what}: the token went upstream: {body}");
+            assert!(
+                !body.contains(TOKEN),
+                "{what}: the token went upstream: {body}"
+            );
         }
     }
 }
@@ -225,7 +242,10 @@ guardrails = []
     let (status, headers, second) = post(&h, "/v1/chat/completions", &[], &body).await;
     assert_eq!(status, 200, "{second}");
     assert!(!second.contains(LEAKED_EMAIL), "{second}");
-    assert_ne!(headers["x-sluice-cache"], "hit", "a different guardrail set is another entry");
+    assert_ne!(
+        headers["x-sluice-cache"], "hit",
+        "a different guardrail set is another entry"
+    );
     // and a hit is judged again: the guarded key's own answer, asked again
     let (_, headers, third) = post(&h, "/v1/chat/completions", &[], &body).await;
     assert!(!third.contains(LEAKED_EMAIL), "{third}");
@@ -246,10 +266,17 @@ async fn provider_errors_pass_the_response_guardrails() {
     .await;
     assert_eq!(status, 400, "{answer}");
     assert!(!answer.contains(LEAKED_EMAIL), "{answer}");
-    assert!(answer.contains("not allowed"), "the rest of the error is kept: {answer}");
+    assert!(
+        answer.contains("not allowed"),
+        "the rest of the error is kept: {answer}"
+    );
     for (path, model, extra) in [
         ("/v1/chat/completions", "@oa/stream-error-leak", json!({})),
-        ("/v1/messages", "@an/stream-error-leak", json!({"max_tokens": 10})),
+        (
+            "/v1/messages",
+            "@an/stream-error-leak",
+            json!({"max_tokens": 10}),
+        ),
         // translated: the Anthropic error event becomes an OpenAI one
         ("/v1/chat/completions", "@an/stream-error-leak", json!({})),
     ] {

@@ -118,7 +118,11 @@ const DRAIN_LIMIT: usize = 64 << 20;
 
 /// Reads a body up to the configured limit; over it, a 413 in the API's format.
 /// Called only after the caller is authenticated.
-pub(crate) async fn read_body(gateway: &Gateway, api: Api, mut body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    gateway: &Gateway,
+    api: Api,
+    mut body: Body,
+) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
     let limit = gateway.limits.max_body;
     let mut collected = bytes::BytesMut::new();

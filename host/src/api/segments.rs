@@ -312,7 +312,13 @@ fn anthropic_blocks(out: &mut Extracted, blocks: &[Value], pointer: &str, path: 
 /// no text in them reaches the client unchecked.
 pub fn every_string(body: &Value) -> Extracted {
     let mut out = Extracted::default();
-    out.push_leaves(body, String::new(), String::new(), "assistant", SegmentKind::Message);
+    out.push_leaves(
+        body,
+        String::new(),
+        String::new(),
+        "assistant",
+        SegmentKind::Message,
+    );
     out
 }
 
@@ -322,9 +328,13 @@ pub fn every_string(body: &Value) -> Extracted {
 pub fn embeddings_request(body: &Value) -> Extracted {
     let mut out = Extracted::default();
     match body.get("input") {
-        Some(Value::String(text)) => {
-            out.push("/input".into(), "input".into(), "user", SegmentKind::Message, text)
-        }
+        Some(Value::String(text)) => out.push(
+            "/input".into(),
+            "input".into(),
+            "user",
+            SegmentKind::Message,
+            text,
+        ),
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 if let Value::String(text) = item {

@@ -298,7 +298,10 @@ impl Config {
         for (field, mb) in [
             ("server.max_body_mb", self.server.max_body_mb),
             ("server.max_answer_mb", self.server.max_answer_mb),
-            ("server.max_stream_event_mb", self.server.max_stream_event_mb),
+            (
+                "server.max_stream_event_mb",
+                self.server.max_stream_event_mb,
+            ),
         ] {
             if mb == 0 || mb > 1024 {
                 return Err(invalid(field.into(), "must be between 1 and 1024".into()));
@@ -318,7 +321,10 @@ impl Config {
                     format!("{:?} must be lowercase letters, digits, '-' or '_'", p.slug),
                 ));
             }
-            for (name, seconds) in [("timeout_s", p.timeout_s), ("idle_timeout_s", p.idle_timeout_s)] {
+            for (name, seconds) in [
+                ("timeout_s", p.timeout_s),
+                ("idle_timeout_s", p.idle_timeout_s),
+            ] {
                 if seconds == Some(0) {
                     return Err(invalid(field(name), "must be at least 1".into()));
                 }

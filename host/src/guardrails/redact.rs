@@ -88,7 +88,9 @@ pub type SharedPlaceholders = std::sync::Arc<std::sync::Mutex<Placeholders>>;
 /// Locks a call's numbering. A panic elsewhere while it was held leaves the
 /// numbering as it was (each change is one insert), so it is used as is.
 pub fn lock(shared: &SharedPlaceholders) -> std::sync::MutexGuard<'_, Placeholders> {
-    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -103,11 +103,10 @@ async fn forward_inner(
         Some(_) => return Err(invalid("`model` must be a string".into())),
     };
     observed.facts().requested_model = requested.clone();
-    let route = gateway.providers.resolve(
-        api,
-        requested.as_deref(),
-        caller.default_model.as_deref(),
-    )?;
+    let route =
+        gateway
+            .providers
+            .resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
     caller.check_scope(api, &route, requested.as_deref(), &gateway.providers)?;
     {
         let mut facts = observed.facts();

@@ -308,8 +308,9 @@ mod tests {
         let targets = ["@oa/m".to_string()];
         let a = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
         let b = json!({"messages": [{"content": "hi", "role": "user"}], "model": "m"});
-        let key =
-            |key_id, config, body: &Value| c.key(Api::OpenAi, config, &targets, Some(key_id), &[0; 32], body);
+        let key = |key_id, config, body: &Value| {
+            c.key(Api::OpenAi, config, &targets, Some(key_id), &[0; 32], body)
+        };
         assert_eq!(key("alice", "x", &a), key("alice", "x", &b));
         assert_ne!(
             key("alice", "x", &a),

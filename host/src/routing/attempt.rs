@@ -159,7 +159,10 @@ impl ReadError {
 /// refused as soon as it is known to be larger (its `Content-Length`, or the
 /// first byte past the limit), so memory stays bounded whatever the provider
 /// sends.
-pub async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Bytes, ReadError> {
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, ReadError> {
     if response
         .content_length()
         .is_some_and(|length| length > limit as u64)
