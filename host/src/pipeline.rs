@@ -291,19 +291,7 @@ async fn chat_inner(
     };
     let route = plan.steps[0].route.clone();
     // admit: budgets and rate limits (counted against the first target)
-    let admitted = gateway
-        .governance
-        .admit(&governance::Request {
-            api,
-            key_id: caller.key_id.as_deref(),
-            metadata: &caller.metadata,
-            provider: &route.provider.slug,
-            model: &route.model,
-        })
-        .await?;
-    extra.extend(admitted.headers);
-    let mut ticket = admitted.ticket;
-    ticket.observe(observed.clone());
+    let mut ticket = admit(&gateway, api, &caller, &route, observed, extra).await?;
     // request guardrails: over the body each target is sent, overrides applied
     guard_steps(api, &guardrails, &mut plan, &request, &caller, &call).await?;
     let checked = plan.steps[0].body.clone().expect("every step is checked");
@@ -609,6 +597,32 @@ fn context(api: Api, phase: Phase, route: &Route<'_>, caller: &Caller) -> Contex
         key_id: caller.key_id.clone(),
         metadata: caller.metadata.clone(),
     }
+}
+
+/// The admit phase: budgets (402) and rate limits (429) for `route`; the
+/// ticket that records the request's usage, and the rate-limit headers.
+pub(crate) async fn admit(
+    gateway: &Gateway,
+    api: Api,
+    caller: &Caller,
+    route: &Route<'_>,
+    observed: &Observed,
+    extra: &mut Vec<(HeaderName, HeaderValue)>,
+) -> Result<Ticket, ApiError> {
+    let admitted = gateway
+        .governance
+        .admit(&governance::Request {
+            api,
+            key_id: caller.key_id.as_deref(),
+            metadata: &caller.metadata,
+            provider: &route.provider.slug,
+            model: &route.model,
+        })
+        .await?;
+    extra.extend(admitted.headers);
+    let mut ticket = admitted.ticket;
+    ticket.observe(observed.clone());
+    Ok(ticket)
 }
 
 /// Where the text of a chat body in `api`'s format is, in `phase`.

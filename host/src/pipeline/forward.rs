@@ -17,7 +17,7 @@ use super::{Call, Envelope, authenticate, context, guard_body, json_response, up
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments::{self, Extracted};
 use crate::gateway::Gateway;
-use crate::governance::{self, usage::Usage};
+use crate::governance::usage::Usage;
 use crate::providers::echo;
 use crate::routing::attempt::read_limited;
 use crate::sandbox::Phase;
@@ -130,20 +130,7 @@ async fn forward_inner(
                 .into(),
         ));
     }
-    // admit
-    let admitted = gateway
-        .governance
-        .admit(&governance::Request {
-            api,
-            key_id: caller.key_id.as_deref(),
-            metadata: &caller.metadata,
-            provider: &route.provider.slug,
-            model: &route.model,
-        })
-        .await?;
-    extra.extend(admitted.headers);
-    let mut ticket = admitted.ticket;
-    ticket.observe(observed.clone());
+    let mut ticket = super::admit(gateway, api, &caller, &route, observed, extra).await?;
     // request guardrails, over exactly the body that is sent
     request["model"] = Value::String(route.model.clone());
     let ctx = context(api, Phase::Request, &route, &caller);
