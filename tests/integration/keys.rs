@@ -213,6 +213,9 @@ async fn revoked_and_expired_keys_get_a_401_in_each_apis_format() {
     .await;
     assert_eq!(expired["status"], "expired");
     let expired = secret_of(&expired);
+    // The gateway sees the new key (and that it expired) within this; without
+    // the wait the check raced the reload whenever the SDKs were not installed.
+    tokio::time::sleep(NEW_KEY_BOUND).await;
     let says = "this gateway key (`temp`) expired on 2020-01-01T00:00:00.000Z";
     assert_refused(&h.base, &expired, 401, says, "claude-test").await;
 

@@ -180,7 +180,7 @@ impl SseParser {
 
 /// `n` bytes in MiB when it is a whole number of them, else in bytes.
 fn describe_bytes(n: usize) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else {
         format!("{n} bytes")
