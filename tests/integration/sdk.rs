@@ -5,6 +5,8 @@
 //! The clients are not part of the Rust toolchain. `.ci/run` installs them and
 //! sets `SLUICE_REQUIRE_CLIENTS=1`, which makes a missing client a failure; a
 //! developer without them sees each such test report what it needs instead.
+//! `SLUICE_TEST_OFFLINE=1` makes every client count as absent (`.ci/run` runs
+//! the suite that way first, as a fresh machine would).
 
 use crate::gateway::{Harness, KEY, start};
 use crate::support::offline;
