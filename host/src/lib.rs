@@ -48,4 +48,8 @@ pub mod secret;
 pub mod server;
 pub mod sqlite;
 pub mod telemetry;
+#[cfg(test)]
+mod test_json;
+#[cfg(test)]
+mod test_services;
 pub mod translate;

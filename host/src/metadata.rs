@@ -5,9 +5,12 @@
 //! usage totals, budgets and rate limits. A trace id (`x-sluice-trace-id` or
 //! W3C `traceparent`) joins them as the tag `trace_id`. A key's own tags cannot be
 //! changed by a request: a client may repeat `team = "a"`, but not claim
-//! another team.
+//! another team. Any other tag a request sets must be one the config lets
+//! requests set ([`MetadataConfig`]); `team` never is, so a key without a team
+//! cannot claim one.
 
 use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::config::MetadataConfig;
 use axum::http::HeaderMap;
 
 /// The request header.
@@ -19,12 +22,14 @@ pub const MAX_NAME: usize = 64;
 /// The longest tag value, in bytes.
 pub const MAX_VALUE: usize = 256;
 
-/// The key's tags followed by the request's new ones, or a 400 that says what
-/// is wrong with the header.
+/// The key's tags followed by the request's new ones; a 400 that says what is
+/// wrong with the header, or a 403 naming a tag the request may not set
+/// (`policy` says which it may).
 pub fn merge(
     key_tags: &[(String, String)],
     headers: &HeaderMap,
     api: Api,
+    policy: &MetadataConfig,
 ) -> Result<Vec<(String, String)>, ApiError> {
     let mut tags = key_tags.to_vec();
     let Some(header) = headers.get(METADATA_HEADER) else {
@@ -53,6 +58,13 @@ pub fn merge(
             object.len()
         )));
     }
+    let forbidden = |why: String| {
+        ApiError::new(
+            api,
+            ErrorKind::Permission,
+            format!("{METADATA_HEADER}: {why}"),
+        )
+    };
     for (name, value) in object {
         check_tag_name(&name).map_err(invalid)?;
         let Some(value) = value.as_str() else {
@@ -62,15 +74,12 @@ pub fn merge(
         match key_tags.iter().find(|(k, _)| *k == name) {
             Some((_, own)) if own == value => {}
             Some(_) => {
-                return Err(ApiError::new(
-                    api,
-                    ErrorKind::Permission,
-                    format!(
-                        "{METADATA_HEADER}: `{name}` is set by the gateway key and cannot be changed by a request"
-                    ),
-                ));
+                return Err(forbidden(format!(
+                    "`{name}` is set by the gateway key and cannot be changed by a request"
+                )));
             }
-            None => tags.push((name, value.to_string())),
+            None if policy.request_may_set(&name) => tags.push((name, value.to_string())),
+            None => return Err(forbidden(policy.refusal(&name))),
         }
     }
     Ok(tags)
@@ -164,6 +173,14 @@ mod tests {
         vec![("team".into(), "a".into())]
     }
 
+    fn merge(
+        key_tags: &[(String, String)],
+        headers: &HeaderMap,
+        api: Api,
+    ) -> Result<Vec<(String, String)>, ApiError> {
+        super::merge(key_tags, headers, api, &MetadataConfig::default())
+    }
+
     #[test]
     fn request_tags_follow_the_keys_own() {
         let tags = merge(
@@ -203,6 +220,52 @@ mod tests {
         let header = serde_json::Value::Object(many).to_string();
         let error = merge(&key(), &headers(&header), Api::OpenAi).unwrap_err();
         assert!(error.message.contains("at most"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_key_without_a_team_cannot_claim_one() {
+        for policy in [MetadataConfig::default(), MetadataConfig::listing(&["app"])] {
+            let error = super::merge(&[], &headers(r#"{"team": "victim"}"#), Api::OpenAi, &policy)
+                .unwrap_err();
+            assert_eq!(error.kind, ErrorKind::Permission);
+            assert!(
+                error
+                    .message
+                    .contains("`team` is set only by a gateway key"),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_tags_the_config_lists_may_be_set() {
+        let policy = MetadataConfig::listing(&["project"]);
+        let tags = super::merge(
+            &key(),
+            &headers(r#"{"project": "apollo"}"#),
+            Api::OpenAi,
+            &policy,
+        )
+        .unwrap();
+        assert_eq!(tags[1], ("project".into(), "apollo".into()));
+        let error = super::merge(
+            &key(),
+            &headers(r#"{"project": "apollo", "cost_center": "x"}"#),
+            Api::Anthropic,
+            &policy,
+        )
+        .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Permission);
+        assert!(error.message.contains("`cost_center`"), "{}", error.message);
+        assert!(
+            error.message.contains("[metadata] request_tags"),
+            "{}",
+            error.message
+        );
+        // By default: `app`, `session` and `user`, nothing else.
+        let error = merge(&key(), &headers(r#"{"project": "apollo"}"#), Api::OpenAi).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Permission);
     }
 
     #[test]

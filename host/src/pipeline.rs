@@ -160,7 +160,8 @@ pub(crate) async fn authenticate(
         .authenticate(headers, api)
         .instrument(tracing::info_span!("auth"))
         .await?;
-    caller.metadata = crate::metadata::merge(&caller.metadata, headers, api)?;
+    caller.metadata =
+        crate::metadata::merge(&caller.metadata, headers, api, &gateway.config.metadata)?;
     if let Some(trace_id) = crate::metadata::trace_id(headers, api)? {
         caller.metadata.retain(|(name, _)| name != TRACE_ID_TAG);
         if let Ok(value) = HeaderValue::from_str(&trace_id) {

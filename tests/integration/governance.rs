@@ -16,6 +16,9 @@ const PRICING: &str = r#"
 [admin]
 key = "admin-key-0123456789abcdef"
 
+[metadata]
+request_tags = ["project"]
+
 [pricing."echo-last"]
 input = 3.0
 output = 15.0

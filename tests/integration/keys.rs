@@ -158,6 +158,12 @@ async fn a_key_made_with_the_cli_works_with_the_official_sdks() {
     assert_eq!(key["status"], "active");
     let secret = secret_of(&key);
     tokio::time::sleep(NEW_KEY_BOUND).await;
+    // The key works at once, in either API, with or without the SDKs.
+    for api in ["openai", "anthropic"] {
+        let (status, body) = call(&served.base, api, &secret, "claude-test").await;
+        assert_eq!(status, 200, "{api}: {body}");
+    }
+    assert_eq!(mock.received().len(), 2);
     for (script, module) in [
         ("openai_client.py", "openai"),
         ("anthropic_client.py", "anthropic"),
@@ -168,15 +174,16 @@ async fn a_key_made_with_the_cli_works_with_the_official_sdks() {
         ) {
             continue;
         }
+        let before = mock.received().len();
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/sdk")
             .join(script);
         let mut command = Command::new("python3");
         command.arg(&path).arg(&served.base).arg(&secret);
         assert_ok(script, &run(command).await);
+        // The SDK's calls reached the upstream through the gateway.
+        assert!(mock.received().len() > before, "{script} made no call");
     }
-    // The mock saw the calls; the team tag rode along (the audit trail has it).
-    assert!(!mock.received().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -206,6 +213,9 @@ async fn revoked_and_expired_keys_get_a_401_in_each_apis_format() {
     .await;
     assert_eq!(expired["status"], "expired");
     let expired = secret_of(&expired);
+    // The gateway sees the new key (and that it expired) within this; without
+    // the wait the check raced the reload whenever the SDKs were not installed.
+    tokio::time::sleep(NEW_KEY_BOUND).await;
     let says = "this gateway key (`temp`) expired on 2020-01-01T00:00:00.000Z";
     assert_refused(&h.base, &expired, 401, says, "claude-test").await;
 
@@ -670,4 +680,141 @@ async fn only_a_gateway_with_some_key_listens_beyond_loopback() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(status, 200);
+}
+
+/// A gateway key without a team, and a config that lets requests set only
+/// `project`.
+const TEAMLESS: &str = r#"
+[[keys]]
+id = "loner"
+key = "gw-key-no-team-0123456789"
+
+[admin]
+key = "admin-key-for-keys-0123456789"
+
+[[budgets]]
+id = "victim-tokens"
+team = "victim"
+period = "day"
+tokens = 1000
+
+[metadata]
+request_tags = ["project"]
+"#;
+
+/// A chat request with gateway key `loner` and `x-sluice-metadata: tags`.
+async fn tagged(h: &Harness, api: &str, tags: Value) -> (u16, Value) {
+    let request = match api {
+        "openai" => h
+            .client
+            .post(format!("{}/v1/chat/completions", h.base))
+            .bearer_auth("gw-key-no-team-0123456789")
+            .json(&json!({"model": "@oa/echo-last", "messages": [{"role": "user", "content": "hi"}]})),
+        _ => h
+            .client
+            .post(format!("{}/v1/messages", h.base))
+            .header("x-api-key", "gw-key-no-team-0123456789")
+            .header("anthropic-version", "2023-06-01")
+            .json(&json!({"model": "@oa/echo-last", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})),
+    };
+    let response = request
+        .header("x-sluice-metadata", tags.to_string())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_sets_only_the_tags_the_config_lists_and_never_a_team() {
+    let h = start(TEAMLESS).await;
+    // A key without a team cannot claim one, in either API's format.
+    let (status, body) = tagged(&h, "openai", json!({"team": "victim"})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["type"], "permission_error", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`team` is set only by a gateway key"),
+        "{message}"
+    );
+    let (status, body) = tagged(&h, "anthropic", json!({"team": "victim"})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["type"], "error", "{body}");
+    assert_eq!(body["error"]["type"], "permission_error", "{body}");
+    // A tag the config does not list is refused, naming the tag and the field.
+    let (status, body) = tagged(&h, "openai", json!({"cost_center": "victim"})).await;
+    assert_eq!(status, 403, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`cost_center`") && message.contains("[metadata] request_tags"),
+        "{message}"
+    );
+    assert!(
+        h.mock.received().is_empty(),
+        "a refused request went upstream"
+    );
+
+    // A listed tag works, and usage shows it; nothing was charged to `victim`.
+    let (status, body) = tagged(&h, "openai", json!({"project": "apollo"})).await;
+    assert_eq!(status, 200, "{body}");
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        let report: Value = h
+            .client
+            .get(format!(
+                "{}/admin/usage?by=key,team,tag:project&per=all",
+                h.base
+            ))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        rows = report["rows"].as_array().unwrap().clone();
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["key"], "loner");
+    assert_eq!(rows[0]["team"], "");
+    assert_eq!(rows[0]["tag:project"], "apollo");
+    assert_eq!(rows[0]["requests"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alias_in_allowed_models_does_not_allow_its_name_at_another_provider() {
+    // The harness's alias `claude-test` stands for `@an/echo-last`; the same
+    // name at provider `oa` is another model, with another provider key.
+    let h = start(
+        r#"
+[[keys]]
+id = "alias-only"
+key = "gw-key-alias-only-0123456789"
+allowed_models = ["claude-test"]
+"#,
+    )
+    .await;
+    let secret = "gw-key-alias-only-0123456789";
+    assert_eq!(
+        call(&h.base, "anthropic", secret, "claude-test").await.0,
+        200
+    );
+    assert_eq!(
+        call(&h.base, "openai", secret, "@an/echo-last").await.0,
+        200
+    );
+    let says =
+        "gateway key `alias-only` may not use model `@oa/claude-test`; it may use: claude-test";
+    assert_refused(&h.base, secret, 403, says, "@oa/claude-test").await;
+    assert!(
+        h.mock
+            .received()
+            .iter()
+            .all(|r| !r.path.ends_with("/chat/completions")),
+        "nothing reached provider `oa`"
+    );
 }

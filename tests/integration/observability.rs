@@ -73,6 +73,9 @@ targets = [{{ model = "@oa/status-500" }}, {{ model = "@an/echo-last" }}]
 [metrics]
 tags = ["app"]
 
+[metadata]
+request_tags = ["app"]
+
 [request_log]
 mode = "always"
 path = {path:?}

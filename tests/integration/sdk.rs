@@ -5,8 +5,11 @@
 //! The clients are not part of the Rust toolchain. `.ci/run` installs them and
 //! sets `SLUICE_REQUIRE_CLIENTS=1`, which makes a missing client a failure; a
 //! developer without them sees each such test report what it needs instead.
+//! `SLUICE_TEST_OFFLINE=1` makes every client count as absent (`.ci/run` runs
+//! the suite that way first, as a fresh machine would).
 
 use crate::gateway::{Harness, KEY, start};
+use crate::support::offline;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,6 +21,12 @@ fn required() -> bool {
     std::env::var("SLUICE_REQUIRE_CLIENTS").is_ok_and(|v| v == "1")
 }
 
+/// Whether `present` counts: not when every client is forced absent
+/// ([`offline`]).
+fn installed(present: impl FnOnce() -> bool) -> bool {
+    !offline() && present()
+}
+
 /// Returns false (after saying why) when `what` is missing outside CI.
 pub fn available(present: bool, what: &str) -> bool {
     if present {
@@ -27,19 +36,29 @@ pub fn available(present: bool, what: &str) -> bool {
         !required(),
         "{what} is required (SLUICE_REQUIRE_CLIENTS=1) but not installed"
     );
-    eprintln!("NOT RUN: {what} is not installed (.ci/run installs it)");
+    if offline() {
+        eprintln!("NOT RUN: {what} (SLUICE_TEST_OFFLINE=1)");
+    } else {
+        eprintln!("NOT RUN: {what} is not installed (.ci/run installs it)");
+    }
     false
 }
 
+/// Whether Python package `module` is installed (never when [`offline`]).
 pub fn python_has(module: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    installed(|| {
+        Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
 
 /// An npm-installed agent: on PATH, or under `$SLUICE_AGENTS_DIR/node_modules/.bin`.
 fn agent(bin: &str) -> Option<PathBuf> {
+    if offline() {
+        return None;
+    }
     if let Some(dir) = std::env::var_os("SLUICE_AGENTS_DIR") {
         let path = Path::new(&dir).join("node_modules/.bin").join(bin);
         if path.exists() {
@@ -135,7 +154,7 @@ targets = [{ name = "creative", model = "@oa/echo-last" }, { name = "careful", m
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_routing_strategy_works_through_the_python_sdks() {
-    if !python_has("openai") && !required() {
+    if !available(python_has("openai"), "the `openai` Python package") {
         return;
     }
     python_script_with("routing_client.py", "anthropic", ROUTING).await;
@@ -155,8 +174,11 @@ id = "capped-tokens"
 tag = "project=capped"
 period = "day"
 tokens = 15
+
+[metadata]
+request_tags = ["project"]
 "#;
-    if !python_has("openai") && !required() {
+    if !available(python_has("openai"), "the `openai` Python package") {
         return;
     }
     python_script_with("governance_client.py", "anthropic", limits).await;

@@ -90,6 +90,44 @@ pub fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// Whether `SLUICE_TEST_OFFLINE=1`: every optional client (the Python SDKs,
+/// Claude Code, Pi) and service (PostgreSQL, Redis) counts as absent, so the
+/// tests that need one report "not run" — as on a fresh machine with only the
+/// Rust toolchain. It cannot be combined with `SLUICE_REQUIRE_CLIENTS` or
+/// `SLUICE_REQUIRE_SERVICES`.
+pub fn offline() -> bool {
+    let offline = std::env::var("SLUICE_TEST_OFFLINE").is_ok_and(|v| v == "1");
+    if offline {
+        for require in ["SLUICE_REQUIRE_CLIENTS", "SLUICE_REQUIRE_SERVICES"] {
+            assert!(
+                std::env::var_os(require).is_none(),
+                "SLUICE_TEST_OFFLINE=1 forces every optional client and service absent; \
+                 it cannot be combined with {require}"
+            );
+        }
+    }
+    offline
+}
+
+/// The URL of an optional test server in environment variable `var`, or
+/// `None` after saying the test is not run. With `SLUICE_REQUIRE_SERVICES`
+/// set, as in CI, a missing server fails the test instead.
+fn service_url(var: &str, what: &str) -> Option<String> {
+    if offline() {
+        eprintln!("NOT RUN: no {what} (SLUICE_TEST_OFFLINE=1)");
+        return None;
+    }
+    let Ok(url) = std::env::var(var) else {
+        assert!(
+            std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
+            "{var} is not set: run `eval \"$(.ci/services)\"`"
+        );
+        eprintln!("NOT RUN: no {what} (set {var}; see .ci/services)");
+        return None;
+    };
+    Some(url)
+}
+
 /// A fresh schema in the test PostgreSQL server, dropped when this is dropped.
 pub struct PostgresSchema {
     base: String,
@@ -99,18 +137,12 @@ pub struct PostgresSchema {
 }
 
 impl PostgresSchema {
-    /// A new schema, or `None` (the test says it is skipped) when no server is
-    /// configured (`SLUICE_TEST_POSTGRES_URL`, printed by `.ci/services`). With
-    /// `SLUICE_REQUIRE_SERVICES` set, as in CI, a missing server fails the test.
+    /// A new schema, or `None` (the test says it is not run) when no server is
+    /// configured (`SLUICE_TEST_POSTGRES_URL`, printed by `.ci/services`) or
+    /// [`offline`]. With `SLUICE_REQUIRE_SERVICES` set, as in CI, a missing
+    /// server fails the test.
     pub fn create() -> Option<PostgresSchema> {
-        let Ok(base) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
-                "SLUICE_TEST_POSTGRES_URL is not set: run `eval \"$(.ci/services)\"`"
-            );
-            eprintln!("skipped: no PostgreSQL (set SLUICE_TEST_POSTGRES_URL; see .ci/services)");
-            return None;
-        };
+        let base = service_url("SLUICE_TEST_POSTGRES_URL", "PostgreSQL")?;
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let name = format!(
             "sluice_it_{}_{}",
@@ -241,19 +273,12 @@ pub struct RedisDb {
 }
 
 impl RedisDb {
-    /// A fresh database, or `None` (the test says it is skipped) when no
+    /// A fresh database, or `None` (the test says it is not run) when no
     /// server is configured (`SLUICE_TEST_REDIS_URL`, printed by
-    /// `.ci/services`). With `SLUICE_REQUIRE_SERVICES` set, a missing server
-    /// fails the test.
+    /// `.ci/services`) or [`offline`]. With `SLUICE_REQUIRE_SERVICES` set, a
+    /// missing server fails the test.
     pub fn create() -> Option<RedisDb> {
-        let Ok(base) = std::env::var("SLUICE_TEST_REDIS_URL") else {
-            assert!(
-                std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
-                "SLUICE_TEST_REDIS_URL is not set: run `eval \"$(.ci/services)\"`"
-            );
-            eprintln!("skipped: no Redis (set SLUICE_TEST_REDIS_URL; see .ci/services)");
-            return None;
-        };
+        let base = service_url("SLUICE_TEST_REDIS_URL", "Redis")?;
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
         let db = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         assert!(db < 16, "more Redis tests than databases");

@@ -12,21 +12,72 @@ use crate::guardrails::Outcome;
 use crate::sandbox::{Segment, SegmentKind};
 use serde_json::Value;
 
+/// The longest segment path given to the guardrails, in bytes; a longer one
+/// (deep or long-keyed tool input) is cut and ends in `…`. Without a cap, every
+/// string under one long key would repeat it, and a body could make the
+/// gateway build many times its own size in paths.
+pub const MAX_PATH: usize = 256;
+
 /// Segments and where each came from.
 #[derive(Debug, Default)]
 pub struct Extracted {
     /// What the guardrails see.
     pub segments: Vec<Segment>,
-    /// JSON pointer of each segment's string in the body.
-    pointers: Vec<String>,
+    /// Where each segment's string is in the body.
+    locations: Vec<Location>,
+    /// The steps into tool inputs that locations go through (each key once, so
+    /// the memory is linear in the body whatever its shape).
+    steps: Vec<Step>,
+}
+
+/// Where a segment's string is: a JSON pointer (RFC 6901), then, inside a
+/// tool's input, the chain of steps ending at `step`.
+#[derive(Debug)]
+struct Location {
+    pointer: String,
+    step: Option<usize>,
+}
+
+/// One step into a tool's input, after its parent step (if any).
+#[derive(Debug)]
+struct Step {
+    parent: Option<usize>,
+    into: Hop,
+}
+
+/// An object member or an array item.
+#[derive(Debug)]
+enum Hop {
+    Key(String),
+    Index(usize),
 }
 
 impl Extracted {
     fn push(&mut self, pointer: String, path: String, role: &str, kind: SegmentKind, text: &str) {
+        self.push_at(
+            Location {
+                pointer,
+                step: None,
+            },
+            path,
+            role,
+            kind,
+            text,
+        );
+    }
+
+    fn push_at(
+        &mut self,
+        location: Location,
+        path: String,
+        role: &str,
+        kind: SegmentKind,
+        text: &str,
+    ) {
         if text.is_empty() {
             return;
         }
-        self.pointers.push(pointer);
+        self.locations.push(location);
         self.segments.push(Segment {
             path,
             role: role.to_string(),
@@ -35,42 +86,78 @@ impl Extracted {
         });
     }
 
-    /// Every string leaf under `value` (a tool's JSON input), as segments.
+    /// Every string leaf under `value` (a tool's JSON input, at `pointer`), as
+    /// segments.
     fn push_leaves(
         &mut self,
         value: &Value,
-        pointer: String,
+        pointer: &str,
         path: String,
         role: &str,
         kind: SegmentKind,
     ) {
+        self.push_leaves_at(value, pointer, None, path, role, kind);
+    }
+
+    fn push_leaves_at(
+        &mut self,
+        value: &Value,
+        pointer: &str,
+        step: Option<usize>,
+        path: String,
+        role: &str,
+        kind: SegmentKind,
+    ) {
+        let child = |this: &mut Self, into: Hop, path: String, item: &Value| {
+            this.steps.push(Step { parent: step, into });
+            let step = Some(this.steps.len() - 1);
+            this.push_leaves_at(item, pointer, step, path, role, kind);
+        };
         match value {
-            Value::String(s) => self.push(pointer, path, role, kind, s),
+            Value::String(s) => {
+                let location = Location {
+                    pointer: pointer.to_string(),
+                    step,
+                };
+                self.push_at(location, path, role, kind, s)
+            }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    self.push_leaves(
+                    child(
+                        self,
+                        Hop::Index(i),
+                        capped(&path, format_args!("[{i}]")),
                         item,
-                        format!("{pointer}/{i}"),
-                        format!("{path}[{i}]"),
-                        role,
-                        kind,
                     );
                 }
             }
             Value::Object(map) => {
                 for (key, item) in map {
-                    let escaped = key.replace('~', "~0").replace('/', "~1");
-                    self.push_leaves(
-                        item,
-                        format!("{pointer}/{escaped}"),
-                        format!("{path}.{key}"),
-                        role,
-                        kind,
-                    );
+                    let path = capped(&path, format_args!(".{key}"));
+                    child(self, Hop::Key(key.clone()), path, item);
                 }
             }
             _ => {}
         }
+    }
+
+    /// The string of segment `index` in `body`, if it is still there.
+    fn slot<'a>(&self, body: &'a mut Value, index: usize) -> Option<&'a mut Value> {
+        let location = &self.locations[index];
+        let mut chain = Vec::new();
+        let mut at = location.step;
+        while let Some(step) = at {
+            chain.push(&self.steps[step].into);
+            at = self.steps[step].parent;
+        }
+        let mut slot = body.pointer_mut(&location.pointer)?;
+        for into in chain.into_iter().rev() {
+            slot = match into {
+                Hop::Key(key) => slot.as_object_mut()?.get_mut(key)?,
+                Hop::Index(i) => slot.as_array_mut()?.get_mut(*i)?,
+            };
+        }
+        Some(slot)
     }
 
     /// Writes the outcome's redactions into `body`, numbering placeholders with
@@ -82,19 +169,37 @@ impl Extracted {
         placeholders: &mut crate::guardrails::redact::Placeholders,
     ) -> bool {
         let mut changed = false;
-        for (index, (segment, pointer)) in self.segments.iter().zip(&self.pointers).enumerate() {
+        for (index, segment) in self.segments.iter().enumerate() {
             let redactions = outcome.redactions(index);
             if redactions.is_empty() {
                 continue;
             }
             let text = crate::guardrails::redact::apply(&segment.text, &redactions, placeholders);
-            if let Some(slot) = body.pointer_mut(pointer) {
+            if let Some(slot) = self.slot(body, index) {
                 *slot = Value::String(text);
                 changed = true;
             }
         }
         changed
     }
+}
+
+/// `path` followed by `more`, cut to [`MAX_PATH`] bytes (ending in `…`). A path
+/// already cut stays as it is.
+fn capped(path: &str, more: std::fmt::Arguments<'_>) -> String {
+    if path.len() >= MAX_PATH {
+        return path.to_string();
+    }
+    let mut out = format!("{path}{more}");
+    if out.len() > MAX_PATH {
+        let mut end = MAX_PATH - '…'.len_utf8();
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    out
 }
 
 fn role_kind(role: &str) -> SegmentKind {
@@ -272,7 +377,7 @@ fn anthropic_blocks(out: &mut Extracted, blocks: &[Value], pointer: &str, path: 
                 if let Some(input) = block.get("input") {
                     out.push_leaves(
                         input,
-                        format!("{pointer}/input"),
+                        &format!("{pointer}/input"),
                         format!("{path}.input"),
                         role,
                         SegmentKind::ToolCall,
@@ -356,7 +461,109 @@ pub fn embeddings_request(body: &Value) -> Extracted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_json::{mutated, value};
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// Every way a body is cut into segments.
+    fn extractors() -> [fn(&Value) -> Extracted; 4] {
+        [
+            openai_request,
+            openai_response,
+            anthropic_request,
+            anthropic_response,
+        ]
+    }
+
+    /// Each segment's location holds its text.
+    fn assert_locations_hold_the_texts(body: &Value, e: &Extracted) {
+        let mut copy = body.clone();
+        for (i, segment) in e.segments.iter().enumerate() {
+            assert_eq!(
+                e.slot(&mut copy, i)
+                    .and_then(|v| v.as_str().map(String::from)),
+                Some(segment.text.clone()),
+                "{}",
+                segment.path
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_key_over_many_strings_costs_its_length_once() {
+        let key = "k".repeat(100_000);
+        let leaves: Vec<&str> = vec!["a"; 10_000];
+        let body = json!({"messages": [{"role": "assistant", "content": [
+            {"type": "tool_use", "id": "t", "name": "f", "input": {"deep": {key: leaves}}}]}]});
+        let e = anthropic_request(&body);
+        assert_eq!(e.segments.len(), 10_000);
+        // Paths are capped, so together they are a small multiple of the
+        // segments, not 10 000 copies of the key (1 GB).
+        let total: usize = e.segments.iter().map(|s| s.path.len()).sum();
+        assert!(total <= 10_000 * MAX_PATH, "{total}");
+        assert!(
+            e.segments[0]
+                .path
+                .starts_with("messages[0].content[0].input.deep.kkk")
+        );
+        assert!(e.segments[0].path.ends_with('…'));
+        assert_locations_hold_the_texts(&body, &e);
+    }
+
+    #[test]
+    fn keys_with_slashes_and_tildes_write_back_in_place() {
+        let body =
+            json!({"content": [{"type": "tool_use", "input": {"a/b": {"~c": ["x", 1, "y"]}}}]});
+        let e = anthropic_response(&body);
+        assert_eq!(
+            texts(&e),
+            [
+                ("content[0].input.a/b.~c[0]", "x"),
+                ("content[0].input.a/b.~c[2]", "y")
+            ]
+        );
+        assert_locations_hold_the_texts(&body, &e);
+    }
+
+    fn realistic() -> Vec<Value> {
+        vec![
+            json!({"model": "m", "messages": [
+                {"role": "system", "content": "be nice"},
+                {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "result"}]}),
+            json!({"system": [{"type": "text", "text": "sys"}], "messages": [
+                {"role": "user", "content": "plain"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "bash", "input": {"command": "ls", "o": ["x"]}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "out"}]}]}),
+            json!({"choices": [{"message": {"role": "assistant", "content": "hello"}}]}),
+            json!({"content": [{"type": "text", "text": "hello"}, {"type": "tool_use", "input": {"q": "x"}}]}),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_body_is_cut_without_panicking_and_no_findings_change_nothing(
+            body in prop_oneof![value(), mutated(realistic())],
+        ) {
+            for extract in extractors() {
+                let e = extract(&body);
+                prop_assert_eq!(e.segments.len(), e.locations.len());
+                for segment in &e.segments {
+                    prop_assert!(!segment.text.is_empty());
+                    prop_assert!(segment.path.len() <= MAX_PATH);
+                }
+                assert_locations_hold_the_texts(&body, &e);
+                let mut after = body.clone();
+                let none = Outcome { decisions: Vec::new() };
+                let mut placeholders = Default::default();
+                prop_assert!(!e.apply(&mut after, &none, &mut placeholders));
+                prop_assert_eq!(&after, &body);
+            }
+        }
+    }
 
     fn texts(e: &Extracted) -> Vec<(&str, &str)> {
         e.segments

@@ -415,17 +415,10 @@ mod tests {
 
     /// A fresh schema in the test server (`SLUICE_TEST_POSTGRES_URL`, which
     /// `.ci/services` prints), dropped afterwards. `None` (the test is skipped,
-    /// and says so) when no server is configured, unless
+    /// and says so) when no server is configured or `SLUICE_TEST_OFFLINE=1`, unless
     /// `SLUICE_REQUIRE_SERVICES` is set, as in CI.
     fn trail() -> Option<Trail> {
-        let Ok(base) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
-                "SLUICE_TEST_POSTGRES_URL is not set: run `eval \"$(.ci/services)\"`"
-            );
-            eprintln!("skipped: no PostgreSQL (set SLUICE_TEST_POSTGRES_URL; see .ci/services)");
-            return None;
-        };
+        let base = crate::test_services::service_url("SLUICE_TEST_POSTGRES_URL", "PostgreSQL")?;
         let schema = format!(
             "sluice_test_{}",
             blake3::hash(&now_nanos()).to_hex()[..12].to_owned()

@@ -10,7 +10,10 @@ mod gateway;
 mod governance;
 mod guardrail_cache;
 mod guardrails;
+mod metadata;
 mod observability;
+#[cfg(test)]
+mod properties;
 mod response_cache;
 mod routing;
 mod state;
@@ -18,6 +21,7 @@ mod state;
 pub use audit::AuditConfig;
 pub use governance::{BudgetConfig, Period, PriceConfig, RateLimitConfig};
 pub use guardrail_cache::GuardrailCacheConfig;
+pub use metadata::{DEFAULT_REQUEST_TAGS, MetadataConfig, TEAM_TAG};
 pub use observability::{LogMode, MetricsConfig, OtlpProtocol, RequestLogConfig, TracingConfig};
 pub use response_cache::{CacheStore, ResponseCacheConfig};
 pub use routing::{
@@ -71,6 +75,9 @@ pub struct Config {
     /// Where keys, counters and usage are kept.
     #[serde(default)]
     pub state: StateConfig,
+    /// Which tags a request may set in `x-sluice-metadata`.
+    #[serde(default)]
+    pub metadata: MetadataConfig,
     /// Spending limits per key, team or tag.
     #[serde(default)]
     pub budgets: Vec<BudgetConfig>,
@@ -193,6 +200,10 @@ impl Config {
             .map_err(|e: toml::de::Error| ParseFailure::Syntax(e.to_string().trim().to_string()))?;
         config.resolve_paths(base);
         config.validate()?;
+        config
+            .metadata
+            .resolve(&config.budgets, &config.rate_limits, &config.routing)
+            .map_err(|(field, message)| ParseFailure::Invalid { field, message })?;
         Ok(config)
     }
 

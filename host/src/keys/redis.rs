@@ -275,17 +275,11 @@ mod tests {
     use crate::keys::KeyChanges;
 
     /// Database 15 of the test server (`SLUICE_TEST_REDIS_URL`, from
-    /// `.ci/services`), emptied; `None` (skipped) without a server, unless
+    /// `.ci/services`), emptied; `None` (not run) without a server or with
+    /// `SLUICE_TEST_OFFLINE=1`, unless
     /// `SLUICE_REQUIRE_SERVICES` is set.
     fn store() -> Option<RedisKeyStore> {
-        let Ok(base) = std::env::var("SLUICE_TEST_REDIS_URL") else {
-            assert!(
-                std::env::var_os("SLUICE_REQUIRE_SERVICES").is_none(),
-                "SLUICE_TEST_REDIS_URL is not set: run `eval \"$(.ci/services)\"`"
-            );
-            eprintln!("skipped: no Redis (set SLUICE_TEST_REDIS_URL; see .ci/services)");
-            return None;
-        };
+        let base = crate::test_services::service_url("SLUICE_TEST_REDIS_URL", "Redis")?;
         let url = Secret::new(format!("{}/15", base.trim_end_matches('/')));
         let store = RedisKeyStore::open(&url).unwrap();
         store

@@ -3,7 +3,10 @@
 //! A model pattern may hold `*` (any run of characters, `/` included) and is
 //! compared with the model a request resolves to, by both of its names: the
 //! qualified `@provider/model` and the provider's own model name. A pattern
-//! that is an alias from `[models]` allows the model the alias stands for. So
+//! that is an alias from `[models]` allows exactly the model the alias stands
+//! for (asked for by the alias or by its `@provider/model`), and nothing else:
+//! with `gpt-4o = "@openai/gpt-4o"`, the pattern `gpt-4o` does not allow
+//! `@other/gpt-4o`, though the bare name matches that model's own name. So
 //! `@openai/*`, `claude-sonnet-*` and `fast` (an alias) all work, and what a
 //! key may use never depends on what an alias happens to be called.
 
@@ -44,11 +47,14 @@ impl Scope {
             ));
         }
         let allowed = self.models.is_empty()
-            || self.models.iter().any(|pattern| {
-                matches(pattern, &qualified)
-                    || matches(pattern, &route.model)
-                    || alias_target(pattern) == Some(qualified.as_str())
-            });
+            || self
+                .models
+                .iter()
+                .any(|pattern| match alias_target(pattern) {
+                    // An alias grants what it points to, not its name at every provider.
+                    Some(target) => target == qualified,
+                    None => matches(pattern, &qualified) || matches(pattern, &route.model),
+                });
         if allowed {
             Ok(())
         } else {
@@ -118,7 +124,7 @@ mod tests {
         crate::server::install_crypto_provider();
         let config = Config::parse(
             "[[providers]]\nslug = \"oa\"\nkind = \"echo\"\n[[providers]]\nslug = \"an\"\nkind = \"echo\"\n\
-             [models]\nfast = \"@oa/gpt-4o-mini\"\n",
+             [models]\nfast = \"@oa/gpt-4o-mini\"\n\"gpt-4o\" = \"@oa/gpt-4o\"\n",
             Path::new("."),
             &|_| None,
         )
@@ -159,6 +165,22 @@ mod tests {
             error,
             "gateway key `ci` may not use model `@an/gpt-4o-mini`; it may use: fast"
         );
+    }
+
+    #[test]
+    fn an_alias_named_like_a_model_allows_only_its_target() {
+        // `gpt-4o` is an alias of `@oa/gpt-4o`; `an` serves a `gpt-4o` too.
+        let scope = Scope::new(&["gpt-4o".into()], &[]).unwrap();
+        assert!(check(&scope, "gpt-4o").is_ok(), "the alias");
+        assert!(check(&scope, "@oa/gpt-4o").is_ok(), "what it stands for");
+        let error = check(&scope, "@an/gpt-4o").unwrap_err();
+        assert_eq!(
+            error,
+            "gateway key `ci` may not use model `@an/gpt-4o`; it may use: gpt-4o"
+        );
+        // A pattern that is no alias still matches the model name anywhere.
+        let scope = Scope::new(&["gpt-4o*".into()], &[]).unwrap();
+        assert!(check(&scope, "@an/gpt-4o").is_ok());
     }
 
     #[test]

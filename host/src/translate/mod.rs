@@ -10,6 +10,8 @@
 
 pub mod anthropic_to_openai;
 pub mod openai_to_anthropic;
+#[cfg(test)]
+mod properties;
 
 use crate::api::error::Api;
 use crate::api::sse::SseEvent;

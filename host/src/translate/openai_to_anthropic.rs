@@ -5,6 +5,7 @@
 use super::{json_string, parse_arguments};
 use crate::api::sse::SseEvent;
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
 /// `max_tokens` is required by Anthropic; used when the client sets none.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
@@ -206,8 +207,11 @@ pub struct StreamTranslator {
     created: u64,
     input_tokens: u64,
     output_tokens: u64,
-    /// Anthropic block index → OpenAI tool-call index, for tool_use blocks.
-    tools: Vec<(u64, u64)>,
+    /// Anthropic block index → OpenAI tool-call index, for tool_use blocks (a
+    /// map: a stream of many tool calls must not cost a scan per delta).
+    tools: HashMap<u64, u64>,
+    /// Tool calls started so far.
+    tool_count: u64,
 }
 
 impl StreamTranslator {
@@ -220,7 +224,8 @@ impl StreamTranslator {
             created: super::unix_now(),
             input_tokens: 0,
             output_tokens: 0,
-            tools: Vec::new(),
+            tools: HashMap::new(),
+            tool_count: 0,
         }
     }
 
@@ -253,8 +258,12 @@ impl StreamTranslator {
                 vec![self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)]
             }
             Some("content_block_start") if data["content_block"]["type"] == "tool_use" => {
-                let tool = self.tools.len() as u64;
-                self.tools.push((data["index"].as_u64().unwrap_or(0), tool));
+                let tool = self.tool_count;
+                self.tool_count += 1;
+                // A repeated block index keeps its first tool call, as before.
+                self.tools
+                    .entry(data["index"].as_u64().unwrap_or(0))
+                    .or_insert(tool);
                 let block = &data["content_block"];
                 vec![self.chunk(
                     json!({"tool_calls": [{"index": tool, "id": block["id"], "type": "function",
@@ -268,11 +277,7 @@ impl StreamTranslator {
                 }
                 Some("input_json_delta") => {
                     let index = data["index"].as_u64().unwrap_or(0);
-                    let tool = self
-                        .tools
-                        .iter()
-                        .find(|(b, _)| *b == index)
-                        .map_or(0, |(_, t)| *t);
+                    let tool = self.tools.get(&index).copied().unwrap_or(0);
                     vec![self.chunk(
                         json!({"tool_calls": [{"index": tool, "function": {"arguments": data["delta"]["partial_json"]}}]}),
                         Value::Null,
