@@ -413,6 +413,7 @@ async fn chat_inner(
                 body: String::new(),
             });
             return Ok(sse_response(
+                SseParser::with_limit(gateway.limits.max_stream_event),
                 transformer,
                 translator,
                 metering,
@@ -840,12 +841,22 @@ async fn echo_response(
         meter: UsageMeter::new(api),
         ticket,
     };
-    sse_response(transformer, None, metering, None, call.observed, events)
+    let parser = SseParser::default();
+    sse_response(
+        parser,
+        transformer,
+        None,
+        metering,
+        None,
+        call.observed,
+        events,
+    )
 }
 
 /// A streaming response: upstream bytes → events → guarded events → client. If
 /// the client goes away, the body is dropped, and with it the upstream request.
 fn sse_response<S>(
+    parser: SseParser,
     transformer: StreamTransformer,
     translator: Option<StreamTranslator>,
     metering: Metering,
@@ -858,7 +869,7 @@ where
 {
     let state = StreamState {
         upstream: Box::pin(upstream),
-        parser: SseParser::default(),
+        parser,
         translator,
         transformer,
         metering,

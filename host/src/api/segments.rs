@@ -417,13 +417,7 @@ fn anthropic_blocks(out: &mut Extracted, blocks: &[Value], pointer: &str, path: 
 /// no text in them reaches the client unchecked.
 pub fn every_string(body: &Value) -> Extracted {
     let mut out = Extracted::default();
-    out.push_leaves(
-        body,
-        String::new(),
-        String::new(),
-        "assistant",
-        SegmentKind::Message,
-    );
+    out.push_leaves(body, "", String::new(), "assistant", SegmentKind::Message);
     out
 }
 
