@@ -524,7 +524,10 @@ async fn guard_body(
         if outcome.action() == Action::Block {
             return Err(outcome.block_message().unwrap_or_default());
         }
-        let mut placeholders = call.placeholders.lock().expect("placeholders");
+        let mut placeholders = call
+            .placeholders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         extracted.apply(&mut body, &outcome, &mut placeholders);
         Ok(body)
     })

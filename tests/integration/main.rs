@@ -21,4 +21,5 @@ mod sandbox_limits;
 mod sdk;
 mod segment_cache;
 mod serve;
+mod server_hardening;
 mod support;
