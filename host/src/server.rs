@@ -112,6 +112,8 @@ impl Live {
 pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
     install_crypto_provider();
     let config = source.load()?;
+    let gateway = Gateway::new(&config).await?;
+    // After `Gateway::new`, which sets up logging.
     let open_files = open_files::raise();
     let mut limits = connections::Limits::from_config(&config.server);
     limits.max_connections = open_files::fit_connections(limits.max_connections, open_files);
@@ -122,7 +124,6 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
             "[server] max_connections lowered to half the open-files limit"
         );
     }
-    let gateway = Gateway::new(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     let address = listener.local_addr()?;
     if gateway.keys.is_open() {
@@ -131,6 +132,13 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
         );
     }
     let guardrails: Vec<&str> = gateway.guardrails.iter().map(|g| g.id.as_str()).collect();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_read_timeout_s = config.server.header_read_timeout_s,
+        idle_timeout_s = config.server.idle_timeout_s,
+        open_files,
+        "connection limits"
+    );
     tracing::info!(%address, guardrails = ?guardrails, "sluice is serving");
     eprintln!(
         "sluice: serving on http://{address} (guardrails: {})",

@@ -39,6 +39,7 @@ fn addr_of(base: &str) -> SocketAddr {
 /// `sluice serve` with `config`, its open-files limit cut to `open_files`
 /// (hard) and half that (soft), once it answers `/health`.
 async fn serve_with_few_files(config: &Path, open_files: u32) -> crate::support::Served {
+    sluice::server::install_crypto_provider();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -48,7 +49,7 @@ async fn serve_with_few_files(config: &Path, open_files: u32) -> crate::support:
     let child = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "ulimit -Hn {open_files} && ulimit -Sn {} && exec \"$0\" serve --config \"$1\" --listen 127.0.0.1:{port}",
+            "ulimit -Sn {} && ulimit -Hn {open_files} && exec \"$0\" serve --config \"$1\" --listen 127.0.0.1:{port}",
             open_files / 2
         ))
         .arg(program)
@@ -69,7 +70,10 @@ async fn serve_with_few_files(config: &Path, open_files: u32) -> crate::support:
         .await
         .is_err()
     {
-        assert!(started.elapsed() < Duration::from_secs(30), "sluice did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "sluice did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     served
@@ -124,7 +128,9 @@ async fn idle_and_slowloris_connections_past_the_cap_do_not_starve_the_gateway()
 
     // Twice the files the process may open, in idle connections and in
     // slowloris ones dribbling header bytes.
-    let idle: Vec<TcpStream> = (0..150).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let idle: Vec<TcpStream> = (0..150)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
     let dribblers: Vec<_> = (0..60)
         .map(|_| std::thread::spawn(move || slowloris(addr, Duration::from_secs(15))))
         .collect();
@@ -142,7 +148,9 @@ async fn idle_and_slowloris_connections_past_the_cap_do_not_starve_the_gateway()
     assert_eq!(health.status(), 200);
     let chat = client
         .post(format!("{}/v1/chat/completions", served.base))
-        .json(&json!({"model": "@echo/x", "messages": [{"role": "user", "content": "still here?"}]}))
+        .json(
+            &json!({"model": "@echo/x", "messages": [{"role": "user", "content": "still here?"}]}),
+        )
         .send()
         .await
         .expect("a chat request answers");
@@ -205,7 +213,12 @@ async fn too_many_or_too_large_headers_get_a_431_in_the_callers_format() {
     );
     assert_eq!(status, 431);
     assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("limit is 100"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit is 100")
+    );
 
     let big = "a".repeat(80 << 10);
     let (status, body) = raw(
@@ -215,14 +228,24 @@ async fn too_many_or_too_large_headers_get_a_431_in_the_callers_format() {
         ),
     );
     assert_eq!(status, 431);
-    assert_eq!(body["type"], "error", "Anthropic's format on /v1/messages: {body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("64 KiB"));
+    assert_eq!(
+        body["type"], "error",
+        "Anthropic's format on /v1/messages: {body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("64 KiB")
+    );
 
     // Past hyper's own buffer, hyper answers by itself, without a body.
     let huge = "a".repeat(300 << 10);
     let (status, body) = raw(
         addr,
-        &format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nx-huge: {huge}\r\nConnection: close\r\n\r\n"),
+        &format!(
+            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nx-huge: {huge}\r\nConnection: close\r\n\r\n"
+        ),
     );
     assert_eq!(status, 431);
     assert_eq!(body, Value::Null);
@@ -309,7 +332,14 @@ async fn without_keys_web_pages_and_foreign_hosts_are_refused() {
     );
 
     let cases = [
-        (post(&local, &format!("Origin: https://evil.example\r\n{json}"), chat), 403),
+        (
+            post(
+                &local,
+                &format!("Origin: https://evil.example\r\n{json}"),
+                chat,
+            ),
+            403,
+        ),
         (post(&local, &format!("Origin: null\r\n{json}"), chat), 403),
         (post("attacker.example:8080", json, chat), 403),
         (post(&local, "Content-Type: text/plain\r\n", chat), 415),
@@ -347,7 +377,12 @@ async fn state_audit_key_and_request_log_files_are_private() {
         log.display().to_string()
     ))
     .await;
-    assert_eq!(h.openai(json!({"model": "@echo/x", "messages": [{"role": "user", "content": "hi"}]})).await.status(), 200);
+    assert_eq!(
+        h.openai(json!({"model": "@echo/x", "messages": [{"role": "user", "content": "hi"}]}))
+            .await
+            .status(),
+        200
+    );
     h.audit_records(0).await;
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     let mut key = h.audit_db.as_os_str().to_owned();
