@@ -48,13 +48,23 @@ pub fn open_append(path: &Path) -> io::Result<File> {
 /// the file is created empty with mode 0600 when missing (SQLite gives its
 /// `-wal` and `-shm` files the database's mode), and it and those files are
 /// tightened when looser.
+///
+/// An existing database is never opened here: closing a second descriptor of
+/// a file drops every POSIX lock this process holds on it, SQLite's included.
 pub fn prepare_database(path: &Path) -> io::Result<()> {
     create_parent(path)?;
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?;
+    if !path.exists() {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            // Made by another connection meanwhile: leave it to SQLite.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
     for file in [
         path.to_path_buf(),
         with_suffix(path, "-wal"),
