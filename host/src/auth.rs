@@ -6,9 +6,12 @@
 //! hashes, never the secret itself, and a memory dump of the gateway does not
 //! hold client keys.
 //!
-//! With no key at all, in the config or in the store, every request is let in
-//! (the gateway then listens on a loopback address only). The first key seen
-//! ends that for good, for the life of the process.
+//! With no key at all, in the config or in the store, every request from a
+//! program on this machine is let in (the gateway then listens on a loopback
+//! address only, and [`keyless`] refuses web pages). The first key seen ends
+//! that for good, for the life of the process.
+
+pub mod keyless;
 
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::audit::now_ms;
@@ -110,6 +113,23 @@ impl Keys {
             && self.managed.as_ref().is_none_or(|m| m.records().is_empty())
     }
 
+    /// True when no key exists at all, looking at the store as
+    /// [`Keys::authenticate`] does; once false, false for good.
+    pub async fn open_now(&self) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let store_empty = match &self.managed {
+            Some(managed) => managed.is_empty().await,
+            None => true,
+        };
+        if self.config.is_empty() && store_empty {
+            return true;
+        }
+        self.closed.store(true, Ordering::Relaxed);
+        false
+    }
+
     /// The ids of the config's keys.
     pub fn config_ids(&self) -> impl Iterator<Item = &str> {
         self.config.values().filter_map(|c| c.key_id.as_deref())
@@ -122,15 +142,8 @@ impl Keys {
         if let Some(caller) = hash.as_ref().and_then(|h| self.config.get(h)) {
             return Ok(caller.clone());
         }
-        if !self.closed.load(Ordering::Relaxed) {
-            let store_empty = match &self.managed {
-                Some(managed) => managed.is_empty().await,
-                None => true,
-            };
-            if self.config.is_empty() && store_empty {
-                return Ok(Caller::default());
-            }
-            self.closed.store(true, Ordering::Relaxed);
+        if self.open_now().await {
+            return Ok(Caller::default());
         }
         let Some(hash) = hash else {
             return Err(ApiError::new(

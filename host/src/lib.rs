@@ -21,6 +21,7 @@
 //! - [`builtin`]: the built-in plugins embedded in the binary.
 //! - [`config`]: the TOML configuration file.
 //! - [`sqlite`]: how every SQLite-backed store opens its file.
+//! - [`private_files`]: files only the gateway's user may read (mode 0600).
 //! - [`telemetry`]: metrics (`/metrics`), the request log and traces (OTLP).
 //! - [`clock`]: UTC calendar arithmetic (no date-time crate).
 //! - [`scan`]: `sluice scan`, guardrails over files without an upstream.
@@ -38,6 +39,7 @@ pub mod guardrails;
 pub mod keys;
 pub mod metadata;
 pub mod pipeline;
+pub mod private_files;
 pub mod providers;
 pub mod response_cache;
 pub mod routing;

@@ -1,6 +1,6 @@
 //! Serving: the app as a function of its state, and a server with graceful
-//! shutdown (in-flight requests finish; new connections are refused) and
-//! config reload.
+//! shutdown (in-flight requests finish; new connections are refused), limits
+//! on client connections ([`connections`]) and config reload.
 //!
 //! Reload: on SIGHUP, or when the config file's content changes (checked every
 //! [`WATCH_INTERVAL`]), the file is read again and a new [`Gateway`] built from
@@ -9,6 +9,9 @@
 //! config that does not parse, fails validation or cannot be built (a plugin
 //! that will not load, a section that needs a restart) is logged and refused,
 //! and the running one keeps serving.
+
+pub mod connections;
+mod open_files;
 
 use crate::api;
 use crate::config::Config;
@@ -110,6 +113,17 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
     install_crypto_provider();
     let config = source.load()?;
     let gateway = Gateway::new(&config).await?;
+    // After `Gateway::new`, which sets up logging.
+    let open_files = open_files::raise();
+    let mut limits = connections::Limits::from_config(&config.server);
+    limits.max_connections = open_files::fit_connections(limits.max_connections, open_files);
+    if limits.max_connections < config.server.max_connections {
+        tracing::warn!(
+            max_connections = limits.max_connections,
+            open_files,
+            "[server] max_connections lowered to half the open-files limit"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     let address = listener.local_addr()?;
     if gateway.keys.is_open() {
@@ -118,6 +132,13 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
         );
     }
     let guardrails: Vec<&str> = gateway.guardrails.iter().map(|g| g.id.as_str()).collect();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_read_timeout_s = config.server.header_read_timeout_s,
+        idle_timeout_s = config.server.idle_timeout_s,
+        open_files,
+        "connection limits"
+    );
     tracing::info!(%address, guardrails = ?guardrails, "sluice is serving");
     eprintln!(
         "sluice: serving on http://{address} (guardrails: {})",
@@ -146,9 +167,7 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
         .map(|cache| tokio::spawn(log_cache_stats(cache)));
     let live = Live::new(gateway);
     let reloads = tokio::spawn(watch_for_reloads(live.clone(), source));
-    axum::serve(listener, live.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    connections::serve(listener, live.router(), limits, shutdown_signal()).await;
     reloads.abort();
     // In-flight requests are done: write every queued audit record, every
     // request's usage and log line.

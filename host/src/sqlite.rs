@@ -1,5 +1,5 @@
 //! Opening a SQLite file the way every sluice store does: its folder created,
-//! WAL mode (readers never block the writer), a busy timeout, and `NORMAL`
+//! the file private to the gateway's user ([`crate::private_files`]), WAL mode (readers never block the writer), a busy timeout, and `NORMAL`
 //! synchronisation.
 
 use rusqlite::Connection;
@@ -11,12 +11,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens (creating if needed) the database at `path`.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        // A folder that cannot be made shows up as the open's own error.
-        let _ = std::fs::create_dir_all(dir);
-    }
+    // A file that cannot be made shows up as the open's own error.
+    let _ = crate::private_files::prepare_database(path);
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     use_wal(&conn)?;

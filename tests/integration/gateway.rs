@@ -114,7 +114,13 @@ metadata = {{ team = "a" }}
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = sluice::server::app(gateway.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let limits = sluice::server::connections::Limits::from_config(&config.server);
+    tokio::spawn(sluice::server::connections::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
     Harness {
         mock,
         base,

@@ -22,4 +22,5 @@ mod sdk;
 mod security;
 mod segment_cache;
 mod serve;
+mod server_hardening;
 mod support;

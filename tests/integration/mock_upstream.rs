@@ -16,6 +16,7 @@
 //! | `slow` | waits 3 s before answering |
 //! | `slow-stream` | streams a chunk every 50 ms for 10 s; notes when the stream is dropped |
 //! | `status-429` | 429 with `Retry-After: 1` |
+//! | `retry-after-huge` | 429 with `Retry-After: 1e20` |
 //! | `flaky-N-M` | 503 for the first N calls of this model name (M: any tag), then answers |
 //! | `dies-before-first-event` | a 200 stream that breaks before its first byte |
 //! | `error-leak` | 400 whose error message contains `leak.person@corp-mail.com` |
@@ -307,6 +308,13 @@ async fn special(state: &MockState, model: &str, api_is_openai: bool) -> Option<
                 "x-ratelimit-remaining-requests",
                 axum::http::HeaderValue::from_static("0"),
             );
+            Some(response)
+        }
+        "retry-after-huge" => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, api_is_openai, "go away");
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1e20"));
             Some(response)
         }
         "dies-before-first-event" => {

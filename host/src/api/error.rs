@@ -41,6 +41,12 @@ pub enum ErrorKind {
     Permission,
     /// An unknown route (404).
     NotFound,
+    /// A known route called with another method (405).
+    MethodNotAllowed,
+    /// A body in a format the gateway does not take (415).
+    UnsupportedMediaType,
+    /// The request's headers are over the limit (431).
+    HeadersTooLarge,
     /// The body is over the configured limit (413).
     TooLarge,
     /// Too many requests (429): a provider's answer, or a gateway rate limit.
@@ -65,6 +71,9 @@ impl ErrorKind {
             ErrorKind::Authentication => StatusCode::UNAUTHORIZED,
             ErrorKind::Permission => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::BudgetExceeded => StatusCode::PAYMENT_REQUIRED,
@@ -83,6 +92,9 @@ impl ErrorKind {
             ErrorKind::Authentication => "authentication",
             ErrorKind::Permission => "permission",
             ErrorKind::NotFound => "not_found",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::UnsupportedMediaType => "unsupported_media_type",
+            ErrorKind::HeadersTooLarge => "headers_too_large",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::BudgetExceeded => "budget_exceeded",
@@ -98,6 +110,9 @@ impl ErrorKind {
             ErrorKind::InvalidRequest
             | ErrorKind::Blocked
             | ErrorKind::NotFound
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::UnsupportedMediaType
+            | ErrorKind::HeadersTooLarge
             | ErrorKind::TooLarge => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::Permission => "permission_error",
@@ -112,7 +127,11 @@ impl ErrorKind {
 
     fn anthropic_type(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::Blocked => "invalid_request_error",
+            ErrorKind::InvalidRequest
+            | ErrorKind::Blocked
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::UnsupportedMediaType
+            | ErrorKind::HeadersTooLarge => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::Permission => "permission_error",
             ErrorKind::NotFound => "not_found_error",

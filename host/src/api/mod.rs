@@ -16,7 +16,9 @@
 
 pub mod admin;
 pub mod admin_keys;
+pub mod catch_panic;
 pub mod error;
+pub mod header_limits;
 pub mod segments;
 pub mod sse;
 pub mod stream;
@@ -28,15 +30,26 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use error::{Api, ApiError, ErrorKind};
 use serde_json::json;
 use std::sync::Arc;
 
-/// The gateway's routes.
+/// The gateway's routes, and the layers every request passes, outermost
+/// first:
+///
+/// 1. [`catch_panic`]: a panic anywhere below becomes a 500 in the caller's
+///    format.
+/// 2. [`header_limits`]: too many or too large headers, a 431.
+/// 3. [`keyless_guard`]: without gateway keys, only local programs may call
+///    the API (403, 415).
+///
+/// A known route called with another method gets a 405, an unknown one a 404,
+/// both in the caller's format.
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/chat/completions", post(openai_chat))
         .route("/v1/models", get(models))
         .route("/v1/embeddings", post(embeddings))
@@ -58,8 +71,56 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                 .delete(admin_keys::revoke),
         )
         .route("/admin/keys/{id}/rotate", post(admin_keys::rotate))
-        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found);
+    routes
+        .layer(middleware::from_fn_with_state(
+            gateway.clone(),
+            keyless_guard,
+        ))
+        .layer(middleware::from_fn(header_limits::limit_headers))
+        .layer(middleware::from_fn(catch_panic::catch_panic))
         .with_state(gateway)
+}
+
+/// Which API a request speaks: its route's, else its headers' ([`api_of`]).
+pub(crate) fn api_of_request(request: &Request) -> Api {
+    match request.uri().path() {
+        "/v1/chat/completions" | "/v1/embeddings" => Api::OpenAi,
+        path if path.starts_with("/v1/messages") => Api::Anthropic,
+        _ => api_of(request.headers()),
+    }
+}
+
+/// Without gateway keys, refuses API requests that do not come from a
+/// program on this machine ([`crate::auth::keyless`]).
+async fn keyless_guard(
+    State(gateway): State<Arc<Gateway>>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    if request.uri().path().starts_with("/v1/") && gateway.keys.open_now().await {
+        let api = api_of_request(&request);
+        let checked =
+            crate::auth::keyless::check(request.method(), request.uri(), request.headers(), api);
+        if let Err(error) = checked {
+            return error.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    ApiError::new(
+        api_of_request(&request),
+        ErrorKind::MethodNotAllowed,
+        format!(
+            "{} does not take {} requests",
+            request.uri().path(),
+            request.method()
+        ),
+    )
+    .into_response()
 }
 
 /// `/ready`: whether this gateway can serve now: its state store answers

@@ -109,12 +109,19 @@ impl AuditLog {
     /// The records `filter` selects, from the reading connection. Blocking: call
     /// it off the async workers.
     pub fn query(&self, filter: &Filter) -> anyhow::Result<Vec<(i64, Record)>> {
-        self.reader.lock().expect("audit reader").query(filter)
+        self.reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .query(filter)
     }
 
     /// Queues `records`. Blocks while the queue is full (never drops).
     pub fn append(&self, records: Vec<Record>) {
-        let sender = self.sender.lock().expect("audit sender").clone();
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let Some(sender) = sender else {
             tracing::error!(
                 count = records.len(),
@@ -132,8 +139,16 @@ impl AuditLog {
 
     /// Stops taking records, writes every queued one and waits for the writer.
     pub fn close(&self) {
-        self.sender.lock().expect("audit sender").take();
-        if let Some(writer) = self.writer.lock().expect("audit writer").take() {
+        self.sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(writer) = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
             let _ = writer.join();
         }
     }
@@ -197,6 +212,7 @@ fn key_file(database: &Path) -> anyhow::Result<[u8; 32]> {
     name.push(".key");
     let path = PathBuf::from(name);
     if let Ok(text) = std::fs::read_to_string(&path) {
+        crate::private_files::tighten(&path);
         let bytes = blake3::Hash::from_hex(text.trim())
             .map_err(|_| anyhow::anyhow!("{} is not a 64-digit hex key", path.display()))?;
         return Ok(*bytes.as_bytes());

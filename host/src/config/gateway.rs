@@ -29,6 +29,19 @@ pub struct ServerConfig {
     /// The routing config (`[routing.NAME]`) used when neither the request
     /// nor its key names one.
     pub default_config: Option<String>,
+    /// Seconds an HTTP/1 connection gets to send a whole request head, counted
+    /// from when it is ready for one (accepted, or its last answer sent); so
+    /// also how long it may wait idle between requests.
+    #[serde(default = "default_header_read_timeout_s")]
+    pub header_read_timeout_s: u64,
+    /// Seconds a connection (HTTP/1 or HTTP/2) may stay open with no request
+    /// in flight.
+    #[serde(default = "default_idle_timeout_s")]
+    pub idle_timeout_s: u64,
+    /// Most client connections open at once; lowered at start to half the
+    /// open-files limit when that is smaller.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 fn default_listen() -> SocketAddr {
@@ -47,6 +60,33 @@ fn default_max_stream_event_mb() -> u64 {
     16
 }
 
+fn default_header_read_timeout_s() -> u64 {
+    10
+}
+
+fn default_idle_timeout_s() -> u64 {
+    60
+}
+
+fn default_max_connections() -> usize {
+    4096
+}
+
+impl ServerConfig {
+    /// Checks the connection limits; returns the offending field and why.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let positive = [
+            ("header_read_timeout_s", self.header_read_timeout_s),
+            ("idle_timeout_s", self.idle_timeout_s),
+            ("max_connections", self.max_connections as u64),
+        ];
+        match positive.iter().find(|(_, value)| *value == 0) {
+            Some((name, _)) => Err((format!("server.{name}"), "must be at least 1".into())),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -56,6 +96,9 @@ impl Default for ServerConfig {
             max_stream_event_mb: default_max_stream_event_mb(),
             default_model: None,
             default_config: None,
+            header_read_timeout_s: default_header_read_timeout_s(),
+            idle_timeout_s: default_idle_timeout_s(),
+            max_connections: default_max_connections(),
         }
     }
 }

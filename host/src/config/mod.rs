@@ -318,6 +318,9 @@ impl Config {
                 return Err(invalid(field.into(), "must be between 1 and 1024".into()));
             }
         }
+        self.server
+            .validate()
+            .map_err(|(field, message)| invalid(field, message))?;
         if matches!(self.sandbox.parallel_checks, Some(n) if n == 0 || n > 1024) {
             return Err(invalid(
                 "sandbox.parallel_checks".into(),

@@ -204,7 +204,10 @@ impl StreamGuard {
         let [segment] = segments;
         let text = segment.text;
         self.redacted |= !released.is_empty();
-        let mut placeholders = self.placeholders.lock().expect("placeholders");
+        let mut placeholders = self
+            .placeholders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let out = redact::apply(&text[..cut], &released, &mut placeholders);
         drop(placeholders);
         let entry = self.channels.get_mut(channel).expect("channel exists");

@@ -131,7 +131,10 @@ impl RedisKeyStore {
         &self,
         f: impl FnOnce(&mut redis::Connection) -> Result<T, KeyError>,
     ) -> Result<T, KeyError> {
-        let mut slot = self.connection.lock().expect("redis connection");
+        let mut slot = self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.is_none() {
             let connection = self
                 .client

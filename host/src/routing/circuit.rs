@@ -3,7 +3,7 @@
 
 use crate::config::CircuitBreakerConfig;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +17,10 @@ enum State {
 }
 
 /// The circuits of every target, by `@provider/model`.
+///
+/// The table is a plain mutex: every change to it is one assignment, so a
+/// panic while it is held cannot leave it half-changed, and a poisoned lock
+/// is taken over rather than failing every later request.
 #[derive(Debug)]
 pub struct Breakers {
     config: CircuitBreakerConfig,
@@ -46,7 +50,7 @@ impl Breakers {
         if !self.config.enabled {
             return Permit::Go;
         }
-        let mut circuits = self.circuits.lock().expect("circuits");
+        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(state) = circuits.get_mut(target) else {
             return Permit::Go;
         };
@@ -71,7 +75,7 @@ impl Breakers {
         if !self.config.enabled {
             return;
         }
-        let mut circuits = self.circuits.lock().expect("circuits");
+        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         if !failed {
             circuits.remove(target);
             return;
@@ -98,7 +102,7 @@ impl Breakers {
     /// The targets whose circuit is open now (for metrics and health).
     pub fn open_circuits(&self) -> Vec<String> {
         let now = Instant::now();
-        let circuits = self.circuits.lock().expect("circuits");
+        let circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         circuits
             .iter()
             .filter(|(_, s)| {
@@ -172,5 +176,31 @@ mod tests {
             .insert("@a/m".into(), State::Probing);
         b.record("@a/m", false);
         assert_eq!(b.permit("@a/m"), Permit::Go, "a good probe closes it");
+    }
+
+    #[test]
+    fn a_panic_while_the_table_is_locked_does_not_break_later_requests() {
+        let b = breakers(30);
+        b.record("@a/m", true);
+        std::thread::scope(|scope| {
+            let poisoned = scope
+                .spawn(|| {
+                    let _held = b.circuits.lock().unwrap();
+                    panic!("a panic while the circuit table is locked");
+                })
+                .join();
+            assert!(poisoned.is_err());
+        });
+        assert!(b.circuits.is_poisoned());
+        assert_eq!(b.permit("@a/m"), Permit::Go);
+        b.record("@a/m", true);
+        b.record("@a/m", true);
+        assert!(
+            matches!(b.permit("@a/m"), Permit::Skip(_)),
+            "still counts failures"
+        );
+        assert_eq!(b.open_circuits(), ["@a/m"]);
+        b.record("@a/m", false);
+        assert!(b.open_circuits().is_empty());
     }
 }

@@ -63,11 +63,22 @@ impl RetryPolicy {
     }
 }
 
-/// A `Retry-After` header: seconds, or an HTTP date (read as seconds from now).
+/// The longest `Retry-After` read; longer ones (`1e20`, a date years ahead)
+/// count as this, which is past any retry policy's wait.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// A `Retry-After` header: seconds, or an HTTP date (read as seconds from now),
+/// at most [`MAX_RETRY_AFTER`]; `None` when it is neither (negative, NaN,
+/// infinite, text).
 pub fn parse_retry_after(value: &str, now_ms: i64) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        if !seconds.is_finite() || seconds < 0.0 {
+            return None;
+        }
+        return Some(Duration::from_secs_f64(
+            seconds.min(MAX_RETRY_AFTER.as_secs_f64()),
+        ));
     }
     // `Sun, 22 Nov 2026 14:03:07 GMT`
     let parts: Vec<&str> = value.split_whitespace().collect();
@@ -77,10 +88,19 @@ pub fn parse_retry_after(value: &str, now_ms: i64) -> Option<Duration> {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
+    // Digits of the sizes the format has, so the date arithmetic cannot overflow.
+    let digits = |text: &str, sizes: &[usize]| {
+        sizes.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+    };
+    let clock_ok = time.split(':').all(|part| digits(part, &[2]));
+    if !digits(year, &[4]) || !digits(day, &[1, 2]) || !clock_ok {
+        return None;
+    }
     let month = MONTHS.iter().position(|m| *m == month)? + 1;
     let at =
         crate::clock::parse_time(&format!("{year}-{month:02}-{day:0>2}T{time}Z"), now_ms).ok()?;
-    Some(Duration::from_millis((at - now_ms).max(0) as u64))
+    let wait = Duration::from_millis(at.saturating_sub(now_ms).max(0) as u64);
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// A random number in `[0, 1)` for jitter and load balancing (not a secret).
@@ -139,6 +159,34 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", 0), None);
         assert_eq!(parse_retry_after("-1", 0), None);
+    }
+
+    #[test]
+    fn hostile_retry_after_values_are_clamped_or_ignored() {
+        for huge in ["1e20", "1e308", "18446744073709551616", "99999999999"] {
+            assert_eq!(parse_retry_after(huge, 0), Some(MAX_RETRY_AFTER), "{huge}");
+        }
+        for bad in ["NaN", "inf", "-inf", "-0.5", "1e", ""] {
+            assert_eq!(parse_retry_after(bad, 0), None, "{bad}");
+        }
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 0),
+            Some(MAX_RETRY_AFTER)
+        );
+        for bad_date in [
+            "Sun, 22 Nov 9223372036854775807 14:03:07 GMT",
+            "Sun, -22 Nov 2026 14:03:07 GMT",
+            "Sun, 22 Nov 2026 14:-3:07 GMT",
+        ] {
+            assert_eq!(parse_retry_after(bad_date, 0), None, "{bad_date}");
+        }
+        let now = crate::clock::parse_time("2026-11-22T14:03:00Z", 0).unwrap();
+        assert_eq!(
+            parse_retry_after("Sun, 22 Nov 2020 14:03:07 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past: retry now"
+        );
+        assert_eq!(policy().wait(0, parse_retry_after("1e20", 0), 0.5), None);
     }
 
     #[test]

@@ -405,7 +405,11 @@ impl Metrics {
 
     /// The OpenMetrics text of every metric, with `live` read from the gateway.
     pub fn render(&self, live: Live) -> String {
-        *self.live.now.lock().expect("live metrics") = live;
+        *self
+            .live
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = live;
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
@@ -434,7 +438,9 @@ fn tag_label(tag: &str) -> &'static str {
     // The set of tags is fixed by the config and small: leaking one string per
     // tag name, once, gives the `&'static str` label names need.
     static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut names = NAMES.lock().expect("tag names");
+    let mut names = NAMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let wanted = format!("tag_{tag}");
     if let Some(name) = names.iter().find(|n| **n == wanted) {
         return name;
@@ -486,10 +492,18 @@ impl Bound {
     }
 
     fn get(&self, value: &str) -> String {
-        if self.seen.read().expect("label bound").contains(value) {
+        if self
+            .seen
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(value)
+        {
             return value.to_string();
         }
-        let mut seen = self.seen.write().expect("label bound");
+        let mut seen = self
+            .seen
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if seen.len() < self.max || seen.contains(value) {
             seen.insert(value.to_string());
             value.to_string()
@@ -507,7 +521,11 @@ struct LiveCollector {
 
 impl Collector for LiveCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let live = self.now.lock().expect("live metrics").clone();
+        let live = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         if let Some(stats) = live.segment_cache {
             let counters = [
                 (

@@ -131,7 +131,10 @@ impl Observed {
 
     /// The facts, to fill in.
     pub fn facts(&self) -> MutexGuard<'_, Facts> {
-        self.0.facts.lock().expect("observed facts")
+        self.0
+            .facts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether bodies go into this request's log line.

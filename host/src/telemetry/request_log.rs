@@ -31,7 +31,7 @@ pub struct RequestLog {
 
 impl RequestLog {
     /// Opens the log `config` asks for (`None` in `never` mode). A file is
-    /// created when missing and appended to.
+    /// created when missing (mode 0600) and appended to.
     pub fn open(
         config: &RequestLogConfig,
         metrics: Arc<Metrics>,
@@ -97,7 +97,12 @@ impl RequestLog {
     /// Writes every queued line and stops the writer (at shutdown). Lines
     /// queued after this are lost.
     pub fn close(&self) {
-        if let Some(writer) = self.writer.lock().expect("request log writer").take() {
+        if let Some(writer) = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
             let _ = self.queue.send(STOP.to_string());
             let _ = writer.join();
         }
@@ -108,15 +113,7 @@ impl RequestLog {
 const STOP: &str = "\u{0}stop";
 
 fn open_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    crate::private_files::open_append(path)
         .map_err(|e| anyhow::anyhow!("cannot open the request log {}: {e}", path.display()))
 }
 

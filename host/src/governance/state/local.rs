@@ -96,7 +96,11 @@ impl LocalState {
     /// Checks every counter, then counts the request in all of them, under one lock.
     pub fn admit(&self, checks: &[Check]) -> Admission {
         let now = crate::clock::now_ms();
-        let mut counters = self.inner.counters.lock().expect("counters");
+        let mut counters = self
+            .inner
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let value = |name: &str| {
             counters
                 .get(name)
@@ -127,19 +131,31 @@ impl LocalState {
     pub fn record(&self, adds: &[Add], (key, totals): (UsageKey, Totals)) {
         let now = crate::clock::now_ms();
         {
-            let mut counters = self.inner.counters.lock().expect("counters");
+            let mut counters = self
+                .inner
+                .counters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for a in adds {
                 add(&mut counters, &a.counter, a.amount, a.expires_ms, now);
             }
         }
-        let mut usage = self.inner.unsaved_usage.lock().expect("usage");
+        let mut usage = self
+            .inner
+            .unsaved_usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         usage.entry(key).or_default().add(&totals);
     }
 
     /// Usage rows of the hours in `[from_ms, to_ms)`, including unsaved ones.
     pub fn usage(&self, from_ms: i64, to_ms: i64) -> anyhow::Result<Vec<(UsageKey, Totals)>> {
         self.inner.save()?;
-        let db = self.inner.db.lock().expect("state db");
+        let db = self
+            .inner
+            .db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut select = db.prepare(&format!(
             "SELECT hour_ms, key_id, team, model, provider, tags, {} FROM sluice_usage \
              WHERE hour_ms >= ?1 AND hour_ms < ?2 ORDER BY hour_ms",
@@ -168,7 +184,12 @@ impl LocalState {
 
     /// Stops the saver and saves what is left.
     pub fn close(&self) {
-        if let Some((stop, thread)) = self.saver.lock().expect("saver").take() {
+        if let Some((stop, thread)) = self
+            .saver
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
             let _ = stop.send(());
             let _ = thread.join();
         }
@@ -218,7 +239,10 @@ impl Inner {
     fn save(&self) -> anyhow::Result<()> {
         let now = crate::clock::now_ms();
         let deltas: Vec<(String, i64, i64)> = {
-            let mut counters = self.counters.lock().expect("counters");
+            let mut counters = self
+                .counters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             counters.retain(|_, c| c.expires_ms > now || c.unsaved != 0);
             counters
                 .iter_mut()
@@ -226,8 +250,16 @@ impl Inner {
                 .map(|(name, c)| (name.clone(), std::mem::take(&mut c.unsaved), c.expires_ms))
                 .collect()
         };
-        let usage = std::mem::take(&mut *self.unsaved_usage.lock().expect("usage"));
-        let mut db = self.db.lock().expect("state db");
+        let usage = std::mem::take(
+            &mut *self
+                .unsaved_usage
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let mut db = self
+            .db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let tx = db.transaction()?;
         {
             let mut counter = tx.prepare_cached(
