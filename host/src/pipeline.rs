@@ -2,26 +2,35 @@
 //! `/v1/messages`) through the gateway. The phases, in the order of `chat`:
 //!
 //! ```text
-//! client ─► auth (gateway key) ─► metadata (key tags + `x-sluice-metadata`
-//!          + trace id)
-//!        ─► parse (JSON object, `messages` array, `model`)
+//! client ─► auth (gateway key, from the headers alone) ─► metadata (key tags
+//!          + the tags `x-sluice-metadata` may set + trace id)
+//!        ─► read the body (only now: a caller without a key never gets one
+//!          buffered) ─► parse (JSON object, `messages` array, `model`,
+//!          `max_tokens`)
 //!        ─► route (routing config: header | key | server default; else the model:
 //!          alias | @provider/model | key default | server default) ─► a plan
 //!          of targets (see [`crate::routing`])
 //!        ─► scope (the key's allowed models and providers; else 403)
 //!        ─► admit (budgets ⇒ 402, rate limits ⇒ 429; see [`crate::governance`])
-//!        ─► request guardrails (block ⇒ 400 content_blocked; redact ⇒ body rewritten)
-//!        ─► response cache (when on: a fresh answer to this exact request is
-//!          replayed; see [`crate::response_cache`])
+//!        ─► request guardrails, over exactly the body each target is sent
+//!          (its overrides applied; block ⇒ 400 content_blocked; redact ⇒ that
+//!          body rewritten). Nothing after this changes what a message says.
+//!        ─► response cache (when on: a fresh answer to this exact request,
+//!          judged again by this request's response guardrails; see
+//!          [`crate::response_cache`])
 //!        ─► translate (when the provider speaks the other API)
 //!        ─► provider: each target of the plan in turn, with retries, timeouts
 //!          and circuit breaking, until one serves (echo answers locally; others
-//!          get the rewritten body + provider key)
+//!          get their checked body + provider key); answers read with a size limit
 //!        ─► translate the answer back (whole, or event by event)
-//!        ─► response guardrails: whole body, or per streamed delta with holdback
+//!        ─► response guardrails: whole body, per streamed delta with holdback,
+//!          a provider's error body or a stream's error event
 //!        ─► client
 //!        ─► usage (the provider's own counts) ─► counters and usage totals
 //! ```
+//!
+//! The endpoints beside chat (embeddings, token counting) pass the same
+//! phases without routing configs or streams: [`forward`].
 //!
 //! Each guardrail check (request, response, or a streamed window) hands its
 //! flags, redactions, blocks and plugin failures to the audit trail
