@@ -636,11 +636,7 @@ async fn only_a_gateway_with_some_key_listens_beyond_loopback() {
     let mock = MockUpstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &mock, false);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let listen = format!("0.0.0.0:{port}");
     let mut serve = sluice();
     serve

@@ -45,6 +45,11 @@ async fn post(
     (status, headers, response.text().await.unwrap())
 }
 
+/// An OpenAI chat request for `model` saying "hi", with the harness's key.
+async fn ask(h: &Harness, model: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    post(h, "/v1/chat/completions", &[], &openai_chat(model, "hi")).await
+}
+
 fn openai_chat(model: &str, text: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": text}]})
 }
@@ -257,13 +262,7 @@ guardrails = []
 #[tokio::test]
 async fn provider_errors_pass_the_response_guardrails() {
     let h = gateway::start(GUARDRAILS).await;
-    let (status, _, answer) = post(
-        &h,
-        "/v1/chat/completions",
-        &[],
-        &openai_chat("@oa/error-leak", "hi"),
-    )
-    .await;
+    let (status, _, answer) = ask(&h, "@oa/error-leak").await;
     assert_eq!(status, 400, "{answer}");
     assert!(!answer.contains(LEAKED_EMAIL), "{answer}");
     assert!(
@@ -296,13 +295,7 @@ async fn provider_errors_pass_the_response_guardrails() {
 #[tokio::test]
 async fn a_provider_429_keeps_its_retry_after() {
     let h = gateway::start("").await;
-    let (status, headers, _) = post(
-        &h,
-        "/v1/chat/completions",
-        &[],
-        &openai_chat("@oa/status-429", "hi"),
-    )
-    .await;
+    let (status, headers, _) = ask(&h, "@oa/status-429").await;
     assert_eq!(status, 429);
     assert_eq!(headers["retry-after"], "1");
     assert_eq!(headers["x-ratelimit-remaining-requests"], "0");
@@ -332,13 +325,7 @@ async fn timeouts_bound_the_start_and_the_silences_of_a_stream() {
 #[tokio::test]
 async fn oversized_answers_are_refused() {
     let h = gateway::start("").await;
-    let (status, _, answer) = post(
-        &h,
-        "/v1/chat/completions",
-        &[],
-        &openai_chat("@oa/huge-answer", "hi"),
-    )
-    .await;
+    let (status, _, answer) = ask(&h, "@oa/huge-answer").await;
     assert_eq!(status, 502, "{}", &answer[..answer.len().min(300)]);
     assert!(answer.contains("max_answer_mb"), "{answer}");
     let mut body = openai_chat("@oa/huge-answer", "hi");

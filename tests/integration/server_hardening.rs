@@ -40,11 +40,7 @@ fn addr_of(base: &str) -> SocketAddr {
 /// (hard) and half that (soft), once it answers `/health`.
 async fn serve_with_few_files(config: &Path, open_files: u32) -> crate::support::Served {
     sluice::server::install_crypto_provider();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let program = sluice().get_program().to_owned();
     let child = std::process::Command::new("sh")
         .arg("-c")
@@ -58,25 +54,7 @@ async fn serve_with_few_files(config: &Path, open_files: u32) -> crate::support:
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let served = crate::support::Served {
-        child: Some(child),
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client
-        .get(format!("{}/health", served.base))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "sluice did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    served
+    crate::support::Served::started(child, port).await
 }
 
 /// A client that sends a request head one header line at a time and never

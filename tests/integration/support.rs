@@ -223,6 +223,15 @@ impl Drop for Served {
     }
 }
 
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `sluice serve --config CONFIG` on a free loopback port, once it answers
 /// `/health`.
 pub async fn spawn_serve(
@@ -231,11 +240,7 @@ pub async fn spawn_serve(
     env: &[(&str, &str)],
 ) -> Served {
     sluice::server::install_crypto_provider();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = sluice()
         .args(["serve", "--config"])
         .arg(config)
@@ -245,25 +250,33 @@ pub async fn spawn_serve(
         .envs(env.iter().copied())
         .spawn()
         .unwrap();
-    let served = Served {
-        child: Some(child),
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let started = std::time::Instant::now();
-    while client
-        .get(format!("{}/health", served.base))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "sluice did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    Served::started(child, port).await
+}
+
+impl Served {
+    /// The gateway `child` serving on `port`, once it answers `/health`
+    /// (a test fails when it does not within 30 s).
+    pub async fn started(child: std::process::Child, port: u16) -> Served {
+        let served = Served {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        while client
+            .get(format!("{}/health", served.base))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "sluice did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        served
     }
-    served
 }
 
 /// A Redis database of its own (one of the server's 16), emptied first.
