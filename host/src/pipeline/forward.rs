@@ -18,7 +18,7 @@ use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments::{self, Extracted};
 use crate::gateway::Gateway;
 use crate::governance::usage::Usage;
-use crate::providers::echo;
+use crate::providers::{self, echo};
 use crate::routing::attempt::read_limited;
 use crate::sandbox::Phase;
 use axum::body::Body;
@@ -46,11 +46,11 @@ impl Endpoint {
         }
     }
 
-    /// Its path under the provider's base URL.
-    fn path(self) -> &'static str {
+    /// The provider endpoint it forwards to.
+    fn upstream(self) -> providers::Endpoint {
         match self {
-            Endpoint::Embeddings => "/embeddings",
-            Endpoint::CountTokens => "/v1/messages/count_tokens",
+            Endpoint::Embeddings => providers::Endpoint::Embeddings,
+            Endpoint::CountTokens => providers::Endpoint::CountTokens,
         }
     }
 
@@ -113,11 +113,12 @@ async fn forward_inner(
         facts.provider = Some(route.provider.slug.clone());
         facts.model = Some(route.qualified());
     }
-    if route.provider.api().is_some_and(|served| served != api) {
+    if route.provider.api().is_some() && !route.provider.serves(endpoint.upstream()) {
         return Err(invalid(format!(
-            "model `{}` is not served by an {} API",
+            "model `{}` is not served by an {} API: provider `{}` has no such endpoint",
             route.qualified(),
-            api.as_str()
+            api.as_str(),
+            route.provider.slug
         )));
     }
     let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
@@ -161,7 +162,12 @@ async fn forward_inner(
     let sent = async {
         let response = route
             .provider
-            .send(&gateway.providers.client, endpoint.path(), body, headers)
+            .send(
+                &gateway.providers.client,
+                endpoint.upstream(),
+                body,
+                headers,
+            )
             .await
             .map_err(|e| e.to_api(api))?;
         let status = response.status();

@@ -1,7 +1,41 @@
 //! The `echo` provider: answers with the request it would have sent upstream, so
 //! a user sees exactly what the guardrails changed. Needs no key and no network.
 
+use super::{Endpoint, Upstream};
+use crate::api::error::Api;
+use crate::secret::Secret;
+use axum::http::HeaderMap;
+use reqwest::RequestBuilder;
 use serde_json::{Value, json};
+
+/// The built-in echo provider: it answers in the gateway, so it serves no
+/// upstream endpoint and speaks no API upstream (the pipeline answers in the
+/// client's own).
+#[derive(Debug)]
+pub struct Echo;
+
+impl Upstream for Echo {
+    fn api(&self) -> Option<Api> {
+        None
+    }
+
+    fn path(&self, _: Endpoint) -> Option<&'static str> {
+        None
+    }
+
+    fn authorize(
+        &self,
+        request: RequestBuilder,
+        _: Option<&Secret>,
+        _: &HeaderMap,
+    ) -> RequestBuilder {
+        request
+    }
+
+    fn max_completion_tokens(&self) -> bool {
+        false
+    }
+}
 
 /// The assistant text of an echo answer: the upstream request, pretty-printed.
 pub fn echo_text(upstream_request: &Value) -> String {

@@ -3,26 +3,86 @@
 //! A model is addressed as `@slug/model`, by an alias from `[models]`, or, when a
 //! request names none, by its key's default and then the server's. Provider keys
 //! stay here: they are added to the upstream request and never leave otherwise.
+//!
+//! Each kind of provider is one file implementing [`Upstream`]: the API it
+//! speaks, the path of each endpoint it serves, and how a request to it is
+//! authorised. Adding a kind is adding a file and one arm to [`upstream_of`];
+//! the trait has no defaults, so nothing a new kind must decide is inherited
+//! from another by accident.
+//!
+//! | kind | file | API upstream | auth |
+//! |---|---|---|---|
+//! | `openai` | [`openai`] | Chat Completions, embeddings | Bearer |
+//! | `openai-compatible` | [`openai_compatible`] | Chat Completions, embeddings | Bearer (optional) |
+//! | `anthropic` | [`anthropic`] | Messages, token counting | `x-api-key` + version and beta headers |
+//! | `echo` | [`echo`] | none: answers in the gateway | none |
 
+pub mod anthropic;
 pub mod echo;
+pub mod openai;
+pub mod openai_compatible;
 
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::config::{Config, ProviderKind};
 use crate::secret::Secret;
 use axum::http::HeaderMap;
+use reqwest::RequestBuilder;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Anthropic API version sent when the client gives none.
-const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+/// An endpoint a provider may serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Chat: Chat Completions or Messages, in the provider's API.
+    Chat,
+    /// OpenAI embeddings.
+    Embeddings,
+    /// Anthropic token counting.
+    CountTokens,
+}
+
+/// What a kind of provider is, as the gateway calls it.
+pub trait Upstream: Send + Sync + std::fmt::Debug {
+    /// The API it speaks upstream; `None` when it answers in the gateway.
+    fn api(&self) -> Option<Api>;
+
+    /// The path of `endpoint` under its base URL; `None` when it does not
+    /// serve it.
+    fn path(&self, endpoint: Endpoint) -> Option<&'static str>;
+
+    /// `request` with the provider key and the API's own headers (from the
+    /// client's, where the API says they are forwarded).
+    fn authorize(
+        &self,
+        request: RequestBuilder,
+        key: Option<&Secret>,
+        client_headers: &HeaderMap,
+    ) -> RequestBuilder;
+
+    /// Whether a request translated for it caps the answer with
+    /// `max_completion_tokens` (else `max_tokens`).
+    fn max_completion_tokens(&self) -> bool;
+}
+
+/// The implementation of a configured kind.
+fn upstream_of(kind: ProviderKind) -> &'static dyn Upstream {
+    match kind {
+        ProviderKind::Openai => &openai::OpenAi,
+        ProviderKind::OpenaiCompatible => &openai_compatible::OpenAiCompatible,
+        ProviderKind::Anthropic => &anthropic::Anthropic,
+        ProviderKind::Echo => &echo::Echo,
+    }
+}
 
 /// A configured upstream.
 #[derive(Debug)]
 pub struct Provider {
     /// Its slug.
     pub slug: String,
-    /// Its kind.
+    /// Its kind, as configured.
     pub kind: ProviderKind,
+    /// How it is called.
+    upstream: &'static dyn Upstream,
     base_url: String,
     api_key: Option<Secret>,
     /// How long its answer may take to start (`timeout_s`).
@@ -56,6 +116,9 @@ pub enum UpstreamError {
     /// Connection refused, reset, DNS, TLS...
     #[error("provider `{0}` could not be reached: {1}")]
     Connect(String, String),
+    /// The provider does not serve the endpoint.
+    #[error("provider `{0}` does not serve {1:?}")]
+    Unsupported(String, Endpoint),
 }
 
 impl UpstreamError {
@@ -64,58 +127,53 @@ impl UpstreamError {
         let kind = match self {
             UpstreamError::Timeout(..) => ErrorKind::Timeout,
             UpstreamError::Connect(..) => ErrorKind::BadGateway,
+            UpstreamError::Unsupported(..) => ErrorKind::InvalidRequest,
         };
         ApiError::new(api, kind, self.to_string())
     }
 }
 
 impl Provider {
-    /// The wire API this provider speaks upstream.
+    /// The wire API this provider speaks upstream (`None`: it answers in the
+    /// gateway).
     pub fn api(&self) -> Option<Api> {
-        match self.kind {
-            ProviderKind::Openai | ProviderKind::OpenaiCompatible => Some(Api::OpenAi),
-            ProviderKind::Anthropic => Some(Api::Anthropic),
-            ProviderKind::Echo => None,
-        }
+        self.upstream.api()
     }
 
-    /// Sends a request body for `path` (e.g. `/chat/completions`) upstream.
-    /// `client_headers` contributes only the Anthropic version and beta headers.
-    /// No time limit is set here: the caller bounds the wait for the answer
-    /// to start ([`Provider::timeout`]) and, for a stream, the gaps between
-    /// its bytes ([`Provider::idle_timeout`]); a stream may last any time.
+    /// Whether it serves `endpoint`.
+    pub fn serves(&self, endpoint: Endpoint) -> bool {
+        self.upstream.path(endpoint).is_some()
+    }
+
+    /// Whether a request translated for it uses `max_completion_tokens`.
+    pub fn max_completion_tokens(&self) -> bool {
+        self.upstream.max_completion_tokens()
+    }
+
+    /// Sends a request body to `endpoint` upstream, authorised as its kind
+    /// says; `client_headers` contributes only what the API forwards (such as
+    /// Anthropic's version and beta headers). No time limit is set here: the
+    /// caller bounds the wait for the answer to start ([`Provider::timeout`])
+    /// and, for a stream, the gaps between its bytes
+    /// ([`Provider::idle_timeout`]); a stream may last any time.
     pub async fn send(
         &self,
         client: &reqwest::Client,
-        path: &str,
+        endpoint: Endpoint,
         body: Vec<u8>,
         client_headers: &HeaderMap,
     ) -> Result<reqwest::Response, UpstreamError> {
+        let Some(path) = self.upstream.path(endpoint) else {
+            return Err(UpstreamError::Unsupported(self.slug.clone(), endpoint));
+        };
         let url = format!("{}{path}", self.base_url.trim_end_matches('/'));
-        let mut request = client
+        let request = client
             .post(url)
             .header("content-type", "application/json")
             .body(body);
-        match self.kind {
-            ProviderKind::Anthropic => {
-                let version = client_headers
-                    .get("anthropic-version")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(DEFAULT_ANTHROPIC_VERSION);
-                request = request.header("anthropic-version", version);
-                if let Some(beta) = client_headers.get("anthropic-beta") {
-                    request = request.header("anthropic-beta", beta);
-                }
-                if let Some(key) = &self.api_key {
-                    request = request.header("x-api-key", key.expose());
-                }
-            }
-            _ => {
-                if let Some(key) = &self.api_key {
-                    request = request.bearer_auth(key.expose());
-                }
-            }
-        }
+        let request = self
+            .upstream
+            .authorize(request, self.api_key.as_ref(), client_headers);
         request.send().await.map_err(|e| {
             if e.is_timeout() {
                 UpstreamError::Timeout(self.slug.clone(), self.timeout)
@@ -124,14 +182,6 @@ impl Provider {
                 UpstreamError::Connect(self.slug.clone(), error_chain(&e))
             }
         })
-    }
-
-    /// The path of the chat endpoint of this provider's API.
-    pub fn chat_path(&self) -> &'static str {
-        match self.kind {
-            ProviderKind::Anthropic => "/v1/messages",
-            _ => "/chat/completions",
-        }
     }
 }
 
@@ -163,6 +213,7 @@ impl Providers {
                 let provider = Provider {
                     slug: p.slug.clone(),
                     kind: p.kind,
+                    upstream: upstream_of(p.kind),
                     base_url,
                     api_key: p.api_key.clone(),
                     timeout: Duration::from_secs(p.timeout_s.unwrap_or(600)),
@@ -250,4 +301,71 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    /// The headers `kind` puts on a request, with `client` as the client's.
+    fn authorised(kind: ProviderKind, client: &HeaderMap) -> HeaderMap {
+        let key = Secret::new("sk-provider-key");
+        let request = reqwest::Client::new().post("http://127.0.0.1:9/x");
+        upstream_of(kind)
+            .authorize(request, Some(&key), client)
+            .build()
+            .unwrap()
+            .headers()
+            .clone()
+    }
+
+    #[test]
+    fn each_kind_authorises_its_own_way() {
+        let none = HeaderMap::new();
+        for kind in [ProviderKind::Openai, ProviderKind::OpenaiCompatible] {
+            let headers = authorised(kind, &none);
+            assert_eq!(headers["authorization"], "Bearer sk-provider-key");
+            assert!(!headers.contains_key("x-api-key"));
+        }
+        let headers = authorised(ProviderKind::Anthropic, &none);
+        assert_eq!(headers["x-api-key"], "sk-provider-key");
+        assert_eq!(headers["anthropic-version"], "2023-06-01");
+        assert!(!headers.contains_key("authorization"));
+        assert!(authorised(ProviderKind::Echo, &none).is_empty());
+    }
+
+    #[test]
+    fn anthropic_forwards_the_version_and_every_beta_value() {
+        let mut client = HeaderMap::new();
+        client.insert("anthropic-version", HeaderValue::from_static("2024-01-01"));
+        client.append("anthropic-beta", HeaderValue::from_static("a-2025"));
+        client.append("anthropic-beta", HeaderValue::from_static("b-2026"));
+        client.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer gateway-key"),
+        );
+        let headers = authorised(ProviderKind::Anthropic, &client);
+        assert_eq!(headers["anthropic-version"], "2024-01-01");
+        let betas: Vec<_> = headers.get_all("anthropic-beta").iter().collect();
+        assert_eq!(betas, ["a-2025", "b-2026"]);
+        assert!(
+            !headers.contains_key("authorization"),
+            "the client's gateway key never goes upstream"
+        );
+    }
+
+    #[test]
+    fn each_kind_serves_its_own_endpoints() {
+        let serves = |kind, endpoint| upstream_of(kind).path(endpoint).is_some();
+        assert!(serves(ProviderKind::Openai, Endpoint::Embeddings));
+        assert!(!serves(ProviderKind::Openai, Endpoint::CountTokens));
+        assert!(serves(ProviderKind::Anthropic, Endpoint::CountTokens));
+        assert!(!serves(ProviderKind::Anthropic, Endpoint::Embeddings));
+        for endpoint in [Endpoint::Chat, Endpoint::Embeddings, Endpoint::CountTokens] {
+            assert!(!serves(ProviderKind::Echo, endpoint));
+        }
+        assert!(upstream_of(ProviderKind::Openai).max_completion_tokens());
+        assert!(!upstream_of(ProviderKind::OpenaiCompatible).max_completion_tokens());
+    }
 }

@@ -4,8 +4,7 @@
 
 use super::{Failure, Step};
 use crate::api::error::Api;
-use crate::config::ProviderKind;
-use crate::providers::{Route, UpstreamError};
+use crate::providers::{Endpoint, Route, UpstreamError};
 use crate::translate;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
@@ -77,7 +76,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
     }
     let translating = provider_api != out.api;
     let mut upstream_body = if translating {
-        translate::request(out.api, &body, route.provider.kind == ProviderKind::Openai)
+        translate::request(out.api, &body, route.provider.max_completion_tokens())
     } else {
         body
     };
@@ -93,7 +92,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
             .provider
             .send(
                 out.client,
-                route.provider.chat_path(),
+                Endpoint::Chat,
                 serde_json::to_vec(&upstream_body).expect("a Value serializes"),
                 out.client_headers,
             )
