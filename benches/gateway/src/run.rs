@@ -358,6 +358,7 @@ fn start(
             mock,
             placement,
         )?),
+        Target::Nginx => Some(targets::start_nginx(dir, mock, placement)?),
         Target::Portkey => Some(targets::start_portkey(
             &options.peers,
             dir,

@@ -32,6 +32,9 @@ pub enum Target {
     SluicePassthrough,
     /// sluice with the four built-in guardrails on requests and responses.
     SluiceGuardrails,
+    /// nginx as a plain reverse proxy (one worker, kept-alive upstream
+    /// connections, no body parsing): what a proxy's speed is on this core.
+    Nginx,
     /// The Portkey gateway (npm `@portkey-ai/gateway`).
     Portkey,
     /// The LiteLLM proxy (PyPI `litellm[proxy]`).
@@ -121,6 +124,30 @@ pub const ALL: &[Scenario] = &[
         target: Target::SluicePassthrough,
         api: Api::OpenAi,
         body: BodyKind::Small,
+        stream: false,
+    },
+    Scenario {
+        name: "passthrough-32k",
+        about: "sluice, no guardrails, unique 32 KB coding-agent requests",
+        target: Target::SluicePassthrough,
+        api: Api::OpenAi,
+        body: BodyKind::Agent32k,
+        stream: false,
+    },
+    Scenario {
+        name: "nginx",
+        about: "nginx as a reverse proxy, small OpenAI requests",
+        target: Target::Nginx,
+        api: Api::OpenAi,
+        body: BodyKind::Small,
+        stream: false,
+    },
+    Scenario {
+        name: "nginx-32k",
+        about: "nginx as a reverse proxy, unique 32 KB requests",
+        target: Target::Nginx,
+        api: Api::OpenAi,
+        body: BodyKind::Agent32k,
         stream: false,
     },
     Scenario {

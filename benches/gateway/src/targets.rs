@@ -1,6 +1,6 @@
 //! The gateways under test, as child processes: sluice with a config written for
-//! the scenario, the Portkey gateway and the LiteLLM proxy; pinning with
-//! `taskset`; peak memory from `/proc`.
+//! the scenario, nginx as a reverse proxy, the Portkey gateway and the LiteLLM
+//! proxy; pinning with `taskset`; peak memory from `/proc`.
 
 use crate::body::{ANTHROPIC_MODEL, OPENAI_MODEL};
 use crate::scenario::Target;
@@ -110,6 +110,12 @@ impl Peers {
 
     /// Why `target` cannot run here, if it cannot.
     pub fn missing(&self, target: Target) -> Option<String> {
+        if target == Target::Nginx {
+            return nginx_binary().is_none().then(|| {
+                "not installed (nginx: `apt-get install nginx`, or benches/gateway/install-peers.sh)"
+                    .to_string()
+            });
+        }
         let (what, path) = match target {
             Target::Portkey => ("Portkey", self.portkey_script()),
             Target::Litellm => ("LiteLLM", self.litellm_binary()),
@@ -126,6 +132,12 @@ impl Peers {
     /// The installed version of `target`, if known.
     pub fn version(&self, target: Target) -> Option<String> {
         match target {
+            Target::Nginx => {
+                // `nginx -v` prints `nginx version: nginx/1.22.1` on stderr.
+                let out = Command::new(nginx_binary()?).arg("-v").output().ok()?;
+                let text = String::from_utf8_lossy(&out.stderr);
+                Some(text.trim().rsplit('/').next()?.to_string())
+            }
             Target::Portkey => {
                 let manifest = self
                     .dir
@@ -434,6 +446,97 @@ fn serving_guardrails(log: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect()
+}
+
+/// The nginx binary, if installed (Debian puts it in /usr/sbin).
+fn nginx_binary() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// nginx as the reverse proxy a gateway is measured against: one worker,
+/// pinned like the gateway, kept-alive connections to the mock, HTTP/1.1
+/// upstream, no access log, and bodies kept in memory (no temp files).
+pub fn nginx_config(dir: &Path, mock: SocketAddr, port: u16) -> String {
+    let dir = dir.display();
+    format!(
+        r#"daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/nginx-body;
+    proxy_temp_path {dir}/nginx-proxy;
+    fastcgi_temp_path {dir}/nginx-fastcgi;
+    uwsgi_temp_path {dir}/nginx-uwsgi;
+    scgi_temp_path {dir}/nginx-scgi;
+    client_max_body_size 64m;
+    client_body_buffer_size 1m;
+    keepalive_requests 1000000;
+    upstream mock {{
+        server {mock};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"#
+    )
+}
+
+/// Starts nginx as a reverse proxy to the mock on the gateway's core. As root,
+/// its worker runs as root too (`user root`), so it can use `dir`.
+pub fn start_nginx(dir: &Path, mock: SocketAddr, placement: Placement) -> anyhow::Result<Gateway> {
+    let binary = nginx_binary().context("nginx is not installed")?;
+    let folder = dir.join("nginx");
+    std::fs::create_dir_all(&folder)?;
+    let port = free_port()?;
+    let mut config = nginx_config(&folder, mock, port);
+    if is_root() {
+        config.insert_str(
+            0,
+            "user root;
+",
+        );
+    }
+    let path = folder.join("nginx.conf");
+    std::fs::write(&path, config)?;
+    let (log, file) = log_file(dir, "nginx")?;
+    let child = placement
+        .command(binary)
+        .arg("-c")
+        .arg(&path)
+        .arg("-p")
+        .arg(&folder)
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .context("start nginx")?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let child = listening(child, addr, &log, "nginx")?;
+    Ok(Gateway {
+        addr,
+        headers: Vec::new(),
+        guardrails: Vec::new(),
+        log,
+        child,
+    })
+}
+
+/// Whether this process runs as root (its `/proc` entry is root's).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// Starts the Portkey gateway (node, headless) on the gateway's core. Requests
