@@ -8,10 +8,13 @@
 //! another team. Any other tag a request sets must be one the config lets
 //! requests set ([`MetadataConfig`]); `team` never is, so a key without a team
 //! cannot claim one.
+//!
+//! Claude Code's session and agent headers become the tags
+//! `claude_code_session` and `claude_code_agent` ([`HEADER_TAGS`]).
 
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::config::MetadataConfig;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 
 /// The request header.
 pub const METADATA_HEADER: &str = "x-sluice-metadata";
@@ -22,9 +25,24 @@ pub const MAX_NAME: usize = 64;
 /// The longest tag value, in bytes.
 pub const MAX_VALUE: usize = 256;
 
-/// The key's tags followed by the request's new ones; a 400 that says what is
-/// wrong with the header, or a 403 naming a tag the request may not set
-/// (`policy` says which it may).
+/// Headers a coding agent sends with every call, and the tag each becomes:
+/// Claude Code's session and agent ids, so that usage and the audit trail can
+/// be grouped by agent session. See [`MetadataConfig::header_may_set`] for
+/// when they are recorded.
+pub const HEADER_TAGS: [(&str, &str); 2] = [
+    ("x-claude-code-session-id", "claude_code_session"),
+    ("x-claude-code-agent-id", "claude_code_agent"),
+];
+
+/// The key's tags, then the request's new ones from `x-sluice-metadata`, then
+/// those of [`HEADER_TAGS`]; a 400 that says what is wrong with a header, or a
+/// 403 naming a tag the request may not set (`policy` says which it may).
+///
+/// A tag from [`HEADER_TAGS`] is left out, silently (the agent sends it on
+/// every call and cannot be told to stop), when the key or `x-sluice-metadata`
+/// already set it, or when `policy` does not let requests set it (a budget,
+/// rate limit or routing condition selects on it and `request_tags` does not
+/// list it).
 pub fn merge(
     key_tags: &[(String, String)],
     headers: &HeaderMap,
@@ -32,9 +50,36 @@ pub fn merge(
     policy: &MetadataConfig,
 ) -> Result<Vec<(String, String)>, ApiError> {
     let mut tags = key_tags.to_vec();
-    let Some(header) = headers.get(METADATA_HEADER) else {
-        return Ok(tags);
-    };
+    if let Some(header) = headers.get(METADATA_HEADER) {
+        merge_metadata(&mut tags, key_tags, header, api, policy)?;
+    }
+    for (header, tag) in HEADER_TAGS {
+        let Some(value) = headers.get(header) else {
+            continue;
+        };
+        if tags.iter().any(|(name, _)| name == tag) || !policy.header_may_set(tag) {
+            continue;
+        }
+        let value = value
+            .to_str()
+            .map_err(|_| "printable ASCII expected".to_string())
+            .and_then(|v| check_tag_value(tag, v).map(|()| v))
+            .map_err(|why| {
+                ApiError::new(api, ErrorKind::InvalidRequest, format!("{header}: {why}"))
+            })?;
+        tags.push((tag.to_string(), value.to_string()));
+    }
+    Ok(tags)
+}
+
+/// Adds the tags of an `x-sluice-metadata` header to `tags`.
+fn merge_metadata(
+    tags: &mut Vec<(String, String)>,
+    key_tags: &[(String, String)],
+    header: &HeaderValue,
+    api: Api,
+    policy: &MetadataConfig,
+) -> Result<(), ApiError> {
     let invalid = |why: String| {
         ApiError::new(
             api,
@@ -82,7 +127,7 @@ pub fn merge(
             None => return Err(forbidden(policy.refusal(&name))),
         }
     }
-    Ok(tags)
+    Ok(())
 }
 
 /// The request header that carries a trace id; it is echoed in the response.
@@ -266,6 +311,52 @@ mod tests {
         // By default: `app`, `session` and `user`, nothing else.
         let error = merge(&key(), &headers(r#"{"project": "apollo"}"#), Api::OpenAi).unwrap_err();
         assert_eq!(error.kind, ErrorKind::Permission);
+    }
+
+    #[test]
+    fn claude_codes_session_headers_become_tags() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-claude-code-session-id", "s-1".parse().unwrap());
+        headers.insert("x-claude-code-agent-id", "agent-7".parse().unwrap());
+        let tags = merge(&key(), &headers, Api::Anthropic).unwrap();
+        assert_eq!(
+            tags,
+            [
+                ("team".into(), "a".into()),
+                ("claude_code_session".into(), "s-1".into()),
+                ("claude_code_agent".into(), "agent-7".into()),
+            ]
+        );
+        // The key's own tag stays; so does one a listed metadata tag set.
+        let own = vec![("claude_code_session".to_string(), "k".to_string())];
+        let tags = merge(&own, &headers, Api::Anthropic).unwrap();
+        assert_eq!(tags[0], ("claude_code_session".into(), "k".into()));
+        assert_eq!(tags.len(), 2);
+        // Not recorded when the policy does not let requests set it.
+        let config = crate::config::Config::parse(
+            "[[budgets]]\nid = \"b\"\ntag = \"claude_code_session=*\"\nperiod = \"day\"\ntokens = 10\n",
+            std::path::Path::new("."),
+            &|_| None,
+        )
+        .unwrap();
+        let tags = super::merge(&key(), &headers, Api::Anthropic, &config.metadata).unwrap();
+        assert!(
+            !tags.iter().any(|(name, _)| name == "claude_code_session"),
+            "{tags:?}"
+        );
+        assert!(tags.iter().any(|(name, _)| name == "claude_code_agent"));
+        // A value too long is named.
+        headers.insert(
+            "x-claude-code-agent-id",
+            "x".repeat(MAX_VALUE + 1).parse().unwrap(),
+        );
+        let error = merge(&key(), &headers, Api::Anthropic).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidRequest);
+        assert!(
+            error.message.starts_with("x-claude-code-agent-id: "),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -39,6 +39,15 @@ pub async fn start(extra: &str) -> Harness {
 /// Like [`start`], with `audit` as the `[audit]` section's body instead of a
 /// SQLite file in a temporary folder.
 pub async fn start_with_audit(audit: Option<&str>, extra: &str) -> Harness {
+    start_full(audit, "", extra).await
+}
+
+/// Like [`start`], with `models` (TOML lines) added to the `[models]` table.
+pub async fn start_with_models(models: &str, extra: &str) -> Harness {
+    start_full(None, models, extra).await
+}
+
+async fn start_full(audit: Option<&str>, models: &str, extra: &str) -> Harness {
     sluice::server::install_crypto_provider();
     let mock = MockUpstream::start().await;
     let addr = mock.addr;
@@ -97,6 +106,7 @@ timeout_s = 1
 [models]
 "claude-test" = "@an/echo-last"
 "claude-on-openai" = "@oa/echo-last"
+{models}
 
 [[keys]]
 id = "team-a"

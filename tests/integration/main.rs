@@ -6,6 +6,7 @@
 mod audit;
 mod bench_smoke;
 mod builtins;
+mod claude_code;
 mod cli;
 mod contract;
 mod gateway;

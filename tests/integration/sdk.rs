@@ -8,7 +8,7 @@
 //! `SLUICE_TEST_OFFLINE=1` makes every client count as absent (`.ci/run` runs
 //! the suite that way first, as a fresh machine would).
 
-use crate::gateway::{Harness, KEY, start};
+use crate::gateway::{Harness, KEY, start, start_with_models};
 use crate::support::offline;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -245,6 +245,53 @@ async fn claude_code_on(model: &str, path: &str) {
         .collect();
     assert_eq!(first.path, path, "calls: {seen:?}");
     assert!(first.body["stream"] == true, "Claude Code streams");
+}
+
+/// As a new user runs it: no `--model`, so Claude Code asks for its own
+/// default, which only the README's pattern (`"claude-*" = "@anthropic/*"`)
+/// covers; its session header reaches the audit record of the redaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_code_with_no_model_flag_works_through_the_readmes_pattern() {
+    let Some(claude) = agent("claude") else {
+        available(false, "Claude Code (npm @anthropic-ai/claude-code)");
+        return;
+    };
+    let h = start_with_models("\"claude-*\" = \"@an/*\"\n", GUARDRAILS).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(claude);
+    command
+        .args(["-p", "say hi to jane.doe@example.com"])
+        .env("HOME", home.path())
+        .env("ANTHROPIC_BASE_URL", &h.base)
+        .env("ANTHROPIC_API_KEY", KEY)
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env_remove("ANTHROPIC_AUTH_TOKEN")
+        .env_remove("ANTHROPIC_MODEL")
+        .env_remove("ANTHROPIC_SMALL_FAST_MODEL")
+        .env_remove("ANTHROPIC_DEFAULT_HAIKU_MODEL");
+    let output = run(command).await;
+    let stdout = assert_ok("claude -p", &output);
+    assert!(stdout.contains("say hi to [EMAIL_1]"), "{stdout}");
+    let received = h.mock.received();
+    let models: Vec<&Value> = received.iter().map(|r| &r.body["model"]).collect();
+    assert!(!received.is_empty(), "Claude Code called the gateway");
+    assert!(
+        received.iter().all(|r| r.path == "/v1/messages"
+            && r.body["model"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("claude-") && m != "claude-test")),
+        "its own default model names, as they are: {models:?}"
+    );
+    let records = h.audit_records(1).await;
+    assert!(
+        records.iter().any(|r| r
+            .metadata
+            .iter()
+            .any(|(name, value)| name == "claude_code_session" && !value.is_empty())),
+        "{records:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

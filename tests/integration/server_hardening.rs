@@ -342,6 +342,16 @@ async fn without_keys_web_pages_and_foreign_hosts_are_refused() {
     assert_eq!(status, 403);
     assert_eq!(body["error"]["type"], "permission_error", "{body}");
     assert_eq!(body["type"], "error");
+    // The root URL's `/messages` (Vercel AI SDK clients) is guarded alike,
+    // and answers in Anthropic's format without any Anthropic header.
+    let request = format!(
+        "POST /messages HTTP/1.1\r\nHost: evil.example\r\n{json}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    let (status, body) = tokio::task::spawn_blocking(move || raw(addr, &request))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["type"], "error", "{body}");
 }
 
 #[cfg(unix)]

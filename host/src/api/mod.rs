@@ -3,10 +3,12 @@
 //! | route | API |
 //! |---|---|
 //! | `POST /v1/chat/completions` | OpenAI Chat Completions (streaming and not) |
-//! | `GET /v1/models` | OpenAI or Anthropic model list (by the client's headers) |
+//! | `GET /v1/models` | OpenAI or Anthropic model list (by the client's headers; [`models`]) |
 //! | `POST /v1/embeddings` | OpenAI embeddings (auth, scope, limits, request guardrails, usage, audit) |
 //! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
 //! | `POST /v1/messages/count_tokens` | Anthropic token counting (the same phases; no cost) |
+//! | `POST /messages`, `/messages/count_tokens` | the same, for clients given the root URL as an Anthropic base URL |
+//! | `HEAD /` | 200, without auth: Claude Code's probe |
 //! | `GET /health` | liveness: the process answers |
 //! | `GET /ready` | readiness: 200 when it can serve (state store reachable), else 503 |
 //! | `GET /metrics` | Prometheus metrics ([`crate::telemetry::metrics`]) |
@@ -19,6 +21,7 @@ pub mod admin_keys;
 pub mod catch_panic;
 pub mod error;
 pub mod header_limits;
+pub mod models;
 pub mod segments;
 pub mod sse;
 pub mod stream;
@@ -32,7 +35,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, head, post};
 use error::{Api, ApiError, ErrorKind};
 use serde_json::json;
 use std::sync::Arc;
@@ -51,10 +54,16 @@ use std::sync::Arc;
 pub fn router(gateway: Arc<Gateway>) -> Router {
     let routes = Router::new()
         .route("/v1/chat/completions", post(openai_chat))
-        .route("/v1/models", get(models))
+        .route("/v1/models", get(models::list))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/messages", post(anthropic_messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
+        // Clients on the Vercel AI SDK (Cline's Anthropic provider, opencode)
+        // post to `BASE/messages`; given the root URL, to `/messages`.
+        .route("/messages", post(anthropic_messages))
+        .route("/messages/count_tokens", post(count_tokens))
+        // Claude Code's probe before its first call; no auth, no body.
+        .route("/", head(|| async { StatusCode::OK }))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -87,7 +96,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 pub(crate) fn api_of_request(request: &Request) -> Api {
     match request.uri().path() {
         "/v1/chat/completions" | "/v1/embeddings" => Api::OpenAi,
-        path if path.starts_with("/v1/messages") => Api::Anthropic,
+        path if path.starts_with("/v1/messages") || path.starts_with("/messages") => Api::Anthropic,
         _ => api_of(request.headers()),
     }
 }
@@ -99,7 +108,9 @@ async fn keyless_guard(
     request: Request,
     next: middleware::Next,
 ) -> Response {
-    if request.uri().path().starts_with("/v1/") && gateway.keys.open_now().await {
+    let path = request.uri().path();
+    let api_route = path.starts_with("/v1/") || path.starts_with("/messages");
+    if api_route && gateway.keys.open_now().await {
         let api = api_of_request(&request);
         let checked =
             crate::auth::keyless::check(request.method(), request.uri(), request.headers(), api);
@@ -233,39 +244,6 @@ async fn openai_chat(State(gateway): State<Arc<Gateway>>, request: Request) -> R
 
 async fn anthropic_messages(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     chat(gateway, Api::Anthropic, request).await
-}
-
-async fn models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let api = api_of(&headers);
-    let caller = match gateway.keys.authenticate(&headers, api).await {
-        Ok(caller) => caller,
-        Err(error) => return error.into_response(),
-    };
-    // Only the models the caller's key may use.
-    let mut models = gateway.providers.listed_models();
-    models.retain(|name| {
-        gateway
-            .providers
-            .resolve(api, Some(name), None)
-            .is_ok_and(|route| {
-                caller
-                    .check_scope(api, &route, Some(name), &gateway.providers)
-                    .is_ok()
-            })
-    });
-    let body = match api {
-        Api::OpenAi => json!({
-            "object": "list",
-            "data": models.iter().map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "sluice"})).collect::<Vec<_>>()
-        }),
-        Api::Anthropic => json!({
-            "data": models.iter().map(|id| json!({"type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z"})).collect::<Vec<_>>(),
-            "has_more": false,
-            "first_id": models.first(),
-            "last_id": models.last(),
-        }),
-    };
-    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 /// Embeddings: the same phases as chat ([`pipeline::forward`]).

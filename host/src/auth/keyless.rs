@@ -5,7 +5,7 @@
 //! too: any page could POST to `http://127.0.0.1:8080` (a `text/plain` POST
 //! needs no CORS preflight), or reach it under its own name through DNS
 //! rebinding, and spend the operator's provider keys. So, without keys, a
-//! request to the API (`/v1/...`) is refused when:
+//! request to the API (`/v1/...`, `/messages...`) is refused when:
 //!
 //! - its `Host` is not a loopback name (`localhost`, `127.x.x.x`, `[::1]`, any
 //!   port): DNS rebinding, or a proxy serving other hosts (403);

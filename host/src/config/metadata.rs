@@ -10,6 +10,12 @@
 //! - Without it, a request may set [`DEFAULT_REQUEST_TAGS`], except any of
 //!   them that a budget, rate limit or routing condition selects on: such a
 //!   tag is the client's to set only when the operator lists it.
+//! - The tags the gateway takes from agents' headers
+//!   ([`crate::metadata::HEADER_TAGS`]: `claude_code_session`,
+//!   `claude_code_agent`) are recorded whether or not `request_tags` is
+//!   written, except one that a budget, rate limit or routing condition
+//!   selects on and `request_tags` does not list: the header's value is the
+//!   client's choice too.
 
 use super::{BudgetConfig, RateLimitConfig, RouteNode};
 use serde::Deserialize;
@@ -31,6 +37,9 @@ pub struct MetadataConfig {
     /// The tags a request may set, once the config is read (see the module).
     #[serde(skip)]
     allowed: Vec<String>,
+    /// The tags of [`crate::metadata::HEADER_TAGS`] recorded from headers.
+    #[serde(skip)]
+    from_headers: Vec<String>,
 }
 
 impl Default for MetadataConfig {
@@ -38,6 +47,7 @@ impl Default for MetadataConfig {
         MetadataConfig {
             request_tags: None,
             allowed: DEFAULT_REQUEST_TAGS.map(String::from).to_vec(),
+            from_headers: header_tags().map(String::from).collect(),
         }
     }
 }
@@ -48,12 +58,19 @@ impl MetadataConfig {
         MetadataConfig {
             request_tags: Some(tags.iter().map(|t| t.to_string()).collect()),
             allowed: tags.iter().map(|t| t.to_string()).collect(),
+            from_headers: header_tags().map(String::from).collect(),
         }
     }
 
     /// Whether a request may set tag `name`.
     pub fn request_may_set(&self, name: &str) -> bool {
         self.allowed.iter().any(|t| t == name)
+    }
+
+    /// Whether tag `name`, of [`crate::metadata::HEADER_TAGS`], is recorded
+    /// from its header.
+    pub fn header_may_set(&self, name: &str) -> bool {
+        self.from_headers.iter().any(|t| t == name)
     }
 
     /// Why a request may not set `name` (which it may not), for the 403.
@@ -85,6 +102,20 @@ impl MetadataConfig {
         rate_limits: &[RateLimitConfig],
         routing: &BTreeMap<String, RouteNode>,
     ) -> Result<(), (String, String)> {
+        let mut selected: Vec<&str> = budgets
+            .iter()
+            .filter_map(|b| b.tag.as_deref())
+            .chain(rate_limits.iter().filter_map(|r| r.tag.as_deref()))
+            .map(|tag| tag.split_once('=').map_or(tag, |(name, _)| name))
+            .collect();
+        for node in routing.values() {
+            condition_tags(node, &mut selected);
+        }
+        let listed = self.request_tags.clone().unwrap_or_default();
+        self.from_headers = header_tags()
+            .filter(|tag| !selected.contains(tag) || listed.iter().any(|l| l == tag))
+            .map(String::from)
+            .collect();
         if let Some(listed) = &self.request_tags {
             for (i, name) in listed.iter().enumerate() {
                 let field = format!("metadata.request_tags[{i}]");
@@ -101,15 +132,6 @@ impl MetadataConfig {
             self.allowed = listed.clone();
             return Ok(());
         }
-        let mut selected: Vec<&str> = budgets
-            .iter()
-            .filter_map(|b| b.tag.as_deref())
-            .chain(rate_limits.iter().filter_map(|r| r.tag.as_deref()))
-            .map(|tag| tag.split_once('=').map_or(tag, |(name, _)| name))
-            .collect();
-        for node in routing.values() {
-            condition_tags(node, &mut selected);
-        }
         self.allowed = DEFAULT_REQUEST_TAGS
             .into_iter()
             .filter(|tag| !selected.contains(tag))
@@ -117,6 +139,11 @@ impl MetadataConfig {
             .collect();
         Ok(())
     }
+}
+
+/// The names of the tags taken from headers.
+fn header_tags() -> impl Iterator<Item = &'static str> {
+    crate::metadata::HEADER_TAGS.into_iter().map(|(_, tag)| tag)
 }
 
 /// The tags that the conditions of `node` and the nodes under it test.
@@ -186,6 +213,26 @@ mod tests {
             let refusal = config.metadata.refusal(tag);
             assert!(refusal.contains("selects on it"), "{refusal}");
         }
+    }
+
+    #[test]
+    fn header_tags_are_recorded_unless_selected_on_and_not_listed() {
+        for config in [
+            parse("").unwrap(),
+            parse("[metadata]\nrequest_tags = [\"project\"]\n").unwrap(),
+        ] {
+            assert!(config.metadata.header_may_set("claude_code_session"));
+            assert!(config.metadata.header_may_set("claude_code_agent"));
+        }
+        let budget = "[[budgets]]\nid = \"b\"\ntag = \"claude_code_session=*\"\nperiod = \"day\"\ntokens = 10\n";
+        let config = parse(budget).unwrap();
+        assert!(!config.metadata.header_may_set("claude_code_session"));
+        assert!(config.metadata.header_may_set("claude_code_agent"));
+        let config = parse(&format!(
+            "{budget}[metadata]\nrequest_tags = [\"claude_code_session\"]\n"
+        ))
+        .unwrap();
+        assert!(config.metadata.header_may_set("claude_code_session"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod governance;
 mod guardrail_cache;
 mod guardrails;
 mod metadata;
+mod models;
 mod observability;
 #[cfg(test)]
 mod properties;
@@ -22,6 +23,7 @@ pub use audit::AuditConfig;
 pub use governance::{BudgetConfig, Period, PriceConfig, RateLimitConfig};
 pub use guardrail_cache::GuardrailCacheConfig;
 pub use metadata::{DEFAULT_REQUEST_TAGS, MetadataConfig, TEAM_TAG};
+pub use models::ModelAliases;
 pub use observability::{LogMode, MetricsConfig, OtlpProtocol, RequestLogConfig, TracingConfig};
 pub use response_cache::{CacheStore, ResponseCacheConfig};
 pub use routing::{
@@ -50,7 +52,8 @@ pub struct Config {
     /// Upstream providers.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
-    /// Model aliases: a name clients send, and the `@provider/model` it means.
+    /// Model aliases: a name clients send (or a pattern ending in `*`), and
+    /// the `@provider/model` it means ([`ModelAliases`]).
     #[serde(default)]
     pub models: BTreeMap<String, String>,
     /// Gateway keys. With none, the gateway serves without authentication, and
@@ -363,7 +366,8 @@ impl Config {
             }
         }
         for (alias, target) in &self.models {
-            self.check_model(target)
+            models::check_entry(alias, target)
+                .and_then(|()| self.check_model(target))
                 .map_err(|m| invalid(format!("models.{alias}"), m))?;
         }
         if let Some(model) = &self.server.default_model {
@@ -479,13 +483,14 @@ impl Config {
         Ok(())
     }
 
-    /// Checks a model a key or the server may default to: an alias, or an
-    /// `@provider/model` of a configured provider.
+    /// Checks a model a key or the server may default to: an alias (exact,
+    /// or a name a pattern covers), or an `@provider/model` of a configured
+    /// provider.
     pub fn check_model_or_alias(&self, model: &str) -> Result<(), String> {
-        if self.models.contains_key(model) {
-            return Ok(());
+        match ModelAliases::new(&self.models).target(model) {
+            Some(target) => self.check_model(&target),
+            None => self.check_model(model),
         }
-        self.check_model(model)
     }
 }
 
@@ -704,6 +709,23 @@ mod tests {
             ),
             ("[models]\nfast = \"@nowhere/m\"\n", "models.fast"),
             ("[models]\nfast = \"gpt\"\n", "models.fast"),
+            (
+                "[[providers]]\nslug = \"an\"\nkind = \"echo\"\n[models]\n\"claude-*-x\" = \"@an/*\"\n",
+                "models.claude-*-x",
+            ),
+            (
+                "[[providers]]\nslug = \"an\"\nkind = \"echo\"\n[models]\n\"claude-*\" = \"@an/claude\"\n",
+                "models.claude-*",
+            ),
+            (
+                "[[providers]]\nslug = \"an\"\nkind = \"echo\"\n[models]\n\"claude-*\" = \"@nowhere/*\"\n",
+                "models.claude-*",
+            ),
+            (
+                "[[providers]]\nslug = \"an\"\nkind = \"echo\"\n[models]\n\"claude-*\" = \"@an/*\"\n\
+                 [server]\ndefault_model = \"gpt-4o\"\n",
+                "server.default_model",
+            ),
             ("[[keys]]\nid = \"a\"\nkey = \"short\"\n", "keys[0].key"),
             ("[guardrail_cache]\nmax_mb = 0\n", "guardrail_cache.max_mb"),
             (
@@ -721,6 +743,19 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_default_model_may_be_a_name_a_pattern_covers() {
+        let config = parse(
+            "[[providers]]\nslug = \"an\"\nkind = \"echo\"\n[models]\n\"claude-*\" = \"@an/*\"\n\
+             [server]\ndefault_model = \"claude-opus-4-8\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.server.default_model.as_deref(),
+            Some("claude-opus-4-8")
+        );
     }
 
     #[test]

@@ -9,8 +9,15 @@
 //! `@other/gpt-4o`, though the bare name matches that model's own name. So
 //! `@openai/*`, `claude-sonnet-*` and `fast` (an alias) all work, and what a
 //! key may use never depends on what an alias happens to be called.
+//!
+//! The same holds for a pattern of `[models]`: with `"claude-*" =
+//! "@anthropic/*"`, the entry `claude-*` allows the family it forwards to,
+//! `@anthropic/claude-*`, and a name it covers, such as `claude-opus-4`,
+//! allows `@anthropic/claude-opus-4` only, not the same name at another
+//! provider.
 
 use crate::providers::Route;
+use std::borrow::Cow;
 
 /// The models and providers of a key; a key without limits has no `Scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,14 +36,15 @@ impl Scope {
     }
 
     /// Whether key `key_id` may use `route`; `alias_target` looks up
-    /// `[models]`. The error names the model as the request did (`requested`,
-    /// when it named one) and says what the key may use instead.
+    /// `[models]` ([`crate::providers::Providers::alias_target`]). The error
+    /// names the model as the request did (`requested`, when it named one)
+    /// and says what the key may use instead.
     pub fn check<'a>(
         &self,
         key_id: &str,
         route: &Route<'_>,
         requested: Option<&str>,
-        alias_target: impl Fn(&str) -> Option<&'a str>,
+        alias_target: impl Fn(&str) -> Option<Cow<'a, str>>,
     ) -> Result<(), String> {
         let slug = &route.provider.slug;
         let qualified = route.qualified();
@@ -51,7 +59,9 @@ impl Scope {
                 .models
                 .iter()
                 .any(|pattern| match alias_target(pattern) {
-                    // An alias grants what it points to, not its name at every provider.
+                    // An alias grants what it points to, not its name at every
+                    // provider; a pattern alias, the family it forwards to.
+                    Some(target) if target.contains('*') => matches(&target, &qualified),
                     Some(target) => target == qualified,
                     None => matches(pattern, &qualified) || matches(pattern, &route.model),
                 });
@@ -181,6 +191,50 @@ mod tests {
         // A pattern that is no alias still matches the model name anywhere.
         let scope = Scope::new(&["gpt-4o*".into()], &[]).unwrap();
         assert!(check(&scope, "@an/gpt-4o").is_ok());
+    }
+
+    fn pattern_providers() -> Providers {
+        crate::server::install_crypto_provider();
+        let config = Config::parse(
+            "[[providers]]\nslug = \"an\"\nkind = \"echo\"\n[[providers]]\nslug = \"other\"\nkind = \"echo\"\n\
+             [models]\n\"claude-*\" = \"@an/*\"\n",
+            Path::new("."),
+            &|_| None,
+        )
+        .unwrap();
+        Providers::new(&config).unwrap()
+    }
+
+    fn check_pattern(scope: &Scope, requested: &str) -> Result<(), String> {
+        let providers = pattern_providers();
+        let route = providers
+            .resolve(crate::api::error::Api::Anthropic, Some(requested), None)
+            .unwrap();
+        scope.check("ci", &route, Some(requested), |name| {
+            providers.alias_target(name)
+        })
+    }
+
+    #[test]
+    fn a_pattern_alias_allows_the_family_it_forwards_to() {
+        let scope = Scope::new(&["claude-*".into()], &[]).unwrap();
+        assert!(check_pattern(&scope, "claude-opus-4-8").is_ok());
+        assert!(check_pattern(&scope, "@an/claude-haiku-4").is_ok());
+        let error = check_pattern(&scope, "@other/claude-opus-4-8").unwrap_err();
+        assert!(
+            error.contains("may not use model `@other/claude-opus-4-8`"),
+            "{error}"
+        );
+        assert!(
+            check_pattern(&scope, "@an/gpt-4o").is_err(),
+            "not in the family"
+        );
+        // A name the pattern covers allows its target only.
+        let scope = Scope::new(&["claude-opus-4-8".into()], &[]).unwrap();
+        assert!(check_pattern(&scope, "claude-opus-4-8").is_ok());
+        assert!(check_pattern(&scope, "@an/claude-opus-4-8").is_ok());
+        assert!(check_pattern(&scope, "@other/claude-opus-4-8").is_err());
+        assert!(check_pattern(&scope, "claude-sonnet-4-5").is_err());
     }
 
     #[test]

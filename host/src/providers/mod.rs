@@ -23,10 +23,11 @@ pub mod openai;
 pub mod openai_compatible;
 
 use crate::api::error::{Api, ApiError, ErrorKind};
-use crate::config::{Config, ProviderKind};
+use crate::config::{Config, ModelAliases, ProviderKind};
 use crate::secret::Secret;
 use axum::http::HeaderMap;
 use reqwest::RequestBuilder;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -189,7 +190,7 @@ impl Provider {
 #[derive(Debug)]
 pub struct Providers {
     providers: HashMap<String, Provider>,
-    aliases: HashMap<String, String>,
+    aliases: ModelAliases,
     default_model: Option<String>,
     /// Shared HTTP client (connection pools per upstream).
     pub client: reqwest::Client,
@@ -224,7 +225,7 @@ impl Providers {
             .collect();
         Ok(Providers {
             providers,
-            aliases: config.models.clone().into_iter().collect(),
+            aliases: ModelAliases::new(&config.models),
             default_model: config.server.default_model.clone(),
             client,
         })
@@ -246,7 +247,8 @@ impl Providers {
                 "the request names no model and no default model is configured",
             ));
         };
-        let target = self.aliases.get(name).map(String::as_str).unwrap_or(name);
+        let alias = self.aliases.target(name);
+        let target = alias.as_deref().unwrap_or(name);
         let Some((slug, model)) = target.strip_prefix('@').and_then(|t| t.split_once('/')) else {
             return Err(ApiError::new(
                 api,
@@ -276,15 +278,20 @@ impl Providers {
         })
     }
 
-    /// The `@provider/model` that alias `name` stands for.
-    pub fn alias_target(&self, name: &str) -> Option<&str> {
-        self.aliases.get(name).map(String::as_str)
+    /// What `name`, in a key's `allowed_models`, grants when it is an alias
+    /// (exact, a pattern, or a name a pattern covers): the `@provider/model`
+    /// it stands for, or for a pattern the family it forwards to, itself a
+    /// pattern (`@anthropic/claude-*`). See [`ModelAliases::grant`].
+    pub fn alias_target(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.aliases.grant(name)
     }
 
-    /// Every model a client can name: aliases and `@slug/*` per provider.
+    /// Every model a client can name: the exact aliases and what they stand
+    /// for (patterns are not models, and are left out).
     pub fn listed_models(&self) -> Vec<String> {
-        let mut models: Vec<String> = self.aliases.keys().cloned().collect();
-        models.extend(self.aliases.values().cloned());
+        let exact = self.aliases.exact();
+        let mut models: Vec<String> = exact.keys().cloned().collect();
+        models.extend(exact.values().cloned());
         models.sort();
         models.dedup();
         models
