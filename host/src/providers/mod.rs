@@ -42,6 +42,19 @@ pub enum Endpoint {
     CountTokens,
 }
 
+impl Endpoint {
+    /// Every endpoint, in the order of [`Endpoint::index`].
+    const ALL: [Endpoint; 3] = [Endpoint::Chat, Endpoint::Embeddings, Endpoint::CountTokens];
+
+    fn index(self) -> usize {
+        match self {
+            Endpoint::Chat => 0,
+            Endpoint::Embeddings => 1,
+            Endpoint::CountTokens => 2,
+        }
+    }
+}
+
 /// What a kind of provider is, as the gateway calls it.
 pub trait Upstream: Send + Sync + std::fmt::Debug {
     /// The API it speaks upstream; `None` when it answers in the gateway.
@@ -84,7 +97,9 @@ pub struct Provider {
     pub kind: ProviderKind,
     /// How it is called.
     upstream: &'static dyn Upstream,
-    base_url: String,
+    /// The address of each endpoint it serves, parsed once here rather than
+    /// on every request: chat, embeddings, token counting.
+    urls: [Option<reqwest::Url>; 3],
     api_key: Option<Secret>,
     /// How long its answer may take to start (`timeout_s`).
     pub timeout: Duration,
@@ -164,12 +179,11 @@ impl Provider {
         body: Vec<u8>,
         client_headers: &HeaderMap,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let Some(path) = self.upstream.path(endpoint) else {
+        let Some(url) = &self.urls[endpoint.index()] else {
             return Err(UpstreamError::Unsupported(self.slug.clone(), endpoint));
         };
-        let url = format!("{}{path}", self.base_url.trim_end_matches('/'));
         let request = client
-            .post(url)
+            .post(url.clone())
             .header("content-type", "application/json")
             .body(body);
         let request = self
@@ -208,21 +222,36 @@ impl Providers {
             .map(|p| {
                 let base_url = p
                     .base_url
-                    .clone()
-                    .or_else(|| p.kind.default_base_url().map(String::from))
+                    .as_deref()
+                    .or_else(|| p.kind.default_base_url())
                     .unwrap_or_default();
+                let upstream = upstream_of(p.kind);
+                let url = |endpoint: Endpoint| -> anyhow::Result<Option<reqwest::Url>> {
+                    let Some(path) = upstream.path(endpoint) else {
+                        return Ok(None);
+                    };
+                    let url = format!("{}{path}", base_url.trim_end_matches('/'));
+                    let parsed = reqwest::Url::parse(&url).map_err(|e| {
+                        anyhow::anyhow!(
+                            "provider `{}`: base_url {base_url:?} is not a URL ({e})",
+                            p.slug
+                        )
+                    })?;
+                    Ok(Some(parsed))
+                };
+                let [chat, embeddings, count_tokens] = Endpoint::ALL;
                 let provider = Provider {
                     slug: p.slug.clone(),
                     kind: p.kind,
-                    upstream: upstream_of(p.kind),
-                    base_url,
+                    upstream,
+                    urls: [url(chat)?, url(embeddings)?, url(count_tokens)?],
                     api_key: p.api_key.clone(),
                     timeout: Duration::from_secs(p.timeout_s.unwrap_or(600)),
                     idle_timeout: Duration::from_secs(p.idle_timeout_s.unwrap_or(300)),
                 };
-                (p.slug.clone(), provider)
+                Ok((p.slug.clone(), provider))
             })
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
         Ok(Providers {
             providers,
             aliases: ModelAliases::new(&config.models),
