@@ -137,9 +137,8 @@ pub enum Part {
         id: String,
         /// The tool's name.
         name: String,
-        /// The arguments, as JSON text (what the model wrote, even when it is
-        /// not valid JSON).
-        arguments: String,
+        /// The arguments.
+        arguments: Arguments,
     },
     /// The result of a tool call.
     ToolResult {
@@ -164,6 +163,44 @@ pub enum Part {
         /// Why.
         text: String,
     },
+}
+
+/// A tool call's arguments, as its API carried them (so that one API's body
+/// through its own codec is not re-serialized).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arguments {
+    /// JSON text (Chat Completions), as the model wrote it, even when it is
+    /// not valid JSON.
+    Text(String),
+    /// A JSON value (Messages).
+    Json(Value),
+}
+
+impl Arguments {
+    /// The arguments as JSON text (`{}` when there are none).
+    pub fn to_text(&self) -> String {
+        match self {
+            Arguments::Text(text) if text.is_empty() => "{}".into(),
+            Arguments::Text(text) => text.clone(),
+            Arguments::Json(Value::Null) => "{}".into(),
+            Arguments::Json(value) => value.to_string(),
+        }
+    }
+
+    /// The arguments as a JSON value (`{}` when there are none). Text that is
+    /// not a JSON object is kept, under `_raw`, rather than lost.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Arguments::Json(Value::Null) => Value::Object(Map::new()),
+            Arguments::Json(value) => value.clone(),
+            Arguments::Text(text) if text.trim().is_empty() => Value::Object(Map::new()),
+            Arguments::Text(text) => match serde_json::from_str::<Value>(text) {
+                Ok(value @ Value::Object(_)) => value,
+                _ => serde_json::json!({ "_raw": text }),
+            },
+        }
+    }
 }
 
 /// Where an image is.

@@ -14,8 +14,8 @@ pub use stream::{Decoder, Encoder};
 
 use super::{Target, opt_string, string, unix_now};
 use crate::canonical::{
-    Answer, Dialect, Extras, ImageSource, Part, Request, Role, StopReason, Tool, ToolChoice, Turn,
-    Usage,
+    Answer, Arguments, Dialect, Extras, ImageSource, Part, Request, Role, StopReason, Tool,
+    ToolChoice, Turn, Usage,
 };
 use serde_json::{Map, Value, json};
 
@@ -139,12 +139,12 @@ fn extras(body: &Value) -> Extras {
     }
 }
 
-/// Tool-call arguments as text (a client may send an object instead).
-fn arguments(value: &Value) -> String {
+/// Tool-call arguments: text (a client may send an object instead).
+fn arguments(value: &Value) -> Arguments {
     match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+        Value::String(text) => Arguments::Text(text.clone()),
+        Value::Null => Arguments::Text(String::new()),
+        other => Arguments::Json(other.clone()),
     }
 }
 
@@ -299,7 +299,7 @@ fn tool_calls(parts: &[Part]) -> Vec<Value> {
                 name,
                 arguments,
             } => Some(json!({"id": id, "type": "function",
-                "function": {"name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }}})),
+                "function": {"name": name, "arguments": arguments.to_text()}})),
             _ => None,
         })
         .collect()

@@ -14,10 +14,10 @@ mod stream;
 
 pub use stream::{Decoder, Encoder};
 
-use super::{arguments_object, arguments_text, opt_string, string};
+use super::{opt_string, string};
 use crate::canonical::{
-    Answer, Dialect, Extras, ImageSource, Part, Request, Role, StopReason, Tool, ToolChoice, Turn,
-    Usage,
+    Answer, Arguments, Dialect, Extras, ImageSource, Part, Request, Role, StopReason, Tool,
+    ToolChoice, Turn, Usage,
 };
 use serde_json::{Map, Value, json};
 
@@ -142,7 +142,7 @@ fn part(block: &Value) -> Option<Part> {
         "tool_use" => Part::ToolCall {
             id: string(&block["id"]),
             name: string(&block["name"]),
-            arguments: arguments_text(&block["input"]),
+            arguments: Arguments::Json(block["input"].clone()),
         },
         "tool_result" => Part::ToolResult {
             call_id: string(&block["tool_use_id"]),
@@ -183,7 +183,7 @@ fn block(part: &Part) -> Value {
             name,
             arguments,
         } => {
-            json!({"type": "tool_use", "id": id, "name": name, "input": arguments_object(arguments)})
+            json!({"type": "tool_use", "id": id, "name": name, "input": arguments.to_json()})
         }
         Part::ToolResult {
             call_id,

@@ -20,6 +20,8 @@
 pub mod chat;
 pub mod messages;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod snapshots;
 
 use crate::api::sse::SseEvent;
@@ -110,31 +112,43 @@ fn opt_string(value: &Value) -> Option<String> {
     value.as_str().map(str::to_string)
 }
 
-/// Tool arguments as JSON text, from a value (`{}` when there is none).
-fn arguments_text(value: &Value) -> String {
-    if value.is_null() {
-        "{}".into()
-    } else {
-        value.to_string()
-    }
-}
-
-/// Tool arguments as a JSON object, from text. Text that is not a JSON object
-/// is kept, under `_raw`, rather than lost.
-fn arguments_object(text: &str) -> Value {
-    if text.trim().is_empty() {
-        return Value::Object(Default::default());
-    }
-    match serde_json::from_str::<Value>(text) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => serde_json::json!({ "_raw": text }),
-    }
-}
-
 /// Seconds since the Unix epoch.
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_error_message_is_read_from_either_apis_error_body() {
+        let openai = json!({"error": {"message": "bad key", "type": "invalid_request_error"}});
+        let anthropic =
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}});
+        assert_eq!(error_message(&openai), Some("bad key"));
+        assert_eq!(error_message(&anthropic), Some("busy"));
+        assert_eq!(error_message(&json!({"error": "flat"})), None);
+    }
+
+    #[test]
+    fn tool_arguments_that_are_not_an_object_are_kept_under_raw() {
+        use crate::canonical::Arguments;
+        assert_eq!(Arguments::Text(String::new()).to_json(), json!({}));
+        assert_eq!(
+            Arguments::Text("{\"a\":1}".into()).to_json(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            Arguments::Text("[1]".into()).to_json(),
+            json!({"_raw": "[1]"})
+        );
+        assert_eq!(Arguments::Json(Value::Null).to_text(), "{}");
+        assert_eq!(Arguments::Text(String::new()).to_text(), "{}");
+        assert_eq!(Arguments::Json(json!({"a": 1})).to_text(), "{\"a\":1}");
+    }
 }
