@@ -82,3 +82,63 @@ proptest! {
         prop_assert_eq!(once, twice);
     }
 }
+
+/// A Chat Completions chunk: a text delta, a piece of one of a few tool
+/// calls, a finish, a usage chunk, or the end.
+fn chat_chunk() -> impl Strategy<Value = crate::api::sse::SseEvent> {
+    let data = prop_oneof![
+        ".{0,4}".prop_map(|text| serde_json::json!({"choices": [{"delta": {"content": text}}]})),
+        (0u64..3, prop::option::of("[a-z]{1,3}"), ".{0,4}").prop_map(|(index, id, args)| {
+            serde_json::json!({"choices": [{"delta": {"tool_calls": [
+                {"index": index, "id": id, "function": {"name": "f", "arguments": args}}]}}]})
+        }),
+        prop::sample::select(vec!["stop", "length", "tool_calls", "content_filter"]).prop_map(
+            |finish| serde_json::json!({"choices": [{"delta": {}, "finish_reason": finish}]})
+        ),
+        (0u64..9, 0u64..9).prop_map(|(p, c)| serde_json::json!({"choices": [],
+            "usage": {"prompt_tokens": p, "completion_tokens": c}})),
+    ]
+    .prop_map(|v| v.to_string());
+    prop_oneof![9 => data, 1 => Just("[DONE]".to_string())]
+        .prop_map(|data| crate::api::sse::SseEvent { event: None, data })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn chat_streams_decode_to_well_formed_blocks(
+        chunks in prop::collection::vec(chat_chunk(), 0..24),
+    ) {
+        use crate::canonical::Event;
+        let mut decoder = super::chat::Decoder::default();
+        let mut open: Option<u64> = None;
+        let mut next = 0;
+        for chunk in chunks {
+            for event in super::StreamDecoder::decode(&mut decoder, chunk) {
+                match event {
+                    Event::BlockStart { index, .. } => {
+                        prop_assert_eq!(open, None, "blocks do not overlap");
+                        prop_assert_eq!(index, next, "blocks are numbered from 0, in order");
+                        open = Some(index);
+                        next += 1;
+                    }
+                    Event::TextDelta { index, .. }
+                    | Event::ToolArgumentsDelta { index, .. }
+                    | Event::ThinkingDelta { index, .. }
+                    | Event::SignatureDelta { index, .. } => {
+                        prop_assert_eq!(open, Some(index), "a delta goes to the open block");
+                    }
+                    Event::BlockStop { index } => {
+                        prop_assert_eq!(open, Some(index), "only the open block stops");
+                        open = None;
+                    }
+                    Event::Finish { .. } | Event::End => {
+                        prop_assert_eq!(open, None, "every block stops before the finish");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
