@@ -92,9 +92,10 @@ impl Extras {
 
     /// The fields, when encoding for `dialect`.
     pub fn for_dialect(&self, dialect: Dialect) -> impl Iterator<Item = (&String, &Value)> {
-        self.fields
-            .iter()
-            .filter(move |_| self.dialect == Some(dialect))
+        (self.dialect == Some(dialect))
+            .then_some(&self.fields)
+            .into_iter()
+            .flatten()
     }
 }
 

@@ -6,7 +6,10 @@
 //! decoding, system and developer messages anywhere in the history become the
 //! system prompt, and OpenAI reasoning fields are not read. Fields outside the
 //! model (`n`, `seed`, `logprobs`, `response_format`, penalties, …) are kept
-//! as [`Extras`] and come back out only in a Chat Completions request.
+//! as [`Extras`] and come back out only in a Chat Completions request. A
+//! streamed request always asks for usage (`stream_options.include_usage`):
+//! the gateway meters every stream, and drops the usage chunk for a client
+//! that did not ask for it.
 
 mod stream;
 
