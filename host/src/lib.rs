@@ -8,7 +8,9 @@
 //! - [`response_cache`]: exact-match caching of answers, whole or streamed.
 //! - [`routing`]: routing configs: fallbacks, load balancing, conditions,
 //!   retries, timeouts and circuit breaking.
-//! - [`translate`]: OpenAI ⇄ Anthropic, for a client on the other API's model.
+//! - [`translate`]: OpenAI ⇄ Anthropic, for a client on the other API's model,
+//!   as a decode to the [`canonical`] model of a request, answer and stream
+//!   and an encode, by one [`codec`] per API.
 //! - [`auth`]: who is calling: gateway keys from the config and the key store.
 //! - [`keys`]: managed gateway keys (`sluice keys`, `/admin/keys`) and their store.
 //! - [`governance`]: budgets, rate limits, usage and cost, and the state store
@@ -31,7 +33,9 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod builtin;
+pub mod canonical;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod gateway;
 pub mod governance;

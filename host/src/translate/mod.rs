@@ -1,6 +1,12 @@
-//! Translation between the two wire APIs, so that any client can use any model:
-//! an Anthropic Messages client (Claude Code) on an OpenAI or OpenAI-compatible
-//! model, and an OpenAI client (Cline, Pi) on an Anthropic model.
+//! Translation between the client's API and the provider's, so that any
+//! client can use any model: an Anthropic Messages client (Claude Code) on an
+//! OpenAI or OpenAI-compatible model, and an OpenAI client (Cline, Pi) on an
+//! Anthropic model.
+//!
+//! Every translation is a decode with the provider's (or client's)
+//! [`crate::codec`] to the [`crate::canonical`] model and an encode with the
+//! other's; there is no code per pair of APIs. Same-API traffic never comes
+//! here: it passes through untouched.
 //!
 //! Guardrails always run on the client's own format; translation happens between
 //! them and the provider. What does not translate: fields one API has and the
@@ -8,90 +14,113 @@
 //! OpenAI `n`, `logprobs`, `response_format`, penalties, `seed`), and Anthropic
 //! thinking blocks are not produced from OpenAI reasoning.
 
-pub mod anthropic_to_openai;
-pub mod openai_to_anthropic;
 #[cfg(test)]
 mod properties;
 
 use crate::api::error::Api;
 use crate::api::sse::SseEvent;
+use crate::canonical::Dialect;
+use crate::codec::{self, StreamDecoder, StreamEncoder, Target};
 use serde_json::Value;
 
-/// Tool arguments as a JSON string (OpenAI carries them as text).
-fn json_string(value: &Value) -> String {
-    if value.is_null() {
-        "{}".into()
-    } else {
-        value.to_string()
+/// The codec's name for an API.
+fn dialect(api: Api) -> Dialect {
+    match api {
+        Api::OpenAi => Dialect::Chat,
+        Api::Anthropic => Dialect::Messages,
     }
 }
 
-/// Tool arguments as a JSON value (Anthropic carries them as an object). Text
-/// that is not a JSON object is kept, under `_raw`, rather than lost.
-fn parse_arguments(text: &str) -> Value {
-    if text.trim().is_empty() {
-        return Value::Object(Default::default());
-    }
-    match serde_json::from_str::<Value>(text) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => serde_json::json!({ "_raw": text }),
+/// The API a `client` API's traffic is translated to: the other one.
+fn other(client: Api) -> Api {
+    match client {
+        Api::OpenAi => Api::Anthropic,
+        Api::Anthropic => Api::OpenAi,
     }
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A stream translator from the provider's API to the client's.
-pub enum StreamTranslator {
-    /// Chat Completions chunks → Messages events.
-    ToAnthropic(anthropic_to_openai::StreamTranslator),
-    /// Messages events → Chat Completions chunks.
-    ToOpenAi(openai_to_anthropic::StreamTranslator),
+/// A stream translator from the provider's API to the client's: each provider
+/// event is decoded to canonical events, and each of those encoded for the
+/// client.
+pub struct StreamTranslator {
+    /// Reads the provider's stream.
+    decoder: Box<dyn StreamDecoder>,
+    /// Writes the client's.
+    encoder: Box<dyn StreamEncoder>,
 }
 
 impl StreamTranslator {
-    /// A translator for a `client` API stream served by the other API.
+    /// A translator for a `client` API stream served by the other API;
+    /// `include_usage` is whether an OpenAI client asked for usage.
     pub fn new(client: Api, include_usage: bool) -> Self {
-        match client {
-            Api::Anthropic => StreamTranslator::ToAnthropic(Default::default()),
-            Api::OpenAi => StreamTranslator::ToOpenAi(openai_to_anthropic::StreamTranslator::new(
-                include_usage,
-            )),
+        StreamTranslator {
+            decoder: codec::stream_decoder(dialect(other(client))),
+            encoder: codec::stream_encoder(dialect(client), include_usage),
         }
     }
 
     /// The client-API events for one provider-API event.
     pub fn on_event(&mut self, event: SseEvent) -> Vec<SseEvent> {
-        match self {
-            StreamTranslator::ToAnthropic(t) => t.on_event(event),
-            StreamTranslator::ToOpenAi(t) => t.on_event(event),
-        }
+        self.decoder
+            .decode(event)
+            .into_iter()
+            .flat_map(|event| self.encoder.encode(event))
+            .collect()
     }
 }
 
-/// A request in the client's API, as the provider's API.
+/// A request in the client's API, as the provider's API (the other one).
+/// `openai_native` says the provider is OpenAI itself, which wants
+/// `max_completion_tokens`.
 pub fn request(client: Api, body: &Value, openai_native: bool) -> Value {
-    match client {
-        Api::Anthropic => anthropic_to_openai::request(body, openai_native),
-        Api::OpenAi => openai_to_anthropic::request(body),
-    }
+    let canonical = codec::decode_request(dialect(client), body);
+    codec::encode_request(dialect(other(client)), &canonical, Target { openai_native })
 }
 
 /// A whole answer in the provider's API, as the client's.
 pub fn response(client: Api, body: &Value) -> Value {
-    match client {
-        Api::Anthropic => anthropic_to_openai::response(body),
-        Api::OpenAi => openai_to_anthropic::response(body),
-    }
+    let canonical = codec::decode_answer(dialect(other(client)), body);
+    codec::encode_answer(dialect(client), &canonical)
 }
 
 /// The message of a provider error body in either API's format.
 pub fn error_message(body: &Value) -> Option<&str> {
-    body.pointer("/error/message").and_then(Value::as_str)
+    codec::error_message(body)
+}
+
+/// An OpenAI Chat Completions client on an Anthropic provider, by direction.
+pub mod openai_to_anthropic {
+    use crate::api::error::Api;
+    use serde_json::Value;
+
+    pub use crate::codec::messages::DEFAULT_MAX_TOKENS;
+
+    /// A Chat Completions request as a Messages request.
+    pub fn request(body: &Value) -> Value {
+        super::request(Api::OpenAi, body, false)
+    }
+
+    /// A Messages answer as a chat completion.
+    pub fn response(body: &Value) -> Value {
+        super::response(Api::OpenAi, body)
+    }
+}
+
+/// An Anthropic Messages client on an OpenAI-style provider, by direction.
+pub mod anthropic_to_openai {
+    use crate::api::error::Api;
+    use serde_json::Value;
+
+    /// A Messages request as a Chat Completions request; `new_token_field`
+    /// uses `max_completion_tokens` (OpenAI's own API) instead of `max_tokens`.
+    pub fn request(body: &Value, new_token_field: bool) -> Value {
+        super::request(Api::Anthropic, body, new_token_field)
+    }
+
+    /// A chat completion as a Messages answer.
+    pub fn response(body: &Value) -> Value {
+        super::response(Api::Anthropic, body)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,144 @@
+//! Property tests of the codecs: any JSON (arbitrary, or a fixture's body with
+//! a part replaced) decodes without panicking, and a body that has been
+//! through a codec once comes out of it again unchanged (decode → encode is
+//! idempotent), for requests and answers of each API.
+
+use super::{Target, decode_answer, decode_request, encode_answer, encode_request};
+use crate::canonical::Dialect;
+use crate::test_json::{mutated, value};
+use proptest::prelude::*;
+use serde_json::Value;
+use std::path::Path;
+
+/// The inputs of the fixtures of one kind from one API.
+fn fixture_inputs(kind: &str, from: &str) -> Vec<Value> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/codec/fixtures");
+    let mut inputs = Vec::new();
+    for entry in std::fs::read_dir(folder).expect("the fixtures folder") {
+        let text = std::fs::read_to_string(entry.expect("a fixture").path()).expect("readable");
+        let fixture: Value = serde_json::from_str(&text).expect("JSON");
+        if fixture["kind"] == kind && fixture["from"] == from {
+            inputs.push(fixture["input"].clone());
+        }
+    }
+    assert!(!inputs.is_empty(), "no {kind} fixture from {from}");
+    inputs
+}
+
+/// A body of `kind` in `from`'s API, realistic or arbitrary.
+fn body(kind: &str, from: &str) -> impl Strategy<Value = Value> {
+    prop_oneof![1 => value(), 3 => mutated(fixture_inputs(kind, from))]
+}
+
+/// An answer with its `created` timestamp (the clock's, not the codec's) taken out.
+fn without_created(mut answer: Value) -> Value {
+    if let Some(object) = answer.as_object_mut() {
+        object.remove("created");
+    }
+    answer
+}
+
+/// Requests through the codec of `dialect`, once and twice.
+fn request_twice(dialect: Dialect, body: &Value, target: Target) -> (Value, Value) {
+    let once = encode_request(dialect, &decode_request(dialect, body), target);
+    let twice = encode_request(dialect, &decode_request(dialect, &once), target);
+    (once, twice)
+}
+
+/// Answers through the codec of `dialect`, once and twice.
+fn answer_twice(dialect: Dialect, body: &Value) -> (Value, Value) {
+    let once = encode_answer(dialect, &decode_answer(dialect, body));
+    let twice = encode_answer(dialect, &decode_answer(dialect, &once));
+    (without_created(once), without_created(twice))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn chat_requests_are_a_fixed_point_after_one_pass(
+        body in body("request", "chat"),
+        openai_native in any::<bool>(),
+    ) {
+        let (once, twice) = request_twice(Dialect::Chat, &body, Target { openai_native });
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn messages_requests_are_a_fixed_point_after_one_pass(body in body("request", "messages")) {
+        let (once, twice) = request_twice(Dialect::Messages, &body, Target::default());
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn chat_answers_are_a_fixed_point_after_one_pass(body in body("answer", "chat")) {
+        let (once, twice) = answer_twice(Dialect::Chat, &body);
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn messages_answers_are_a_fixed_point_after_one_pass(body in body("answer", "messages")) {
+        let (once, twice) = answer_twice(Dialect::Messages, &body);
+        prop_assert_eq!(once, twice);
+    }
+}
+
+/// A Chat Completions chunk: a text delta, a piece of one of a few tool
+/// calls, a finish, a usage chunk, or the end.
+fn chat_chunk() -> impl Strategy<Value = crate::api::sse::SseEvent> {
+    let data = prop_oneof![
+        ".{0,4}".prop_map(|text| serde_json::json!({"choices": [{"delta": {"content": text}}]})),
+        (0u64..3, prop::option::of("[a-z]{1,3}"), ".{0,4}").prop_map(|(index, id, args)| {
+            serde_json::json!({"choices": [{"delta": {"tool_calls": [
+                {"index": index, "id": id, "function": {"name": "f", "arguments": args}}]}}]})
+        }),
+        prop::sample::select(vec!["stop", "length", "tool_calls", "content_filter"]).prop_map(
+            |finish| serde_json::json!({"choices": [{"delta": {}, "finish_reason": finish}]})
+        ),
+        (0u64..9, 0u64..9).prop_map(|(p, c)| serde_json::json!({"choices": [],
+            "usage": {"prompt_tokens": p, "completion_tokens": c}})),
+    ]
+    .prop_map(|v| v.to_string());
+    prop_oneof![9 => data, 1 => Just("[DONE]".to_string())]
+        .prop_map(|data| crate::api::sse::SseEvent { event: None, data })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn chat_streams_decode_to_well_formed_blocks(
+        chunks in prop::collection::vec(chat_chunk(), 0..24),
+    ) {
+        use crate::canonical::Event;
+        let mut decoder = super::chat::Decoder::default();
+        let mut open: Option<u64> = None;
+        let mut next = 0;
+        for chunk in chunks {
+            for event in super::StreamDecoder::decode(&mut decoder, chunk) {
+                match event {
+                    Event::BlockStart { index, .. } => {
+                        prop_assert_eq!(open, None, "blocks do not overlap");
+                        prop_assert_eq!(index, next, "blocks are numbered from 0, in order");
+                        open = Some(index);
+                        next += 1;
+                    }
+                    Event::TextDelta { index, .. }
+                    | Event::ToolArgumentsDelta { index, .. }
+                    | Event::ThinkingDelta { index, .. }
+                    | Event::SignatureDelta { index, .. } => {
+                        prop_assert_eq!(open, Some(index), "a delta goes to the open block");
+                    }
+                    Event::BlockStop { index } => {
+                        prop_assert_eq!(open, Some(index), "only the open block stops");
+                        open = None;
+                    }
+                    Event::Finish { .. } | Event::End => {
+                        prop_assert_eq!(open, None, "every block stops before the finish");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
