@@ -20,9 +20,9 @@
 
 pub mod chat;
 pub mod messages;
-pub mod responses;
 #[cfg(test)]
 mod properties;
+pub mod responses;
 #[cfg(test)]
 mod snapshots;
 

@@ -143,7 +143,11 @@ pub fn decode_request(body: &Value) -> Request {
 fn decode_item(item: &Value, request: &mut Request) {
     let kind = item["type"]
         .as_str()
-        .unwrap_or(if item.get("role").is_some() { "message" } else { "" });
+        .unwrap_or(if item.get("role").is_some() {
+            "message"
+        } else {
+            ""
+        });
     let (role, parts) = match kind {
         "message" => match item["role"].as_str().unwrap_or("user") {
             "system" | "developer" => {
@@ -351,8 +355,9 @@ fn user_items(parts: &[Part], input: &mut Vec<Value>) {
                 json!({"type": "function_call_output", "call_id": call_id, "output": content}),
             ),
             Part::Text { text } => content.push(json!({"type": "input_text", "text": text})),
-            Part::Image { source } => content
-                .push(json!({"type": "input_image", "image_url": image_url(source), "detail": "auto"})),
+            Part::Image { source } => content.push(
+                json!({"type": "input_image", "image_url": image_url(source), "detail": "auto"}),
+            ),
             Part::ToolCall { .. } | Part::Thinking { .. } | Part::Refusal { .. } => {}
         }
     }
@@ -633,7 +638,10 @@ mod tests {
             {"type": "function", "name": "f", "parameters": {}},
             {"type": "web_search"}, {"type": "local_shell"}, {"type": "web_search"},
             {"type": "custom", "name": "apply_patch"}]});
-        assert_eq!(builtin_tools(&body), ["web_search", "local_shell", "custom"]);
+        assert_eq!(
+            builtin_tools(&body),
+            ["web_search", "local_shell", "custom"]
+        );
         assert!(builtin_tools(&json!({"tools": [{"type": "function"}]})).is_empty());
         assert!(builtin_tools(&json!({})).is_empty());
     }

@@ -221,7 +221,10 @@ fn the_openai_python_sdk_reads_the_stream_and_rebuilds_the_response() {
     assert_eq!(seen["text"], "Reading.");
     assert_eq!(
         seen["calls"],
-        serde_json::json!([["call_a", "cat", "{\"f\":\"a\"}"], ["call_b", "cat", "{\"f\":\"b\"}"]])
+        serde_json::json!([
+            ["call_a", "cat", "{\"f\":\"a\"}"],
+            ["call_b", "cat", "{\"f\":\"b\"}"]
+        ])
     );
     assert_eq!(seen["reasoning"], serde_json::json!(["Two files."]));
     assert_eq!(seen["usage"], serde_json::json!([50, 12, 62, 20]));

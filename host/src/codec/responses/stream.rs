@@ -153,7 +153,11 @@ impl Encoder {
             }
             BlockKind::ToolCall { id, name } => {
                 let added = function_call_item(&id, &name, "", "in_progress");
-                (function_call_id(&id), Item::ToolCall { call_id: id, name }, added)
+                (
+                    function_call_id(&id),
+                    Item::ToolCall { call_id: id, name },
+                    added,
+                )
             }
         };
         self.event(
@@ -266,6 +270,12 @@ impl Encoder {
 impl StreamEncoder for Encoder {
     fn encode(&mut self, event: Event) -> Vec<SseEvent> {
         let mut out = Vec::new();
+        if let Event::Unparsed { event, data } = event {
+            // Not an event of the provider's API: it goes on unchanged, for
+            // the pipeline to report as malformed.
+            out.push(SseEvent { event, data });
+            return out;
+        }
         if self.done {
             return out;
         }
@@ -277,7 +287,6 @@ impl StreamEncoder for Encoder {
                 self.start(&mut out);
             }
             Event::Start { usage, .. } => self.usage.merge(usage),
-            Event::Unparsed { event, data } => out.push(SseEvent { event, data }),
             _ if !self.started => {
                 self.start(&mut out);
                 out.extend(self.encode(event));
@@ -316,7 +325,7 @@ impl StreamEncoder for Encoder {
                 );
                 self.done = true;
             }
-            Event::SignatureDelta { .. } => {}
+            Event::SignatureDelta { .. } | Event::Unparsed { .. } => {}
         }
         out
     }
