@@ -70,6 +70,8 @@ pub enum Dialect {
     Chat,
     /// Anthropic Messages.
     Messages,
+    /// OpenAI Responses.
+    Responses,
 }
 
 /// Top-level fields only one API knows (OpenAI `n`, `seed`, `response_format`;

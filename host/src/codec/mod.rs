@@ -3,6 +3,7 @@
 //!
 //! - [`chat`]: OpenAI Chat Completions.
 //! - [`messages`]: Anthropic Messages.
+//! - [`responses`]: OpenAI Responses.
 //!
 //! Translating between two APIs is a decode with one codec and an encode with
 //! the other ([`crate::translate`] does this for the pipeline), so N APIs need
@@ -21,6 +22,7 @@ pub mod chat;
 pub mod messages;
 #[cfg(test)]
 mod properties;
+pub mod responses;
 #[cfg(test)]
 mod snapshots;
 
@@ -53,6 +55,7 @@ pub fn decode_request(dialect: Dialect, body: &Value) -> Request {
     match dialect {
         Dialect::Chat => chat::decode_request(body),
         Dialect::Messages => messages::decode_request(body),
+        Dialect::Responses => responses::decode_request(body),
     }
 }
 
@@ -61,6 +64,7 @@ pub fn encode_request(dialect: Dialect, request: &Request, target: Target) -> Va
     match dialect {
         Dialect::Chat => chat::encode_request(request, target),
         Dialect::Messages => messages::encode_request(request),
+        Dialect::Responses => responses::encode_request(request),
     }
 }
 
@@ -69,6 +73,7 @@ pub fn decode_answer(dialect: Dialect, body: &Value) -> Answer {
     match dialect {
         Dialect::Chat => chat::decode_answer(body),
         Dialect::Messages => messages::decode_answer(body),
+        Dialect::Responses => responses::decode_answer(body),
     }
 }
 
@@ -77,6 +82,7 @@ pub fn encode_answer(dialect: Dialect, answer: &Answer) -> Value {
     match dialect {
         Dialect::Chat => chat::encode_answer(answer),
         Dialect::Messages => messages::encode_answer(answer),
+        Dialect::Responses => responses::encode_answer(answer),
     }
 }
 
@@ -85,6 +91,7 @@ pub fn stream_decoder(dialect: Dialect) -> Box<dyn StreamDecoder> {
     match dialect {
         Dialect::Chat => Box::<chat::Decoder>::default(),
         Dialect::Messages => Box::<messages::Decoder>::default(),
+        Dialect::Responses => Box::<responses::Decoder>::default(),
     }
 }
 
@@ -94,10 +101,11 @@ pub fn stream_encoder(dialect: Dialect, include_usage: bool) -> Box<dyn StreamEn
     match dialect {
         Dialect::Chat => Box::new(chat::Encoder::new(include_usage)),
         Dialect::Messages => Box::<messages::Encoder>::default(),
+        Dialect::Responses => Box::<responses::Encoder>::default(),
     }
 }
 
-/// The message of an error body in either API's format.
+/// The message of an error body in any of the APIs' formats.
 pub fn error_message(body: &Value) -> Option<&str> {
     body.pointer("/error/message").and_then(Value::as_str)
 }

@@ -1,7 +1,9 @@
 //! Property tests of the codecs: any JSON (arbitrary, or a fixture's body with
 //! a part replaced) decodes without panicking, and a body that has been
 //! through a codec once comes out of it again unchanged (decode → encode is
-//! idempotent), for requests and answers of each API.
+//! idempotent), for requests and answers of each API; any stream decodes to
+//! well-formed blocks, and any Chat Completions stream encodes to a
+//! well-formed Responses stream.
 
 use super::{Target, decode_answer, decode_request, encode_answer, encode_request};
 use crate::canonical::Dialect;
@@ -30,10 +32,12 @@ fn body(kind: &str, from: &str) -> impl Strategy<Value = Value> {
     prop_oneof![1 => value(), 3 => mutated(fixture_inputs(kind, from))]
 }
 
-/// An answer with its `created` timestamp (the clock's, not the codec's) taken out.
+/// An answer with its `created` (or `created_at`) timestamp (the clock's,
+/// not the codec's) taken out.
 fn without_created(mut answer: Value) -> Value {
     if let Some(object) = answer.as_object_mut() {
         object.remove("created");
+        object.remove("created_at");
     }
     answer
 }
@@ -67,6 +71,18 @@ proptest! {
     #[test]
     fn messages_requests_are_a_fixed_point_after_one_pass(body in body("request", "messages")) {
         let (once, twice) = request_twice(Dialect::Messages, &body, Target::default());
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn responses_requests_are_a_fixed_point_after_one_pass(body in body("request", "responses")) {
+        let (once, twice) = request_twice(Dialect::Responses, &body, Target::default());
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn responses_answers_are_a_fixed_point_after_one_pass(body in body("answer", "responses")) {
+        let (once, twice) = answer_twice(Dialect::Responses, &body);
         prop_assert_eq!(once, twice);
     }
 
@@ -137,6 +153,137 @@ proptest! {
                         prop_assert_eq!(open, None, "every block stops before the finish");
                     }
                     _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// A Responses stream event: an item added or done, a delta of each kind, the
+/// end, or a failure.
+fn responses_event() -> impl Strategy<Value = crate::api::sse::SseEvent> {
+    use serde_json::json;
+    prop_oneof![
+        prop::sample::select(vec!["message", "function_call", "reasoning"]).prop_map(|kind| {
+            json!({"type": "response.output_item.added",
+                   "item": {"type": kind, "call_id": "c", "name": "f"}})
+        }),
+        Just(json!({"type": "response.output_item.done"})),
+        (
+            prop::sample::select(vec![
+                "response.output_text.delta",
+                "response.refusal.delta",
+                "response.reasoning_summary_text.delta",
+                "response.function_call_arguments.delta",
+            ]),
+            ".{0,4}"
+        )
+            .prop_map(|(kind, delta)| json!({"type": kind, "delta": delta})),
+        prop::sample::select(vec!["response.completed", "response.incomplete"])
+            .prop_map(|kind| json!({"type": kind, "response": {"usage": {"input_tokens": 1}}})),
+        Just(json!({"type": "response.failed", "response": {"error": {"message": "x"}}})),
+    ]
+    .prop_map(|data| crate::api::sse::SseEvent {
+        event: data["type"].as_str().map(String::from),
+        data: data.to_string(),
+    })
+}
+
+/// Checks that canonical `events` have well-formed blocks: numbered from 0 in
+/// order, not overlapping, deltas only to the open block, all stopped before
+/// the finish.
+fn check_blocks(events: &[crate::canonical::Event]) -> Result<(), TestCaseError> {
+    use crate::canonical::Event;
+    let mut open: Option<u64> = None;
+    let mut next = 0;
+    for event in events {
+        match event {
+            Event::BlockStart { index, .. } => {
+                prop_assert_eq!(open, None, "blocks do not overlap");
+                prop_assert_eq!(*index, next, "blocks are numbered from 0, in order");
+                open = Some(*index);
+                next += 1;
+            }
+            Event::TextDelta { index, .. }
+            | Event::ToolArgumentsDelta { index, .. }
+            | Event::ThinkingDelta { index, .. }
+            | Event::SignatureDelta { index, .. } => {
+                prop_assert_eq!(open, Some(*index), "a delta goes to the open block");
+            }
+            Event::BlockStop { index } => {
+                prop_assert_eq!(open, Some(*index), "only the open block stops");
+                open = None;
+            }
+            Event::Finish { .. } | Event::End => {
+                prop_assert_eq!(open, None, "every block stops before the finish");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn responses_streams_decode_to_well_formed_blocks(
+        events in prop::collection::vec(responses_event(), 0..24),
+    ) {
+        let mut decoder = super::responses::Decoder::default();
+        let decoded: Vec<_> = events
+            .into_iter()
+            .flat_map(|e| super::StreamDecoder::decode(&mut decoder, e))
+            .collect();
+        check_blocks(&decoded)?;
+    }
+
+    #[test]
+    fn chat_streams_encode_to_well_formed_responses_streams(
+        chunks in prop::collection::vec(chat_chunk(), 0..24),
+    ) {
+        use std::collections::BTreeSet;
+        let mut decoder = super::chat::Decoder::default();
+        let mut encoder = super::responses::Encoder::default();
+        let mut sequence = 0;
+        let mut open: BTreeSet<u64> = BTreeSet::new();
+        let mut items = 0;
+        let mut ended = false;
+        for chunk in chunks {
+            for event in super::StreamDecoder::decode(&mut decoder, chunk) {
+                for sse in super::StreamEncoder::encode(&mut encoder, event) {
+                    let data: Value = serde_json::from_str(&sse.data).expect("JSON data");
+                    let kind = data["type"].as_str().expect("a type").to_string();
+                    prop_assert_eq!(sse.event.as_deref(), Some(kind.as_str()), "named by its type");
+                    prop_assert!(!ended, "nothing follows the final event: {}", kind);
+                    prop_assert_eq!(data["sequence_number"].as_u64(), Some(sequence));
+                    sequence += 1;
+                    if sequence == 1 {
+                        prop_assert_eq!(kind.as_str(), "response.created");
+                    }
+                    let index = data["output_index"].as_u64();
+                    match kind.as_str() {
+                        "response.output_item.added" => {
+                            prop_assert_eq!(index, Some(items), "items are added in order");
+                            open.insert(items);
+                            items += 1;
+                        }
+                        "response.output_item.done" => {
+                            prop_assert!(open.remove(&index.unwrap_or(u64::MAX)), "done once, after added");
+                        }
+                        "response.completed" | "response.incomplete" | "response.failed" => {
+                            ended = true;
+                            if kind != "response.failed" {
+                                prop_assert!(open.is_empty(), "every item is done first");
+                                let output = data["response"]["output"].as_array().map_or(0, Vec::len);
+                                prop_assert_eq!(output as u64, items, "the response holds every item");
+                            }
+                        }
+                        _ if index.is_some() => {
+                            prop_assert!(open.contains(&index.unwrap_or(u64::MAX)), "{} goes to an open item", kind);
+                        }
+                        _ => {}
+                    }
                 }
             }
         }

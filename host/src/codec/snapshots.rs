@@ -5,12 +5,12 @@
 //!
 //! A fixture file holds:
 //! - `kind`: `request`, `answer` or `stream`;
-//! - `from`, `to`: `chat` or `messages`;
+//! - `from`, `to`: `chat`, `messages` or `responses`;
 //! - `input`: the body, or the stream as `[{"event": name or null, "data": …}]`
 //!   (data that is not JSON is a string, such as `"[DONE]"`);
 //! - optional `openai_native` (requests) and `include_usage` (streams);
-//! - `canonical` and `output`: the expected values. `created` timestamps in
-//!   outputs compare as 0.
+//! - `canonical` and `output`: the expected values. `created` and
+//!   `created_at` timestamps in outputs compare as 0.
 //!
 //! To write a new fixture, give its input and run the tests with
 //! `SLUICE_BLESS=1`: the expected values are filled in from what the codecs
@@ -29,15 +29,15 @@ fn fixtures() -> PathBuf {
 
 /// A fixture's API.
 fn dialect(value: &Value) -> Dialect {
-    serde_json::from_value(value.clone()).expect("`from` and `to` are `chat` or `messages`")
+    serde_json::from_value(value.clone()).expect("`from` and `to` name an API")
 }
 
-/// `created` timestamps anywhere in `value`, as 0.
+/// `created` and `created_at` timestamps anywhere in `value`, as 0.
 fn without_timestamps(mut value: Value) -> Value {
     match &mut value {
         Value::Object(map) => {
             for (key, field) in map.iter_mut() {
-                *field = if key == "created" {
+                *field = if key == "created" || key == "created_at" {
                     json!(0)
                 } else {
                     without_timestamps(field.take())
@@ -178,6 +178,9 @@ fn every_direction_and_kind_has_a_fixture() {
             ("messages", "chat"),
             ("chat", "chat"),
             ("messages", "messages"),
+            ("responses", "chat"),
+            ("chat", "responses"),
+            ("responses", "responses"),
         ] {
             assert!(
                 seen.contains(&format!("{kind} {from}→{to}")),
