@@ -45,6 +45,7 @@
 //! `auth`, `guardrails` per check, `attempt` per try of a target.
 
 pub mod forward;
+pub mod responses;
 
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments::{self, Extracted};
@@ -216,6 +217,28 @@ async fn chat_inner(
     let body = crate::api::read_body(&gateway, api, body).await?;
     // parse
     let request = parse_body(api, &body)?;
+    let who = Authenticated { caller, call };
+    chat_request(gateway, api, headers, who, request, observed, extra).await
+}
+
+/// Who is calling, once the auth phase let them in.
+pub(crate) struct Authenticated {
+    pub(crate) caller: Caller,
+    pub(crate) call: Call,
+}
+
+/// A chat request from the route phase on: `request` is a parsed, checked
+/// Chat Completions or Messages body ([`parse_body`]).
+pub(crate) async fn chat_request(
+    gateway: Arc<Gateway>,
+    api: Api,
+    headers: &HeaderMap,
+    who: Authenticated,
+    request: Value,
+    observed: &Observed,
+    extra: &mut Vec<(HeaderName, HeaderValue)>,
+) -> Result<Response, ApiError> {
+    let Authenticated { caller, call } = who;
     let stream = request
         .get("stream")
         .and_then(Value::as_bool)
@@ -557,7 +580,7 @@ fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
 const MAX_TOKENS: u64 = i32::MAX as u64;
 
 /// Parses and checks the shape of a chat request body.
-fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
     let invalid = |message: String| ApiError::new(api, ErrorKind::InvalidRequest, message);
     let text = std::str::from_utf8(body).map_err(|e| {
         invalid(format!(

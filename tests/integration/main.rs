@@ -17,6 +17,7 @@ mod observability;
 mod plugin_authoring;
 mod quality;
 mod response_cache;
+mod responses;
 mod routing;
 mod sandbox_limits;
 mod sdk;

@@ -23,6 +23,7 @@
 //! | `stream-error-leak` | a stream with a text delta, then an error event containing that address |
 //! | `pause-stream` | a stream that sends a delta, pauses 2.5 s, then sends the rest |
 //! | `huge-answer` | a 3 MiB answer (whole), or a stream with one 3 MiB event |
+//! | `codex-agent` (OpenAI) | a call of `exec_command` with [`AGENT_COMMAND`], then, once the last message is the tool's output, "all done: <that output>" |
 //!
 //! [`MockUpstream::set_down`] makes every chat request answer 503 (a provider
 //! outage); [`MockUpstream::reset_addr`] is a port that accepts connections and
@@ -195,8 +196,31 @@ fn last_user_text(body: &Value) -> String {
     }
 }
 
+/// The command `codex-agent` asks to run, as `exec_command` arguments.
+pub const AGENT_COMMAND: &str = r#"{"cmd": "echo sluice-agent-ran-this"}"#;
+
+/// The role of the last message of a Chat Completions body.
+fn last_role(body: &Value) -> &str {
+    body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["role"].as_str())
+        .unwrap_or("")
+}
+
+/// The text of the last message (a tool's output, for `codex-agent`).
+fn last_text(body: &Value) -> String {
+    let last = body["messages"].as_array().and_then(|m| m.last());
+    match last.map(|m| &m["content"]) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        _ => String::new(),
+    }
+}
+
 fn answer_text(model: &str, body: &Value) -> String {
     match model {
+        "codex-agent" => format!("all done: {}", last_text(body).trim()),
         "leak-email" => format!("Sure. You can reach me at {LEAKED_EMAIL} any time."),
         _ => format!("you said: {}", last_user_text(body)),
     }
@@ -401,12 +425,22 @@ async fn openai_chat(State(state): State<Shared>, headers: HeaderMap, body: Byte
         return sse(events, false);
     }
     let text = answer_text(&model, &body);
-    let tool = model == "tool-call";
-    let arguments = format!("{{\"to\": \"{TOOL_EMAIL}\", \"subject\": \"hi\"}}");
+    // `codex-agent` acts like a coding agent's model: it runs a command, then
+    // answers with what the command printed.
+    let agent_turn = model == "codex-agent" && last_role(&body) != "tool";
+    let tool = model == "tool-call" || agent_turn;
+    let (tool_name, arguments) = if agent_turn {
+        ("exec_command", AGENT_COMMAND.to_string())
+    } else {
+        (
+            "send_mail",
+            format!("{{\"to\": \"{TOOL_EMAIL}\", \"subject\": \"hi\"}}"),
+        )
+    };
     if !stream {
         let message = if tool {
             json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
-                   "function": {"name": "send_mail", "arguments": arguments}}]})
+                   "function": {"name": tool_name, "arguments": arguments}}]})
         } else {
             json!({"role": "assistant", "content": text})
         };
@@ -430,7 +464,7 @@ async fn openai_chat(State(state): State<Shared>, headers: HeaderMap, body: Byte
     )];
     if tool {
         events.push(chunk(
-            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "send_mail", "arguments": ""}}]}),
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": tool_name, "arguments": ""}}]}),
             Value::Null,
         ));
         for piece in pieces(&arguments, 3) {

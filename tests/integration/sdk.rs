@@ -118,6 +118,11 @@ async fn the_openai_python_sdk_works_unchanged() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_openai_python_sdks_responses_api_works() {
+    python_script("responses_client.py", "openai").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_anthropic_python_sdk_works_unchanged() {
     python_script("anthropic_client.py", "anthropic").await;
 }
@@ -348,6 +353,69 @@ async fn pi_on(model: &str, path: &str) {
     );
     assert!(
         sent.iter().all(|m| !m.contains("jane.doe@example.com")),
+        "the address never went upstream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_runs_a_tool_round_trip_through_the_responses_api() {
+    let Some(codex) = agent("codex") else {
+        available(false, "Codex CLI (npm @openai/codex)");
+        return;
+    };
+    let h = start(&format!("{GUARDRAILS}\n")).await;
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // Codex's own web search and sub-agents run only at OpenAI's Responses
+    // API; off, every tool it sends is a function this target can call.
+    let config = format!(
+        r#"model = "@oa/codex-agent"
+model_provider = "sluice"
+web_search = "disabled"
+approval_policy = "never"
+sandbox_mode = "danger-full-access"
+
+[model_providers.sluice]
+name = "sluice"
+base_url = "{}/v1"
+env_key = "SLUICE_TEST_KEY"
+wire_api = "responses"
+
+[features]
+multi_agent = false
+web_search_request = false
+"#,
+        h.base
+    );
+    std::fs::write(home.path().join("config.toml"), config).unwrap();
+    let mut command = Command::new(codex);
+    command
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "run the check, mail jane.doe@example.com",
+        ])
+        .current_dir(work.path())
+        .env("CODEX_HOME", home.path())
+        .env("SLUICE_TEST_KEY", KEY);
+    let output = run(command).await;
+    let stdout = assert_ok("codex exec", &output);
+    assert!(
+        stdout.contains("all done: ") && stdout.contains("sluice-agent-ran-this"),
+        "Codex ran the command and got the answer: {stdout}"
+    );
+    let received = h.mock.received();
+    assert!(received.len() >= 2, "a tool call and the answer after it");
+    assert!(received.iter().all(|r| r.path == "/v1/chat/completions"));
+    let last = received.last().unwrap().body.to_string();
+    assert!(
+        last.contains("sluice-agent-ran-this"),
+        "the tool's output went back: {last}"
+    );
+    assert!(
+        received
+            .iter()
+            .all(|r| !r.body.to_string().contains("jane.doe@example.com")),
         "the address never went upstream"
     );
 }

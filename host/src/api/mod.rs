@@ -5,6 +5,7 @@
 //! | `POST /v1/chat/completions` | OpenAI Chat Completions (streaming and not) |
 //! | `GET /v1/models` | OpenAI or Anthropic model list (by the client's headers; [`models`]) |
 //! | `POST /v1/embeddings` | OpenAI embeddings (auth, scope, limits, request guardrails, usage, audit) |
+//! | `POST /v1/responses` | OpenAI Responses (streaming and not; function tools), through the chat phases |
 //! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
 //! | `POST /v1/messages/count_tokens` | Anthropic token counting (the same phases; no cost) |
 //! | `POST /messages`, `/messages/count_tokens` | the same, for clients given the root URL as an Anthropic base URL |
@@ -57,6 +58,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/models", get(models::list))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/messages", post(anthropic_messages))
+        .route("/v1/responses", post(openai_responses))
         .route("/v1/messages/count_tokens", post(count_tokens))
         // Clients on the Vercel AI SDK (Cline's Anthropic provider, opencode)
         // post to `BASE/messages`; given the root URL, to `/messages`.
@@ -244,6 +246,12 @@ async fn openai_chat(State(gateway): State<Arc<Gateway>>, request: Request) -> R
 
 async fn anthropic_messages(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     chat(gateway, Api::Anthropic, request).await
+}
+
+/// The Responses API, through the chat phases ([`pipeline::responses`]).
+async fn openai_responses(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    pipeline::responses::responses(gateway, parts.headers, body).await
 }
 
 /// Embeddings: the same phases as chat ([`pipeline::forward`]).

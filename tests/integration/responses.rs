@@ -1,0 +1,115 @@
+//! `POST /v1/responses` (OpenAI's Responses API, what Codex CLI speaks) through
+//! the chat phases: guardrails on what goes upstream and what comes back,
+//! governance, translation to a Messages target, streams re-encoded as
+//! Responses events. The official SDK's view is `sdk::the_openai_python_sdks_responses_api_works`.
+
+use crate::gateway::{self, Harness, KEY};
+use crate::mock_upstream::LEAKED_EMAIL;
+use serde_json::{Value, json};
+
+const PII: &str = "[[guardrails]]\nplugin = \"pii\"\n";
+
+async fn respond(h: &Harness, body: Value) -> (u16, String) {
+    let response = h
+        .client
+        .post(format!("{}/v1/responses", h.base))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// The `data` of each event of a stream, with its type.
+fn events(stream: &str) -> Vec<Value> {
+    stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_responses_call_passes_the_guardrails_both_ways_on_either_api() {
+    let h = gateway::start(PII).await;
+    for model in ["@oa/echo-last", "@an/echo-last"] {
+        let (status, body) = respond(
+            &h,
+            json!({"model": model, "instructions": "Be brief.", "input": "mail jane.doe@example.com"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let response: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(response["object"], "response", "{body}");
+        assert_eq!(response["status"], "completed", "{body}");
+        let text = &response["output"][0]["content"][0]["text"];
+        assert_eq!(text, "you said: mail [EMAIL_1]", "{model}: {body}");
+        assert_eq!(response["usage"]["total_tokens"], 15, "{body}");
+        let sent = h.mock.last().body.to_string();
+        assert!(!sent.contains("jane.doe@example.com"), "{sent}");
+        assert!(
+            sent.contains("Be brief."),
+            "instructions go upstream: {sent}"
+        );
+    }
+    // a leaking answer, streamed: redacted, in Responses events
+    for model in ["@oa/leak-email", "@an/leak-email"] {
+        let (status, body) =
+            respond(&h, json!({"model": model, "input": "hi", "stream": true})).await;
+        assert_eq!(status, 200);
+        assert!(!body.contains(LEAKED_EMAIL), "{body}");
+        let events = events(&body);
+        assert_eq!(events[0]["type"], "response.created", "{body}");
+        let text: String = events
+            .iter()
+            .filter(|e| e["type"] == "response.output_text.delta")
+            .filter_map(|e| e["delta"].as_str())
+            .collect();
+        assert_eq!(
+            text, "Sure. You can reach me at [EMAIL_1] any time.",
+            "{model}"
+        );
+        let last = events.last().unwrap();
+        assert_eq!(last["type"], "response.completed", "{body}");
+        assert_eq!(last["response"]["usage"]["total_tokens"], 15, "{body}");
+        let numbers: Vec<u64> = events
+            .iter()
+            .filter_map(|e| e["sequence_number"].as_u64())
+            .collect();
+        assert_eq!(numbers.len(), events.len(), "every event is numbered");
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+    }
+}
+
+#[tokio::test]
+async fn responses_calls_are_governed_and_refuse_what_no_target_runs() {
+    let extra = format!(
+        "{PII}\n[[rate_limits]]\nid = \"two\"\nkey = \"*\"\nper = \"minute\"\nrequests = 2\n"
+    );
+    let h = gateway::start(&extra).await;
+    let (status, body) = respond(
+        &h,
+        json!({"model": "@oa/echo-last", "input": "hi", "tools": [{"type": "web_search"}]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("web_search"), "{body}");
+    assert!(h.mock.received().is_empty());
+    let mut refused = 0;
+    for _ in 0..6 {
+        let (status, _) = respond(&h, json!({"model": "@oa/echo-last", "input": "hi"})).await;
+        refused += u32::from(status == 429);
+    }
+    assert!(refused >= 2, "only {refused} of 6 were refused");
+    // a key without a scope for the model is refused like on chat
+    let response = h
+        .client
+        .post(format!("{}/v1/responses", h.base))
+        .json(&json!({"model": "@oa/echo-last", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
