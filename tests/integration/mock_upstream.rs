@@ -23,7 +23,7 @@
 //! | `stream-error-leak` | a stream with a text delta, then an error event containing that address |
 //! | `pause-stream` | a stream that sends a delta, pauses 2.5 s, then sends the rest |
 //! | `huge-answer` | a 3 MiB answer (whole), or a stream with one 3 MiB event |
-//! | `codex-agent` (OpenAI) | a call of `exec_command` with [`AGENT_COMMAND`], then, once the last message is the tool's output, "all done: <that output>" |
+//! | `codex-agent` | a call of `exec_command` with [`AGENT_COMMAND`], then, once the last message is the tool's output, "all done: <that output>" |
 //!
 //! [`MockUpstream::set_down`] makes every chat request answer 503 (a provider
 //! outage); [`MockUpstream::reset_addr`] is a port that accepts connections and
@@ -213,9 +213,23 @@ fn last_text(body: &Value) -> String {
     let last = body["messages"].as_array().and_then(|m| m.last());
     match last.map(|m| &m["content"]) {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| match &p["content"] {
+                // an Anthropic tool_result block
+                Value::String(s) => Some(s.as_str()),
+                _ => p["text"].as_str(),
+            })
+            .collect(),
         _ => String::new(),
     }
+}
+
+/// Whether a Messages body's last message carries a tool result.
+fn ends_with_tool_result(body: &Value) -> bool {
+    let last = body["messages"].as_array().and_then(|m| m.last());
+    last.and_then(|m| m["content"].as_array())
+        .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"))
 }
 
 fn answer_text(model: &str, body: &Value) -> String {
@@ -538,13 +552,21 @@ async fn anthropic_messages(
         );
     }
     let text = answer_text(&model, &body);
-    let tool = model == "tool-call";
-    let input = json!({"to": TOOL_EMAIL, "subject": "hi"});
+    let agent_turn = model == "codex-agent" && !ends_with_tool_result(&body);
+    let tool = model == "tool-call" || agent_turn;
+    let (tool_name, input) = if agent_turn {
+        (
+            "exec_command",
+            serde_json::from_str::<Value>(AGENT_COMMAND).unwrap(),
+        )
+    } else {
+        ("send_mail", json!({"to": TOOL_EMAIL, "subject": "hi"}))
+    };
     if !stream {
         let mut content = vec![json!({"type": "text", "text": text})];
         if tool {
             content.push(
-                json!({"type": "tool_use", "id": "toolu_1", "name": "send_mail", "input": input}),
+                json!({"type": "tool_use", "id": "toolu_1", "name": tool_name, "input": input}),
             );
         }
         return axum::Json(json!({
@@ -601,7 +623,7 @@ async fn anthropic_messages(
     ));
     if tool {
         events.push(event("content_block_start", json!({"type": "content_block_start", "index": 2,
-            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "send_mail", "input": {}}})));
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": tool_name, "input": {}}})));
         for piece in pieces(&input.to_string(), 3) {
             events.push(event(
                 "content_block_delta",

@@ -113,3 +113,44 @@ async fn responses_calls_are_governed_and_refuse_what_no_target_runs() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+/// A streamed answer with text and then a tool call, with response guardrails
+/// holding text back: the text arrives as one message, before the call (not
+/// its held-back tail flushed after the call as a second message).
+#[tokio::test]
+async fn streamed_text_then_a_tool_call_stay_one_message_and_one_call() {
+    let h = gateway::start(PII).await;
+    let tools =
+        json!([{"type": "function", "name": "send_mail", "parameters": {"type": "object"}}]);
+    for model in ["@an/tool-call", "@oa/tool-call"] {
+        let (status, body) = respond(
+            &h,
+            json!({"model": model, "input": "mail bob", "tools": tools, "stream": true}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let events = events(&body);
+        let completed = events.last().unwrap();
+        assert_eq!(completed["type"], "response.completed", "{body}");
+        let kinds: Vec<&str> = completed["response"]["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|item| item["type"].as_str())
+            .filter(|kind| *kind != "reasoning")
+            .collect();
+        let expected: &[&str] = if model.starts_with("@an") {
+            &["message", "function_call"]
+        } else {
+            &["function_call"]
+        };
+        assert_eq!(kinds, expected, "{model}: {body}");
+        let arguments = events
+            .iter()
+            .find(|e| e["type"] == "response.function_call_arguments.done")
+            .map(|e| e["arguments"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let arguments: Value = serde_json::from_str(&arguments).unwrap();
+        assert_eq!(arguments["to"], "[EMAIL_1]", "{model}");
+    }
+}

@@ -359,6 +359,17 @@ async fn pi_on(model: &str, path: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn codex_runs_a_tool_round_trip_through_the_responses_api() {
+    codex_on("@oa/codex-agent", "/v1/chat/completions").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_runs_a_tool_round_trip_on_an_anthropic_model() {
+    codex_on("@an/codex-agent", "/v1/messages").await;
+}
+
+/// Runs `codex exec` on `model` (a mock that calls `exec_command`, then
+/// answers with its output) and checks the mock got the calls on `path`.
+async fn codex_on(model: &str, path: &str) {
     let Some(codex) = agent("codex") else {
         available(false, "Codex CLI (npm @openai/codex)");
         return;
@@ -369,7 +380,7 @@ async fn codex_runs_a_tool_round_trip_through_the_responses_api() {
     // Codex's own web search and sub-agents run only at OpenAI's Responses
     // API; off, every tool it sends is a function this target can call.
     let config = format!(
-        r#"model = "@oa/codex-agent"
+        r#"model = "{model}"
 model_provider = "sluice"
 web_search = "disabled"
 approval_policy = "never"
@@ -406,7 +417,10 @@ web_search_request = false
     );
     let received = h.mock.received();
     assert!(received.len() >= 2, "a tool call and the answer after it");
-    assert!(received.iter().all(|r| r.path == "/v1/chat/completions"));
+    assert!(
+        received.iter().all(|r| r.path == path),
+        "calls went to {path}"
+    );
     let last = received.last().unwrap().body.to_string();
     assert!(
         last.contains("sluice-agent-ran-this"),

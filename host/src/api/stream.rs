@@ -151,6 +151,21 @@ impl StreamTransformer {
             let released = self.release(&content_channel, SegmentKind::Message, &text)?;
             delta["content"] = json!(released);
         }
+        // The model moves on from text to tool calls: what is held back of
+        // the text goes out now, ahead of them, so the text reaches the
+        // client in one piece before the calls (not flushed after them at
+        // the end, which block-based clients would see as two texts).
+        let calling = delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .is_some_and(|calls| !calls.is_empty());
+        if calling && self.guard.channel_kind(&content_channel).is_some() {
+            let rest = self.finish(&content_channel)?;
+            if !rest.is_empty() {
+                let before = delta.get("content").and_then(Value::as_str).unwrap_or("");
+                delta["content"] = json!(format!("{before}{rest}"));
+            }
+        }
         if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
             for call in calls {
                 let k = call.get("index").and_then(Value::as_u64).unwrap_or(0);

@@ -40,6 +40,31 @@ impl Decoder {
         index
     }
 
+    /// One entry of a delta's `tool_calls`: more of the open call, or a new one.
+    fn tool_call_delta(&mut self, call: &Value, out: &mut Vec<Event>) {
+        let tool = call["index"].as_u64().unwrap_or(0);
+        let index = match self.open {
+            Some((index, Some(open))) if open == tool => index,
+            _ => {
+                let kind = BlockKind::ToolCall {
+                    id: string(&call["id"]),
+                    name: string(&call["function"]["name"]),
+                };
+                self.open_block(Some(tool), kind, out)
+            }
+        };
+        if let Some(json) = call
+            .pointer("/function/arguments")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+        {
+            out.push(Event::ToolArgumentsDelta {
+                index,
+                json: json.into(),
+            });
+        }
+    }
+
     /// Closes the open block, if any.
     fn close_block(&mut self, out: &mut Vec<Event>) {
         if let Some((index, _)) = self.open.take() {
@@ -83,6 +108,20 @@ impl StreamDecoder for Decoder {
             out.push(Event::Usage(usage(&chunk["usage"])));
         }
         let choice = &chunk["choices"][0];
+        let calls: Vec<&Value> = choice
+            .pointer("/delta/tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect();
+        // One delta may carry text and tool-call arguments together (a
+        // gateway flushing what it held back does): what continues the open
+        // block goes first, so that no block is closed and then continued.
+        let continues_open = |call: &&Value| matches!(self.open, Some((_, Some(open))) if call["index"].as_u64().unwrap_or(0) == open);
+        let (first, rest): (Vec<&Value>, Vec<&Value>) = calls.into_iter().partition(continues_open);
+        for call in first {
+            self.tool_call_delta(call, &mut out);
+        }
         if let Some(text) = choice
             .pointer("/delta/content")
             .and_then(Value::as_str)
@@ -97,33 +136,8 @@ impl StreamDecoder for Decoder {
                 text: text.into(),
             });
         }
-        for call in choice
-            .pointer("/delta/tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let tool = call["index"].as_u64().unwrap_or(0);
-            let index = match self.open {
-                Some((index, Some(open))) if open == tool => index,
-                _ => {
-                    let kind = BlockKind::ToolCall {
-                        id: string(&call["id"]),
-                        name: string(&call["function"]["name"]),
-                    };
-                    self.open_block(Some(tool), kind, &mut out)
-                }
-            };
-            if let Some(json) = call
-                .pointer("/function/arguments")
-                .and_then(Value::as_str)
-                .filter(|a| !a.is_empty())
-            {
-                out.push(Event::ToolArgumentsDelta {
-                    index,
-                    json: json.into(),
-                });
-            }
+        for call in rest {
+            self.tool_call_delta(call, &mut out);
         }
         if let Some(finish) = choice["finish_reason"].as_str() {
             self.stop = Some(stop_reason(finish));
@@ -245,5 +259,46 @@ impl StreamEncoder for Encoder {
             | Event::SignatureDelta { .. }
             | Event::BlockStop { .. } => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(delta: Value) -> SseEvent {
+        SseEvent {
+            event: None,
+            data: json!({"id": "c", "model": "m", "choices": [{"index": 0, "delta": delta}]})
+                .to_string(),
+        }
+    }
+
+    #[test]
+    fn text_and_the_open_calls_arguments_in_one_delta_keep_the_call_whole() {
+        let mut decoder = Decoder::default();
+        let mut events = decoder.decode(chunk(json!({"tool_calls": [{"index": 0, "id": "call_1",
+            "type": "function", "function": {"name": "run", "arguments": ""}}]})));
+        // what a gateway flushes at the end: held-back text and arguments together
+        events.extend(decoder.decode(chunk(
+            json!({"content": "done", "tool_calls": [{"index": 0, "function": {"arguments": "{\"a\":1}"}}]}),
+        )));
+        let starts: Vec<&Event> = events
+            .iter()
+            .filter(|e| matches!(e, Event::BlockStart { .. }))
+            .collect();
+        assert_eq!(starts.len(), 2, "one call and one text block: {events:?}");
+        let arguments: Vec<(u64, &str)> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ToolArgumentsDelta { index, json } => Some((*index, json.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            arguments,
+            [(0, "{\"a\":1}")],
+            "the arguments belong to call 0's block"
+        );
     }
 }
