@@ -10,7 +10,15 @@
 //! item: text a `message` with one `output_text` part, a tool call a
 //! `function_call`, thinking a `reasoning` item with one summary part (only
 //! once there is text). Item ids are made as [`super::encode_answer`] makes
-//! them, so the final response is the one a whole answer would give.
+//! them, so the final response is the one a whole answer would give. A
+//! provider error ends the stream with `response.failed` (code
+//! `server_error`); nothing but unparsed provider bytes follows a final event.
+//!
+//! The decoder reads a Responses provider's stream: function-call and
+//! reasoning items open a block when added, text opens one at its first
+//! delta, an item's content comes from `response.output_item.done` when no
+//! delta carried it, and `response.completed` / `response.incomplete` give
+//! the usage, the stop and the end; `response.failed` and `error` an error.
 
 use super::{
     base_id, function_call_id, function_call_item, message_id, message_item, output_text,
