@@ -216,7 +216,9 @@ pub fn encode_request(request: &Request, target: Target) -> Value {
     }
     for turn in &request.turns {
         match turn.role {
-            Role::Assistant => messages.push(assistant_message(&turn.parts)),
+            // A turn of only thinking (which Chat Completions cannot carry)
+            // would be an empty assistant message, which OpenAI rejects.
+            Role::Assistant => messages.extend(assistant_message(&turn.parts)),
             Role::User => user_messages(&turn.parts, &mut messages),
         }
     }
@@ -275,8 +277,9 @@ pub fn encode_request(request: &Request, target: Target) -> Value {
     Value::Object(out)
 }
 
-/// An assistant message: its text joined, and its tool calls.
-fn assistant_message(parts: &[Part]) -> Value {
+/// An assistant message: its text joined, and its tool calls (`None` when
+/// there are neither).
+fn assistant_message(parts: &[Part]) -> Option<Value> {
     let text: String = parts
         .iter()
         .filter_map(|part| match part {
@@ -285,11 +288,14 @@ fn assistant_message(parts: &[Part]) -> Value {
         })
         .collect();
     let calls = tool_calls(parts);
+    if text.is_empty() && calls.is_empty() {
+        return None;
+    }
     let mut message = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
     if !calls.is_empty() {
         message["tool_calls"] = Value::Array(calls);
     }
-    message
+    Some(message)
 }
 
 /// The tool calls among `parts`, as Chat Completions `tool_calls`.

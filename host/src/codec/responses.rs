@@ -8,23 +8,31 @@
 //! user's tool results, `custom_tool_call` items are read the same way);
 //! `reasoning` items become thinking when they have summary (or reasoning)
 //! text, and their encrypted content is dropped (it cannot cross APIs).
-//! Dropped too: `input_file` parts, images given by `file_id` (the model has
-//! no file references), a function tool's `strict`, and every built-in tool
-//! (`web_search`, `file_search`, `code_interpreter`, `custom`, …), which
+//! `max_output_tokens` is the token limit. Dropped: `input_file` parts,
+//! images given by `file_id` (the model has no file references), images in a
+//! tool's output (its text is kept), a function tool's `strict`, item
+//! references, and every built-in tool (`web_search`, `file_search`,
+//! `code_interpreter`, `local_shell`, `namespace`, `custom`, …), which
 //! [`builtin_tools`] lists so the caller can refuse them. Fields outside the
 //! model (`reasoning`, `store`, `include`, `text`, `prompt_cache_key`,
-//! `metadata`, `previous_response_id`, `truncation`, …) are kept as
-//! [`Extras`] and come back out only in a Responses request.
+//! `metadata`, `client_metadata`, `previous_response_id`, `truncation`, …)
+//! are kept as [`Extras`] and come back out only in a Responses request: for
+//! another API they are dropped, so `text.format` (structured output) and
+//! `reasoning.effort` do not reach a Chat Completions provider.
 //!
 //! Encoding a request drops thinking (a Responses provider wants its own
 //! encrypted reasoning items back, which no other API has) and stop
 //! sequences (Responses has none). Encoding an answer gives a `response`
 //! object whose output items are a `message` per run of text (and refusal),
 //! a `function_call` per tool call and a `reasoning` item per thinking part
-//! (its signature dropped); ids are derived from the answer's id, so the same
-//! answer always encodes the same way. The request-echo fields of a response
-//! (`tools`, `tool_choice`, `temperature`, …) take their defaults, as the
-//! answer does not carry them.
+//! (its signature dropped); ids are derived from the answer's id (`resp_…`,
+//! `msg_…`, `rs_…`, and `fc_` + the call id), so the same answer always
+//! encodes the same way. A length stop is `incomplete` with reason
+//! `max_output_tokens`, a refusal stop `incomplete` with `content_filter`.
+//! Usage counts cached input in `input_tokens` and in `cached_tokens`;
+//! `reasoning_tokens` is 0 (the model does not count them apart). The
+//! request-echo fields of a response (`tools`, `tool_choice`, `temperature`,
+//! …) take their defaults, as the answer does not carry them.
 
 #[cfg(test)]
 mod python_sdk;

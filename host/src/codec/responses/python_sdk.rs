@@ -1,40 +1,60 @@
-//! The stream encoder's output, read by the official `openai` Python package
-//! (`client.responses.create(stream=True)` and the stricter
-//! `client.responses.stream()` helper, which rebuilds the response from the
-//! events and checks their indices), served from a one-shot local HTTP server.
+//! The encoders' output, read by the official `openai` Python package
+//! (`client.responses.create`, with and without `stream=True`, and the
+//! stricter `client.responses.stream()` helper, which rebuilds the response
+//! from the events and checks their indices), served from a one-shot local
+//! HTTP server.
 //!
 //! The package is not part of the Rust toolchain: as in the integration
 //! tests, `SLUICE_REQUIRE_CLIENTS=1` makes its absence a failure, and
 //! elsewhere the test says what it needs instead of running.
 
 use super::Encoder;
-use crate::canonical::{BlockKind, Event, StopReason, Usage};
+use crate::canonical::{Answer, Arguments, BlockKind, Event, Part, StopReason, Usage};
 use crate::codec::StreamEncoder;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 
-/// Reads both streams and prints what the SDK made of them, as JSON.
+/// Asks as argv[2] says (`stream`: the stream twice, once raw and once
+/// through the helper; `events`: the raw stream; `whole`: a whole response)
+/// and prints what the SDK made of it, as JSON.
 const CLIENT: &str = r#"
 import json, sys, openai
 client = openai.OpenAI(base_url=sys.argv[1], api_key="k", max_retries=0)
+mode = sys.argv[2]
+
+def summary(r):
+    return {
+        "id": r.id,
+        "status": r.status,
+        "incomplete": r.incomplete_details.reason if r.incomplete_details else None,
+        "error": [r.error.code, r.error.message] if r.error else None,
+        "text": r.output_text,
+        "refusals": [c.refusal for o in r.output if o.type == "message" for c in o.content
+                     if c.type == "refusal"],
+        "calls": [[o.call_id, o.name, o.arguments] for o in r.output if o.type == "function_call"],
+        "reasoning": [s.text for o in r.output if o.type == "reasoning" for s in o.summary],
+        "usage": r.usage and [r.usage.input_tokens, r.usage.output_tokens, r.usage.total_tokens,
+                              r.usage.input_tokens_details.cached_tokens],
+    }
+
+if mode == "whole":
+    print(json.dumps(summary(client.responses.create(model="m", input="hi"))))
+    sys.exit()
 events = list(client.responses.create(model="m", input="hi", stream=True))
-with client.responses.stream(model="m", input="hi") as stream:
-    for _ in stream:
-        pass
-    final = stream.get_final_response()
-print(json.dumps({
+out = {
     "types": [e.type for e in events],
     "classes": sorted({type(e).__name__ for e in events}),
     "sequence": [e.sequence_number for e in events],
-    "status": final.status,
-    "text": final.output_text,
-    "calls": [[o.call_id, o.name, o.arguments] for o in final.output if o.type == "function_call"],
-    "reasoning": [s.text for o in final.output if o.type == "reasoning" for s in o.summary],
-    "usage": [final.usage.input_tokens, final.usage.output_tokens, final.usage.total_tokens,
-              final.usage.input_tokens_details.cached_tokens],
-}))
+    "last": summary(events[-1].response),
+}
+if mode == "stream":
+    with client.responses.stream(model="m", input="hi") as stream:
+        for _ in stream:
+            pass
+        out["final"] = summary(stream.get_final_response())
+print(json.dumps(out))
 "#;
 
 /// Whether the SDK can run here; outside CI a missing SDK is reported.
@@ -142,8 +162,12 @@ fn sse_body(events: Vec<Event>) -> String {
     body
 }
 
-/// Serves `body` as an event stream to `requests` requests, one by one.
-fn serve(body: String, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+/// Serves `body` (of `content_type`) to `requests` requests, one by one.
+fn serve(
+    content_type: &'static str,
+    body: String,
+    requests: usize,
+) -> (String, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
     let base = format!("http://{}/v1", listener.local_addr().expect("an address"));
     let server = std::thread::spawn(move || {
@@ -167,7 +191,7 @@ fn serve(body: String, requests: usize) -> (String, std::thread::JoinHandle<()>)
             let mut stream = reader.into_inner();
             write!(
                 stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             )
             .expect("the response is written");
@@ -176,14 +200,15 @@ fn serve(body: String, requests: usize) -> (String, std::thread::JoinHandle<()>)
     (base, server)
 }
 
-#[test]
-fn the_openai_python_sdk_reads_the_stream_and_rebuilds_the_response() {
+/// What the SDK made of `body`, asked in `mode` (see [`CLIENT`]); `None`
+/// when the SDK is not installed.
+fn sdk_reads(mode: &str, content_type: &'static str, body: String) -> Option<Value> {
     if !sdk_available() {
-        return;
+        return None;
     }
-    let (base, server) = serve(sse_body(answer()), 2);
+    let (base, server) = serve(content_type, body, if mode == "stream" { 2 } else { 1 });
     let output = Command::new("python3")
-        .args(["-c", CLIENT, &base])
+        .args(["-c", CLIENT, &base, mode])
         .output()
         .expect("python3 runs");
     server.join().expect("the server ends");
@@ -192,17 +217,15 @@ fn the_openai_python_sdk_reads_the_stream_and_rebuilds_the_response() {
         "the SDK failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("the client's JSON");
-    let types = seen["types"].as_array().expect("types");
+    Some(serde_json::from_slice(&output.stdout).expect("the client's JSON"))
+}
+
+/// Checks the events the SDK saw: all typed, numbered from 0, `created` first
+/// and `last` last.
+fn check_events(seen: &Value, last: &str) -> Vec<Value> {
+    let types = seen["types"].as_array().expect("types").clone();
     assert_eq!(types.first(), Some(&"response.created".into()));
-    assert_eq!(types.last(), Some(&"response.completed".into()));
-    for name in [
-        "response.reasoning_summary_text.delta",
-        "response.output_text.delta",
-        "response.function_call_arguments.done",
-    ] {
-        assert!(types.contains(&name.into()), "no {name} in {types:?}");
-    }
+    assert_eq!(types.last(), Some(&last.into()));
     let classes = seen["classes"].as_array().expect("classes");
     assert!(
         classes
@@ -217,15 +240,122 @@ fn the_openai_python_sdk_reads_the_stream_and_rebuilds_the_response() {
         .filter_map(Value::as_u64)
         .collect();
     assert_eq!(sequence, (0..types.len() as u64).collect::<Vec<_>>());
-    assert_eq!(seen["status"], "completed");
-    assert_eq!(seen["text"], "Reading.");
+    types
+}
+
+#[test]
+fn the_openai_python_sdk_reads_the_stream_and_rebuilds_the_response() {
+    let Some(seen) = sdk_reads("stream", "text/event-stream", sse_body(answer())) else {
+        return;
+    };
+    let types = check_events(&seen, "response.completed");
+    for name in [
+        "response.reasoning_summary_text.delta",
+        "response.output_text.delta",
+        "response.function_call_arguments.done",
+    ] {
+        assert!(types.contains(&name.into()), "no {name} in {types:?}");
+    }
+    for response in [&seen["last"], &seen["final"]] {
+        assert_eq!(response["id"], "resp_chatcmpl-9");
+        assert_eq!(response["status"], "completed");
+        assert_eq!(response["text"], "Reading.");
+        assert_eq!(
+            response["calls"],
+            json!([
+                ["call_a", "cat", "{\"f\":\"a\"}"],
+                ["call_b", "cat", "{\"f\":\"b\"}"]
+            ])
+        );
+        assert_eq!(response["reasoning"], json!(["Two files."]));
+        assert_eq!(response["usage"], json!([50, 12, 62, 20]));
+    }
+}
+
+#[test]
+fn the_openai_python_sdk_reads_a_cut_off_stream_as_incomplete() {
+    let events = vec![
+        Event::Start {
+            id: "c2".into(),
+            model: "m".into(),
+            usage: Usage::default(),
+        },
+        Event::BlockStart {
+            index: 0,
+            kind: BlockKind::Text,
+        },
+        Event::TextDelta {
+            index: 0,
+            text: "Once upon".into(),
+        },
+        Event::BlockStop { index: 0 },
+        Event::Finish {
+            stop: StopReason::MaxTokens,
+        },
+        Event::End,
+    ];
+    let Some(seen) = sdk_reads("events", "text/event-stream", sse_body(events)) else {
+        return;
+    };
+    check_events(&seen, "response.incomplete");
+    assert_eq!(seen["last"]["status"], "incomplete");
+    assert_eq!(seen["last"]["incomplete"], "max_output_tokens");
+    assert_eq!(seen["last"]["text"], "Once upon");
+}
+
+#[test]
+fn the_openai_python_sdk_reads_a_provider_error_as_a_failed_response() {
+    let events = vec![
+        Event::Error {
+            message: "overloaded".into(),
+        },
+        Event::End,
+    ];
+    let Some(seen) = sdk_reads("events", "text/event-stream", sse_body(events)) else {
+        return;
+    };
+    check_events(&seen, "response.failed");
+    assert_eq!(seen["last"]["status"], "failed");
+    assert_eq!(seen["last"]["error"], json!(["server_error", "overloaded"]));
+}
+
+#[test]
+fn the_openai_python_sdk_reads_a_whole_answer() {
+    let answer = Answer {
+        id: "chatcmpl-7".into(),
+        model: "m".into(),
+        parts: vec![
+            Part::Thinking {
+                text: "Short.".into(),
+                signature: Some("sig".into()),
+            },
+            Part::Text { text: "Hi".into() },
+            Part::Refusal {
+                text: "Not that.".into(),
+            },
+            Part::ToolCall {
+                id: "call_z".into(),
+                name: "f".into(),
+                arguments: Arguments::Json(json!({"x": 1})),
+            },
+        ],
+        stop: StopReason::ToolUse,
+        stop_sequence: None,
+        usage: Usage {
+            input: Some(3),
+            output: Some(4),
+            cache_read: Some(5),
+            cache_write: None,
+        },
+    };
+    let body = super::encode_answer(&answer).to_string();
+    let Some(seen) = sdk_reads("whole", "application/json", body) else {
+        return;
+    };
     assert_eq!(
-        seen["calls"],
-        serde_json::json!([
-            ["call_a", "cat", "{\"f\":\"a\"}"],
-            ["call_b", "cat", "{\"f\":\"b\"}"]
-        ])
+        seen,
+        json!({"id": "resp_chatcmpl-7", "status": "completed", "incomplete": null, "error": null,
+               "text": "Hi", "refusals": ["Not that."], "calls": [["call_z", "f", "{\"x\":1}"]],
+               "reasoning": ["Short."], "usage": [8, 4, 12, 5]})
     );
-    assert_eq!(seen["reasoning"], serde_json::json!(["Two files."]));
-    assert_eq!(seen["usage"], serde_json::json!([50, 12, 62, 20]));
 }

@@ -10,7 +10,15 @@
 //! item: text a `message` with one `output_text` part, a tool call a
 //! `function_call`, thinking a `reasoning` item with one summary part (only
 //! once there is text). Item ids are made as [`super::encode_answer`] makes
-//! them, so the final response is the one a whole answer would give.
+//! them, so the final response is the one a whole answer would give. A
+//! provider error ends the stream with `response.failed` (code
+//! `server_error`); nothing but unparsed provider bytes follows a final event.
+//!
+//! The decoder reads a Responses provider's stream: function-call and
+//! reasoning items open a block when added, text opens one at its first
+//! delta, an item's content comes from `response.output_item.done` when no
+//! delta carried it, and `response.completed` / `response.incomplete` give
+//! the usage, the stop and the end; `response.failed` and `error` an error.
 
 use super::{
     base_id, function_call_id, function_call_item, message_id, message_item, output_text,
@@ -342,6 +350,9 @@ pub struct Decoder {
     next_index: u64,
     /// Whether the answer called a tool (its stop is then tool use).
     called_tool: bool,
+    /// Whether the open block has had a delta (a provider that sends none
+    /// gives the content only in `response.output_item.done`).
+    had_delta: bool,
 }
 
 /// What kind of block the decoder has open.
@@ -367,6 +378,7 @@ impl Decoder {
             BlockKind::ToolCall { .. } => OpenKind::ToolCall,
         };
         self.open = Some((index, open));
+        self.had_delta = false;
         out.push(Event::BlockStart { index, kind });
         index
     }
@@ -383,6 +395,37 @@ impl Decoder {
                 },
                 out,
             ),
+        }
+    }
+
+    /// The content of a finished item whose deltas never came: a message's
+    /// text, a call's arguments, a reasoning summary, as one delta.
+    fn undelivered(&mut self, item: &Value, out: &mut Vec<Event>) {
+        match item["type"].as_str() {
+            Some("message") => {
+                let text = super::text_of(&item["content"]);
+                if !text.is_empty() {
+                    let index = self.block(OpenKind::Text, out);
+                    out.push(Event::TextDelta { index, text });
+                }
+            }
+            Some("function_call") => {
+                if let Some((index, OpenKind::ToolCall)) = self.open {
+                    let json = string(&item["arguments"]);
+                    if !json.is_empty() {
+                        out.push(Event::ToolArgumentsDelta { index, json });
+                    }
+                }
+            }
+            Some("reasoning") => {
+                if let Some((index, OpenKind::Thinking)) = self.open {
+                    let text = super::summary_text(&item["summary"]);
+                    if !text.is_empty() {
+                        out.push(Event::ThinkingDelta { index, text });
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -438,6 +481,7 @@ impl StreamDecoder for Decoder {
             }
             "response.output_text.delta" | "response.refusal.delta" => {
                 let index = self.block(OpenKind::Text, &mut out);
+                self.had_delta = true;
                 out.push(Event::TextDelta {
                     index,
                     text: string(&data["delta"]),
@@ -445,6 +489,7 @@ impl StreamDecoder for Decoder {
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
                 let index = self.block(OpenKind::Thinking, &mut out);
+                self.had_delta = true;
                 out.push(Event::ThinkingDelta {
                     index,
                     text: string(&data["delta"]),
@@ -452,13 +497,19 @@ impl StreamDecoder for Decoder {
             }
             "response.function_call_arguments.delta" => {
                 if let Some((index, OpenKind::ToolCall)) = self.open {
+                    self.had_delta = true;
                     out.push(Event::ToolArgumentsDelta {
                         index,
                         json: string(&data["delta"]),
                     });
                 }
             }
-            "response.output_item.done" => self.close_block(&mut out),
+            "response.output_item.done" => {
+                if !self.had_delta {
+                    self.undelivered(&data["item"], &mut out);
+                }
+                self.close_block(&mut out);
+            }
             "response.completed" | "response.incomplete" => {
                 self.close_block(&mut out);
                 let response = &data["response"];
