@@ -180,20 +180,28 @@ fn record(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> Valu
     body
 }
 
+/// The text of the last user turn: the user messages after the last
+/// assistant one, joined (a run of user messages is one turn, as providers
+/// read it; Claude Code sends its prompt and its context as two).
 fn last_user_text(body: &Value) -> String {
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let Some(last) = messages.iter().rev().find(|m| m["role"] == "user") else {
-        return String::new();
-    };
-    match &last["content"] {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
+    let turn_start = messages
+        .iter()
+        .rposition(|m| m["role"] == "assistant")
+        .map_or(0, |i| i + 1);
+    messages[turn_start..]
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .flat_map(|m| match &m["content"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(parts) => parts
+                .iter()
+                .filter_map(|p| p["text"].as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The command `codex-agent` asks to run, as `exec_command` arguments.
