@@ -672,6 +672,74 @@ See https://docs.example.com/auth#tokens and the password reset page.
     }
 
     #[test]
+    fn generic_assignments_in_makefile_go_php_and_xml_shapes_are_found() {
+        let plugin = secrets();
+        let value = "q8FwL2zVr7Kd0sPbX3mN6tYh";
+        for text in [
+            format!("DEPLOY_TOKEN ?= \"{value}\""),
+            format!("DEPLOY_TOKEN ::= {value}"),
+            format!("DEPLOY_TOKEN :::= {value}"),
+            format!("var deployToken string = \"{value}\""),
+            format!("const deployToken: string = '{value}';"),
+            format!("$deployToken .= \"{value}\";"),
+            format!("<apiKey>\n    {value}\n</apiKey>"),
+            format!("  <db-password>\r\n\t{value}\r\n  </db-password>"),
+        ] {
+            let found = found(&plugin, &text);
+            assert_eq!(found.len(), 1, "{text:?}: {found:?}");
+            assert_eq!(found[0].1, value, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_value_is_never_taken_from_the_next_line() {
+        let plugin = secrets();
+        for text in [
+            "GITHUB_API_KEY=\nDYNATRACE_API_KEY=",
+            "GITHUB_API_KEY=\r\nDYNATRACE_API_KEY=\r\n",
+            "SECRET_KEY =\nq8FwL2zVr7Kd0sPbX3mN6tYh",
+            "DB_PASSWORD:\n\tzd718mGpzagD5m",
+            // The XML shape crosses one line break each side, no more.
+            "<apiKey>\n\n    q8FwL2zVr7Kd0sPbX3mN6tYh\n</apiKey>",
+        ] {
+            assert_eq!(found(&plugin, text), vec![], "{text:?}");
+        }
+        // The assignment on the next line is still read on its own.
+        assert_eq!(
+            found(
+                &plugin,
+                "GITHUB_API_KEY=\nDYNATRACE_API_KEY=q8FwL2zVr7Kd0sPbX3mN6tYh"
+            ),
+            vec![(
+                "secrets.generic-secret".to_string(),
+                "q8FwL2zVr7Kd0sPbX3mN6tYh".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn identifiers_masked_values_and_placeholders_are_not_secrets() {
+        let plugin = secrets();
+        for text in [
+            "token: ParseTokenFromHeader",
+            "token: ParseTokenFromHeaderV2",
+            "api_token = getTokenForUser2",
+            "SLACK_TOKEN=xoxp-493817265034-582716349021-####################",
+            "SLACK_TOKEN=xoxp-…-####################",
+            "api_key = \"sk-proj-****************************abcd\"",
+            "api_token = \"xxxxxxxxxxxxxxxxxxxx\"",
+            "ANTHROPIC_API_KEY=sk-ant-api03-abc123xyz-456def789…",
+            "ANTHROPIC_API_KEY=sk-ant-api03-abc123xyz-456def789ghi012jkl345mno678pqr901stu234vwx567yz890qwErtyuiopasdfghjklzxcvbnmQWE-rtyAA",
+            "api_key = <your-key>",
+            "API_KEY=${API_KEY}",
+            "secret_key: changeme",
+            "API_KEY=your_api_key_here",
+        ] {
+            assert_eq!(found(&plugin, text), vec![], "{text:?}");
+        }
+    }
+
+    #[test]
     fn specific_rules_win_over_generic_ones() {
         let plugin = secrets();
         let found = found(&plugin, &format!("api_token = \"{SLACK}\""));
