@@ -724,7 +724,7 @@ See https://docs.example.com/auth#tokens and the password reset page.
             "token: ParseTokenFromHeader",
             "token: ParseTokenFromHeaderV2",
             "api_token = getTokenForUser2",
-            "SLACK_TOKEN=xoxp-493817265034-582716349021-####################",
+            "slack_token: 'xoxp-493817265034-582716349021-49381726503-####################'",
             "SLACK_TOKEN=xoxp-…-####################",
             "api_key = \"sk-proj-****************************abcd\"",
             "api_token = \"xxxxxxxxxxxxxxxxxxxx\"",
