@@ -30,6 +30,27 @@
 //! The four `generic-*` rules and `bearer-token` are loose: a specific rule wins
 //! when both find the same text, and `disable_generic` turns them off.
 //!
+//! The generic assignment rules read a name that says what the value is
+//! (`password`, `passwd`, `pwd`, `secret`, `token`, `credential`, `api_key`,
+//! `private_key`, ...), an operator, and the value, all on one line:
+//!
+//! - operators: `=`, `:`, `:=`, `=>`, `,` (a tuple or call argument), `||` and `??`
+//!   (defaults), Makefile `?=`, `::=` and `:::=`, PHP `.=`;
+//! - a type between the name and the operator: Go `var apiToken string = "..."`
+//!   (also `[]byte`), TypeScript and Rust `const apiToken: string = "..."`,
+//!   `let api_key: &str = "..."` (`&'static str`, `String`, `str`);
+//! - the value quoted (`"`, `'`, backticks, with `b`/`r`/`u` prefixes and escaped
+//!   quotes as in JSON-encoded files) or bare up to the next space, `,`, `;` or `&`.
+//!
+//! A value is never looked for past a line break: in `GITHUB_API_KEY=` followed by
+//! `DYNATRACE_API_KEY=` on the next line, neither is a secret, and a YAML key whose
+//! value is on the next indented line is not read. The one deliberate exception is
+//! `generic-xml-secret`: a value alone on its line inside an element
+//! (`<apiKey>`, line break, the value, line break, `</apiKey>`) is read: one line
+//! break on each side of the value at most, with up to 16 spaces or tabs before it
+//! and 32 of indentation after it, so the match stays within the 512 bytes a
+//! stream holds back (the rule can match at most 386 bytes).
+//!
 //! # What it ignores
 //!
 //! Coding-agent traffic is full of strings that look like secrets. They are told
@@ -47,9 +68,14 @@
 //!   in one case (`example`, `your`, `xxxx`, `redacted`, `changeme`, `insert`,
 //!   `replace`, ...: `AKIAIOSFODNN7EXAMPLE`, `YOUR_API_KEY`, `sk-xxxxxxxx`) or that
 //!   matches one of the rule file's patterns (`${VAR}`, `$VAR`, `{{ var }}`,
-//!   `<token>`, `%VAR%`, values containing `...` or `***`) is not reported. Rules
+//!   `<token>`, `%VAR%`, values containing `...`, `…`, `***`, `•••` or `####`) is not
+//!   reported. Counting sequences typed as stand-ins (`abc123`, `123abc`, `xyz123`,
+//!   `456def`, `789ghi`, ...: `sk-ant-api03-abc123xyz-456def789...`) are stopwords
+//!   too, as are masked values such as `xoxp-...-####################`. Rules
 //!   add their own: the generic ones skip identifiers and expressions
-//!   (`os.environ["X"]`, `process.env.X`, `get_token()`, `None`, `str`), paths,
+//!   (`os.environ["X"]`, `process.env.X`, `get_token()`, `None`, `str`; CamelCase
+//!   identifiers made of words, also with a version or counter at the end, such as
+//!   `token: ParseTokenFromHeaderV2`), paths,
 //!   URLs, words without digits or symbols, pagination and CSRF tokens, and the
 //!   usual placeholder passwords (`password123`, `admin`, `P@ssw0rd`, `postgres`);
 //!   the URL rules skip `user:password@` and `guest:guest@`; `jwt` skips jwt.io's
