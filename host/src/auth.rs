@@ -13,7 +13,7 @@
 
 pub mod keyless;
 
-use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::api::error::{ApiError, ErrorKind};
 use crate::audit::now_ms;
 use crate::audit::report::format_time;
 use crate::config::KeyConfig;
@@ -46,7 +46,6 @@ impl Caller {
     /// `requested`; a 403 naming the model and what the key may use otherwise.
     pub fn check_scope(
         &self,
-        api: Api,
         route: &Route<'_>,
         requested: Option<&str>,
         providers: &Providers,
@@ -59,7 +58,7 @@ impl Caller {
             .check(key_id, route, requested, |name| {
                 providers.alias_target(name)
             })
-            .map_err(|message| ApiError::new(api, ErrorKind::Permission, message))
+            .map_err(|message| ApiError::new(ErrorKind::Permission, message))
     }
 }
 
@@ -137,7 +136,7 @@ impl Keys {
 
     /// Finds the caller of a request from its headers. A managed key is looked
     /// up in a snapshot of the store (see [`LiveKeys`] for how fresh it is).
-    pub async fn authenticate(&self, headers: &HeaderMap, api: Api) -> Result<Caller, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let hash = presented_key(headers).map(KeyHash::of);
         if let Some(caller) = hash.as_ref().and_then(|h| self.config.get(h)) {
             return Ok(caller.clone());
@@ -147,7 +146,6 @@ impl Keys {
         }
         let Some(hash) = hash else {
             return Err(ApiError::new(
-                api,
                 ErrorKind::Authentication,
                 "missing gateway key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
             ));
@@ -157,9 +155,8 @@ impl Keys {
             None => None,
         };
         match found {
-            Some(key) => self.managed_caller(&key, api),
+            Some(key) => self.managed_caller(&key),
             None => Err(ApiError::new(
-                api,
                 ErrorKind::Authentication,
                 "invalid gateway key",
             )),
@@ -168,8 +165,8 @@ impl Keys {
 
     /// The caller of a managed key, unless it was revoked, has expired, or
     /// cannot be served as it stands.
-    fn managed_caller(&self, key: &KeyRecord, api: Api) -> Result<Caller, ApiError> {
-        let refused = |message: String| Err(ApiError::new(api, ErrorKind::Authentication, message));
+    fn managed_caller(&self, key: &KeyRecord) -> Result<Caller, ApiError> {
+        let refused = |message: String| Err(ApiError::new(ErrorKind::Authentication, message));
         match key.status(now_ms()) {
             Status::Revoked(at) => {
                 return refused(format!(
@@ -191,7 +188,6 @@ impl Keys {
         let unusable = |why: String| {
             tracing::error!(key = %key.id, "{why}");
             Err(ApiError::new(
-                api,
                 ErrorKind::Internal,
                 format!(
                     "{why}; an operator must fix it with `sluice keys update {}`",
@@ -258,17 +254,14 @@ impl AdminKey {
 
     /// Lets the request in when it presents the admin key.
     pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let api = Api::OpenAi;
         let Some(expected) = &self.hash else {
             return Err(ApiError::new(
-                api,
                 ErrorKind::NotFound,
                 "the admin API is off: set [admin] key in the config",
             ));
         };
         let Some(presented) = presented_key(headers) else {
             return Err(ApiError::new(
-                api,
                 ErrorKind::Authentication,
                 "missing admin key: send it as `Authorization: Bearer <admin key>`",
             ));
@@ -278,7 +271,6 @@ impl AdminKey {
             Ok(())
         } else {
             Err(ApiError::new(
-                api,
                 ErrorKind::Authentication,
                 "invalid admin key (gateway keys do not open the admin API)",
             ))
@@ -289,6 +281,7 @@ impl AdminKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::error::Api;
     use crate::keys::{KeyChanges, KeyStore, SqliteKeyStore};
     use crate::secret::Secret;
 
@@ -310,9 +303,9 @@ mod tests {
         store.create(Some(id), &changes, None, now_ms()).unwrap().1
     }
 
-    async fn refused(keys: &Keys, secret: &str, api: Api) -> ApiError {
+    async fn refused(keys: &Keys, secret: &str) -> ApiError {
         keys.managed().unwrap().mark_stale();
-        keys.authenticate(&bearer(secret), api).await.unwrap_err()
+        keys.authenticate(&bearer(secret)).await.unwrap_err()
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -327,10 +320,7 @@ mod tests {
         };
         let secret = create(&store, "ci", changes);
         keys.managed().unwrap().mark_stale();
-        let caller = keys
-            .authenticate(&bearer(secret.expose()), Api::OpenAi)
-            .await
-            .unwrap();
+        let caller = keys.authenticate(&bearer(secret.expose())).await.unwrap();
         assert_eq!(caller.key_id.as_deref(), Some("ci"));
         assert_eq!(
             caller.metadata,
@@ -371,16 +361,13 @@ mod tests {
             ),
         ] {
             for api in [Api::OpenAi, Api::Anthropic] {
-                let error = refused(&keys, secret, api).await;
+                let error = refused(&keys, secret).await;
                 assert_eq!(error.kind, ErrorKind::Authentication);
                 assert!(error.message.starts_with(says), "{}", error.message);
-                assert!(!error.body().to_string().contains(secret));
+                assert!(!error.body(api).to_string().contains(secret));
             }
         }
-        let missing = keys
-            .authenticate(&HeaderMap::new(), Api::Anthropic)
-            .await
-            .unwrap_err();
+        let missing = keys.authenticate(&HeaderMap::new()).await.unwrap_err();
         assert!(
             missing.message.starts_with("missing gateway key"),
             "{}",
@@ -393,18 +380,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (keys, store) = keys(&dir, &[]);
         assert!(keys.is_open());
-        assert!(
-            keys.authenticate(&HeaderMap::new(), Api::OpenAi)
-                .await
-                .is_ok()
-        );
+        assert!(keys.authenticate(&HeaderMap::new()).await.is_ok());
         create(&store, "first", KeyChanges::default());
         keys.managed().unwrap().mark_stale();
-        assert!(
-            keys.authenticate(&HeaderMap::new(), Api::OpenAi)
-                .await
-                .is_err()
-        );
+        assert!(keys.authenticate(&HeaderMap::new()).await.is_err());
         assert!(!keys.is_open());
     }
 
@@ -435,12 +414,12 @@ mod tests {
             (no_pii, "names guardrail `pi`"),
             (twin, "both in the config and in the key store"),
         ] {
-            let error = refused(&keys, secret.expose(), Api::OpenAi).await;
+            let error = refused(&keys, secret.expose()).await;
             assert_eq!(error.kind, ErrorKind::Internal);
             assert!(error.message.contains(says), "{}", error.message);
         }
         let caller = keys
-            .authenticate(&bearer("config-key-0123456789"), Api::OpenAi)
+            .authenticate(&bearer("config-key-0123456789"))
             .await
             .unwrap();
         assert_eq!(caller.key_id.as_deref(), Some("cfg"));

@@ -12,7 +12,7 @@
 //! Claude Code's session and agent headers become the tags
 //! `claude_code_session` and `claude_code_agent` ([`HEADER_TAGS`]).
 
-use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::api::error::{ApiError, ErrorKind};
 use crate::config::MetadataConfig;
 use axum::http::{HeaderMap, HeaderValue};
 
@@ -46,12 +46,11 @@ pub const HEADER_TAGS: [(&str, &str); 2] = [
 pub fn merge(
     key_tags: &[(String, String)],
     headers: &HeaderMap,
-    api: Api,
     policy: &MetadataConfig,
 ) -> Result<Vec<(String, String)>, ApiError> {
     let mut tags = key_tags.to_vec();
     if let Some(header) = headers.get(METADATA_HEADER) {
-        merge_metadata(&mut tags, key_tags, header, api, policy)?;
+        merge_metadata(&mut tags, key_tags, header, policy)?;
     }
     for (header, tag) in HEADER_TAGS {
         let Some(value) = headers.get(header) else {
@@ -64,9 +63,7 @@ pub fn merge(
             .to_str()
             .map_err(|_| "printable ASCII expected".to_string())
             .and_then(|v| check_tag_value(tag, v).map(|()| v))
-            .map_err(|why| {
-                ApiError::new(api, ErrorKind::InvalidRequest, format!("{header}: {why}"))
-            })?;
+            .map_err(|why| ApiError::new(ErrorKind::InvalidRequest, format!("{header}: {why}")))?;
         tags.push((tag.to_string(), value.to_string()));
     }
     Ok(tags)
@@ -77,12 +74,10 @@ fn merge_metadata(
     tags: &mut Vec<(String, String)>,
     key_tags: &[(String, String)],
     header: &HeaderValue,
-    api: Api,
     policy: &MetadataConfig,
 ) -> Result<(), ApiError> {
     let invalid = |why: String| {
         ApiError::new(
-            api,
             ErrorKind::InvalidRequest,
             format!("{METADATA_HEADER}: {why}"),
         )
@@ -103,13 +98,8 @@ fn merge_metadata(
             object.len()
         )));
     }
-    let forbidden = |why: String| {
-        ApiError::new(
-            api,
-            ErrorKind::Permission,
-            format!("{METADATA_HEADER}: {why}"),
-        )
-    };
+    let forbidden =
+        |why: String| ApiError::new(ErrorKind::Permission, format!("{METADATA_HEADER}: {why}"));
     for (name, value) in object {
         check_tag_name(&name).map_err(invalid)?;
         let Some(value) = value.as_str() else {
@@ -139,7 +129,7 @@ pub const TRACE_ID_TAG: &str = "trace_id";
 /// `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`). It becomes the tag
 /// `trace_id`, so guardrails, routing and the audit trail see it (usage totals
 /// leave it out: it is unique per request).
-pub fn trace_id(headers: &HeaderMap, api: Api) -> Result<Option<String>, ApiError> {
+pub fn trace_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     if let Some(value) = headers.get(TRACE_ID_HEADER) {
         let id = value.to_str().unwrap_or_default();
         let valid = !id.is_empty()
@@ -149,7 +139,6 @@ pub fn trace_id(headers: &HeaderMap, api: Api) -> Result<Option<String>, ApiErro
                 .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
         if !valid {
             return Err(ApiError::new(
-                api,
                 ErrorKind::InvalidRequest,
                 format!(
                     "{TRACE_ID_HEADER}: 1 to 128 letters, digits, '_', '-', '.' or ':' expected"
@@ -221,27 +210,18 @@ mod tests {
     fn merge(
         key_tags: &[(String, String)],
         headers: &HeaderMap,
-        api: Api,
     ) -> Result<Vec<(String, String)>, ApiError> {
-        super::merge(key_tags, headers, api, &MetadataConfig::default())
+        super::merge(key_tags, headers, &MetadataConfig::default())
     }
 
     #[test]
     fn request_tags_follow_the_keys_own() {
-        let tags = merge(
-            &key(),
-            &headers(r#"{"app": "cli", "team": "a"}"#),
-            Api::OpenAi,
-        )
-        .unwrap();
+        let tags = merge(&key(), &headers(r#"{"app": "cli", "team": "a"}"#)).unwrap();
         assert_eq!(
             tags,
             [("team".into(), "a".into()), ("app".into(), "cli".into())]
         );
-        assert_eq!(
-            merge(&key(), &HeaderMap::new(), Api::OpenAi).unwrap(),
-            key()
-        );
+        assert_eq!(merge(&key(), &HeaderMap::new()).unwrap(), key());
     }
 
     #[test]
@@ -255,7 +235,7 @@ mod tests {
             (r#"{"v": "a\nb"}"#, "control characters", 400),
             (r#"{"team": "b"}"#, "set by the gateway key", 403),
         ] {
-            let error = merge(&key(), &headers(header), Api::Anthropic).unwrap_err();
+            let error = merge(&key(), &headers(header)).unwrap_err();
             assert!(error.message.contains(says), "{header}: {}", error.message);
             assert_eq!(error.kind.status().as_u16(), status, "{header}");
         }
@@ -263,15 +243,14 @@ mod tests {
             .map(|i| (format!("t{i}"), "v".into()))
             .collect();
         let header = serde_json::Value::Object(many).to_string();
-        let error = merge(&key(), &headers(&header), Api::OpenAi).unwrap_err();
+        let error = merge(&key(), &headers(&header)).unwrap_err();
         assert!(error.message.contains("at most"), "{}", error.message);
     }
 
     #[test]
     fn a_key_without_a_team_cannot_claim_one() {
         for policy in [MetadataConfig::default(), MetadataConfig::listing(&["app"])] {
-            let error = super::merge(&[], &headers(r#"{"team": "victim"}"#), Api::OpenAi, &policy)
-                .unwrap_err();
+            let error = super::merge(&[], &headers(r#"{"team": "victim"}"#), &policy).unwrap_err();
             assert_eq!(error.kind, ErrorKind::Permission);
             assert!(
                 error
@@ -286,18 +265,11 @@ mod tests {
     #[test]
     fn only_the_tags_the_config_lists_may_be_set() {
         let policy = MetadataConfig::listing(&["project"]);
-        let tags = super::merge(
-            &key(),
-            &headers(r#"{"project": "apollo"}"#),
-            Api::OpenAi,
-            &policy,
-        )
-        .unwrap();
+        let tags = super::merge(&key(), &headers(r#"{"project": "apollo"}"#), &policy).unwrap();
         assert_eq!(tags[1], ("project".into(), "apollo".into()));
         let error = super::merge(
             &key(),
             &headers(r#"{"project": "apollo", "cost_center": "x"}"#),
-            Api::Anthropic,
             &policy,
         )
         .unwrap_err();
@@ -309,7 +281,7 @@ mod tests {
             error.message
         );
         // By default: `app`, `session` and `user`, nothing else.
-        let error = merge(&key(), &headers(r#"{"project": "apollo"}"#), Api::OpenAi).unwrap_err();
+        let error = merge(&key(), &headers(r#"{"project": "apollo"}"#)).unwrap_err();
         assert_eq!(error.kind, ErrorKind::Permission);
     }
 
@@ -318,7 +290,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-claude-code-session-id", "s-1".parse().unwrap());
         headers.insert("x-claude-code-agent-id", "agent-7".parse().unwrap());
-        let tags = merge(&key(), &headers, Api::Anthropic).unwrap();
+        let tags = merge(&key(), &headers).unwrap();
         assert_eq!(
             tags,
             [
@@ -329,7 +301,7 @@ mod tests {
         );
         // The key's own tag stays; so does one a listed metadata tag set.
         let own = vec![("claude_code_session".to_string(), "k".to_string())];
-        let tags = merge(&own, &headers, Api::Anthropic).unwrap();
+        let tags = merge(&own, &headers).unwrap();
         assert_eq!(tags[0], ("claude_code_session".into(), "k".into()));
         assert_eq!(tags.len(), 2);
         // Not recorded when the policy does not let requests set it.
@@ -339,7 +311,7 @@ mod tests {
             &|_| None,
         )
         .unwrap();
-        let tags = super::merge(&key(), &headers, Api::Anthropic, &config.metadata).unwrap();
+        let tags = super::merge(&key(), &headers, &config.metadata).unwrap();
         assert!(
             !tags.iter().any(|(name, _)| name == "claude_code_session"),
             "{tags:?}"
@@ -350,7 +322,7 @@ mod tests {
             "x-claude-code-agent-id",
             "x".repeat(MAX_VALUE + 1).parse().unwrap(),
         );
-        let error = merge(&key(), &headers, Api::Anthropic).unwrap_err();
+        let error = merge(&key(), &headers).unwrap_err();
         assert_eq!(error.kind, ErrorKind::InvalidRequest);
         assert!(
             error.message.starts_with("x-claude-code-agent-id: "),
@@ -362,7 +334,7 @@ mod tests {
     #[test]
     fn the_trace_id_comes_from_its_header_or_traceparent() {
         let mut headers = HeaderMap::new();
-        assert_eq!(trace_id(&headers, Api::OpenAi).unwrap(), None);
+        assert_eq!(trace_id(&headers).unwrap(), None);
         headers.insert(
             "traceparent",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"
@@ -370,16 +342,16 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(
-            trace_id(&headers, Api::OpenAi).unwrap().as_deref(),
+            trace_id(&headers).unwrap().as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
         headers.insert(TRACE_ID_HEADER, "run-42:step-7".parse().unwrap());
         assert_eq!(
-            trace_id(&headers, Api::OpenAi).unwrap().as_deref(),
+            trace_id(&headers).unwrap().as_deref(),
             Some("run-42:step-7")
         );
         headers.insert(TRACE_ID_HEADER, "two words".parse().unwrap());
-        let error = trace_id(&headers, Api::Anthropic).unwrap_err();
+        let error = trace_id(&headers).unwrap_err();
         assert_eq!(error.kind, ErrorKind::InvalidRequest);
     }
 }

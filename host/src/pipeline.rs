@@ -36,7 +36,9 @@
 //! flags, redactions, blocks and plugin failures to the audit trail
 //! ([`crate::audit`]) as it happens; the trail is written off the request's path.
 //!
-//! Every error on the way is an [`ApiError`] in the client's wire format.
+//! Every error on the way is an [`ApiError`], which knows no wire format: the
+//! entry points (the [`Envelope`] of `chat`, [`forward`], [`responses`]) render
+//! it in the client's.
 //!
 //! Each phase also tells the request's [`Observed`] what it learned (key,
 //! route, retries, cache, guardrail decisions, time waiting on the provider,
@@ -102,6 +104,8 @@ pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Bod
 /// What every request carries from start to end: its id, its metrics and log
 /// line, and its span.
 pub(crate) struct Envelope {
+    /// The client's API: the format its errors are rendered in.
+    api: Api,
     pub(crate) request_id: String,
     pub(crate) observed: Observed,
     pub(crate) span: tracing::Span,
@@ -117,13 +121,15 @@ impl Envelope {
         let span = tracing::info_span!("request", request_id = %request_id, api = api.as_str());
         otel::continue_trace(&span, headers);
         Envelope {
+            api,
             request_id,
             observed,
             span,
         }
     }
 
-    /// The response, with the request's id, its overhead and `extra` headers.
+    /// The response, with the request's id, its overhead and `extra` headers;
+    /// an error rendered in the client's format.
     pub(crate) fn finish(
         self,
         result: Result<Response, ApiError>,
@@ -133,7 +139,7 @@ impl Envelope {
             Ok(response) => response,
             Err(error) => {
                 self.observed.failed(error.kind, &error.message);
-                error.into_response()
+                error.render(self.api)
             }
         };
         self.observed.facts().status = response.status().as_u16();
@@ -158,7 +164,6 @@ impl Envelope {
 /// request's guardrail checks share (audit sink, placeholder numbering).
 pub(crate) async fn authenticate(
     gateway: &Gateway,
-    api: Api,
     headers: &HeaderMap,
     request_id: &str,
     observed: &Observed,
@@ -167,12 +172,11 @@ pub(crate) async fn authenticate(
     use crate::metadata::{TRACE_ID_HEADER, TRACE_ID_TAG};
     let mut caller = gateway
         .keys
-        .authenticate(headers, api)
+        .authenticate(headers)
         .instrument(tracing::info_span!("auth"))
         .await?;
-    caller.metadata =
-        crate::metadata::merge(&caller.metadata, headers, api, &gateway.config.metadata)?;
-    if let Some(trace_id) = crate::metadata::trace_id(headers, api)? {
+    caller.metadata = crate::metadata::merge(&caller.metadata, headers, &gateway.config.metadata)?;
+    if let Some(trace_id) = crate::metadata::trace_id(headers)? {
         caller.metadata.retain(|(name, _)| name != TRACE_ID_TAG);
         if let Ok(value) = HeaderValue::from_str(&trace_id) {
             extra.push((HeaderName::from_static(TRACE_ID_HEADER), value));
@@ -213,10 +217,10 @@ async fn chat_inner(
     extra: &mut Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Response, ApiError> {
     // auth (headers only), then the body
-    let (caller, call) = authenticate(&gateway, api, headers, request_id, observed, extra).await?;
-    let body = crate::api::read_body(&gateway, api, body).await?;
+    let (caller, call) = authenticate(&gateway, headers, request_id, observed, extra).await?;
+    let body = crate::api::read_body(&gateway, body).await?;
     // parse
-    let request = parse_body(api, &body)?;
+    let request = parse_body(&body)?;
     let who = Authenticated { caller, call };
     chat_request(gateway, api, headers, who, request, observed, extra).await
 }
@@ -253,11 +257,8 @@ pub(crate) async fn chat_request(
         facts.stream = stream;
         facts.requested_model = requested.clone();
     }
-    let chosen = gateway
-        .routing
-        .choose(headers, caller.config.as_deref(), api)?;
+    let chosen = gateway.routing.choose(headers, caller.config.as_deref())?;
     let planner = Planner {
-        api,
         providers: &gateway.providers,
         configs: gateway.routing.configs(),
         facts: Facts {
@@ -274,8 +275,7 @@ pub(crate) async fn chat_request(
     // scope: targets the key may not use are dropped
     let mut refused = None;
     plan.steps.retain(|step| {
-        let allowed =
-            caller.check_scope(api, &step.route, requested.as_deref(), &gateway.providers);
+        let allowed = caller.check_scope(&step.route, requested.as_deref(), &gateway.providers);
         allowed
             .map_err(|e| refused.get_or_insert(e).clone())
             .is_ok()
@@ -299,7 +299,7 @@ pub(crate) async fn chat_request(
     // response guardrails that judge its answer
     let caching = match &gateway.response_cache {
         Some(cache) => {
-            let mode = CacheMode::of(headers, api)?;
+            let mode = CacheMode::of(headers)?;
             let config = match headers.get(CONFIG_HEADER).and_then(|v| v.to_str().ok()) {
                 Some(inline) if inline.trim_start().starts_with('{') => inline.to_string(),
                 _ => plan.config.clone().unwrap_or_default(),
@@ -339,7 +339,7 @@ pub(crate) async fn chat_request(
             ticket,
         };
         let response_ctx = context(api, Phase::Response, &route, &caller);
-        return Ok(echo_response(api, echo, guardrails, response_ctx, call).await);
+        return echo_response(api, echo, guardrails, response_ctx, call).await;
     }
     // cache: a fresh answer to this exact request, if there is one, judged
     // again by this request's response guardrails
@@ -414,11 +414,10 @@ pub(crate) async fn chat_request(
             // The provider's words reach the client only through the response
             // guardrails, like any answer.
             let ctx = context(api, Phase::Response, &route, &caller);
-            let error =
-                guard_body(api, &guardrails, ctx, error, segments::every_string, call).await?;
+            let error = guard_body(&guardrails, ctx, error, segments::every_string, call).await?;
             return Ok(with_headers(json_response(status, &error), passed_on));
         }
-        Err(failure) => return Err(failure.to_api(api)),
+        Err(failure) => return Err(failure.to_api()),
     };
     ticket.served_by(&served.route.provider.slug, &served.route.model);
     let upstream_api = served.route.provider.api().unwrap_or(api);
@@ -464,15 +463,7 @@ pub(crate) async fn chat_request(
     }
     let unguarded = caching.as_ref().map(|_| answer.clone());
     let extract = chat_segments(api, Phase::Response);
-    let answer = guard_body(
-        api,
-        &guardrails,
-        response_ctx,
-        answer,
-        extract,
-        call.clone(),
-    )
-    .await?;
+    let answer = guard_body(&guardrails, response_ctx, answer, extract, call.clone()).await?;
     if call.observed.logs_bodies() {
         call.observed.facts().response_body = Some(answer.to_string());
     }
@@ -515,15 +506,10 @@ async fn cached_response(
     call: Call,
 ) -> Result<Response, ApiError> {
     if !entry.stream {
-        let answer: Value = serde_json::from_str(&entry.body).map_err(|_| {
-            ApiError::new(
-                api,
-                ErrorKind::Internal,
-                "a cached answer could not be read",
-            )
-        })?;
+        let answer: Value = serde_json::from_str(&entry.body)
+            .map_err(|_| ApiError::new(ErrorKind::Internal, "a cached answer could not be read"))?;
         let extract = chat_segments(api, Phase::Response);
-        let answer = guard_body(api, guardrails, ctx, answer, extract, call).await?;
+        let answer = guard_body(guardrails, ctx, answer, extract, call).await?;
         return Ok(json_response(StatusCode::OK, &answer));
     }
     let replayed = response_cache::replay(entry);
@@ -580,8 +566,8 @@ fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
 const MAX_TOKENS: u64 = i32::MAX as u64;
 
 /// Parses and checks the shape of a chat request body.
-pub(crate) fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
-    let invalid = |message: String| ApiError::new(api, ErrorKind::InvalidRequest, message);
+pub(crate) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
     let text = std::str::from_utf8(body).map_err(|e| {
         invalid(format!(
             "the request body is not valid UTF-8 (invalid byte at offset {})",
@@ -690,9 +676,8 @@ async fn guard_steps(
                 let ctx = context(api, Phase::Request, &step.route, caller);
                 let extract = chat_segments(api, Phase::Request);
                 let outgoing = step.outgoing(request);
-                let body = Arc::new(
-                    guard_body(api, guardrails, ctx, outgoing, extract, call.clone()).await?,
-                );
+                let body =
+                    Arc::new(guard_body(guardrails, ctx, outgoing, extract, call.clone()).await?);
                 checked.push((&step.overrides, body.clone()));
                 body
             }
@@ -712,7 +697,6 @@ async fn guard_steps(
 /// workers that serve other requests; at most `[sandbox] parallel_checks`
 /// checks run at once.
 pub(crate) async fn guard_body(
-    api: Api,
     guardrails: &Guardrails,
     ctx: Context,
     mut body: Value,
@@ -745,9 +729,8 @@ pub(crate) async fn guard_body(
     .await;
     match checked {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(message)) => Err(ApiError::new(api, ErrorKind::Blocked, message)),
+        Ok(Err(message)) => Err(ApiError::new(ErrorKind::Blocked, message)),
         Err(_) => Err(ApiError::new(
-            api,
             ErrorKind::Internal,
             "the guardrail check could not complete",
         )),
@@ -771,14 +754,12 @@ fn upstream_error(
             let message =
                 translate::error_message(&body).unwrap_or("the provider reported an error");
             let error = ApiError::new(
-                api,
                 ErrorKind::for_status(status),
                 format!("provider `{provider}`: {message}"),
             );
-            Ok(error.body())
+            Ok(error.body(api))
         }
         _ => Err(ApiError::new(
-            api,
             ErrorKind::BadGateway,
             format!(
                 "provider `{provider}` answered {} with a body that is not JSON",
@@ -812,7 +793,7 @@ async fn echo_response(
     guardrails: Guardrails,
     ctx: Context,
     call: Call,
-) -> Response {
+) -> Result<Response, ApiError> {
     let EchoCall {
         request,
         route,
@@ -833,18 +814,11 @@ async fn echo_response(
         }
         let observed = call.observed.clone();
         let extract = chat_segments(api, Phase::Response);
-        return match guard_body(api, &guardrails, ctx, answer, extract, call).await {
-            Ok(answer) => {
-                if observed.logs_bodies() {
-                    observed.facts().response_body = Some(answer.to_string());
-                }
-                json_response(StatusCode::OK, &answer)
-            }
-            Err(error) => {
-                observed.failed(error.kind, &error.message);
-                error.into_response()
-            }
-        };
+        let answer = guard_body(&guardrails, ctx, answer, extract, call).await?;
+        if observed.logs_bodies() {
+            observed.facts().response_body = Some(answer.to_string());
+        }
+        return Ok(json_response(StatusCode::OK, &answer));
     }
     let mut sse = String::new();
     let client_wants_usage = request
@@ -874,7 +848,7 @@ async fn echo_response(
         ticket,
     };
     let parser = SseParser::default();
-    sse_response(
+    Ok(sse_response(
         parser,
         transformer,
         None,
@@ -882,7 +856,7 @@ async fn echo_response(
         None,
         call.observed,
         events,
-    )
+    ))
 }
 
 /// A streaming response: upstream bytes → events → guarded events → client. If

@@ -33,7 +33,7 @@ pub async fn audit(
 ) -> Response {
     match audit_page(&gateway, &headers, query.as_deref().unwrap_or("")).await {
         Ok(page) => Json(page).into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => error.render(Api::OpenAi),
     }
 }
 
@@ -43,10 +43,9 @@ async fn audit_page(
     query: &str,
 ) -> Result<serde_json::Value, ApiError> {
     gateway.admin_key.authorize(headers)?;
-    let invalid = |message: String| ApiError::new(Api::OpenAi, ErrorKind::InvalidRequest, message);
+    let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
     let Some(log) = gateway.audit.clone() else {
         return Err(ApiError::new(
-            Api::OpenAi,
             ErrorKind::NotFound,
             "the audit trail is off ([audit] enabled = false)",
         ));
@@ -74,7 +73,6 @@ async fn audit_page(
         .map_err(|error| {
             tracing::error!(%error, "cannot read the audit trail");
             ApiError::new(
-                Api::OpenAi,
                 ErrorKind::Internal,
                 "cannot read the audit trail; the gateway's log says why",
             )
@@ -100,7 +98,7 @@ pub async fn usage(
 ) -> Response {
     match usage_report_response(&gateway, &headers, query.as_deref().unwrap_or("")).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => error.render(Api::OpenAi),
     }
 }
 
@@ -110,7 +108,7 @@ async fn usage_report_response(
     query: &str,
 ) -> Result<Response, ApiError> {
     gateway.admin_key.authorize(headers)?;
-    let invalid = |message: String| ApiError::new(Api::OpenAi, ErrorKind::InvalidRequest, message);
+    let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -132,7 +130,6 @@ async fn usage_report_response(
     let rows = gateway.governance.usage(from, to).await.map_err(|error| {
         tracing::error!(error = %format!("{error:#}"), "cannot read usage");
         ApiError::new(
-            Api::OpenAi,
             ErrorKind::Internal,
             "cannot read usage; the gateway's log says why",
         )

@@ -138,15 +138,14 @@ async fn answer(
     f: impl FnOnce(&dyn KeyStore, &Config, i64) -> Result<Answer, ApiError> + Send + 'static,
 ) -> Response {
     if let Err(error) = gateway.admin_key.authorize(headers) {
-        return error.into_response();
+        return error.render(Api::OpenAi);
     }
     let Some(managed) = gateway.keys.managed() else {
         return ApiError::new(
-            Api::OpenAi,
             ErrorKind::NotFound,
             "managed gateway keys are not available with [state] redis",
         )
-        .into_response();
+        .render(Api::OpenAi);
     };
     let store = managed.store().clone();
     let config = gateway.config.clone();
@@ -176,7 +175,7 @@ async fn answer(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(error) => error.into_response(),
+        Err(error) => error.render(Api::OpenAi),
     }
 }
 
@@ -196,13 +195,12 @@ fn to_api_error(error: KeyError) -> ApiError {
         KeyError::Random(_) | KeyError::Storage { .. } => {
             tracing::error!(%error, "admin API: key store failure");
             return ApiError::new(
-                Api::OpenAi,
                 ErrorKind::Internal,
                 "the key store failed; the gateway's log says why",
             );
         }
     };
-    ApiError::new(Api::OpenAi, kind, error.to_string())
+    ApiError::new(kind, error.to_string())
 }
 
 /// The fields of a create (`creating`: `id` too) or a change.
@@ -225,7 +223,7 @@ fn parse_changes(
     creating: bool,
     now: i64,
 ) -> Result<(Option<String>, KeyChanges), ApiError> {
-    let invalid = |e: Invalid| ApiError::new(Api::OpenAi, ErrorKind::InvalidRequest, e.to_string());
+    let invalid = |e: Invalid| ApiError::new(ErrorKind::InvalidRequest, e.to_string());
     let object: Map<String, Value> = if body.iter().all(u8::is_ascii_whitespace) && creating {
         Map::new()
     } else {
@@ -328,7 +326,6 @@ fn tags(value: &Value) -> Result<Vec<(String, Option<String>)>, ApiError> {
 
 fn field_error(field: &str, message: &str) -> ApiError {
     ApiError::new(
-        Api::OpenAi,
         ErrorKind::InvalidRequest,
         Invalid::new(field, message).to_string(),
     )

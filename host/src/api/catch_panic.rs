@@ -8,7 +8,7 @@
 use super::error::{ApiError, ErrorKind};
 use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 
@@ -23,11 +23,10 @@ pub async fn catch_panic(request: Request, next: Next) -> Response {
         Err(_) => {
             tracing::error!(route, "a request handler panicked; answered 500");
             ApiError::new(
-                api,
                 ErrorKind::Internal,
                 "the gateway failed on this request (an internal error, logged); try again",
             )
-            .into_response()
+            .render(api)
         }
     }
 }

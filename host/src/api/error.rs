@@ -1,6 +1,17 @@
 //! Errors as the caller's API spells them.
 //!
-//! OpenAI clients get `{"error": {"message", "type", "param", "code"}}`;
+//! An [`ApiError`] knows what went wrong (its [`ErrorKind`], message and extra
+//! headers) but not which wire format it will be sent in: the phases that make
+//! one never pick the client's API. Only the edges render it, with the API of
+//! the request they serve ([`ApiError::render`], [`ApiError::body`],
+//! [`ApiError::sse_event`]): the pipeline entry points (`pipeline::chat`'s
+//! envelope, `pipeline::forward`, `pipeline::responses`), the route handlers
+//! and layers of [`crate::api`] (admin, models, panics, header limits, the
+//! keyless guard, the 404/405 fallbacks) and the stream transformer's error
+//! events. `ApiError` does not implement `IntoResponse`, so no error reaches a
+//! client unrendered.
+//!
+//! OpenAI clients (Chat Completions and Responses) get `{"error": {"message", "type", "param", "code"}}`;
 //! Anthropic clients get `{"type": "error", "error": {"type", "message"}}`. The
 //! status codes follow each API, so the official SDKs raise the right exception
 //! and retry only what is worth retrying (a guardrail block is a 400: never retried).
@@ -172,11 +183,9 @@ impl ErrorKind {
     }
 }
 
-/// An error to send to a client, in its API's format.
+/// An error to send to a client; rendered in its API's format at the edge.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// Which API's format to use.
-    pub api: Api,
     /// What went wrong.
     pub kind: ErrorKind,
     /// Shown to the client. Never contains a key, a secret or matched text.
@@ -186,10 +195,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error of `kind` for `api`.
-    pub fn new(api: Api, kind: ErrorKind, message: impl Into<String>) -> Self {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ApiError {
-            api,
             kind,
             message: message.into(),
             headers: Vec::new(),
@@ -202,9 +210,9 @@ impl ApiError {
         self
     }
 
-    /// The JSON body.
-    pub fn body(&self) -> serde_json::Value {
-        match self.api {
+    /// The JSON body, in `api`'s format.
+    pub fn body(&self, api: Api) -> serde_json::Value {
+        match api {
             Api::OpenAi => json!({
                 "error": {
                     "message": self.message,
@@ -220,19 +228,20 @@ impl ApiError {
         }
     }
 
-    /// The error as one server-sent event, for a stream that already started.
-    pub fn sse_event(&self) -> String {
-        match self.api {
-            Api::OpenAi => format!("data: {}\n\n", self.body()),
-            Api::Anthropic => format!("event: error\ndata: {}\n\n", self.body()),
+    /// The error as one server-sent event in `api`'s format, for a stream
+    /// that already started.
+    pub fn sse_event(&self, api: Api) -> String {
+        match api {
+            Api::OpenAi => format!("data: {}\n\n", self.body(api)),
+            Api::Anthropic => format!("event: error\ndata: {}\n\n", self.body(api)),
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    /// The response for a client speaking `api`: the kind's status, the body
+    /// in `api`'s format and the extra headers.
+    pub fn render(self, api: Api) -> Response {
         let status = self.kind.status();
-        let mut response = (status, axum::Json(self.body())).into_response();
+        let mut response = (status, axum::Json(self.body(api))).into_response();
         response.headers_mut().extend(self.headers);
         response
     }
@@ -244,13 +253,19 @@ mod tests {
 
     #[test]
     fn each_api_gets_its_own_shape() {
-        let e = ApiError::new(Api::OpenAi, ErrorKind::Blocked, "no");
-        assert_eq!(e.body()["error"]["code"], "content_blocked");
-        assert_eq!(e.body()["error"]["type"], "invalid_request_error");
-        let e = ApiError::new(Api::Anthropic, ErrorKind::TooLarge, "big");
-        assert_eq!(e.body()["type"], "error");
-        assert_eq!(e.body()["error"]["type"], "request_too_large");
+        let e = ApiError::new(ErrorKind::Blocked, "no");
+        assert_eq!(e.body(Api::OpenAi)["error"]["code"], "content_blocked");
+        assert_eq!(
+            e.body(Api::OpenAi)["error"]["type"],
+            "invalid_request_error"
+        );
+        let e = ApiError::new(ErrorKind::TooLarge, "big");
+        assert_eq!(e.body(Api::Anthropic)["type"], "error");
+        assert_eq!(e.body(Api::Anthropic)["error"]["type"], "request_too_large");
         assert_eq!(e.kind.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(e.sse_event().starts_with("event: error\ndata: {"));
+        assert!(
+            e.sse_event(Api::Anthropic)
+                .starts_with("event: error\ndata: {")
+        );
     }
 }

@@ -9,7 +9,7 @@ use super::error::{ApiError, ErrorKind};
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 /// The most header bytes a request may send (names, values, and four bytes of
 /// separators for each).
@@ -21,12 +21,8 @@ pub const MAX_HEADERS: usize = 100;
 pub async fn limit_headers(request: Request, next: Next) -> Response {
     match check(request.headers()) {
         Ok(()) => next.run(request).await,
-        Err(message) => ApiError::new(
-            super::api_of_request(&request),
-            ErrorKind::HeadersTooLarge,
-            message,
-        )
-        .into_response(),
+        Err(message) => ApiError::new(ErrorKind::HeadersTooLarge, message)
+            .render(super::api_of_request(&request)),
     }
 }
 

@@ -115,9 +115,9 @@ async fn keyless_guard(
     if api_route && gateway.keys.open_now().await {
         let api = api_of_request(&request);
         let checked =
-            crate::auth::keyless::check(request.method(), request.uri(), request.headers(), api);
+            crate::auth::keyless::check(request.method(), request.uri(), request.headers());
         if let Err(error) = checked {
-            return error.into_response();
+            return error.render(api);
         }
     }
     next.run(request).await
@@ -125,7 +125,6 @@ async fn keyless_guard(
 
 async fn method_not_allowed(request: Request) -> Response {
     ApiError::new(
-        api_of_request(&request),
         ErrorKind::MethodNotAllowed,
         format!(
             "{} does not take {} requests",
@@ -133,7 +132,7 @@ async fn method_not_allowed(request: Request) -> Response {
             request.method()
         ),
     )
-    .into_response()
+    .render(api_of_request(&request))
 }
 
 /// `/ready`: whether this gateway can serve now: its state store answers
@@ -192,11 +191,7 @@ const DRAIN_LIMIT: usize = 64 << 20;
 
 /// Reads a body up to the configured limit; over it, a 413 in the API's format.
 /// Called only after the caller is authenticated.
-pub(crate) async fn read_body(
-    gateway: &Gateway,
-    api: Api,
-    mut body: Body,
-) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(gateway: &Gateway, mut body: Body) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
     let limit = gateway.limits.max_body;
     let mut collected = bytes::BytesMut::new();
@@ -204,7 +199,6 @@ pub(crate) async fn read_body(
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             ApiError::new(
-                api,
                 ErrorKind::InvalidRequest,
                 format!("could not read the request body: {e}"),
             )
@@ -224,7 +218,6 @@ pub(crate) async fn read_body(
     }
     if discarded > 0 {
         return Err(ApiError::new(
-            api,
             ErrorKind::TooLarge,
             format!(
                 "the request body is larger than the limit of {} MiB (server.max_body_mb)",
@@ -270,9 +263,8 @@ async fn count_tokens(State(gateway): State<Arc<Gateway>>, request: Request) -> 
 async fn not_found(request: Request) -> Response {
     let api = api_of(request.headers());
     ApiError::new(
-        api,
         ErrorKind::NotFound,
         format!("no route for {} {}", request.method(), request.uri().path()),
     )
-    .into_response()
+    .render(api)
 }

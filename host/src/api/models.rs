@@ -26,14 +26,14 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Response {
     let api = api_of(&headers);
-    let caller = match gateway.keys.authenticate(&headers, api).await {
+    let caller = match gateway.keys.authenticate(&headers).await {
         Ok(caller) => caller,
-        Err(error) => return error.into_response(),
+        Err(error) => return error.render(api),
     };
     let page = match Page::parse(query.as_deref().unwrap_or("")) {
         Ok(page) => page,
         Err(message) => {
-            return ApiError::new(api, ErrorKind::InvalidRequest, message).into_response();
+            return ApiError::new(ErrorKind::InvalidRequest, message).render(api);
         }
     };
     // Only the models the caller's key may use.
@@ -41,10 +41,10 @@ pub async fn list(
     models.retain(|name| {
         gateway
             .providers
-            .resolve(api, Some(name), None)
+            .resolve(Some(name), None)
             .is_ok_and(|route| {
                 caller
-                    .check_scope(api, &route, Some(name), &gateway.providers)
+                    .check_scope(&route, Some(name), &gateway.providers)
                     .is_ok()
             })
     });

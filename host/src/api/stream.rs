@@ -79,7 +79,7 @@ impl StreamTransformer {
     pub fn fail(&mut self, kind: ErrorKind, message: &str) -> String {
         self.ended = true;
         self.failure = Some((kind, message.to_string()));
-        ApiError::new(self.api, kind, message).sse_event()
+        ApiError::new(kind, message).sse_event(self.api)
     }
 
     fn openai_event(&mut self, event: SseEvent) -> String {

@@ -17,15 +17,14 @@
 //! SDKs and command-line tools send no `Origin` and a loopback `Host`, so they
 //! are not affected. A gateway key (`sluice keys create`) lifts all three.
 
-use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::api::error::{ApiError, ErrorKind};
 use axum::http::{HeaderMap, Method, Uri, header};
 use std::net::{IpAddr, Ipv6Addr};
 
 /// Why a request is refused in keyless mode, if it is.
-pub fn check(method: &Method, uri: &Uri, headers: &HeaderMap, api: Api) -> Result<(), ApiError> {
+pub fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
     let refuse = |kind, message: String| {
         Err(ApiError::new(
-            api,
             kind,
             format!(
                 "{message}. This gateway has no keys, so it serves only programs on this machine; \
@@ -116,6 +115,7 @@ fn printable(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::error::Api;
 
     fn request(pairs: &[(&str, &str)]) -> HeaderMap {
         pairs
@@ -126,7 +126,7 @@ mod tests {
 
     fn status(method: Method, pairs: &[(&str, &str)]) -> Option<u16> {
         let uri = Uri::from_static("/v1/chat/completions");
-        check(&method, &uri, &request(pairs), Api::OpenAi)
+        check(&method, &uri, &request(pairs))
             .err()
             .map(|e| e.kind.status().as_u16())
     }
@@ -210,10 +210,9 @@ mod tests {
             &Method::POST,
             &Uri::from_static("/v1/messages"),
             &request(&[("host", "evil.example"), json]),
-            Api::Anthropic,
         )
         .unwrap_err();
-        assert_eq!(error.body()["type"], "error");
+        assert_eq!(error.body(Api::Anthropic)["type"], "error");
         assert!(
             error.message.contains("`evil.example`"),
             "{}",

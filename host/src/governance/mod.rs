@@ -148,7 +148,6 @@ impl Governance {
             self.state.admit(&checks).await.map_err(|e| {
                 tracing::error!(error = %format!("{e:#}"), "could not check budgets and rate limits");
                 ApiError::new(
-                    request.api,
                     ErrorKind::Unavailable,
                     "the gateway cannot check budgets and rate limits right now (its state store is unreachable); try again shortly",
                 )
@@ -340,7 +339,6 @@ fn refusal(api: Api, applied: &[Applied<'_>], index: usize, value: i64, now: i64
                 _ => (format!("{value} tokens"), format!("{} tokens", limit.max)),
             };
             ApiError::new(
-                api,
                 ErrorKind::BudgetExceeded,
                 format!(
                     "budget `{}` for {} is used up: {spent} of {max} this {}; it resets at {resets}",
@@ -362,7 +360,6 @@ fn refusal(api: Api, applied: &[Applied<'_>], index: usize, value: i64, now: i64
                 HeaderValue::from(wait),
             ));
             ApiError::new(
-                api,
                 ErrorKind::RateLimited,
                 format!(
                     "rate limit `{}` for {} reached: {} {what} per {}; it resets at {resets}, in {wait} s",

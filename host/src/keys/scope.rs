@@ -145,9 +145,7 @@ mod tests {
 
     fn check(scope: &Scope, requested: &str) -> Result<(), String> {
         let providers = providers();
-        let route = providers
-            .resolve(crate::api::error::Api::OpenAi, Some(requested), None)
-            .unwrap();
+        let route = providers.resolve(Some(requested), None).unwrap();
         scope.check("ci", &route, Some(requested), |name| {
             providers.alias_target(name)
         })
@@ -207,9 +205,7 @@ mod tests {
 
     fn check_pattern(scope: &Scope, requested: &str) -> Result<(), String> {
         let providers = pattern_providers();
-        let route = providers
-            .resolve(crate::api::error::Api::Anthropic, Some(requested), None)
-            .unwrap();
+        let route = providers.resolve(Some(requested), None).unwrap();
         scope.check("ci", &route, Some(requested), |name| {
             providers.alias_target(name)
         })

@@ -89,9 +89,9 @@ async fn forward_inner(
     let api = endpoint.api();
     let observed = &envelope.observed;
     let (caller, call) =
-        authenticate(gateway, api, headers, &envelope.request_id, observed, extra).await?;
-    let bytes = crate::api::read_body(gateway, api, body).await?;
-    let invalid = |message: String| ApiError::new(api, ErrorKind::InvalidRequest, message);
+        authenticate(gateway, headers, &envelope.request_id, observed, extra).await?;
+    let bytes = crate::api::read_body(gateway, body).await?;
+    let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
     let mut request: Value = serde_json::from_slice(&bytes)
         .map_err(|e| invalid(format!("the request body is not valid JSON: {e}")))?;
     if !request.is_object() {
@@ -103,11 +103,10 @@ async fn forward_inner(
         Some(_) => return Err(invalid("`model` must be a string".into())),
     };
     observed.facts().requested_model = requested.clone();
-    let route =
-        gateway
-            .providers
-            .resolve(api, requested.as_deref(), caller.default_model.as_deref())?;
-    caller.check_scope(api, &route, requested.as_deref(), &gateway.providers)?;
+    let route = gateway
+        .providers
+        .resolve(requested.as_deref(), caller.default_model.as_deref())?;
+    caller.check_scope(&route, requested.as_deref(), &gateway.providers)?;
     {
         let mut facts = observed.facts();
         facts.provider = Some(route.provider.slug.clone());
@@ -135,15 +134,7 @@ async fn forward_inner(
     // request guardrails, over exactly the body that is sent
     request["model"] = Value::String(route.model.clone());
     let ctx = context(api, Phase::Request, &route, &caller);
-    let request = guard_body(
-        api,
-        &guardrails,
-        ctx,
-        request,
-        endpoint.segments(),
-        call.clone(),
-    )
-    .await?;
+    let request = guard_body(&guardrails, ctx, request, endpoint.segments(), call.clone()).await?;
     if observed.logs_bodies() {
         observed.facts().request_body = Some(request.to_string());
     }
@@ -169,17 +160,17 @@ async fn forward_inner(
                 headers,
             )
             .await
-            .map_err(|e| e.to_api(api))?;
+            .map_err(|e| e.to_api())?;
         let status = response.status();
         let passed_on = crate::routing::attempt::passed_on_headers(response.headers());
         let bytes = read_limited(response, gateway.limits.max_answer)
             .await
-            .map_err(|e| ApiError::new(api, ErrorKind::BadGateway, e.message(&slug)))?;
+            .map_err(|e| ApiError::new(ErrorKind::BadGateway, e.message(&slug)))?;
         Ok::<_, ApiError>((status, passed_on, bytes))
     };
     let (status, passed_on, bytes) = tokio::time::timeout(limit, sent)
         .await
-        .map_err(|_| crate::providers::UpstreamError::Timeout(slug.clone(), limit).to_api(api))??;
+        .map_err(|_| crate::providers::UpstreamError::Timeout(slug.clone(), limit).to_api())??;
     observed.waited_upstream(calling.elapsed());
     if !status.is_success() {
         observed.facts().error = Some((
@@ -194,7 +185,6 @@ async fn forward_inner(
         .filter(Value::is_object)
         .ok_or_else(|| {
             ApiError::new(
-                api,
                 ErrorKind::BadGateway,
                 format!("provider `{slug}` sent an answer that is not JSON"),
             )
@@ -219,7 +209,7 @@ async fn guarded_error(
 ) -> Result<Response, ApiError> {
     let error = upstream_error(api, &route.provider.slug, status, bytes, false)?;
     let ctx = context(api, Phase::Response, route, caller);
-    let error = guard_body(api, guardrails, ctx, error, segments::every_string, call).await?;
+    let error = guard_body(guardrails, ctx, error, segments::every_string, call).await?;
     Ok(json_response(status, &error))
 }
 

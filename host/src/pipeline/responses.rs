@@ -42,14 +42,13 @@ pub async fn responses(gateway: Arc<Gateway>, headers: HeaderMap, body: Body) ->
     let inner = async {
         let (caller, call) = authenticate(
             &gateway,
-            API,
             &headers,
             &envelope.request_id,
             &envelope.observed,
             &mut extra,
         )
         .await?;
-        let bytes = crate::api::read_body(&gateway, API, body).await?;
+        let bytes = crate::api::read_body(&gateway, body).await?;
         let chat = as_chat_request(&bytes)?;
         let who = Authenticated { caller, call };
         let answer = chat_request(
@@ -70,7 +69,7 @@ pub async fn responses(gateway: Arc<Gateway>, headers: HeaderMap, body: Body) ->
 
 /// The Responses request `bytes` as a checked Chat Completions body.
 fn as_chat_request(bytes: &[u8]) -> Result<Value, ApiError> {
-    let invalid = |message: String| ApiError::new(API, ErrorKind::InvalidRequest, message);
+    let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
     let body: Value = serde_json::from_slice(bytes)
         .map_err(|e| invalid(format!("the request body is not valid JSON: {e}")))?;
     if !body.is_object() {
@@ -95,7 +94,7 @@ fn as_chat_request(bytes: &[u8]) -> Result<Value, ApiError> {
         chat["stream_options"] = serde_json::json!({"include_usage": true});
     }
     // The chat phases check the shape (and `max_tokens`) as for any chat call.
-    parse_body(API, &serde_json::to_vec(&chat).expect("a Value serializes"))
+    parse_body(&serde_json::to_vec(&chat).expect("a Value serializes"))
 }
 
 /// The chat phases' answer as a Responses answer: a JSON answer re-encoded, a
@@ -114,17 +113,12 @@ async fn as_responses_answer(answer: Response, max_answer: usize) -> Result<Resp
     if !is_stream {
         let bytes = axum::body::to_bytes(body, max_answer).await.map_err(|e| {
             ApiError::new(
-                API,
                 ErrorKind::Internal,
                 format!("the answer could not be read: {e}"),
             )
         })?;
         let chat: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            ApiError::new(
-                API,
-                ErrorKind::Internal,
-                "the answer could not be re-encoded",
-            )
+            ApiError::new(ErrorKind::Internal, "the answer could not be re-encoded")
         })?;
         let answer = codec::decode_answer(Dialect::Chat, &chat);
         let encoded = codec::encode_answer(Dialect::Responses, &answer);

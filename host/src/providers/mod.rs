@@ -139,13 +139,13 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// As an error for the client.
-    pub fn to_api(&self, api: Api) -> ApiError {
+    pub fn to_api(&self) -> ApiError {
         let kind = match self {
             UpstreamError::Timeout(..) => ErrorKind::Timeout,
             UpstreamError::Connect(..) => ErrorKind::BadGateway,
             UpstreamError::Unsupported(..) => ErrorKind::InvalidRequest,
         };
-        ApiError::new(api, kind, self.to_string())
+        ApiError::new(kind, self.to_string())
     }
 }
 
@@ -264,14 +264,12 @@ impl Providers {
     /// default, then the server's) to a provider and upstream model name.
     pub fn resolve(
         &self,
-        api: Api,
         requested: Option<&str>,
         key_default: Option<&str>,
     ) -> Result<Route<'_>, ApiError> {
         let requested = requested.filter(|m| !m.is_empty());
         let Some(name) = requested.or(key_default).or(self.default_model.as_deref()) else {
             return Err(ApiError::new(
-                api,
                 ErrorKind::InvalidRequest,
                 "the request names no model and no default model is configured",
             ));
@@ -280,7 +278,6 @@ impl Providers {
         let target = alias.as_deref().unwrap_or(name);
         let Some((slug, model)) = target.strip_prefix('@').and_then(|t| t.split_once('/')) else {
             return Err(ApiError::new(
-                api,
                 ErrorKind::InvalidRequest,
                 format!(
                     "unknown model `{name}`: address models as @provider/model, or configure an alias for it"
@@ -289,14 +286,12 @@ impl Providers {
         };
         let Some(provider) = self.providers.get(slug) else {
             return Err(ApiError::new(
-                api,
                 ErrorKind::InvalidRequest,
                 format!("unknown provider `{slug}` in model `{name}`"),
             ));
         };
         if model.is_empty() {
             return Err(ApiError::new(
-                api,
                 ErrorKind::InvalidRequest,
                 format!("model `{name}` names no model"),
             ));

@@ -55,7 +55,7 @@ pub enum Mode {
 
 impl Mode {
     /// The request's mode, from `x-sluice-cache` (default `use`).
-    pub fn of(headers: &HeaderMap, api: Api) -> Result<Mode, ApiError> {
+    pub fn of(headers: &HeaderMap) -> Result<Mode, ApiError> {
         match headers
             .get(CACHE_HEADER)
             .map(|v| v.to_str().unwrap_or_default())
@@ -64,7 +64,6 @@ impl Mode {
             Some("bypass") => Ok(Mode::Bypass),
             Some("refresh") => Ok(Mode::Refresh),
             Some(_) => Err(ApiError::new(
-                api,
                 ErrorKind::InvalidRequest,
                 format!("{CACHE_HEADER}: use, bypass or refresh"),
             )),

@@ -24,7 +24,7 @@ pub mod condition;
 pub mod plan;
 pub mod retry;
 
-use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::api::error::{ApiError, ErrorKind};
 use crate::config::{Config, RouteNode};
 use crate::providers::UpstreamError;
 use axum::body::Bytes;
@@ -133,21 +133,17 @@ impl Failure {
 
     /// The failure as the client's error, when it is not an upstream answer
     /// to pass on (`Status` is passed on by the caller).
-    pub fn to_api(&self, api: Api) -> ApiError {
+    pub fn to_api(&self) -> ApiError {
         match self {
             Failure::Status { status, .. } => ApiError::new(
-                api,
                 ErrorKind::for_status(*status),
                 format!("the provider answered {}", status.as_u16()),
             ),
-            Failure::Transport(error) => error.to_api(api),
-            Failure::Malformed(message) => {
-                ApiError::new(api, ErrorKind::BadGateway, message.clone())
-            }
+            Failure::Transport(error) => error.to_api(),
+            Failure::Malformed(message) => ApiError::new(ErrorKind::BadGateway, message.clone()),
             Failure::CircuitOpen { target, wait } => {
                 let seconds = wait.as_secs().max(1);
                 ApiError::new(
-                    api,
                     ErrorKind::Unavailable,
                     format!(
                         "`{target}` kept failing and is skipped for now (its circuit is open); it is tried again in {seconds} s"
@@ -194,9 +190,8 @@ impl Routing {
         &self,
         headers: &HeaderMap,
         key_config: Option<&str>,
-        api: Api,
     ) -> Result<Option<Chosen>, ApiError> {
-        let invalid = |message: String| ApiError::new(api, ErrorKind::InvalidRequest, message);
+        let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
         if let Some(value) = headers.get(CONFIG_HEADER) {
             let text = value
                 .to_str()
@@ -235,7 +230,6 @@ impl Routing {
                 // A managed key made with `--db` may name a config this
                 // gateway does not have.
                 None => Err(ApiError::new(
-                    planner.api,
                     ErrorKind::Internal,
                     format!(
                         "this gateway has no routing config `{name}`, which the gateway key names; ask its administrator"

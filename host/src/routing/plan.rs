@@ -5,7 +5,7 @@
 
 use super::condition::Facts;
 use super::retry::{RetryPolicy, random_unit};
-use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::api::error::{ApiError, ErrorKind};
 use crate::config::{DEFAULT_FAILURE_CODES, RouteNode, Strategy};
 use crate::providers::{Providers, Route};
 use serde_json::{Map, Value};
@@ -77,8 +77,6 @@ pub struct Plan<'p> {
 
 /// What plans are made from.
 pub struct Planner<'a, 'p> {
-    /// The client's API (for errors).
-    pub api: Api,
     /// Providers and aliases.
     pub providers: &'p Providers,
     /// The named configs.
@@ -115,9 +113,7 @@ impl<'p> Planner<'_, 'p> {
 
     /// The plan without a config: the model the request names.
     pub fn direct(&self) -> Result<Plan<'p>, ApiError> {
-        let route = self
-            .providers
-            .resolve(self.api, self.requested, self.key_default)?;
+        let route = self.providers.resolve(self.requested, self.key_default)?;
         Ok(Plan {
             config: None,
             steps: vec![Step {
@@ -133,7 +129,7 @@ impl<'p> Planner<'_, 'p> {
     }
 
     fn invalid(&self, message: String) -> ApiError {
-        ApiError::new(self.api, ErrorKind::InvalidRequest, message)
+        ApiError::new(ErrorKind::InvalidRequest, message)
     }
 
     fn flatten(
@@ -166,12 +162,8 @@ impl<'p> Planner<'_, 'p> {
         let Some(strategy) = node.strategy else {
             // A leaf: its model, else the request's.
             let route = match &node.model {
-                Some(model) => self
-                    .providers
-                    .resolve(self.api, Some(model.as_str()), None)?,
-                None => self
-                    .providers
-                    .resolve(self.api, self.requested, self.key_default)?,
+                Some(model) => self.providers.resolve(Some(model.as_str()), None)?,
+                None => self.providers.resolve(self.requested, self.key_default)?,
             };
             out.push(Step {
                 route,
