@@ -224,6 +224,30 @@ pub enum ImageSource {
     },
 }
 
+impl ImageSource {
+    /// The image at `url`: inline bytes when it is a `data:` URL.
+    pub fn from_url(url: &str) -> ImageSource {
+        match url
+            .strip_prefix("data:")
+            .and_then(|rest| rest.split_once(";base64,"))
+        {
+            Some((media_type, data)) => ImageSource::Base64 {
+                media_type: media_type.into(),
+                data: data.into(),
+            },
+            None => ImageSource::Url { url: url.into() },
+        }
+    }
+
+    /// The image as a URL (a `data:` URL for inline bytes).
+    pub fn to_url(&self) -> String {
+        match self {
+            ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+            ImageSource::Url { url } => url.clone(),
+        }
+    }
+}
+
 /// A tool the model may call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {

@@ -175,34 +175,12 @@ fn user_parts(content: &Value) -> Vec<Part> {
                     text: string(&part["text"]),
                 }),
                 Some("image_url") => Some(Part::Image {
-                    source: image_source(part["image_url"]["url"].as_str().unwrap_or("")),
+                    source: ImageSource::from_url(part["image_url"]["url"].as_str().unwrap_or("")),
                 }),
                 _ => None,
             })
             .collect(),
         _ => Vec::new(),
-    }
-}
-
-/// An image URL: inline bytes when it is a `data:` URL.
-fn image_source(url: &str) -> ImageSource {
-    match url
-        .strip_prefix("data:")
-        .and_then(|rest| rest.split_once(";base64,"))
-    {
-        Some((media_type, data)) => ImageSource::Base64 {
-            media_type: media_type.into(),
-            data: data.into(),
-        },
-        None => ImageSource::Url { url: url.into() },
-    }
-}
-
-/// An image as a URL.
-fn image_url(source: &ImageSource) -> String {
-    match source {
-        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-        ImageSource::Url { url } => url.clone(),
     }
 }
 
@@ -328,7 +306,7 @@ fn user_messages(parts: &[Part], messages: &mut Vec<Value>) {
             }
             Part::Text { text } => content.push(json!({"type": "text", "text": text})),
             Part::Image { source } => {
-                content.push(json!({"type": "image_url", "image_url": {"url": image_url(source)}}));
+                content.push(json!({"type": "image_url", "image_url": {"url": source.to_url()}}));
             }
             Part::ToolCall { .. } | Part::Thinking { .. } | Part::Refusal { .. } => {}
         }

@@ -122,10 +122,7 @@ fn opt_string(value: &Value) -> Option<String> {
 
 /// Seconds since the Unix epoch.
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    u64::try_from(crate::clock::now_ms() / 1000).unwrap_or(0)
 }
 
 #[cfg(test)]

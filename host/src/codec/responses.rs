@@ -260,34 +260,12 @@ fn content_parts(content: &Value) -> Vec<Part> {
                     text: string(&part["refusal"]),
                 }),
                 Some("input_image") => part["image_url"].as_str().map(|url| Part::Image {
-                    source: image_source(url),
+                    source: ImageSource::from_url(url),
                 }),
                 _ => None,
             })
             .collect(),
         _ => Vec::new(),
-    }
-}
-
-/// An image URL: inline bytes when it is a `data:` URL.
-fn image_source(url: &str) -> ImageSource {
-    match url
-        .strip_prefix("data:")
-        .and_then(|rest| rest.split_once(";base64,"))
-    {
-        Some((media_type, data)) => ImageSource::Base64 {
-            media_type: media_type.into(),
-            data: data.into(),
-        },
-        None => ImageSource::Url { url: url.into() },
-    }
-}
-
-/// An image as a URL.
-fn image_url(source: &ImageSource) -> String {
-    match source {
-        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-        ImageSource::Url { url } => url.clone(),
     }
 }
 
@@ -364,7 +342,7 @@ fn user_items(parts: &[Part], input: &mut Vec<Value>) {
             ),
             Part::Text { text } => content.push(json!({"type": "input_text", "text": text})),
             Part::Image { source } => content.push(
-                json!({"type": "input_image", "image_url": image_url(source), "detail": "auto"}),
+                json!({"type": "input_image", "image_url": source.to_url(), "detail": "auto"}),
             ),
             Part::ToolCall { .. } | Part::Thinking { .. } | Part::Refusal { .. } => {}
         }

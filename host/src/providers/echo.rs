@@ -53,7 +53,7 @@ pub fn openai_completion(id: &str, model: &str, text: &str, prompt_tokens: u64) 
     json!({
         "id": id,
         "object": "chat.completion",
-        "created": unix_now(),
+        "created": crate::clock::now_ms() / 1000,
         "model": model,
         "choices": [{
             "index": 0,
@@ -78,7 +78,7 @@ pub fn openai_chunks(
     prompt_tokens: u64,
     usage: bool,
 ) -> Vec<Value> {
-    let created = unix_now();
+    let created = crate::clock::now_ms() / 1000;
     let chunk = |delta: Value, finish: Value| {
         json!({
             "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -173,13 +173,6 @@ fn pieces(text: &str, size: usize) -> Vec<&str> {
         start = end;
     }
     out
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

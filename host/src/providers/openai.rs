@@ -18,11 +18,7 @@ impl Upstream for OpenAi {
     }
 
     fn path(&self, endpoint: Endpoint) -> Option<&'static str> {
-        match endpoint {
-            Endpoint::Chat => Some("/chat/completions"),
-            Endpoint::Embeddings => Some("/embeddings"),
-            Endpoint::CountTokens => None,
-        }
+        super::openai_compatible::path(endpoint)
     }
 
     fn authorize(

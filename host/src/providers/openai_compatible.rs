@@ -18,11 +18,7 @@ impl Upstream for OpenAiCompatible {
     }
 
     fn path(&self, endpoint: Endpoint) -> Option<&'static str> {
-        match endpoint {
-            Endpoint::Chat => Some("/chat/completions"),
-            Endpoint::Embeddings => Some("/embeddings"),
-            Endpoint::CountTokens => None,
-        }
+        path(endpoint)
     }
 
     fn authorize(
@@ -36,6 +32,16 @@ impl Upstream for OpenAiCompatible {
 
     fn max_completion_tokens(&self) -> bool {
         false
+    }
+}
+
+/// The paths of OpenAI's API under its base URL (`.../v1`), which compatible
+/// servers copy.
+pub(super) fn path(endpoint: Endpoint) -> Option<&'static str> {
+    match endpoint {
+        Endpoint::Chat => Some("/chat/completions"),
+        Endpoint::Embeddings => Some("/embeddings"),
+        Endpoint::CountTokens => None,
     }
 }
 
