@@ -87,6 +87,20 @@ pub struct Extras {
 }
 
 impl Extras {
+    /// The top-level fields of `body` (in `dialect`) that are not `known`.
+    pub fn unknown(dialect: Dialect, body: &Value, known: &[&str]) -> Extras {
+        Extras {
+            dialect: Some(dialect),
+            fields: body
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(key, _)| !known.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        }
+    }
+
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()

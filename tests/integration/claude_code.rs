@@ -202,28 +202,9 @@ async fn claude_code_sessions_group_usage_and_audit() {
             .contains(&("claude_code_agent".to_string(), "main".to_string()))
     }));
     // Usage, grouped by session.
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        let report: Value = h
-            .client
-            .get(format!(
-                "{}/admin/usage?by=tag:claude_code_session&per=all",
-                h.base
-            ))
-            .bearer_auth(ADMIN_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        rows = report["rows"].as_array().unwrap().clone();
-        let requests: i64 = rows.iter().map(|r| r["requests"].as_i64().unwrap()).sum();
-        if requests == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let rows = h
+        .usage_rows(ADMIN_KEY, "by=tag:claude_code_session&per=all", 3)
+        .await;
     let count = |session: &str| {
         rows.iter()
             .find(|r| r["tag:claude_code_session"] == session)

@@ -145,6 +145,36 @@ metadata = {{ team = "a" }}
 const PII: &str = "[[guardrails]]\nplugin = \"pii\"\n";
 
 impl Harness {
+    /// `/admin/usage?{query}` with `admin_key`.
+    pub async fn usage(&self, admin_key: &str, query: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}/admin/usage?{query}", self.base))
+            .bearer_auth(admin_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// The rows of `/admin/usage?{query}` once they count `requests` requests
+    /// (usage is recorded when an answer ends, a moment after the client has
+    /// read it); more than that fails.
+    pub async fn usage_rows(&self, admin_key: &str, query: &str, requests: i64) -> Vec<Value> {
+        for _ in 0..100 {
+            let report = self.usage(admin_key, query).await;
+            let rows = report["rows"].as_array().unwrap().clone();
+            let seen: i64 = rows.iter().map(|r| r["requests"].as_i64().unwrap()).sum();
+            if seen >= requests {
+                assert_eq!(seen, requests, "{rows:?}");
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("usage never reached {requests} requests");
+    }
+
     /// The audit records written so far, once there are at least `count` (the
     /// writer commits in the background, every few milliseconds).
     pub async fn audit_records(&self, count: usize) -> Vec<sluice::audit::Record> {

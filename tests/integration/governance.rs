@@ -3,7 +3,7 @@
 //! concurrency; state that survives a restart; and two gateway processes that
 //! share one Redis and so enforce one limit and one budget.
 
-use crate::gateway::{self, Harness, KEY};
+use crate::gateway::{self, KEY};
 use crate::mock_upstream::MockUpstream;
 use crate::support::{RedisDb, sluice, spawn_serve, text};
 use serde_json::{Value, json};
@@ -24,34 +24,6 @@ input = 3.0
 output = 15.0
 "#;
 const COST_NANOS: i64 = 105_000;
-
-async fn usage(harness: &Harness, query: &str) -> Value {
-    let response = harness
-        .client
-        .get(format!("{}/admin/usage?{query}", harness.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
-/// Waits until usage shows `requests` requests (a stream's usage is recorded
-/// as its response body is dropped, just after the client read its end).
-async fn usage_rows(harness: &Harness, query: &str, requests: i64) -> Vec<Value> {
-    for _ in 0..100 {
-        let report = usage(harness, query).await;
-        let rows = report["rows"].as_array().unwrap().clone();
-        let seen: i64 = rows.iter().map(|r| r["requests"].as_i64().unwrap()).sum();
-        if seen >= requests {
-            assert_eq!(seen, requests, "{rows:?}");
-            return rows;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("usage never reached {requests} requests");
-}
 
 fn data_lines(body: &str) -> Vec<Value> {
     body.lines()
@@ -110,7 +82,9 @@ async fn usage_and_cost_are_counted_from_provider_usage_per_team_and_tag() {
         response.text().await.unwrap();
     }
 
-    let rows = usage_rows(&harness, "by=team,tag:project&per=all", 6).await;
+    let rows = harness
+        .usage_rows(ADMIN_KEY, "by=team,tag:project&per=all", 6)
+        .await;
     let apollo = rows.iter().find(|r| r["tag:project"] == "apollo").unwrap();
     assert_eq!(apollo["team"], "a");
     assert_eq!(
@@ -340,7 +314,9 @@ cost_usd = 0.00105
     // (at most the 200 sent at once).
     assert!(admitted - limit_requests < 200);
     // Every admitted request's cost was counted, none twice.
-    let rows = usage_rows(&harness, "by=key&per=all", admitted).await;
+    let rows = harness
+        .usage_rows(ADMIN_KEY, "by=key&per=all", admitted)
+        .await;
     let cost = rows[0]["cost_usd"].as_f64().unwrap();
     assert!((cost - (admitted * COST_NANOS) as f64 / 1e9).abs() < 1e-12);
     // And now the budget is spent.

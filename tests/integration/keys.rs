@@ -753,27 +753,9 @@ async fn a_request_sets_only_the_tags_the_config_lists_and_never_a_team() {
     // A listed tag works, and usage shows it; nothing was charged to `victim`.
     let (status, body) = tagged(&h, "openai", json!({"project": "apollo"})).await;
     assert_eq!(status, 200, "{body}");
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        let report: Value = h
-            .client
-            .get(format!(
-                "{}/admin/usage?by=key,team,tag:project&per=all",
-                h.base
-            ))
-            .bearer_auth(ADMIN_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        rows = report["rows"].as_array().unwrap().clone();
-        if !rows.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let rows = h
+        .usage_rows(ADMIN_KEY, "by=key,team,tag:project&per=all", 1)
+        .await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["key"], "loner");
     assert_eq!(rows[0]["team"], "");

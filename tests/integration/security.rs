@@ -50,6 +50,22 @@ async fn ask(h: &Harness, model: &str) -> (u16, reqwest::header::HeaderMap, Stri
     post(h, "/v1/chat/completions", &[], &openai_chat(model, "hi")).await
 }
 
+/// An OpenAI chat request saying `text`, routed by the inline config `config`.
+async fn routed(
+    h: &Harness,
+    config: &str,
+    text: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let body = openai_chat("x", text);
+    post(
+        h,
+        "/v1/chat/completions",
+        &[("x-sluice-config", config)],
+        &body,
+    )
+    .await
+}
+
 fn openai_chat(model: &str, text: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": text}]})
 }
@@ -142,13 +158,7 @@ async fn overrides_cannot_replace_the_conversation() {
         let config = json!({"strategy": "single", "targets": [{"model": "@oa/echo-last",
             "override_params": {field: [{"role": "user", "content": TOKEN}]}}]})
         .to_string();
-        let (status, _, answer) = post(
-            &h,
-            "/v1/chat/completions",
-            &[("x-sluice-config", &config)],
-            &openai_chat("x", "harmless"),
-        )
-        .await;
+        let (status, _, answer) = routed(&h, &config, "harmless").await;
         assert_eq!(status, 400, "{field}: {answer}");
         assert!(answer.contains("cannot be overridden"), "{answer}");
     }
@@ -345,13 +355,7 @@ async fn one_request_makes_a_bounded_number_of_upstream_calls() {
         .map(|i| json!({"model": format!("@oa/status-500-{i}")}))
         .collect();
     let config = json!({"strategy": "fallback", "targets": targets}).to_string();
-    let (status, _, answer) = post(
-        &h,
-        "/v1/chat/completions",
-        &[("x-sluice-config", &config)],
-        &openai_chat("x", "hi"),
-    )
-    .await;
+    let (status, _, answer) = routed(&h, &config, "hi").await;
     assert_eq!(status, 400, "{answer}");
     assert!(h.mock.received().is_empty());
     // 16 failing targets with 10 retries each: at most 20 calls in all
@@ -359,13 +363,7 @@ async fn one_request_makes_a_bounded_number_of_upstream_calls() {
         .map(|i| json!({"model": format!("@oa/flaky-1000-{i}"), "retry": {"attempts": 10, "backoff_ms": 1}}))
         .collect();
     let config = json!({"strategy": "fallback", "targets": targets}).to_string();
-    let (status, _, _) = post(
-        &h,
-        "/v1/chat/completions",
-        &[("x-sluice-config", &config)],
-        &openai_chat("x", "hi"),
-    )
-    .await;
+    let (status, _, _) = routed(&h, &config, "hi").await;
     assert_eq!(status, 503);
     let calls = h.mock.received().len();
     assert!(calls <= 20, "{calls} upstream calls for one request");
@@ -374,13 +372,7 @@ async fn one_request_makes_a_bounded_number_of_upstream_calls() {
     let config = json!({"strategy": "single", "targets": [
         {"model": "@oa/flaky-1000-solo", "retry": {"attempts": 10, "backoff_ms": 1}}]})
     .to_string();
-    let (status, _, _) = post(
-        &h,
-        "/v1/chat/completions",
-        &[("x-sluice-config", &config)],
-        &openai_chat("x", "hi"),
-    )
-    .await;
+    let (status, _, _) = routed(&h, &config, "hi").await;
     assert_eq!(status, 503);
     assert_eq!(h.mock.received().len() - before, 5);
 }

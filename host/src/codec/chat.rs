@@ -123,23 +123,8 @@ pub fn decode_request(body: &Value) -> Request {
     };
     request.parallel_tool_calls = body["parallel_tool_calls"].as_bool();
     request.user = opt_string(&body["user"]);
-    request.extras = extras(body);
+    request.extras = Extras::unknown(Dialect::Chat, body, KNOWN);
     request
-}
-
-/// The fields of `body` the model does not cover.
-fn extras(body: &Value) -> Extras {
-    let fields: Map<String, Value> = body
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(key, _)| !KNOWN.contains(&key.as_str()))
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    Extras {
-        dialect: Some(Dialect::Chat),
-        fields,
-    }
 }
 
 /// Tool-call arguments: text (a client may send an object instead).

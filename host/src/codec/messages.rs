@@ -106,16 +106,7 @@ pub fn decode_request(body: &Value) -> Request {
         }
     }
     request.user = opt_string(&body["metadata"]["user_id"]);
-    request.extras = Extras {
-        dialect: Some(Dialect::Messages),
-        fields: body
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(key, _)| !KNOWN.contains(&key.as_str()))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
-    };
+    request.extras = Extras::unknown(Dialect::Messages, body, KNOWN);
     request
 }
 

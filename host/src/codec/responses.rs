@@ -134,16 +134,7 @@ pub fn decode_request(body: &Value) -> Request {
     };
     request.parallel_tool_calls = body["parallel_tool_calls"].as_bool();
     request.user = opt_string(&body["user"]);
-    request.extras = Extras {
-        dialect: Some(Dialect::Responses),
-        fields: body
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(key, _)| !KNOWN.contains(&key.as_str()))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
-    };
+    request.extras = Extras::unknown(Dialect::Responses, body, KNOWN);
     request
 }
 
