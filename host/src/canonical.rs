@@ -62,7 +62,7 @@ pub struct Request {
     pub extras: Extras,
 }
 
-/// The client APIs a codec exists for.
+/// The APIs a codec exists for: client APIs, and the clouds' own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dialect {
@@ -72,6 +72,10 @@ pub enum Dialect {
     Messages,
     /// OpenAI Responses.
     Responses,
+    /// Google Gemini `generateContent` (the Gemini API, and Gemini on Vertex AI).
+    Gemini,
+    /// Amazon Bedrock Converse.
+    Converse,
 }
 
 /// Top-level fields only one API knows (OpenAI `n`, `seed`, `response_format`;
@@ -307,6 +311,15 @@ pub struct Answer {
     pub stop_sequence: Option<String>,
     /// Tokens counted.
     pub usage: Usage,
+}
+
+impl Answer {
+    /// Whether it holds a refusal.
+    pub fn refused(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|part| matches!(part, Part::Refusal { .. }))
+    }
 }
 
 /// Why an answer ended.

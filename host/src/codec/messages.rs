@@ -280,7 +280,7 @@ fn push_turn(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
 }
 
 /// The canonical reason for a `stop_reason`.
-fn stop_reason(stop: &str) -> StopReason {
+pub(super) fn stop_reason(stop: &str) -> StopReason {
     match stop {
         "end_turn" => StopReason::EndTurn,
         "max_tokens" => StopReason::MaxTokens,
@@ -292,7 +292,7 @@ fn stop_reason(stop: &str) -> StopReason {
 }
 
 /// The `stop_reason` for a canonical reason.
-fn stop_reason_name(stop: &StopReason) -> &str {
+pub(super) fn stop_reason_name(stop: &StopReason) -> &str {
     match stop {
         StopReason::EndTurn => "end_turn",
         StopReason::MaxTokens => "max_tokens",
@@ -332,11 +332,7 @@ pub fn decode_answer(body: &Value) -> Answer {
 
 /// Encodes a Messages answer.
 pub fn encode_answer(answer: &Answer) -> Value {
-    let refused = answer
-        .parts
-        .iter()
-        .any(|part| matches!(part, Part::Refusal { .. }));
-    let stop = if refused {
+    let stop = if answer.refused() {
         "refusal"
     } else {
         stop_reason_name(&answer.stop)

@@ -4,6 +4,9 @@
 //! - [`chat`]: OpenAI Chat Completions.
 //! - [`messages`]: Anthropic Messages.
 //! - [`responses`]: OpenAI Responses.
+//! - [`gemini`]: Google Gemini `generateContent` (no client speaks it today;
+//!   Gemini providers do).
+//! - [`converse`]: Amazon Bedrock Converse (a provider's API only).
 //!
 //! Translating between two APIs is a decode with one codec and an encode with
 //! the other ([`crate::translate`] does this for the pipeline), so N APIs need
@@ -19,6 +22,8 @@
 //! [`Dialect`] variant, and an arm in each function below.
 
 pub mod chat;
+pub mod converse;
+pub mod gemini;
 pub mod messages;
 #[cfg(test)]
 mod properties;
@@ -56,6 +61,8 @@ pub fn decode_request(dialect: Dialect, body: &Value) -> Request {
         Dialect::Chat => chat::decode_request(body),
         Dialect::Messages => messages::decode_request(body),
         Dialect::Responses => responses::decode_request(body),
+        Dialect::Gemini => gemini::decode_request(body),
+        Dialect::Converse => converse::decode_request(body),
     }
 }
 
@@ -65,6 +72,8 @@ pub fn encode_request(dialect: Dialect, request: &Request, target: Target) -> Va
         Dialect::Chat => chat::encode_request(request, target),
         Dialect::Messages => messages::encode_request(request),
         Dialect::Responses => responses::encode_request(request),
+        Dialect::Gemini => gemini::encode_request(request),
+        Dialect::Converse => converse::encode_request(request),
     }
 }
 
@@ -74,6 +83,8 @@ pub fn decode_answer(dialect: Dialect, body: &Value) -> Answer {
         Dialect::Chat => chat::decode_answer(body),
         Dialect::Messages => messages::decode_answer(body),
         Dialect::Responses => responses::decode_answer(body),
+        Dialect::Gemini => gemini::decode_answer(body),
+        Dialect::Converse => converse::decode_answer(body),
     }
 }
 
@@ -83,6 +94,8 @@ pub fn encode_answer(dialect: Dialect, answer: &Answer) -> Value {
         Dialect::Chat => chat::encode_answer(answer),
         Dialect::Messages => messages::encode_answer(answer),
         Dialect::Responses => responses::encode_answer(answer),
+        Dialect::Gemini => gemini::encode_answer(answer),
+        Dialect::Converse => converse::encode_answer(answer),
     }
 }
 
@@ -92,6 +105,8 @@ pub fn stream_decoder(dialect: Dialect) -> Box<dyn StreamDecoder> {
         Dialect::Chat => Box::<chat::Decoder>::default(),
         Dialect::Messages => Box::<messages::Decoder>::default(),
         Dialect::Responses => Box::<responses::Decoder>::default(),
+        Dialect::Gemini => Box::<gemini::Decoder>::default(),
+        Dialect::Converse => Box::<converse::Decoder>::default(),
     }
 }
 
@@ -102,12 +117,60 @@ pub fn stream_encoder(dialect: Dialect, include_usage: bool) -> Box<dyn StreamEn
         Dialect::Chat => Box::new(chat::Encoder::new(include_usage)),
         Dialect::Messages => Box::<messages::Encoder>::default(),
         Dialect::Responses => Box::<responses::Encoder>::default(),
+        Dialect::Gemini => Box::<gemini::Encoder>::default(),
+        Dialect::Converse => Box::<converse::Encoder>::default(),
     }
 }
 
 /// The message of an error body in any of the APIs' formats.
 pub fn error_message(body: &Value) -> Option<&str> {
     body.pointer("/error/message").and_then(Value::as_str)
+}
+
+/// The names an API gives the sampling settings, in one object of their
+/// own (Gemini's `generationConfig`, Converse's `inferenceConfig`).
+struct Sampling {
+    /// The most tokens the answer may take.
+    max_tokens: &'static str,
+    /// The temperature.
+    temperature: &'static str,
+    /// Nucleus sampling.
+    top_p: &'static str,
+    /// The stop sequences.
+    stop: &'static str,
+}
+
+impl Sampling {
+    /// Reads the settings from `settings` into `request`.
+    fn read(&self, settings: &Value, request: &mut Request) {
+        request.max_tokens = settings[self.max_tokens].as_u64();
+        request.temperature = settings[self.temperature].as_number().cloned();
+        request.top_p = settings[self.top_p].as_number().cloned();
+        request.stop = settings[self.stop]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(opt_string)
+            .collect();
+    }
+
+    /// The settings of `request` that are set.
+    fn write(&self, request: &Request) -> serde_json::Map<String, Value> {
+        let mut settings = serde_json::Map::new();
+        if let Some(max) = request.max_tokens {
+            settings.insert(self.max_tokens.into(), max.into());
+        }
+        if let Some(temperature) = &request.temperature {
+            settings.insert(self.temperature.into(), Value::Number(temperature.clone()));
+        }
+        if let Some(top_p) = &request.top_p {
+            settings.insert(self.top_p.into(), Value::Number(top_p.clone()));
+        }
+        if !request.stop.is_empty() {
+            settings.insert(self.stop.into(), request.stop.clone().into());
+        }
+        settings
+    }
 }
 
 /// A string field, or `""`.

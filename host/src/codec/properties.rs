@@ -97,6 +97,30 @@ proptest! {
         let (once, twice) = answer_twice(Dialect::Messages, &body);
         prop_assert_eq!(once, twice);
     }
+
+    #[test]
+    fn gemini_requests_are_a_fixed_point_after_one_pass(body in body("request", "gemini")) {
+        let (once, twice) = request_twice(Dialect::Gemini, &body, Target::default());
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn gemini_answers_are_a_fixed_point_after_one_pass(body in body("answer", "gemini")) {
+        let (once, twice) = answer_twice(Dialect::Gemini, &body);
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn converse_requests_are_a_fixed_point_after_one_pass(body in body("request", "converse")) {
+        let (once, twice) = request_twice(Dialect::Converse, &body, Target::default());
+        prop_assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn converse_answers_are_a_fixed_point_after_one_pass(body in body("answer", "converse")) {
+        let (once, twice) = answer_twice(Dialect::Converse, &body);
+        prop_assert_eq!(once, twice);
+    }
 }
 
 /// A Chat Completions chunk: a text delta, a piece of one of a few tool
@@ -287,5 +311,110 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// A Gemini chunk: some parts (text, thought, a call, a signature on either),
+/// perhaps a finish reason or a blocked prompt.
+fn gemini_chunk() -> impl Strategy<Value = crate::api::sse::SseEvent> {
+    use serde_json::json;
+    let part = prop_oneof![
+        ".{0,4}".prop_map(|text| json!({"text": text})),
+        ".{0,4}".prop_map(|text| json!({"text": text, "thought": true})),
+        prop::option::of("[a-z]{1,3}")
+            .prop_map(|id| json!({"functionCall": {"id": id, "name": "f", "args": {"a": 1}}})),
+    ];
+    let part = (part, any::<bool>()).prop_map(|(mut part, signed)| {
+        if signed {
+            part["thoughtSignature"] = json!("sig");
+        }
+        part
+    });
+    let finish = prop::option::of(prop::sample::select(vec![
+        "STOP",
+        "MAX_TOKENS",
+        "SAFETY",
+        "RECITATION",
+        "MALFORMED_FUNCTION_CALL",
+    ]));
+    (prop::collection::vec(part, 0..3), finish, any::<bool>()).prop_map(
+        |(parts, finish, blocked)| {
+            let mut chunk = json!({"candidates": [{"content": {"role": "model", "parts": parts}}]});
+            if let Some(finish) = finish {
+                chunk["candidates"][0]["finishReason"] = json!(finish);
+            } else if blocked {
+                chunk = json!({"promptFeedback": {"blockReason": "SAFETY"}});
+            }
+            crate::api::sse::SseEvent {
+                event: None,
+                data: chunk.to_string(),
+            }
+        },
+    )
+}
+
+/// A ConverseStream event: a block start, a delta of each kind, a block
+/// stop, the message stop, the metadata, or an exception.
+fn converse_event() -> impl Strategy<Value = crate::api::sse::SseEvent> {
+    use serde_json::json;
+    let index = 0u64..3;
+    prop_oneof![
+        index.clone().prop_map(|i| (
+            "contentBlockStart",
+            json!({"contentBlockIndex": i,
+            "start": {"toolUse": {"toolUseId": "t", "name": "f"}}})
+        )),
+        (
+            index.clone(),
+            prop::sample::select(vec![
+                json!({"text": "x"}),
+                json!({"toolUse": {"input": "{"}}),
+                json!({"reasoningContent": {"text": "r"}}),
+                json!({"reasoningContent": {"signature": "s"}}),
+            ])
+        )
+            .prop_map(|(i, delta)| (
+                "contentBlockDelta",
+                json!({"contentBlockIndex": i, "delta": delta})
+            )),
+        index.prop_map(|i| ("contentBlockStop", json!({"contentBlockIndex": i}))),
+        Just(("messageStop", json!({"stopReason": "end_turn"}))),
+        Just((
+            "metadata",
+            json!({"usage": {"inputTokens": 1, "outputTokens": 2}})
+        )),
+        Just(("throttlingException", json!({"message": "slow down"}))),
+    ]
+    .prop_map(|(name, data)| crate::api::sse::SseEvent {
+        event: Some(name.into()),
+        data: data.to_string(),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn gemini_streams_decode_to_well_formed_blocks(
+        chunks in prop::collection::vec(gemini_chunk(), 0..12),
+    ) {
+        let mut decoder = super::gemini::Decoder::default();
+        let decoded: Vec<_> = chunks
+            .into_iter()
+            .flat_map(|e| super::StreamDecoder::decode(&mut decoder, e))
+            .collect();
+        check_blocks(&decoded)?;
+    }
+
+    #[test]
+    fn converse_streams_decode_to_well_formed_blocks(
+        events in prop::collection::vec(converse_event(), 0..24),
+    ) {
+        let mut decoder = super::converse::Decoder::default();
+        let decoded: Vec<_> = events
+            .into_iter()
+            .flat_map(|e| super::StreamDecoder::decode(&mut decoder, e))
+            .collect();
+        check_blocks(&decoded)?;
     }
 }

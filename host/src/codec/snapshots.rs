@@ -5,7 +5,7 @@
 //!
 //! A fixture file holds:
 //! - `kind`: `request`, `answer` or `stream`;
-//! - `from`, `to`: `chat`, `messages` or `responses`;
+//! - `from`, `to`: `chat`, `messages`, `responses`, `gemini` or `converse`;
 //! - `input`: the body, or the stream as `[{"event": name or null, "data": …}]`
 //!   (data that is not JSON is a string, such as `"[DONE]"`);
 //! - optional `openai_native` (requests) and `include_usage` (streams);
@@ -181,6 +181,12 @@ fn every_direction_and_kind_has_a_fixture() {
             ("responses", "chat"),
             ("chat", "responses"),
             ("responses", "responses"),
+            ("gemini", "gemini"),
+            ("gemini", "messages"),
+            ("messages", "gemini"),
+            ("converse", "converse"),
+            ("converse", "messages"),
+            ("messages", "converse"),
         ] {
             assert!(
                 seen.contains(&format!("{kind} {from}→{to}")),
