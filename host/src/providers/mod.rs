@@ -18,7 +18,9 @@
 //! | `echo` | [`echo`] | none: answers in the gateway | none |
 
 pub mod anthropic;
+pub mod aws;
 pub mod echo;
+pub mod google;
 pub mod openai;
 pub mod openai_compatible;
 
