@@ -232,6 +232,13 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// An HTTP client for talking to fakes and the gateway (the TLS crypto
+/// provider installed first, as reqwest needs).
+pub fn http_client() -> reqwest::Client {
+    sluice::server::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 /// `sluice serve --config CONFIG` on a free loopback port, once it answers
 /// `/health`.
 pub async fn spawn_serve(
