@@ -331,7 +331,7 @@ pub(crate) async fn chat_request(
     if observed.logs_bodies() {
         observed.facts().request_body = Some(checked.to_string());
     }
-    if route.provider.api().is_none() {
+    if route.provider.answers_locally() {
         let echo = EchoCall {
             request: &checked,
             route: &route,
@@ -368,7 +368,7 @@ pub(crate) async fn chat_request(
     let client_wants_usage =
         request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
     let outbound = Outbound {
-        api,
+        dialect: api.dialect(),
         stream,
         client_headers: headers,
         client: &gateway.providers.client,
@@ -420,8 +420,8 @@ pub(crate) async fn chat_request(
         Err(failure) => return Err(failure.to_api()),
     };
     ticket.served_by(&served.route.provider.slug, &served.route.model);
-    let upstream_api = served.route.provider.api().unwrap_or(api);
-    let translating = served.translating;
+    let upstream = served.dialect;
+    let translating = upstream != api.dialect();
     // response guardrails, whole or event by event
     let response_ctx = context(api, Phase::Response, &served.route, &caller);
     let mut answer = match served.answer {
@@ -430,11 +430,12 @@ pub(crate) async fn chat_request(
                 .observed_by(call.observed.clone());
             let events =
                 futures_util::stream::once(async move { Ok::<Bytes, String>(first) }).chain(rest);
-            let translator = translating.then(|| StreamTranslator::new(api, client_wants_usage));
+            let translator = translating
+                .then(|| StreamTranslator::new(upstream, api.dialect(), client_wants_usage));
             let mut transformer = StreamTransformer::new(api, guard);
             transformer.strip_usage = !translating && api == Api::OpenAi && !client_wants_usage;
             let metering = Metering {
-                meter: UsageMeter::new(upstream_api),
+                meter: UsageMeter::new(upstream),
                 ticket,
             };
             let recorder = caching.map(|c| Recorder {
@@ -455,11 +456,11 @@ pub(crate) async fn chat_request(
         }
         Answer::Whole(answer) => answer,
     };
-    if let Some(usage) = Usage::from_answer(upstream_api, &answer) {
+    if let Some(usage) = Usage::from_answer(upstream, &answer) {
         ticket.set_usage(usage);
     }
     if translating {
-        answer = translate::response(api, &answer);
+        answer = translate::response(upstream, api.dialect(), &answer);
     }
     let unguarded = caching.as_ref().map(|_| answer.clone());
     let extract = chat_segments(api, Phase::Response);
@@ -809,7 +810,7 @@ async fn echo_response(
             Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
             Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
         };
-        if let Some(usage) = Usage::from_answer(api, &answer) {
+        if let Some(usage) = Usage::from_answer(api.dialect(), &answer) {
             ticket.set_usage(usage);
         }
         let observed = call.observed.clone();
@@ -844,7 +845,7 @@ async fn echo_response(
     let mut transformer = StreamTransformer::new(api, guard);
     transformer.strip_usage = api == Api::OpenAi && !client_wants_usage;
     let metering = Metering {
-        meter: UsageMeter::new(api),
+        meter: UsageMeter::new(api.dialect()),
         ticket,
     };
     let parser = SseParser::default();

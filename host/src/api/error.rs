@@ -30,6 +30,14 @@ pub enum Api {
 }
 
 impl Api {
+    /// The dialect its chat bodies are in.
+    pub fn dialect(self) -> crate::canonical::Dialect {
+        match self {
+            Api::OpenAi => crate::canonical::Dialect::Chat,
+            Api::Anthropic => crate::canonical::Dialect::Messages,
+        }
+    }
+
     /// The name given to guardrails in their context.
     pub fn as_str(self) -> &'static str {
         match self {

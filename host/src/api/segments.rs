@@ -8,6 +8,8 @@
 //! the text, so changing it would make the next request fail), images, and tool
 //! definitions.
 
+pub mod responses;
+
 use crate::guardrails::Outcome;
 use crate::sandbox::{Segment, SegmentKind};
 use serde_json::Value;
@@ -460,12 +462,14 @@ mod tests {
     use serde_json::json;
 
     /// Every way a body is cut into segments.
-    fn extractors() -> [fn(&Value) -> Extracted; 4] {
+    fn extractors() -> [fn(&Value) -> Extracted; 6] {
         [
             openai_request,
             openai_response,
             anthropic_request,
             anthropic_response,
+            responses::request,
+            responses::response,
         ]
     }
 
