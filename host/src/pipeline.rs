@@ -220,7 +220,7 @@ async fn chat_inner(
     let (caller, call) = authenticate(&gateway, headers, request_id, observed, extra).await?;
     let body = crate::api::read_body(&gateway, body).await?;
     // parse
-    let request = parse_body(&body)?;
+    let request = parse_body(api, &body)?;
     let who = Authenticated { caller, call };
     chat_request(gateway, api, headers, who, request, observed, extra).await
 }
@@ -232,7 +232,7 @@ pub(crate) struct Authenticated {
 }
 
 /// A chat request from the route phase on: `request` is a parsed, checked
-/// Chat Completions or Messages body ([`parse_body`]).
+/// Chat Completions, Messages or Responses body ([`parse_body`]).
 pub(crate) async fn chat_request(
     gateway: Arc<Gateway>,
     api: Api,
@@ -282,6 +282,9 @@ pub(crate) async fn chat_request(
     });
     if plan.steps.is_empty() {
         return Err(refused.expect("a step was refused"));
+    }
+    if api == Api::Responses {
+        responses::keep_targets_that_can_serve(&request, &mut plan)?;
     }
     {
         let mut facts = observed.facts();
@@ -566,8 +569,8 @@ fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
 /// value it would have refused.
 const MAX_TOKENS: u64 = i32::MAX as u64;
 
-/// Parses and checks the shape of a chat request body.
-pub(crate) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+/// Parses and checks the shape of a chat request body in `api`'s format.
+pub(crate) fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
     let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
     let text = std::str::from_utf8(body).map_err(|e| {
         invalid(format!(
@@ -580,10 +583,20 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     if !value.is_object() {
         return Err(invalid("the request body must be a JSON object".into()));
     }
-    match value.get("messages") {
-        Some(Value::Array(_)) => {}
-        Some(_) => return Err(invalid("`messages` must be an array".into())),
-        None => return Err(invalid("`messages` is required".into())),
+    match (api, value.get("messages"), value.get("input")) {
+        (Api::OpenAi | Api::Anthropic, Some(Value::Array(_)), _) => {}
+        (Api::OpenAi | Api::Anthropic, Some(_), _) => {
+            return Err(invalid("`messages` must be an array".into()));
+        }
+        (Api::OpenAi | Api::Anthropic, None, _) => {
+            return Err(invalid("`messages` is required".into()));
+        }
+        (Api::Responses, _, None | Some(Value::String(_) | Value::Array(_))) => {}
+        (Api::Responses, _, Some(_)) => {
+            return Err(invalid(
+                "`input` must be a string or an array of items".into(),
+            ));
+        }
     }
     if let Some(model) = value.get("model")
         && !model.is_string()
@@ -595,7 +608,7 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     {
         return Err(invalid("`stream` must be a boolean".into()));
     }
-    for field in ["max_tokens", "max_completion_tokens"] {
+    for field in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
         match value.get(field) {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_TOKENS).contains(&n)) => {
@@ -653,6 +666,8 @@ fn chat_segments(api: Api, phase: Phase) -> fn(&Value) -> Extracted {
         (Api::Anthropic, Phase::Request) => segments::anthropic_request,
         (Api::OpenAi, Phase::Response) => segments::openai_response,
         (Api::Anthropic, Phase::Response) => segments::anthropic_response,
+        (Api::Responses, Phase::Request) => segments::responses::request,
+        (Api::Responses, Phase::Response) => segments::responses::response,
     }
 }
 
@@ -809,6 +824,7 @@ async fn echo_response(
         let answer = match api {
             Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
             Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
+            Api::Responses => echo::responses_answer(&id, model, &text, prompt_tokens),
         };
         if let Some(usage) = Usage::from_answer(api.dialect(), &answer) {
             ticket.set_usage(usage);
@@ -836,6 +852,11 @@ async fn echo_response(
         Api::Anthropic => {
             for (event, data) in echo::anthropic_events(&id, model, &text, prompt_tokens) {
                 sse.push_str(&format_event(Some(event), &data.to_string()));
+            }
+        }
+        Api::Responses => {
+            for (event, data) in echo::responses_events(&id, model, &text, prompt_tokens) {
+                sse.push_str(&format_event(event.as_deref(), &data));
             }
         }
     }

@@ -143,6 +143,17 @@ impl Extracted {
         }
     }
 
+    /// Keeps only the segments whose path `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let kept: Vec<bool> = self.segments.iter().map(|s| keep(&s.path)).collect();
+        let mut flags = kept.iter();
+        self.segments
+            .retain(|_| *flags.next().expect("one flag a segment"));
+        let mut flags = kept.iter();
+        self.locations
+            .retain(|_| *flags.next().expect("one flag a location"));
+    }
+
     /// The string of segment `index` in `body`, if it is still there.
     fn slot<'a>(&self, body: &'a mut Value, index: usize) -> Option<&'a mut Value> {
         let location = &self.locations[index];

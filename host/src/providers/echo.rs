@@ -2,6 +2,7 @@
 //! a user sees exactly what the guardrails changed. Needs no key and no network.
 
 use super::{Endpoint, Outgoing, Upstream, UpstreamError};
+use crate::api::sse::SseEvent;
 use crate::canonical::Dialect;
 use crate::codec;
 use futures_util::FutureExt;
@@ -103,6 +104,32 @@ pub fn openai_chunks(
         }));
     }
     chunks
+}
+
+/// A Responses answer whose single message is `text` (the chat completion,
+/// through the codecs).
+pub fn responses_answer(id: &str, model: &str, text: &str, input_tokens: u64) -> Value {
+    let completion = openai_completion(id, model, text, input_tokens);
+    crate::translate::response(Dialect::Chat, Dialect::Responses, &completion)
+}
+
+/// The Responses stream of an answer whose single message is `text` (the
+/// chat chunks, through the codecs), as `(event, data)` pairs.
+pub fn responses_events(
+    id: &str,
+    model: &str,
+    text: &str,
+    input_tokens: u64,
+) -> Vec<(Option<String>, String)> {
+    let mut translator =
+        crate::translate::StreamTranslator::new(Dialect::Chat, Dialect::Responses, true);
+    openai_chunks(id, model, text, input_tokens, true)
+        .into_iter()
+        .map(|chunk| chunk.to_string())
+        .chain(["[DONE]".to_string()])
+        .flat_map(|data| translator.on_event(SseEvent { event: None, data }))
+        .map(|event| (event.event, event.data))
+        .collect()
 }
 
 /// An Anthropic message whose single text block is `text`.
