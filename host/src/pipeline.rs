@@ -220,7 +220,7 @@ async fn chat_inner(
     let (caller, call) = authenticate(&gateway, headers, request_id, observed, extra).await?;
     let body = crate::api::read_body(&gateway, body).await?;
     // parse
-    let request = parse_body(&body)?;
+    let request = parse_body(api, &body)?;
     let who = Authenticated { caller, call };
     chat_request(gateway, api, headers, who, request, observed, extra).await
 }
@@ -232,7 +232,7 @@ pub(crate) struct Authenticated {
 }
 
 /// A chat request from the route phase on: `request` is a parsed, checked
-/// Chat Completions or Messages body ([`parse_body`]).
+/// Chat Completions, Messages or Responses body ([`parse_body`]).
 pub(crate) async fn chat_request(
     gateway: Arc<Gateway>,
     api: Api,
@@ -283,6 +283,9 @@ pub(crate) async fn chat_request(
     if plan.steps.is_empty() {
         return Err(refused.expect("a step was refused"));
     }
+    if api == Api::Responses {
+        responses::keep_targets_that_can_serve(&request, &mut plan)?;
+    }
     {
         let mut facts = observed.facts();
         facts.config = plan.config.clone();
@@ -331,7 +334,7 @@ pub(crate) async fn chat_request(
     if observed.logs_bodies() {
         observed.facts().request_body = Some(checked.to_string());
     }
-    if route.provider.api().is_none() {
+    if route.provider.answers_locally() {
         let echo = EchoCall {
             request: &checked,
             route: &route,
@@ -368,7 +371,7 @@ pub(crate) async fn chat_request(
     let client_wants_usage =
         request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
     let outbound = Outbound {
-        api,
+        dialect: api.dialect(),
         stream,
         client_headers: headers,
         client: &gateway.providers.client,
@@ -420,8 +423,8 @@ pub(crate) async fn chat_request(
         Err(failure) => return Err(failure.to_api()),
     };
     ticket.served_by(&served.route.provider.slug, &served.route.model);
-    let upstream_api = served.route.provider.api().unwrap_or(api);
-    let translating = served.translating;
+    let upstream = served.dialect;
+    let translating = upstream != api.dialect();
     // response guardrails, whole or event by event
     let response_ctx = context(api, Phase::Response, &served.route, &caller);
     let mut answer = match served.answer {
@@ -430,11 +433,12 @@ pub(crate) async fn chat_request(
                 .observed_by(call.observed.clone());
             let events =
                 futures_util::stream::once(async move { Ok::<Bytes, String>(first) }).chain(rest);
-            let translator = translating.then(|| StreamTranslator::new(api, client_wants_usage));
+            let translator = translating
+                .then(|| StreamTranslator::new(upstream, api.dialect(), client_wants_usage));
             let mut transformer = StreamTransformer::new(api, guard);
             transformer.strip_usage = !translating && api == Api::OpenAi && !client_wants_usage;
             let metering = Metering {
-                meter: UsageMeter::new(upstream_api),
+                meter: UsageMeter::new(upstream),
                 ticket,
             };
             let recorder = caching.map(|c| Recorder {
@@ -455,11 +459,11 @@ pub(crate) async fn chat_request(
         }
         Answer::Whole(answer) => answer,
     };
-    if let Some(usage) = Usage::from_answer(upstream_api, &answer) {
+    if let Some(usage) = Usage::from_answer(upstream, &answer) {
         ticket.set_usage(usage);
     }
     if translating {
-        answer = translate::response(api, &answer);
+        answer = translate::response(upstream, api.dialect(), &answer);
     }
     let unguarded = caching.as_ref().map(|_| answer.clone());
     let extract = chat_segments(api, Phase::Response);
@@ -565,8 +569,8 @@ fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
 /// value it would have refused.
 const MAX_TOKENS: u64 = i32::MAX as u64;
 
-/// Parses and checks the shape of a chat request body.
-pub(crate) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+/// Parses and checks the shape of a chat request body in `api`'s format.
+pub(crate) fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
     let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
     let text = std::str::from_utf8(body).map_err(|e| {
         invalid(format!(
@@ -579,10 +583,20 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     if !value.is_object() {
         return Err(invalid("the request body must be a JSON object".into()));
     }
-    match value.get("messages") {
-        Some(Value::Array(_)) => {}
-        Some(_) => return Err(invalid("`messages` must be an array".into())),
-        None => return Err(invalid("`messages` is required".into())),
+    match (api, value.get("messages"), value.get("input")) {
+        (Api::OpenAi | Api::Anthropic, Some(Value::Array(_)), _) => {}
+        (Api::OpenAi | Api::Anthropic, Some(_), _) => {
+            return Err(invalid("`messages` must be an array".into()));
+        }
+        (Api::OpenAi | Api::Anthropic, None, _) => {
+            return Err(invalid("`messages` is required".into()));
+        }
+        (Api::Responses, _, None | Some(Value::String(_) | Value::Array(_))) => {}
+        (Api::Responses, _, Some(_)) => {
+            return Err(invalid(
+                "`input` must be a string or an array of items".into(),
+            ));
+        }
     }
     if let Some(model) = value.get("model")
         && !model.is_string()
@@ -594,7 +608,7 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     {
         return Err(invalid("`stream` must be a boolean".into()));
     }
-    for field in ["max_tokens", "max_completion_tokens"] {
+    for field in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
         match value.get(field) {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_TOKENS).contains(&n)) => {
@@ -652,6 +666,8 @@ fn chat_segments(api: Api, phase: Phase) -> fn(&Value) -> Extracted {
         (Api::Anthropic, Phase::Request) => segments::anthropic_request,
         (Api::OpenAi, Phase::Response) => segments::openai_response,
         (Api::Anthropic, Phase::Response) => segments::anthropic_response,
+        (Api::Responses, Phase::Request) => segments::responses::request,
+        (Api::Responses, Phase::Response) => segments::responses::response,
     }
 }
 
@@ -808,8 +824,9 @@ async fn echo_response(
         let answer = match api {
             Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
             Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
+            Api::Responses => echo::responses_answer(&id, model, &text, prompt_tokens),
         };
-        if let Some(usage) = Usage::from_answer(api, &answer) {
+        if let Some(usage) = Usage::from_answer(api.dialect(), &answer) {
             ticket.set_usage(usage);
         }
         let observed = call.observed.clone();
@@ -837,6 +854,11 @@ async fn echo_response(
                 sse.push_str(&format_event(Some(event), &data.to_string()));
             }
         }
+        Api::Responses => {
+            for (event, data) in echo::responses_events(&id, model, &text, prompt_tokens) {
+                sse.push_str(&format_event(event.as_deref(), &data));
+            }
+        }
     }
     let guard = StreamGuard::new(guardrails, ctx, call.audit, call.placeholders)
         .observed_by(call.observed.clone());
@@ -844,7 +866,7 @@ async fn echo_response(
     let mut transformer = StreamTransformer::new(api, guard);
     transformer.strip_usage = api == Api::OpenAi && !client_wants_usage;
     let metering = Metering {
-        meter: UsageMeter::new(api),
+        meter: UsageMeter::new(api.dialect()),
         ticket,
     };
     let parser = SseParser::default();

@@ -86,7 +86,7 @@ impl Segment {
 pub struct Context {
     /// Request or response.
     pub phase: Phase,
-    /// The wire API the client spoke: `openai` or `anthropic`.
+    /// The wire API the client spoke: `openai` (Chat Completions), `anthropic` (Messages) or `responses` (OpenAI Responses).
     pub api: String,
     /// The model the call is routed to, as `@provider/model`.
     pub model: String,

@@ -83,6 +83,11 @@ base_url = "http://{addr}/v1"
 api_key = "{OPENAI_PROVIDER_KEY}"
 
 [[providers]]
+slug = "oc"
+kind = "openai-compatible"
+base_url = "http://{addr}/v1"
+
+[[providers]]
 slug = "an"
 kind = "anthropic"
 base_url = "http://{addr}"

@@ -19,6 +19,7 @@ mod governance;
 mod keys;
 mod mock_upstream;
 mod observability;
+mod pairs;
 mod plugin_authoring;
 mod quality;
 mod response_cache;

@@ -1,5 +1,6 @@
-//! A mock upstream that stands in for paid providers: OpenAI's Chat Completions
-//! and embeddings, and Anthropic's Messages and token counting, streaming and not.
+//! A mock upstream that stands in for paid providers: OpenAI's Chat Completions,
+//! Responses ([`responses`]) and embeddings, and Anthropic's Messages and token
+//! counting, streaming and not.
 //!
 //! It records every request it receives (to check what the gateway sent), and
 //! its answer is chosen by the model name:
@@ -28,6 +29,8 @@
 //! [`MockUpstream::set_down`] makes every chat request answer 503 (a provider
 //! outage); [`MockUpstream::reset_addr`] is a port that accepts connections and
 //! resets them before answering.
+
+mod responses;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -127,6 +130,7 @@ impl MockUpstream {
         let state: Shared = Arc::default();
         let app = Router::new()
             .route("/v1/chat/completions", post(openai_chat))
+            .route("/v1/responses", post(responses::handle))
             .route("/v1/embeddings", post(openai_embeddings))
             .route("/v1/messages", post(anthropic_messages))
             .route("/v1/messages/count_tokens", post(anthropic_count))

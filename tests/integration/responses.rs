@@ -1,7 +1,8 @@
 //! `POST /v1/responses` (OpenAI's Responses API, what Codex CLI speaks) through
 //! the chat phases: guardrails on what goes upstream and what comes back,
-//! governance, translation to a Messages target, streams re-encoded as
-//! Responses events. The official SDK's view is `sdk::the_openai_python_sdks_responses_api_works`.
+//! governance, passed through to an OpenAI target (built-in tools and stored
+//! conversations included), translated to a Messages target, streams guarded
+//! event by event. The official SDK's view is `sdk::the_openai_python_sdks_responses_api_works`.
 
 use crate::gateway::{self, Harness, KEY};
 use crate::mock_upstream::LEAKED_EMAIL;
@@ -89,13 +90,17 @@ async fn responses_calls_are_governed_and_refuse_what_no_target_runs() {
         "{PII}\n[[rate_limits]]\nid = \"two\"\nkey = \"*\"\nper = \"minute\"\nrequests = 2\n"
     );
     let h = gateway::start(&extra).await;
-    let (status, body) = respond(
-        &h,
-        json!({"model": "@oa/echo-last", "input": "hi", "tools": [{"type": "web_search"}]}),
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("web_search"), "{body}");
+    for refused in [
+        json!({"model": "@an/echo-last", "input": "hi", "tools": [{"type": "web_search"}]}),
+        json!({"model": "@an/echo-last", "input": "hi", "previous_response_id": "resp_1"}),
+    ] {
+        let (status, body) = respond(&h, refused).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains("web_search") || body.contains("previous_response_id"),
+            "{body}"
+        );
+    }
     assert!(h.mock.received().is_empty());
     let mut refused = 0;
     for _ in 0..6 {
@@ -152,5 +157,55 @@ async fn streamed_text_then_a_tool_call_stay_one_message_and_one_call() {
             .unwrap_or_default();
         let arguments: Value = serde_json::from_str(&arguments).unwrap();
         assert_eq!(arguments["to"], "[EMAIL_1]", "{model}");
+    }
+}
+
+/// On an OpenAI target the Responses body goes upstream as it came (to
+/// `/v1/responses`), with what only OpenAI runs: built-in tools and
+/// `previous_response_id`. The guardrails still check the input, the
+/// built-in tool's item and the answer, whole and streamed.
+#[tokio::test]
+async fn openai_targets_get_responses_as_they_are_with_built_in_tools() {
+    let h = gateway::start(PII).await;
+    for stream in [false, true] {
+        let request = json!({"model": "@oa/web-search", "input": "who is jane.doe@example.com",
+            "tools": [{"type": "web_search"}], "include": ["web_search_call.action.sources"],
+            "previous_response_id": "resp_earlier", "store": true, "stream": stream});
+        let (status, body) = respond(&h, request).await;
+        assert_eq!(status, 200, "{body}");
+        let received = h.mock.last();
+        assert_eq!(received.path, "/v1/responses");
+        assert_eq!(received.body["tools"], json!([{"type": "web_search"}]));
+        assert_eq!(received.body["previous_response_id"], "resp_earlier");
+        assert_eq!(
+            received.body["include"],
+            json!(["web_search_call.action.sources"])
+        );
+        assert_eq!(
+            received.body["input"], "who is [EMAIL_1]",
+            "the input is checked"
+        );
+        assert!(!body.contains("jane.doe@example.com"), "{body}");
+        let response = if stream {
+            let events = events(&body);
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e["type"] == "response.web_search_call.completed"),
+                "{body}"
+            );
+            events.last().unwrap()["response"].clone()
+        } else {
+            serde_json::from_str(&body).unwrap()
+        };
+        assert_eq!(response["output"][0]["type"], "web_search_call", "{body}");
+        assert_eq!(
+            response["output"][1]["content"][0]["text"],
+            "Found it (example.org)."
+        );
+        assert_eq!(
+            response["output"][1]["content"][0]["annotations"][0]["url"],
+            "https://example.org/"
+        );
     }
 }

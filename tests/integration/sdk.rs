@@ -359,7 +359,12 @@ async fn pi_on(model: &str, path: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn codex_runs_a_tool_round_trip_through_the_responses_api() {
-    codex_on("@oa/codex-agent", "/v1/chat/completions").await;
+    codex_on("@oa/codex-agent", "/v1/responses").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_runs_a_tool_round_trip_on_a_chat_completions_model() {
+    codex_on("@oc/codex-agent", "/v1/chat/completions").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

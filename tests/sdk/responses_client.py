@@ -71,9 +71,24 @@ followup = client.responses.create(
 )
 assert followup.status == "completed", followup
 
-# A built-in tool no target here runs is a clear 400.
+# A built-in tool runs at OpenAI: passed through there, streamed and not,
+# with its item and the answer's citation intact.
+searched = client.responses.create(
+    model="@oa/web-search", input="search it", tools=[{"type": "web_search"}]
+)
+assert searched.output[0].type == "web_search_call", searched
+assert searched.output_text == "Found it (example.org).", searched
+events = list(
+    client.responses.create(
+        model="@oa/web-search", input="search it", tools=[{"type": "web_search"}], stream=True
+    )
+)
+assert any(e.type == "response.web_search_call.completed" for e in events), events
+assert events[-1].response.output[1].content[0].annotations[0].url == "https://example.org/"
+
+# ... and is a clear 400 on a target that cannot run it.
 try:
-    client.responses.create(model="@oa/echo-last", input="hi", tools=[{"type": "web_search"}])
+    client.responses.create(model="@an/echo-last", input="hi", tools=[{"type": "web_search"}])
     raise SystemExit("web_search was accepted")
 except openai.BadRequestError as e:
     assert "web_search" in str(e), e

@@ -27,14 +27,27 @@ pub enum Api {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// OpenAI Responses (errors in OpenAI's format).
+    Responses,
 }
 
 impl Api {
-    /// The name given to guardrails in their context.
+    /// The dialect its chat bodies are in.
+    pub fn dialect(self) -> crate::canonical::Dialect {
+        match self {
+            Api::OpenAi => crate::canonical::Dialect::Chat,
+            Api::Anthropic => crate::canonical::Dialect::Messages,
+            Api::Responses => crate::canonical::Dialect::Responses,
+        }
+    }
+
+    /// The name given to guardrails in their context, and to metrics and
+    /// the request log.
     pub fn as_str(self) -> &'static str {
         match self {
             Api::OpenAi => "openai",
             Api::Anthropic => "anthropic",
+            Api::Responses => "responses",
         }
     }
 }
@@ -213,7 +226,7 @@ impl ApiError {
     /// The JSON body, in `api`'s format.
     pub fn body(&self, api: Api) -> serde_json::Value {
         match api {
-            Api::OpenAi => json!({
+            Api::OpenAi | Api::Responses => json!({
                 "error": {
                     "message": self.message,
                     "type": self.kind.openai_type(),
@@ -234,6 +247,15 @@ impl ApiError {
         match api {
             Api::OpenAi => format!("data: {}\n\n", self.body(api)),
             Api::Anthropic => format!("event: error\ndata: {}\n\n", self.body(api)),
+            Api::Responses => {
+                let event = json!({
+                    "type": "error",
+                    "code": self.kind.code().unwrap_or(self.kind.openai_type()),
+                    "message": self.message,
+                    "param": null,
+                });
+                format!("event: error\ndata: {event}\n\n")
+            }
         }
     }
 

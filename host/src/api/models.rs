@@ -50,7 +50,7 @@ pub async fn list(
     });
     let (models, has_more) = page.of(&models);
     let body = match api {
-        Api::OpenAi => json!({
+        Api::OpenAi | Api::Responses => json!({
             "object": "list",
             "data": models.iter().map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "sluice"})).collect::<Vec<_>>(),
             "has_more": has_more,

@@ -8,6 +8,8 @@
 //! the text, so changing it would make the next request fail), images, and tool
 //! definitions.
 
+pub mod responses;
+
 use crate::guardrails::Outcome;
 use crate::sandbox::{Segment, SegmentKind};
 use serde_json::Value;
@@ -139,6 +141,17 @@ impl Extracted {
             }
             _ => {}
         }
+    }
+
+    /// Keeps only the segments whose path `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let kept: Vec<bool> = self.segments.iter().map(|s| keep(&s.path)).collect();
+        let mut flags = kept.iter();
+        self.segments
+            .retain(|_| *flags.next().expect("one flag a segment"));
+        let mut flags = kept.iter();
+        self.locations
+            .retain(|_| *flags.next().expect("one flag a location"));
     }
 
     /// The string of segment `index` in `body`, if it is still there.
@@ -460,12 +473,14 @@ mod tests {
     use serde_json::json;
 
     /// Every way a body is cut into segments.
-    fn extractors() -> [fn(&Value) -> Extracted; 4] {
+    fn extractors() -> [fn(&Value) -> Extracted; 6] {
         [
             openai_request,
             openai_response,
             anthropic_request,
             anthropic_response,
+            responses::request,
+            responses::response,
         ]
     }
 

@@ -8,6 +8,8 @@
 //! block ends the stream with an error event in the client's format. Thinking
 //! deltas pass untouched (their signature covers them).
 
+mod responses;
+
 use super::error::{Api, ApiError, ErrorKind};
 use super::sse::{SseEvent, format_event};
 use crate::guardrails::stream::{Release, StreamGuard};
@@ -31,6 +33,8 @@ pub struct StreamTransformer {
     pub content_released: u64,
     /// How it failed, when it ended with an error event.
     pub failure: Option<(ErrorKind, String)>,
+    /// What a Responses stream keeps between events.
+    responses: responses::State,
 }
 
 impl StreamTransformer {
@@ -45,6 +49,7 @@ impl StreamTransformer {
             strip_usage: false,
             content_released: 0,
             failure: None,
+            responses: responses::State::default(),
         }
     }
 
@@ -56,6 +61,7 @@ impl StreamTransformer {
         match self.api {
             Api::OpenAi => self.openai_event(event),
             Api::Anthropic => self.anthropic_event(event),
+            Api::Responses => self.responses_event(event),
         }
     }
 
@@ -95,14 +101,9 @@ impl StreamTransformer {
         }
         // Only an object is a chunk; anything else is malformed (and would
         // not survive being used as the template of a flush chunk).
-        let Some(mut chunk) = serde_json::from_str::<Value>(&event.data)
-            .ok()
-            .filter(Value::is_object)
-        else {
-            return self.fail(
-                ErrorKind::BadGateway,
-                "the provider sent a malformed stream event",
-            );
+        let mut chunk = match self.object(&event) {
+            Ok(chunk) => chunk,
+            Err(failed) => return failed,
         };
         if chunk.get("error").is_some() {
             return match self.guard_error(&mut chunk) {
@@ -321,15 +322,40 @@ impl StreamTransformer {
         }
     }
 
+    /// An event's data as a JSON object; anything else ends the stream as
+    /// malformed (the error event is the `Err`).
+    fn object(&mut self, event: &SseEvent) -> Result<Value, String> {
+        match serde_json::from_str::<Value>(&event.data) {
+            Ok(value) if value.is_object() => Ok(value),
+            _ => Err(self.fail(
+                ErrorKind::BadGateway,
+                "the provider sent a malformed stream event",
+            )),
+        }
+    }
+
     /// A provider's error event, through the response guardrails like any
     /// answer text: every string in it is checked and redacted; a block ends
     /// the stream with the gateway's own error instead.
     fn guard_error(&mut self, event: &mut Value) -> Result<(), String> {
         let extracted = super::segments::every_string(event);
+        self.guard_extracted(event, extracted)
+    }
+
+    /// The `extracted` text of `value`, checked whole and redacted in place; a
+    /// block ends the stream with the gateway's own error instead.
+    fn guard_extracted(
+        &mut self,
+        value: &mut Value,
+        extracted: super::segments::Extracted,
+    ) -> Result<(), String> {
+        if extracted.segments.is_empty() {
+            return Ok(());
+        }
         match self.guard.check_whole(&extracted.segments) {
             Ok(outcome) => {
                 let mut placeholders = crate::guardrails::redact::lock(self.guard.placeholders());
-                extracted.apply(event, &outcome, &mut placeholders);
+                extracted.apply(value, &outcome, &mut placeholders);
                 Ok(())
             }
             Err(message) => Err(self.fail(ErrorKind::Blocked, &message)),

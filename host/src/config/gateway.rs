@@ -104,7 +104,7 @@ impl Default for ServerConfig {
 }
 
 /// What kind of upstream a provider is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderKind {
     /// OpenAI's API.
@@ -114,6 +114,7 @@ pub enum ProviderKind {
     /// Any server speaking OpenAI's Chat Completions API (Ollama, vLLM, Groq...).
     OpenaiCompatible,
     /// Built in: answers with the request it would have sent upstream.
+    #[default]
     Echo,
 }
 
@@ -129,7 +130,7 @@ impl ProviderKind {
 }
 
 /// One `[[providers]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// How models of this provider are addressed: `@slug/model`.
@@ -148,6 +149,11 @@ pub struct ProviderConfig {
     /// Seconds a started stream may go without a byte before it is ended
     /// with an error event (default 300).
     pub idle_timeout_s: Option<u64>,
+    /// `kind = "openai"` only: patterns of the models OpenAI serves only on
+    /// its Responses API, to which every client is then translated (default:
+    /// the known families, `o3-pro*`, `gpt-5*-codex*`, ...; see
+    /// docs/configuration.md).
+    pub responses_models: Option<Vec<String>>,
 }
 
 /// One `[[keys]]` entry: a gateway key clients authenticate with.

@@ -222,10 +222,7 @@ impl Config {
             providers: vec![ProviderConfig {
                 slug: "echo".into(),
                 kind: ProviderKind::Echo,
-                base_url: None,
-                api_key: None,
-                timeout_s: None,
-                idle_timeout_s: None,
+                ..ProviderConfig::default()
             }],
             guardrails: builtin_guardrails(),
             ..Config::default()
@@ -363,6 +360,12 @@ impl Config {
                     ));
                 }
                 _ => {}
+            }
+            if p.responses_models.is_some() && p.kind != ProviderKind::Openai {
+                return Err(invalid(
+                    field("responses_models"),
+                    "only for kind = \"openai\"".into(),
+                ));
             }
         }
         for (alias, target) in &self.models {

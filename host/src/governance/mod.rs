@@ -405,7 +405,7 @@ fn rate_limit_headers(
         let limit = applied.limit.max;
         let remaining = (limit - value).max(0);
         let (limit_name, remaining_name, reset_name, reset) = match api {
-            Api::OpenAi => (
+            Api::OpenAi | Api::Responses => (
                 format!("x-ratelimit-limit-{name}"),
                 format!("x-ratelimit-remaining-{name}"),
                 format!("x-ratelimit-reset-{name}"),

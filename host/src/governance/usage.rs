@@ -1,12 +1,13 @@
 //! Tokens used by one request, read from the provider's own usage data: the
 //! `usage` object of a whole answer, or the usage events of a stream.
 //!
-//! The two APIs count differently. OpenAI's `prompt_tokens` include the tokens
-//! read from the prompt cache (`prompt_tokens_details.cached_tokens`);
-//! Anthropic's `input_tokens` exclude both cache reads and cache writes. A
-//! [`Usage`] holds the four counts apart, so each can be priced.
+//! The APIs count differently. OpenAI's `prompt_tokens` (Chat Completions)
+//! and `input_tokens` (Responses) include the tokens read from the prompt
+//! cache (`…_details.cached_tokens`); Anthropic's `input_tokens` exclude both
+//! cache reads and cache writes. A [`Usage`] holds the four counts apart, so
+//! each can be priced.
 
-use crate::api::error::Api;
+use crate::canonical::Dialect;
 use serde_json::Value;
 
 /// The tokens of one request.
@@ -37,23 +38,24 @@ impl Usage {
         self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
     }
 
-    /// Reads the `usage` object of an answer (or stream event) in `api`'s format.
-    pub fn from_usage_object(api: Api, usage: &Value) -> Option<Usage> {
+    /// Reads the `usage` object of an answer (or stream event) in a
+    /// `dialect`.
+    pub fn from_usage_object(dialect: Dialect, usage: &Value) -> Option<Usage> {
         if !usage.is_object() {
             return None;
         }
-        match api {
-            Api::OpenAi => {
-                let prompt = count(usage, "/prompt_tokens")?;
-                let cached = count(usage, "/prompt_tokens_details/cached_tokens").unwrap_or(0);
-                Some(Usage {
-                    input_tokens: prompt.saturating_sub(cached),
-                    output_tokens: count(usage, "/completion_tokens").unwrap_or(0),
-                    cache_read_tokens: cached.min(prompt),
-                    cache_write_tokens: 0,
-                })
-            }
-            Api::Anthropic => Some(Usage {
+        match dialect {
+            Dialect::Chat => Some(Usage::openai(
+                count(usage, "/prompt_tokens")?,
+                count(usage, "/prompt_tokens_details/cached_tokens"),
+                count(usage, "/completion_tokens"),
+            )),
+            Dialect::Responses => Some(Usage::openai(
+                count(usage, "/input_tokens")?,
+                count(usage, "/input_tokens_details/cached_tokens"),
+                count(usage, "/output_tokens"),
+            )),
+            Dialect::Messages => Some(Usage {
                 input_tokens: count(usage, "/input_tokens")?,
                 output_tokens: count(usage, "/output_tokens").unwrap_or(0),
                 cache_read_tokens: count(usage, "/cache_read_input_tokens").unwrap_or(0),
@@ -62,28 +64,43 @@ impl Usage {
         }
     }
 
-    /// Reads the usage of a whole (non-streamed) answer in `api`'s format.
-    pub fn from_answer(api: Api, answer: &Value) -> Option<Usage> {
-        Usage::from_usage_object(api, answer.get("usage")?)
+    /// OpenAI's counts: `input` includes the `cached` tokens.
+    fn openai(input: u64, cached: Option<u64>, output: Option<u64>) -> Usage {
+        let cached = cached.unwrap_or(0).min(input);
+        Usage {
+            input_tokens: input - cached,
+            output_tokens: output.unwrap_or(0),
+            cache_read_tokens: cached,
+            cache_write_tokens: 0,
+        }
+    }
+
+    /// Reads the usage of a whole (non-streamed) answer in a `dialect`.
+    pub fn from_answer(dialect: Dialect, answer: &Value) -> Option<Usage> {
+        Usage::from_usage_object(dialect, answer.get("usage")?)
     }
 }
 
 /// Follows a stream in the provider's format and keeps the usage it reports.
 ///
-/// OpenAI sends usage in a last chunk (when `stream_options.include_usage` is
-/// set, which the gateway asks for). Anthropic sends input and cache counts in
+/// Chat Completions sends usage in a last chunk (when
+/// `stream_options.include_usage` is set, which the gateway asks for);
+/// Responses in the response of its last event. Anthropic sends input and cache counts in
 /// `message_start` and the running output count in each `message_delta`; a
 /// stream cut short still has its input counted.
 #[derive(Debug, Clone)]
 pub struct UsageMeter {
-    api: Api,
+    dialect: Dialect,
     usage: Option<Usage>,
 }
 
 impl UsageMeter {
-    /// A meter for a stream in `api`'s format.
-    pub fn new(api: Api) -> Self {
-        UsageMeter { api, usage: None }
+    /// A meter for a stream in a `dialect`.
+    pub fn new(dialect: Dialect) -> Self {
+        UsageMeter {
+            dialect,
+            usage: None,
+        }
     }
 
     /// What the stream reported so far (`None`: nothing yet).
@@ -100,20 +117,28 @@ impl UsageMeter {
         let Ok(event) = serde_json::from_str::<Value>(data) else {
             return;
         };
-        match self.api {
-            Api::OpenAi => {
+        match self.dialect {
+            Dialect::Chat => {
                 if let Some(usage) = event
                     .get("usage")
-                    .and_then(|u| Usage::from_usage_object(Api::OpenAi, u))
+                    .and_then(|u| Usage::from_usage_object(Dialect::Chat, u))
                 {
                     self.usage = Some(usage);
                 }
             }
-            Api::Anthropic => match event.get("type").and_then(Value::as_str) {
+            Dialect::Responses => {
+                if let Some(usage) = event
+                    .pointer("/response/usage")
+                    .and_then(|u| Usage::from_usage_object(Dialect::Responses, u))
+                {
+                    self.usage = Some(usage);
+                }
+            }
+            Dialect::Messages => match event.get("type").and_then(Value::as_str) {
                 Some("message_start") => {
                     if let Some(usage) = event
                         .pointer("/message/usage")
-                        .and_then(|u| Usage::from_usage_object(Api::Anthropic, u))
+                        .and_then(|u| Usage::from_usage_object(Dialect::Messages, u))
                     {
                         self.usage = Some(usage);
                     }
@@ -151,7 +176,7 @@ mod tests {
         let answer = json!({"usage": {"prompt_tokens": 1000, "completion_tokens": 50,
             "prompt_tokens_details": {"cached_tokens": 800}}});
         assert_eq!(
-            Usage::from_answer(Api::OpenAi, &answer),
+            Usage::from_answer(Dialect::Chat, &answer),
             Some(Usage {
                 input_tokens: 200,
                 output_tokens: 50,
@@ -165,7 +190,7 @@ mod tests {
     fn anthropic_counts_cache_reads_and_writes_apart() {
         let answer = json!({"usage": {"input_tokens": 10, "output_tokens": 5,
             "cache_read_input_tokens": 300, "cache_creation_input_tokens": 40}});
-        let usage = Usage::from_answer(Api::Anthropic, &answer).unwrap();
+        let usage = Usage::from_answer(Dialect::Messages, &answer).unwrap();
         assert_eq!(usage.total(), 355);
         assert_eq!(usage.all_input(), 350);
     }
@@ -173,18 +198,18 @@ mod tests {
     #[test]
     fn an_answer_without_usage_has_none() {
         assert_eq!(
-            Usage::from_answer(Api::OpenAi, &json!({"choices": []})),
+            Usage::from_answer(Dialect::Chat, &json!({"choices": []})),
             None
         );
         assert_eq!(
-            Usage::from_answer(Api::Anthropic, &json!({"usage": null})),
+            Usage::from_answer(Dialect::Messages, &json!({"usage": null})),
             None
         );
     }
 
     #[test]
     fn openai_streams_report_usage_in_the_last_chunk() {
-        let mut meter = UsageMeter::new(Api::OpenAi);
+        let mut meter = UsageMeter::new(Dialect::Chat);
         meter.observe(r#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#);
         assert_eq!(meter.usage(), None);
         meter.observe(r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#);
@@ -193,7 +218,7 @@ mod tests {
 
     #[test]
     fn anthropic_streams_add_output_to_the_input_of_message_start() {
-        let mut meter = UsageMeter::new(Api::Anthropic);
+        let mut meter = UsageMeter::new(Dialect::Messages);
         meter.observe(
             r#"{"type":"message_start","message":{"usage":{"input_tokens":12,"output_tokens":1,"cache_read_input_tokens":100}}}"#,
         );

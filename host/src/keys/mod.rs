@@ -32,7 +32,7 @@ mod generate;
 mod live;
 mod record;
 mod redis;
-mod scope;
+pub(crate) mod scope;
 mod sqlite;
 mod store;
 

@@ -78,7 +78,7 @@ impl Scope {
 }
 
 /// Whether `text` matches `pattern`, where `*` stands for any run of characters.
-fn matches(pattern: &str, text: &str) -> bool {
+pub(crate) fn matches(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     // The last `*` seen, and where in `text` its run currently ends.

@@ -18,7 +18,7 @@ use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments::{self, Extracted};
 use crate::gateway::Gateway;
 use crate::governance::usage::Usage;
-use crate::providers::{self, echo};
+use crate::providers::{self, Outgoing, echo};
 use crate::routing::attempt::read_limited;
 use crate::sandbox::Phase;
 use axum::body::Body;
@@ -112,7 +112,7 @@ async fn forward_inner(
         facts.provider = Some(route.provider.slug.clone());
         facts.model = Some(route.qualified());
     }
-    if route.provider.api().is_some() && !route.provider.serves(endpoint.upstream()) {
+    if !route.provider.answers_locally() && !route.provider.serves(endpoint.upstream()) {
         return Err(invalid(format!(
             "model `{}` is not served by an {} API: provider `{}` has no such endpoint",
             route.qualified(),
@@ -138,9 +138,9 @@ async fn forward_inner(
     if observed.logs_bodies() {
         observed.facts().request_body = Some(request.to_string());
     }
-    if route.provider.api().is_none() {
+    if route.provider.answers_locally() {
         let answer = echo_answer(endpoint, &route.model, &request);
-        if let Some(usage) = Usage::from_answer(api, &answer) {
+        if let Some(usage) = Usage::from_answer(api.dialect(), &answer) {
             ticket.set_usage(usage);
         }
         return Ok(json_response(StatusCode::OK, &answer));
@@ -155,9 +155,14 @@ async fn forward_inner(
             .provider
             .send(
                 &gateway.providers.client,
-                endpoint.upstream(),
-                body,
-                headers,
+                Outgoing {
+                    endpoint: endpoint.upstream(),
+                    dialect: api.dialect(),
+                    model: &route.model,
+                    stream: false,
+                    body,
+                    client_headers: headers,
+                },
             )
             .await
             .map_err(|e| e.to_api())?;
@@ -190,7 +195,7 @@ async fn forward_inner(
             )
         })?;
     if endpoint == Endpoint::Embeddings
-        && let Some(usage) = Usage::from_answer(api, &answer)
+        && let Some(usage) = Usage::from_answer(api.dialect(), &answer)
     {
         ticket.set_usage(usage);
     }

@@ -4,53 +4,83 @@
 //! fields, so the two never part), with a default version for clients that
 //! send none (OpenAI clients on an Anthropic model).
 
-use super::{Endpoint, Upstream};
-use crate::api::error::Api;
+use super::{Endpoint, Outgoing, Upstream, UpstreamError};
+use crate::canonical::Dialect;
+use crate::codec;
+use crate::config::ProviderConfig;
 use crate::secret::Secret;
 use axum::http::HeaderMap;
-use reqwest::RequestBuilder;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use reqwest::{RequestBuilder, Url};
 
 /// The Anthropic API version sent when the client gives none.
 const DEFAULT_VERSION: &str = "2023-06-01";
 
 /// Anthropic.
 #[derive(Debug)]
-pub struct Anthropic;
+pub struct Anthropic {
+    messages: Url,
+    count_tokens: Url,
+    key: Option<Secret>,
+}
+
+impl Anthropic {
+    /// The provider of `config`.
+    pub fn new(config: &ProviderConfig) -> anyhow::Result<Self> {
+        Ok(Anthropic {
+            messages: super::endpoint_url(config, "/v1/messages")?,
+            count_tokens: super::endpoint_url(config, "/v1/messages/count_tokens")?,
+            key: config.api_key.clone(),
+        })
+    }
+}
 
 impl Upstream for Anthropic {
-    fn api(&self) -> Option<Api> {
-        Some(Api::Anthropic)
+    fn dialects(&self, _: &str) -> &'static [Dialect] {
+        &[Dialect::Messages]
     }
 
-    fn path(&self, endpoint: Endpoint) -> Option<&'static str> {
-        match endpoint {
-            Endpoint::Chat => Some("/v1/messages"),
-            Endpoint::CountTokens => Some("/v1/messages/count_tokens"),
-            Endpoint::Embeddings => None,
-        }
+    fn serves(&self, endpoint: Endpoint) -> bool {
+        matches!(endpoint, Endpoint::Chat | Endpoint::CountTokens)
     }
 
-    fn authorize(
-        &self,
-        mut request: RequestBuilder,
-        key: Option<&Secret>,
-        client_headers: &HeaderMap,
-    ) -> RequestBuilder {
-        let version = client_headers
-            .get("anthropic-version")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(DEFAULT_VERSION);
-        request = request.header("anthropic-version", version);
-        for beta in client_headers.get_all("anthropic-beta") {
-            request = request.header("anthropic-beta", beta);
-        }
-        match key {
-            Some(key) => request.header("x-api-key", key.expose()),
-            None => request,
-        }
+    fn target(&self) -> codec::Target {
+        codec::Target::default()
     }
 
-    fn max_completion_tokens(&self) -> bool {
-        false
+    fn request<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        call: Outgoing<'a>,
+    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+        let url = match call.endpoint {
+            Endpoint::CountTokens => &self.count_tokens,
+            _ => &self.messages,
+        };
+        let request = super::post_json(client, url, call.body);
+        let request = headers(request, self.key.as_ref(), call.client_headers);
+        async move { Ok(request) }.boxed()
+    }
+}
+
+/// `request` with the key in `x-api-key`, and the client's version (or the
+/// default) and every beta value of the client's.
+pub(super) fn headers(
+    mut request: RequestBuilder,
+    key: Option<&Secret>,
+    client_headers: &HeaderMap,
+) -> RequestBuilder {
+    let version = client_headers
+        .get("anthropic-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(DEFAULT_VERSION);
+    request = request.header("anthropic-version", version);
+    for beta in client_headers.get_all("anthropic-beta") {
+        request = request.header("anthropic-beta", beta);
+    }
+    match key {
+        Some(key) => request.header("x-api-key", key.expose()),
+        None => request,
     }
 }

@@ -1,39 +1,40 @@
 //! The `echo` provider: answers with the request it would have sent upstream, so
 //! a user sees exactly what the guardrails changed. Needs no key and no network.
 
-use super::{Endpoint, Upstream};
-use crate::api::error::Api;
-use crate::secret::Secret;
-use axum::http::HeaderMap;
+use super::{Endpoint, Outgoing, Upstream, UpstreamError};
+use crate::api::sse::SseEvent;
+use crate::canonical::Dialect;
+use crate::codec;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 
 /// The built-in echo provider: it answers in the gateway, so it serves no
-/// upstream endpoint and speaks no API upstream (the pipeline answers in the
-/// client's own).
+/// upstream endpoint and speaks no dialect upstream (the pipeline answers in
+/// the client's own).
 #[derive(Debug)]
 pub struct Echo;
 
 impl Upstream for Echo {
-    fn api(&self) -> Option<Api> {
-        None
+    fn dialects(&self, _: &str) -> &'static [Dialect] {
+        &[]
     }
 
-    fn path(&self, _: Endpoint) -> Option<&'static str> {
-        None
-    }
-
-    fn authorize(
-        &self,
-        request: RequestBuilder,
-        _: Option<&Secret>,
-        _: &HeaderMap,
-    ) -> RequestBuilder {
-        request
-    }
-
-    fn max_completion_tokens(&self) -> bool {
+    fn serves(&self, _: Endpoint) -> bool {
         false
+    }
+
+    fn target(&self) -> codec::Target {
+        codec::Target::default()
+    }
+
+    fn request<'a>(
+        &'a self,
+        _: &'a reqwest::Client,
+        call: Outgoing<'a>,
+    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+        async move { Err(UpstreamError::Unsupported("echo".into(), call.endpoint)) }.boxed()
     }
 }
 
@@ -103,6 +104,32 @@ pub fn openai_chunks(
         }));
     }
     chunks
+}
+
+/// A Responses answer whose single message is `text` (the chat completion,
+/// through the codecs).
+pub fn responses_answer(id: &str, model: &str, text: &str, input_tokens: u64) -> Value {
+    let completion = openai_completion(id, model, text, input_tokens);
+    crate::translate::response(Dialect::Chat, Dialect::Responses, &completion)
+}
+
+/// The Responses stream of an answer whose single message is `text` (the
+/// chat chunks, through the codecs), as `(event, data)` pairs.
+pub fn responses_events(
+    id: &str,
+    model: &str,
+    text: &str,
+    input_tokens: u64,
+) -> Vec<(Option<String>, String)> {
+    let mut translator =
+        crate::translate::StreamTranslator::new(Dialect::Chat, Dialect::Responses, true);
+    openai_chunks(id, model, text, input_tokens, true)
+        .into_iter()
+        .map(|chunk| chunk.to_string())
+        .chain(["[DONE]".to_string()])
+        .flat_map(|data| translator.on_event(SseEvent { event: None, data }))
+        .map(|event| (event.event, event.data))
+        .collect()
 }
 
 /// An Anthropic message whose single text block is `text`.

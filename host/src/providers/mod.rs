@@ -4,17 +4,22 @@
 //! request names none, by its key's default and then the server's. Provider keys
 //! stay here: they are added to the upstream request and never leave otherwise.
 //!
-//! Each kind of provider is one file implementing [`Upstream`]: the API it
-//! speaks, the path of each endpoint it serves, and how a request to it is
-//! authorised. Adding a kind is adding a file and one arm to [`upstream_of`];
-//! the trait has no defaults, so nothing a new kind must decide is inherited
-//! from another by accident.
+//! Each kind of provider is one file implementing [`Upstream`], built once
+//! from its `[[providers]]` entry: the wire formats ([`Dialect`]s) it speaks
+//! for a model, the endpoints it serves, and how a request to it is made
+//! (its address, which may name the model, and its auth, which may sign the
+//! body or fetch a token). The pipeline sends a client's body through
+//! untouched when the provider speaks the client's dialect, and translates it
+//! to the provider's first one otherwise ([`Provider::dialect_for`]). Adding a
+//! kind is adding a file and one arm to [`upstream_of`]; the trait has no
+//! defaults, so nothing a new kind must decide is inherited from another by
+//! accident.
 //!
-//! | kind | file | API upstream | auth |
+//! | kind | file | dialects upstream | auth |
 //! |---|---|---|---|
-//! | `openai` | [`openai`] | Chat Completions, embeddings | Bearer |
-//! | `openai-compatible` | [`openai_compatible`] | Chat Completions, embeddings | Bearer (optional) |
-//! | `anthropic` | [`anthropic`] | Messages, token counting | `x-api-key` + version and beta headers |
+//! | `openai` | [`openai`] | Chat Completions and Responses (Responses only for `responses_models`); embeddings | Bearer |
+//! | `openai-compatible` | [`openai_compatible`] | Chat Completions; embeddings | Bearer (optional) |
+//! | `anthropic` | [`anthropic`] | Messages; token counting | `x-api-key` + version and beta headers |
 //! | `echo` | [`echo`] | none: answers in the gateway | none |
 
 pub mod anthropic;
@@ -24,10 +29,12 @@ pub mod google;
 pub mod openai;
 pub mod openai_compatible;
 
-use crate::api::error::{Api, ApiError, ErrorKind};
-use crate::config::{Config, ModelAliases, ProviderKind};
-use crate::secret::Secret;
+use crate::api::error::{ApiError, ErrorKind};
+use crate::canonical::Dialect;
+use crate::codec;
+use crate::config::{Config, ModelAliases, ProviderConfig, ProviderKind};
 use axum::http::HeaderMap;
+use futures_util::future::BoxFuture;
 use reqwest::RequestBuilder;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -44,50 +51,86 @@ pub enum Endpoint {
     CountTokens,
 }
 
-impl Endpoint {
-    /// Every endpoint, in the order of [`Endpoint::index`].
-    const ALL: [Endpoint; 3] = [Endpoint::Chat, Endpoint::Embeddings, Endpoint::CountTokens];
-
-    fn index(self) -> usize {
-        match self {
-            Endpoint::Chat => 0,
-            Endpoint::Embeddings => 1,
-            Endpoint::CountTokens => 2,
-        }
-    }
+/// One upstream call, as the pipeline hands it to a provider.
+pub struct Outgoing<'a> {
+    /// The endpoint called.
+    pub endpoint: Endpoint,
+    /// The dialect `body` is in (for [`Endpoint::Chat`], one the provider
+    /// speaks for `model`).
+    pub dialect: Dialect,
+    /// The model, as the provider knows it.
+    pub model: &'a str,
+    /// Whether a stream is asked for.
+    pub stream: bool,
+    /// The body: checked by the request guardrails, the model set.
+    pub body: Vec<u8>,
+    /// The client's headers, for what the provider's API forwards (such as
+    /// Anthropic's version and beta headers); never the client's key.
+    pub client_headers: &'a HeaderMap,
 }
 
-/// What a kind of provider is, as the gateway calls it.
+/// What a kind of provider is, as the gateway calls it. One value per
+/// configured provider, built from its entry, holding what it needs (parsed
+/// addresses, credentials, a token cache).
 pub trait Upstream: Send + Sync + std::fmt::Debug {
-    /// The API it speaks upstream; `None` when it answers in the gateway.
-    fn api(&self) -> Option<Api>;
+    /// The dialects it speaks for chat with `model`, the one a translated
+    /// request is sent in first; empty when it answers in the gateway.
+    fn dialects(&self, model: &str) -> &'static [Dialect];
 
-    /// The path of `endpoint` under its base URL; `None` when it does not
-    /// serve it.
-    fn path(&self, endpoint: Endpoint) -> Option<&'static str>;
+    /// Whether it serves `endpoint` (for chat: in some dialect).
+    fn serves(&self, endpoint: Endpoint) -> bool;
 
-    /// `request` with the provider key and the API's own headers (from the
-    /// client's, where the API says they are forwarded).
-    fn authorize(
-        &self,
-        request: RequestBuilder,
-        key: Option<&Secret>,
-        client_headers: &HeaderMap,
-    ) -> RequestBuilder;
+    /// How a request translated for it is encoded.
+    fn target(&self) -> codec::Target;
 
-    /// Whether a request translated for it caps the answer with
-    /// `max_completion_tokens` (else `max_tokens`).
-    fn max_completion_tokens(&self) -> bool;
+    /// The HTTP request for `call`: its address, the provider's key or
+    /// token, and the API's own headers. No time limit is set here.
+    fn request<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        call: Outgoing<'a>,
+    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>>;
 }
 
-/// The implementation of a configured kind.
-fn upstream_of(kind: ProviderKind) -> &'static dyn Upstream {
-    match kind {
-        ProviderKind::Openai => &openai::OpenAi,
-        ProviderKind::OpenaiCompatible => &openai_compatible::OpenAiCompatible,
-        ProviderKind::Anthropic => &anthropic::Anthropic,
-        ProviderKind::Echo => &echo::Echo,
-    }
+/// The implementation of a configured provider.
+fn upstream_of(config: &ProviderConfig) -> anyhow::Result<Box<dyn Upstream>> {
+    Ok(match config.kind {
+        ProviderKind::Openai => Box::new(openai::OpenAi::new(config)?),
+        ProviderKind::OpenaiCompatible => {
+            Box::new(openai_compatible::OpenAiCompatible::new(config)?)
+        }
+        ProviderKind::Anthropic => Box::new(anthropic::Anthropic::new(config)?),
+        ProviderKind::Echo => Box::new(echo::Echo),
+    })
+}
+
+/// The base URL of `config` (its own, or its kind's default) joined with
+/// `path`, parsed once when the provider is built rather than per request.
+pub(crate) fn endpoint_url(config: &ProviderConfig, path: &str) -> anyhow::Result<reqwest::Url> {
+    let base_url = config
+        .base_url
+        .as_deref()
+        .or_else(|| config.kind.default_base_url())
+        .unwrap_or_default();
+    let url = format!("{}{path}", base_url.trim_end_matches('/'));
+    reqwest::Url::parse(&url).map_err(|e| {
+        anyhow::anyhow!(
+            "provider `{}`: base_url {base_url:?} is not a URL ({e})",
+            config.slug
+        )
+    })
+}
+
+/// A POST of a JSON `body` to `url`.
+pub(crate) fn post_json(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    body: Vec<u8>,
+) -> RequestBuilder {
+    client
+        .post(url.clone())
+        .header("content-type", "application/json")
+        .body(body)
 }
 
 /// A configured upstream.
@@ -98,11 +141,7 @@ pub struct Provider {
     /// Its kind, as configured.
     pub kind: ProviderKind,
     /// How it is called.
-    upstream: &'static dyn Upstream,
-    /// The address of each endpoint it serves, parsed once here rather than
-    /// on every request: chat, embeddings, token counting.
-    urls: [Option<reqwest::Url>; 3],
-    api_key: Option<Secret>,
+    upstream: Box<dyn Upstream>,
     /// How long its answer may take to start (`timeout_s`).
     pub timeout: Duration,
     /// How long a started stream may go without a byte (`idle_timeout_s`).
@@ -152,45 +191,48 @@ impl UpstreamError {
 }
 
 impl Provider {
-    /// The wire API this provider speaks upstream (`None`: it answers in the
-    /// gateway).
-    pub fn api(&self) -> Option<Api> {
-        self.upstream.api()
+    /// Whether it answers in the gateway (the echo provider) rather than
+    /// upstream.
+    pub fn answers_locally(&self) -> bool {
+        self.upstream.dialects("").is_empty()
+    }
+
+    /// The dialect a chat request from a `client` dialect is sent to it in,
+    /// for `model`: the client's own when it speaks it (the body then passes
+    /// through), else the one it prefers (the body is translated); `None`
+    /// when it answers in the gateway.
+    pub fn dialect_for(&self, client: Dialect, model: &str) -> Option<Dialect> {
+        let spoken = self.upstream.dialects(model);
+        if spoken.contains(&client) {
+            Some(client)
+        } else {
+            spoken.first().copied()
+        }
     }
 
     /// Whether it serves `endpoint`.
     pub fn serves(&self, endpoint: Endpoint) -> bool {
-        self.upstream.path(endpoint).is_some()
+        self.upstream.serves(endpoint)
     }
 
-    /// Whether a request translated for it uses `max_completion_tokens`.
-    pub fn max_completion_tokens(&self) -> bool {
-        self.upstream.max_completion_tokens()
+    /// How a request translated for it is encoded.
+    pub fn target(&self) -> codec::Target {
+        self.upstream.target()
     }
 
-    /// Sends a request body to `endpoint` upstream, authorised as its kind
-    /// says; `client_headers` contributes only what the API forwards (such as
-    /// Anthropic's version and beta headers). No time limit is set here: the
-    /// caller bounds the wait for the answer to start ([`Provider::timeout`])
-    /// and, for a stream, the gaps between its bytes
+    /// Sends `call` upstream, made as its kind says. No time limit is set
+    /// here: the caller bounds the wait for the answer to start
+    /// ([`Provider::timeout`]) and, for a stream, the gaps between its bytes
     /// ([`Provider::idle_timeout`]); a stream may last any time.
     pub async fn send(
         &self,
         client: &reqwest::Client,
-        endpoint: Endpoint,
-        body: Vec<u8>,
-        client_headers: &HeaderMap,
+        call: Outgoing<'_>,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let Some(url) = &self.urls[endpoint.index()] else {
-            return Err(UpstreamError::Unsupported(self.slug.clone(), endpoint));
-        };
-        let request = client
-            .post(url.clone())
-            .header("content-type", "application/json")
-            .body(body);
-        let request = self
-            .upstream
-            .authorize(request, self.api_key.as_ref(), client_headers);
+        if !self.serves(call.endpoint) {
+            return Err(UpstreamError::Unsupported(self.slug.clone(), call.endpoint));
+        }
+        let request = self.upstream.request(client, call).await?;
         request.send().await.map_err(|e| {
             if e.is_timeout() {
                 UpstreamError::Timeout(self.slug.clone(), self.timeout)
@@ -222,32 +264,10 @@ impl Providers {
             .providers
             .iter()
             .map(|p| {
-                let base_url = p
-                    .base_url
-                    .as_deref()
-                    .or_else(|| p.kind.default_base_url())
-                    .unwrap_or_default();
-                let upstream = upstream_of(p.kind);
-                let url = |endpoint: Endpoint| -> anyhow::Result<Option<reqwest::Url>> {
-                    let Some(path) = upstream.path(endpoint) else {
-                        return Ok(None);
-                    };
-                    let url = format!("{}{path}", base_url.trim_end_matches('/'));
-                    let parsed = reqwest::Url::parse(&url).map_err(|e| {
-                        anyhow::anyhow!(
-                            "provider `{}`: base_url {base_url:?} is not a URL ({e})",
-                            p.slug
-                        )
-                    })?;
-                    Ok(Some(parsed))
-                };
-                let [chat, embeddings, count_tokens] = Endpoint::ALL;
                 let provider = Provider {
                     slug: p.slug.clone(),
                     kind: p.kind,
-                    upstream,
-                    urls: [url(chat)?, url(embeddings)?, url(count_tokens)?],
-                    api_key: p.api_key.clone(),
+                    upstream: upstream_of(p)?,
                     timeout: Duration::from_secs(p.timeout_s.unwrap_or(600)),
                     idle_timeout: Duration::from_secs(p.idle_timeout_s.unwrap_or(300)),
                 };
@@ -339,37 +359,62 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
     use axum::http::HeaderValue;
 
-    /// The headers `kind` puts on a request, with `client` as the client's.
-    fn authorised(kind: ProviderKind, client: &HeaderMap) -> HeaderMap {
-        let key = Secret::new("sk-provider-key");
-        let request = reqwest::Client::new().post("http://127.0.0.1:9/x");
-        upstream_of(kind)
-            .authorize(request, Some(&key), client)
-            .build()
-            .unwrap()
-            .headers()
-            .clone()
+    /// A provider of `kind` with a key, at a local address.
+    fn configured(kind: ProviderKind) -> Box<dyn Upstream> {
+        upstream_of(&ProviderConfig {
+            slug: "p".into(),
+            kind,
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            api_key: Some(Secret::new("sk-provider-key")),
+            ..ProviderConfig::default()
+        })
+        .unwrap()
     }
 
-    #[test]
-    fn each_kind_authorises_its_own_way() {
+    /// The request `kind` makes for a chat call in `dialect`, with `client`
+    /// as the client's headers.
+    async fn made(kind: ProviderKind, dialect: Dialect, client: &HeaderMap) -> reqwest::Request {
+        let upstream = configured(kind);
+        let call = Outgoing {
+            endpoint: Endpoint::Chat,
+            dialect,
+            model: "m",
+            stream: false,
+            body: b"{}".to_vec(),
+            client_headers: client,
+        };
+        let client = reqwest::Client::new();
+        let request = upstream.request(&client, call).await;
+        request.unwrap().build().unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_kind_authorises_its_own_way() {
         let none = HeaderMap::new();
         for kind in [ProviderKind::Openai, ProviderKind::OpenaiCompatible] {
-            let headers = authorised(kind, &none);
-            assert_eq!(headers["authorization"], "Bearer sk-provider-key");
-            assert!(!headers.contains_key("x-api-key"));
+            let request = made(kind, Dialect::Chat, &none).await;
+            assert_eq!(request.headers()["authorization"], "Bearer sk-provider-key");
+            assert!(!request.headers().contains_key("x-api-key"));
+            assert_eq!(request.url().path(), "/v1/chat/completions");
         }
-        let headers = authorised(ProviderKind::Anthropic, &none);
-        assert_eq!(headers["x-api-key"], "sk-provider-key");
-        assert_eq!(headers["anthropic-version"], "2023-06-01");
-        assert!(!headers.contains_key("authorization"));
-        assert!(authorised(ProviderKind::Echo, &none).is_empty());
+        let request = made(ProviderKind::Anthropic, Dialect::Messages, &none).await;
+        assert_eq!(request.headers()["x-api-key"], "sk-provider-key");
+        assert_eq!(request.headers()["anthropic-version"], "2023-06-01");
+        assert!(!request.headers().contains_key("authorization"));
+        assert_eq!(request.url().path(), "/v1/v1/messages");
     }
 
-    #[test]
-    fn anthropic_forwards_the_version_and_every_beta_value() {
+    #[tokio::test]
+    async fn openai_takes_responses_at_its_own_path() {
+        let request = made(ProviderKind::Openai, Dialect::Responses, &HeaderMap::new()).await;
+        assert_eq!(request.url().path(), "/v1/responses");
+    }
+
+    #[tokio::test]
+    async fn anthropic_forwards_the_version_and_every_beta_value() {
         let mut client = HeaderMap::new();
         client.insert("anthropic-version", HeaderValue::from_static("2024-01-01"));
         client.append("anthropic-beta", HeaderValue::from_static("a-2025"));
@@ -378,7 +423,8 @@ mod tests {
             "authorization",
             HeaderValue::from_static("Bearer gateway-key"),
         );
-        let headers = authorised(ProviderKind::Anthropic, &client);
+        let request = made(ProviderKind::Anthropic, Dialect::Messages, &client).await;
+        let headers = request.headers();
         assert_eq!(headers["anthropic-version"], "2024-01-01");
         let betas: Vec<_> = headers.get_all("anthropic-beta").iter().collect();
         assert_eq!(betas, ["a-2025", "b-2026"]);
@@ -390,7 +436,7 @@ mod tests {
 
     #[test]
     fn each_kind_serves_its_own_endpoints() {
-        let serves = |kind, endpoint| upstream_of(kind).path(endpoint).is_some();
+        let serves = |kind, endpoint| configured(kind).serves(endpoint);
         assert!(serves(ProviderKind::Openai, Endpoint::Embeddings));
         assert!(!serves(ProviderKind::Openai, Endpoint::CountTokens));
         assert!(serves(ProviderKind::Anthropic, Endpoint::CountTokens));
@@ -398,7 +444,53 @@ mod tests {
         for endpoint in [Endpoint::Chat, Endpoint::Embeddings, Endpoint::CountTokens] {
             assert!(!serves(ProviderKind::Echo, endpoint));
         }
-        assert!(upstream_of(ProviderKind::Openai).max_completion_tokens());
-        assert!(!upstream_of(ProviderKind::OpenaiCompatible).max_completion_tokens());
+        assert!(configured(ProviderKind::Openai).target().openai_native);
+        assert!(
+            !configured(ProviderKind::OpenaiCompatible)
+                .target()
+                .openai_native
+        );
+    }
+
+    #[test]
+    fn a_client_keeps_its_dialect_where_the_provider_speaks_it() {
+        let provider = |kind| Provider {
+            slug: "p".into(),
+            kind,
+            upstream: configured(kind),
+            timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+        };
+        let openai = provider(ProviderKind::Openai);
+        assert_eq!(
+            openai.dialect_for(Dialect::Responses, "gpt-4o"),
+            Some(Dialect::Responses)
+        );
+        assert_eq!(
+            openai.dialect_for(Dialect::Chat, "gpt-4o"),
+            Some(Dialect::Chat)
+        );
+        assert_eq!(
+            openai.dialect_for(Dialect::Messages, "gpt-4o"),
+            Some(Dialect::Chat)
+        );
+        assert_eq!(
+            openai.dialect_for(Dialect::Chat, "o3-pro-2025-06-10"),
+            Some(Dialect::Responses),
+            "a Responses-only model gets every client in Responses"
+        );
+        let compatible = provider(ProviderKind::OpenaiCompatible);
+        assert_eq!(
+            compatible.dialect_for(Dialect::Responses, "m"),
+            Some(Dialect::Chat)
+        );
+        let anthropic = provider(ProviderKind::Anthropic);
+        assert_eq!(
+            anthropic.dialect_for(Dialect::Chat, "m"),
+            Some(Dialect::Messages)
+        );
+        let echo = provider(ProviderKind::Echo);
+        assert!(echo.answers_locally());
+        assert_eq!(echo.dialect_for(Dialect::Chat, "m"), None);
     }
 }

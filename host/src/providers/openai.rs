@@ -1,36 +1,102 @@
-//! `kind = "openai"`: OpenAI's own API. Chat Completions and embeddings under
-//! the base URL (`https://api.openai.com/v1`), the key as a Bearer token, and
-//! `max_completion_tokens` (OpenAI's current name) when a request is translated.
+//! `kind = "openai"`: OpenAI's own API under the base URL
+//! (`https://api.openai.com/v1`), the key as a Bearer token. It speaks both
+//! OpenAI APIs: Chat Completions and Responses clients pass through in their
+//! own, and an Anthropic client is translated to Chat Completions, with
+//! `max_completion_tokens` (OpenAI's current name). Models that OpenAI serves
+//! only on the Responses API (`responses_models`) get every client in
+//! Responses.
 
-use super::{Endpoint, Upstream};
-use crate::api::error::Api;
+use super::openai_compatible::{CHAT_PATH, EMBEDDINGS_PATH, bearer};
+use super::{Endpoint, Outgoing, Upstream, UpstreamError};
+use crate::canonical::Dialect;
+use crate::codec;
+use crate::config::ProviderConfig;
 use crate::secret::Secret;
-use axum::http::HeaderMap;
-use reqwest::RequestBuilder;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use reqwest::{RequestBuilder, Url};
+
+/// The Responses API's path under the base URL.
+const RESPONSES_PATH: &str = "/responses";
+
+/// OpenAI's model families served only on the Responses API, used when a
+/// provider's config gives no `responses_models`.
+pub const DEFAULT_RESPONSES_MODELS: &[&str] = &[
+    "o1-pro*",
+    "o3-pro*",
+    "o3-deep-research*",
+    "o4-mini-deep-research*",
+    "codex-mini*",
+    "gpt-5*-codex*",
+    "gpt-5*-pro*",
+    "computer-use-preview*",
+];
 
 /// OpenAI.
 #[derive(Debug)]
-pub struct OpenAi;
+pub struct OpenAi {
+    chat: Url,
+    responses: Url,
+    embeddings: Url,
+    key: Option<Secret>,
+    /// Patterns of the models served only on the Responses API.
+    responses_models: Vec<String>,
+}
+
+impl OpenAi {
+    /// The provider of `config`.
+    pub fn new(config: &ProviderConfig) -> anyhow::Result<Self> {
+        let responses_models = match &config.responses_models {
+            Some(patterns) => patterns.clone(),
+            None => DEFAULT_RESPONSES_MODELS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        };
+        Ok(OpenAi {
+            chat: super::endpoint_url(config, CHAT_PATH)?,
+            responses: super::endpoint_url(config, RESPONSES_PATH)?,
+            embeddings: super::endpoint_url(config, EMBEDDINGS_PATH)?,
+            key: config.api_key.clone(),
+            responses_models,
+        })
+    }
+}
 
 impl Upstream for OpenAi {
-    fn api(&self) -> Option<Api> {
-        Some(Api::OpenAi)
+    fn dialects(&self, model: &str) -> &'static [Dialect] {
+        let responses_only = self
+            .responses_models
+            .iter()
+            .any(|pattern| crate::keys::scope::matches(pattern, model));
+        if responses_only {
+            &[Dialect::Responses]
+        } else {
+            &[Dialect::Chat, Dialect::Responses]
+        }
     }
 
-    fn path(&self, endpoint: Endpoint) -> Option<&'static str> {
-        super::openai_compatible::path(endpoint)
+    fn serves(&self, endpoint: Endpoint) -> bool {
+        matches!(endpoint, Endpoint::Chat | Endpoint::Embeddings)
     }
 
-    fn authorize(
-        &self,
-        request: RequestBuilder,
-        key: Option<&Secret>,
-        _: &HeaderMap,
-    ) -> RequestBuilder {
-        super::openai_compatible::bearer(request, key)
+    fn target(&self) -> codec::Target {
+        codec::Target {
+            openai_native: true,
+        }
     }
 
-    fn max_completion_tokens(&self) -> bool {
-        true
+    fn request<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        call: Outgoing<'a>,
+    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+        let url = match (call.endpoint, call.dialect) {
+            (Endpoint::Embeddings, _) => &self.embeddings,
+            (_, Dialect::Responses) => &self.responses,
+            _ => &self.chat,
+        };
+        let request = super::post_json(client, url, call.body);
+        async move { Ok(bearer(request, self.key.as_ref())) }.boxed()
     }
 }

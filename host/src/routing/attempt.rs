@@ -1,10 +1,11 @@
 //! One try of one target: the guarded request rewritten for it (model,
-//! translation when it speaks the other API), sent with its timeout, and its
-//! answer sorted into served or failed, read with a size limit.
+//! translation when it does not speak the client's dialect), sent with its
+//! timeout, and its answer sorted into served or failed, read with a size
+//! limit.
 
 use super::{Failure, Step};
-use crate::api::error::Api;
-use crate::providers::{Endpoint, Route, UpstreamError};
+use crate::canonical::Dialect;
+use crate::providers::{Endpoint, Outgoing, Route, UpstreamError};
 use crate::translate;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 /// What every try of one request shares.
 pub struct Outbound<'a> {
-    /// The client's API.
-    pub api: Api,
+    /// The client's dialect.
+    pub dialect: Dialect,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// The client's headers (for Anthropic's version and beta headers).
@@ -44,20 +45,21 @@ pub enum Answer {
 pub struct Served<'p> {
     /// The target.
     pub route: Route<'p>,
-    /// Whether the request was translated for it.
-    pub translating: bool,
+    /// The dialect it was sent the request in, and answered in.
+    pub dialect: Dialect,
     /// Its answer.
     pub answer: Answer,
 }
 
 /// One try of `step`: its guarded body (see [`Step::body`]) with the
-/// target's model, translated when the provider speaks the other API. The
+/// target's model, translated when the provider does not speak the client's
+/// dialect ([`crate::providers::Provider::dialect_for`]). The
 /// wait for the answer to start is bounded by the step's timeout (else the
 /// provider's); a stream that has started is bounded only by the provider's
 /// idle timeout between bytes.
 pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'p>, Failure> {
     let route = step.route;
-    let Some(provider_api) = route.provider.api() else {
+    let Some(dialect) = route.provider.dialect_for(out.dialect, &route.model) else {
         return Err(Failure::Malformed(format!(
             "`{}` is the built-in echo provider, which can only be a config's first target",
             route.qualified()
@@ -74,15 +76,16 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
     if let Some(object) = body.as_object_mut() {
         object.insert("model".into(), Value::String(route.model.clone()));
     }
-    let translating = provider_api != out.api;
+    let translating = dialect != out.dialect;
     let mut upstream_body = if translating {
-        translate::request(out.api, &body, route.provider.max_completion_tokens())
+        translate::request(out.dialect, dialect, &body, route.provider.target())
     } else {
         body
     };
-    // OpenAI streams report usage only when asked; the gateway always asks (and
-    // takes the usage chunk out again when the client did not ask for it).
-    if out.stream && provider_api == Api::OpenAi && upstream_body.is_object() {
+    // Chat Completions streams report usage only when asked; the gateway
+    // always asks (and takes the usage chunk out again when the client did
+    // not ask for it).
+    if out.stream && dialect == Dialect::Chat && upstream_body.is_object() {
         upstream_body["stream_options"]["include_usage"] = Value::Bool(true);
     }
     let slug = route.provider.slug.clone();
@@ -92,9 +95,14 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
             .provider
             .send(
                 out.client,
-                Endpoint::Chat,
-                serde_json::to_vec(&upstream_body).expect("a Value serializes"),
-                out.client_headers,
+                Outgoing {
+                    endpoint: Endpoint::Chat,
+                    dialect,
+                    model: &route.model,
+                    stream: out.stream,
+                    body: serde_json::to_vec(&upstream_body).expect("a Value serializes"),
+                    client_headers: out.client_headers,
+                },
             )
             .await
             .map_err(Failure::Transport)?;
@@ -111,7 +119,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
         })?;
     Ok(Served {
         route,
-        translating,
+        dialect,
         answer,
     })
 }

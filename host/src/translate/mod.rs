@@ -17,31 +17,14 @@
 #[cfg(test)]
 mod properties;
 
-use crate::api::error::Api;
 use crate::api::sse::SseEvent;
 use crate::canonical::Dialect;
 use crate::codec::{self, StreamDecoder, StreamEncoder, Target};
 use serde_json::Value;
 
-/// The codec's name for an API.
-fn dialect(api: Api) -> Dialect {
-    match api {
-        Api::OpenAi => Dialect::Chat,
-        Api::Anthropic => Dialect::Messages,
-    }
-}
-
-/// The API a `client` API's traffic is translated to: the other one.
-fn other(client: Api) -> Api {
-    match client {
-        Api::OpenAi => Api::Anthropic,
-        Api::Anthropic => Api::OpenAi,
-    }
-}
-
-/// A stream translator from the provider's API to the client's: each provider
-/// event is decoded to canonical events, and each of those encoded for the
-/// client.
+/// A stream translator from the provider's dialect to the client's: each
+/// provider event is decoded to canonical events, and each of those encoded
+/// for the client.
 pub struct StreamTranslator {
     /// Reads the provider's stream.
     decoder: Box<dyn StreamDecoder>,
@@ -50,16 +33,16 @@ pub struct StreamTranslator {
 }
 
 impl StreamTranslator {
-    /// A translator for a `client` API stream served by the other API;
-    /// `include_usage` is whether an OpenAI client asked for usage.
-    pub fn new(client: Api, include_usage: bool) -> Self {
+    /// A translator of a `provider` stream for a `client`; `include_usage`
+    /// is whether a Chat Completions client asked for usage.
+    pub fn new(provider: Dialect, client: Dialect, include_usage: bool) -> Self {
         StreamTranslator {
-            decoder: codec::stream_decoder(dialect(other(client))),
-            encoder: codec::stream_encoder(dialect(client), include_usage),
+            decoder: codec::stream_decoder(provider),
+            encoder: codec::stream_encoder(client, include_usage),
         }
     }
 
-    /// The client-API events for one provider-API event.
+    /// The client's events for one provider event.
     pub fn on_event(&mut self, event: SseEvent) -> Vec<SseEvent> {
         self.decoder
             .decode(event)
@@ -69,18 +52,17 @@ impl StreamTranslator {
     }
 }
 
-/// A request in the client's API, as the provider's API (the other one).
-/// `openai_native` says the provider is OpenAI itself, which wants
-/// `max_completion_tokens`.
-pub fn request(client: Api, body: &Value, openai_native: bool) -> Value {
-    let canonical = codec::decode_request(dialect(client), body);
-    codec::encode_request(dialect(other(client)), &canonical, Target { openai_native })
+/// A request in the `client` dialect, as the `provider`'s, encoded for
+/// `target`.
+pub fn request(client: Dialect, provider: Dialect, body: &Value, target: Target) -> Value {
+    let canonical = codec::decode_request(client, body);
+    codec::encode_request(provider, &canonical, target)
 }
 
-/// A whole answer in the provider's API, as the client's.
-pub fn response(client: Api, body: &Value) -> Value {
-    let canonical = codec::decode_answer(dialect(other(client)), body);
-    codec::encode_answer(dialect(client), &canonical)
+/// A whole answer in the `provider` dialect, as the `client`'s.
+pub fn response(provider: Dialect, client: Dialect, body: &Value) -> Value {
+    let canonical = codec::decode_answer(provider, body);
+    codec::encode_answer(client, &canonical)
 }
 
 /// The message of a provider error body in either API's format.
@@ -90,36 +72,38 @@ pub fn error_message(body: &Value) -> Option<&str> {
 
 /// An OpenAI Chat Completions client on an Anthropic provider, by direction.
 pub mod openai_to_anthropic {
-    use crate::api::error::Api;
+    use crate::canonical::Dialect::{Chat, Messages};
+    use crate::codec::Target;
     use serde_json::Value;
 
     pub use crate::codec::messages::DEFAULT_MAX_TOKENS;
 
     /// A Chat Completions request as a Messages request.
     pub fn request(body: &Value) -> Value {
-        super::request(Api::OpenAi, body, false)
+        super::request(Chat, Messages, body, Target::default())
     }
 
     /// A Messages answer as a chat completion.
     pub fn response(body: &Value) -> Value {
-        super::response(Api::OpenAi, body)
+        super::response(Messages, Chat, body)
     }
 }
 
 /// An Anthropic Messages client on an OpenAI-style provider, by direction.
 pub mod anthropic_to_openai {
-    use crate::api::error::Api;
+    use crate::canonical::Dialect::{Chat, Messages};
+    use crate::codec::Target;
     use serde_json::Value;
 
-    /// A Messages request as a Chat Completions request; `new_token_field`
+    /// A Messages request as a Chat Completions request; `openai_native`
     /// uses `max_completion_tokens` (OpenAI's own API) instead of `max_tokens`.
-    pub fn request(body: &Value, new_token_field: bool) -> Value {
-        super::request(Api::Anthropic, body, new_token_field)
+    pub fn request(body: &Value, openai_native: bool) -> Value {
+        super::request(Messages, Chat, body, Target { openai_native })
     }
 
     /// A chat completion as a Messages answer.
     pub fn response(body: &Value) -> Value {
-        super::response(Api::Anthropic, body)
+        super::response(Chat, Messages, body)
     }
 }
 

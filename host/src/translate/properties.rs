@@ -4,8 +4,9 @@
 //! OpenAI → Anthropic → OpenAI.
 
 use super::{StreamTranslator, anthropic_to_openai, openai_to_anthropic};
-use crate::api::error::Api;
 use crate::api::sse::SseEvent;
+use crate::canonical::Dialect;
+use crate::codec::Target;
 use crate::test_json::{mutated, value};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -160,15 +161,23 @@ fn openai_texts(body: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Every ordered pair of two different dialects.
+fn pairs() -> Vec<(Dialect, Dialect)> {
+    let all = [Dialect::Chat, Dialect::Messages, Dialect::Responses];
+    all.iter()
+        .flat_map(|&a| all.iter().filter(move |&&b| b != a).map(move |&b| (a, b)))
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn requests_and_answers_translate_without_panicking(body in body()) {
-        for client in [Api::OpenAi, Api::Anthropic] {
-            let _ = super::request(client, &body, false);
-            let _ = super::request(client, &body, true);
-            let _ = super::response(client, &body);
+        for (from, to) in pairs() {
+            let _ = super::request(from, to, &body, Target::default());
+            let _ = super::request(from, to, &body, Target { openai_native: true });
+            let _ = super::response(from, to, &body);
         }
         let _ = super::error_message(&body);
     }
@@ -178,8 +187,8 @@ proptest! {
         events in prop::collection::vec(upstream_event(), 0..16),
         include_usage in any::<bool>(),
     ) {
-        for client in [Api::OpenAi, Api::Anthropic] {
-            let mut translator = StreamTranslator::new(client, include_usage);
+        for (provider, client) in pairs() {
+            let mut translator = StreamTranslator::new(provider, client, include_usage);
             for event in &events {
                 for out in translator.on_event(event.clone()) {
                     // What the client gets is JSON, or the upstream's own bytes.
