@@ -765,7 +765,10 @@ fn upstream_error(
     translating: bool,
 ) -> Result<Value, ApiError> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(body) if body.is_object() && !translating => Ok(body),
+        // A body in the client's own error shape passes unchanged; a cloud's
+        // (AWS's `{"message"}`, Google's `{"error": {"status"}}`) is
+        // rewritten even when the dialect is the client's.
+        Ok(body) if body.is_object() && !translating && is_error_of(api, &body) => Ok(body),
         Ok(body) if body.is_object() => {
             let message =
                 translate::error_message(&body).unwrap_or("the provider reported an error");
@@ -782,6 +785,18 @@ fn upstream_error(
                 status.as_u16()
             ),
         )),
+    }
+}
+
+/// Whether `body` is an error body in `api`'s own shape: Anthropic's
+/// `{"type": "error", "error": {…}}`, OpenAI's `{"error": {"message": …}}`
+/// (without Google's `status`).
+fn is_error_of(api: Api, body: &Value) -> bool {
+    match api {
+        Api::Anthropic => body["type"] == "error" && body["error"].is_object(),
+        Api::OpenAi | Api::Responses => {
+            body["error"]["message"].is_string() && body["error"].get("status").is_none()
+        }
     }
 }
 

@@ -38,7 +38,7 @@ pub const ENTRA_TOKEN: &str = "fake-entra-id-access-token";
 /// The API versions the deployment paths accept.
 pub const API_VERSIONS: &[&str] = &["2024-10-21", "2025-04-01-preview"];
 /// The resource's deployments.
-pub const DEPLOYMENTS: &[&str] = &["gpt-4o-prod", "gpt-4o-tool", "throttled"];
+pub const DEPLOYMENTS: &[&str] = &["gpt-4o-prod", "gpt-4o-tool", "gpt-4o-leak", "throttled"];
 
 /// A running fake.
 #[derive(Clone)]
@@ -223,7 +223,7 @@ fn chat_reply(deployment: &str, body: &Value) -> Result<String, (String, String)
         Some(name) if deployment.contains("tool") => {
             Err((name.to_string(), json!({ "input": text }).to_string()))
         }
-        _ => Ok(format!("you said: {text}")),
+        _ => Ok(super::fake_claude::reply(deployment, &text)),
     }
 }
 
@@ -324,7 +324,7 @@ fn responses(deployment: &str, body: &Value) -> Response {
             .unwrap_or_default(),
         _ => String::new(),
     };
-    let reply = format!("you said: {text}");
+    let reply = super::fake_claude::reply(deployment, &text);
     let message = json!({"type": "message", "id": "msg_fake_1", "status": "completed", "role": "assistant",
         "content": [{"type": "output_text", "text": reply, "annotations": []}]});
     let response = json!({"id": "resp_fake_1", "object": "response", "created_at": 1, "status": "completed",

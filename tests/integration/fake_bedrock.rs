@@ -462,7 +462,7 @@ mod converse {
             return (vec![call], "tool_use");
         }
         (
-            vec![json!({"text": format!("you said: {text}")})],
+            vec![json!({ "text": super::super::fake_claude::reply(model, &text) })],
             "end_turn",
         )
     }

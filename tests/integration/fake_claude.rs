@@ -10,12 +10,27 @@
 //! - a model whose name contains `tool`, offered tools, calls the first one
 //!   with `{"input": <last user text>}` unless the last turn is a tool result,
 //!   which it answers with "tool said: <result>";
-//! - otherwise "you said: <last user text>".
+//! - otherwise [`reply`]: "you said: <last user text>" (and an e-mail
+//!   address for a model whose name contains `leak`).
 
 use serde_json::{Value, json};
 
 /// The signature of the fake's thinking blocks.
 pub const THINKING_SIGNATURE: &str = "fake-claude-thinking-signature";
+
+/// What every fake cloud model answers to `text`: "you said: <text>", and
+/// for a model whose name contains `leak`, an e-mail address after it (for
+/// the response guardrails to catch).
+pub fn reply(model: &str, text: &str) -> String {
+    if model.contains("leak") {
+        format!(
+            "you said: {text}; write to {}",
+            super::mock_upstream::LEAKED_EMAIL
+        )
+    } else {
+        format!("you said: {text}")
+    }
+}
 
 /// The text of the last user turn (texts of its blocks, joined by spaces).
 pub fn last_user_text(body: &Value) -> String {
@@ -66,7 +81,7 @@ fn content(model: &str, body: &Value) -> (Vec<Value>, &'static str) {
         );
         return (blocks, "tool_use");
     }
-    blocks.push(json!({"type": "text", "text": format!("you said: {}", last_user_text(body))}));
+    blocks.push(json!({"type": "text", "text": reply(model, &last_user_text(body))}));
     (blocks, "end_turn")
 }
 

@@ -288,7 +288,9 @@ fn parts(model: &str, body: &Value) -> Option<Vec<Value>> {
                                 "thoughtSignature": THOUGHT_SIGNATURE}),
         ]);
     }
-    Some(vec![json!({"text": format!("you said: {text}")})])
+    Some(vec![
+        json!({ "text": super::fake_claude::reply(model, &text) }),
+    ])
 }
 
 fn usage(body: &Value) -> Value {

@@ -8,6 +8,7 @@ mod bench_smoke;
 mod builtins;
 mod claude_code;
 mod cli;
+mod clouds;
 mod contract;
 mod fake_azure;
 mod fake_bedrock;

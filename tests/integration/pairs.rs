@@ -12,14 +12,14 @@ const PII: &str = "[[guardrails]]\nplugin = \"pii\"\n";
 
 /// A client API: its path and a request of it saying `text` to `model`.
 #[derive(Debug, Clone, Copy)]
-enum Client {
+pub enum Client {
     Chat,
     Messages,
     Responses,
 }
 
 impl Client {
-    fn path(self) -> &'static str {
+    pub fn path(self) -> &'static str {
         match self {
             Client::Chat => "/v1/chat/completions",
             Client::Messages => "/v1/messages",
@@ -27,7 +27,7 @@ impl Client {
         }
     }
 
-    fn request(self, model: &str, text: &str, stream: bool) -> Value {
+    pub fn request(self, model: &str, text: &str, stream: bool) -> Value {
         match self {
             Client::Chat => json!({"model": model, "stream": stream,
                 "messages": [{"role": "user", "content": text}]}),
@@ -38,7 +38,7 @@ impl Client {
     }
 
     /// The answer's text, from a whole answer or the deltas of a stream.
-    fn text(self, body: &str, stream: bool) -> String {
+    pub fn text(self, body: &str, stream: bool) -> String {
         if !stream {
             let answer: Value = serde_json::from_str(body).unwrap();
             let text = match self {
@@ -63,7 +63,8 @@ impl Client {
     }
 }
 
-async fn call(h: &Harness, client: Client, body: &Value) -> (u16, String) {
+/// Posts `body` in `client`'s API with the gateway key: the status and body.
+pub async fn call(h: &Harness, client: Client, body: &Value) -> (u16, String) {
     let response = h
         .client
         .post(format!("{}{}", h.base, client.path()))

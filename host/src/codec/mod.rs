@@ -122,9 +122,12 @@ pub fn stream_encoder(dialect: Dialect, include_usage: bool) -> Box<dyn StreamEn
     }
 }
 
-/// The message of an error body in any of the APIs' formats.
+/// The message of an error body in any of the APIs' formats (AWS's is a
+/// top-level `message`).
 pub fn error_message(body: &Value) -> Option<&str> {
-    body.pointer("/error/message").and_then(Value::as_str)
+    body.pointer("/error/message")
+        .or_else(|| body.get("message"))
+        .and_then(Value::as_str)
 }
 
 /// The names an API gives the sampling settings, in one object of their
@@ -201,6 +204,11 @@ mod tests {
         assert_eq!(error_message(&openai), Some("bad key"));
         assert_eq!(error_message(&anthropic), Some("busy"));
         assert_eq!(error_message(&json!({"error": "flat"})), None);
+        let aws = json!({"message": "Too many requests, please wait before trying again."});
+        assert_eq!(
+            error_message(&aws),
+            Some("Too many requests, please wait before trying again.")
+        );
     }
 
     #[test]

@@ -113,6 +113,17 @@ pub enum ProviderKind {
     Anthropic,
     /// Any server speaking OpenAI's Chat Completions API (Ollama, vLLM, Groq...).
     OpenaiCompatible,
+    /// Amazon Bedrock: Claude through InvokeModel, other models through
+    /// Converse, signed with SigV4.
+    Bedrock,
+    /// Google Vertex AI: Claude (`rawPredict`) and Gemini (`generateContent`),
+    /// with a service account's token.
+    Vertex,
+    /// The Gemini API (`generativelanguage.googleapis.com`), with an API key.
+    Gemini,
+    /// Azure OpenAI: deployments, `api-version`, the `api-key` header or an
+    /// Entra ID token.
+    AzureOpenai,
     /// Built in: answers with the request it would have sent upstream.
     #[default]
     Echo,
@@ -124,7 +135,14 @@ impl ProviderKind {
         match self {
             ProviderKind::Openai => Some("https://api.openai.com/v1"),
             ProviderKind::Anthropic => Some("https://api.anthropic.com"),
-            ProviderKind::OpenaiCompatible | ProviderKind::Echo => None,
+            ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com"),
+            // Bedrock's and Vertex AI's follow from the region or location;
+            // Azure's names the resource.
+            ProviderKind::Bedrock
+            | ProviderKind::Vertex
+            | ProviderKind::AzureOpenai
+            | ProviderKind::OpenaiCompatible
+            | ProviderKind::Echo => None,
         }
     }
 }
@@ -154,6 +172,38 @@ pub struct ProviderConfig {
     /// the known families, `o3-pro*`, `gpt-5*-codex*`, ...; see
     /// docs/configuration.md).
     pub responses_models: Option<Vec<String>>,
+    /// `kind = "bedrock"`: the AWS region (default: `AWS_REGION`, then
+    /// `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// `kind = "bedrock"`: the AWS access key id (default:
+    /// `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// `kind = "bedrock"`: its secret access key (default:
+    /// `AWS_SECRET_ACCESS_KEY`); use `${ENV_VAR}`.
+    pub secret_access_key: Option<Secret>,
+    /// `kind = "bedrock"`: the session token of temporary credentials
+    /// (default: `AWS_SESSION_TOKEN`).
+    pub session_token: Option<Secret>,
+    /// `kind = "vertex"`: the Google Cloud project.
+    pub project: Option<String>,
+    /// `kind = "vertex"`: the location, such as `us-east5` or `global`.
+    pub location: Option<String>,
+    /// `kind = "vertex"`: the service account's JSON key file (default:
+    /// `GOOGLE_APPLICATION_CREDENTIALS`).
+    pub credentials_file: Option<String>,
+    /// `kind = "vertex"`: where tokens are exchanged (default: the key
+    /// file's `token_uri`).
+    pub token_uri: Option<String>,
+    /// `kind = "azure-openai"`: the `api-version` of the deployment paths
+    /// (`/openai/deployments/{deployment}/…`); without it, the `/openai/v1/`
+    /// paths, which need none.
+    pub api_version: Option<String>,
+    /// `kind = "azure-openai"`: model name → deployment name (a model not
+    /// listed is its own deployment's name).
+    pub deployments: Option<BTreeMap<String, String>>,
+    /// `kind = "azure-openai"`: a Microsoft Entra ID access token, sent as a
+    /// bearer instead of the `api-key` header; use `${ENV_VAR}`.
+    pub entra_token: Option<Secret>,
 }
 
 /// One `[[keys]]` entry: a gateway key clients authenticate with.

@@ -367,6 +367,7 @@ impl Config {
                     "only for kind = \"openai\"".into(),
                 ));
             }
+            check_cloud_fields(p).map_err(|(name, message)| invalid(field(name), message))?;
         }
         for (alias, target) in &self.models {
             models::check_entry(alias, target)
@@ -494,6 +495,99 @@ impl Config {
             Some(target) => self.check_model(&target),
             None => self.check_model(model),
         }
+    }
+}
+
+/// The cloud providers' settings: each only for its kind, and what a kind
+/// needs (a field's name and what is wrong, else nothing).
+fn check_cloud_fields(p: &ProviderConfig) -> Result<(), (&'static str, String)> {
+    let only = |kind: &str| format!("only for kind = \"{kind}\"");
+    let fields: [(&'static str, bool, ProviderKind, &str); 11] = [
+        (
+            "region",
+            p.region.is_some(),
+            ProviderKind::Bedrock,
+            "bedrock",
+        ),
+        (
+            "access_key_id",
+            p.access_key_id.is_some(),
+            ProviderKind::Bedrock,
+            "bedrock",
+        ),
+        (
+            "secret_access_key",
+            p.secret_access_key.is_some(),
+            ProviderKind::Bedrock,
+            "bedrock",
+        ),
+        (
+            "session_token",
+            p.session_token.is_some(),
+            ProviderKind::Bedrock,
+            "bedrock",
+        ),
+        (
+            "project",
+            p.project.is_some(),
+            ProviderKind::Vertex,
+            "vertex",
+        ),
+        (
+            "location",
+            p.location.is_some(),
+            ProviderKind::Vertex,
+            "vertex",
+        ),
+        (
+            "credentials_file",
+            p.credentials_file.is_some(),
+            ProviderKind::Vertex,
+            "vertex",
+        ),
+        (
+            "token_uri",
+            p.token_uri.is_some(),
+            ProviderKind::Vertex,
+            "vertex",
+        ),
+        (
+            "api_version",
+            p.api_version.is_some(),
+            ProviderKind::AzureOpenai,
+            "azure-openai",
+        ),
+        (
+            "deployments",
+            p.deployments.is_some(),
+            ProviderKind::AzureOpenai,
+            "azure-openai",
+        ),
+        (
+            "entra_token",
+            p.entra_token.is_some(),
+            ProviderKind::AzureOpenai,
+            "azure-openai",
+        ),
+    ];
+    for (name, set, kind, kind_name) in fields {
+        if set && p.kind != kind {
+            return Err((name, only(kind_name)));
+        }
+    }
+    match p.kind {
+        ProviderKind::Vertex if p.project.is_none() => {
+            Err(("project", "required for kind = \"vertex\"".into()))
+        }
+        ProviderKind::Vertex if p.location.is_none() => Err((
+            "location",
+            "required for kind = \"vertex\" (such as us-east5, or global)".into(),
+        )),
+        ProviderKind::AzureOpenai if p.base_url.is_none() => Err((
+            "base_url",
+            "required for kind = \"azure-openai\" (https://<resource>.openai.azure.com)".into(),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -1,11 +1,14 @@
-//! What tokens cost: a built-in table of common OpenAI and Anthropic models,
-//! extended or overridden by the config's `[pricing]`.
+//! What tokens cost: a built-in table of common OpenAI, Anthropic, Gemini and
+//! Amazon Nova models, extended or overridden by the config's `[pricing]`.
 //!
 //! A model is looked up as `@provider/model`, then by its name, in the config
 //! first; then in the built-in table by name, or by the longest entry that the
 //! name starts with followed by `-` (so `claude-sonnet-4-5-20250929` is priced
 //! as `claude-sonnet-4-5`, and `gpt-4o-mini-2024-07-18` as `gpt-4o-mini`, not
-//! `gpt-4o`). A model found nowhere costs nothing and is reported as unpriced.
+//! `gpt-4o`). The clouds' ids are looked up in the table by the model's own
+//! name: Bedrock's `us.anthropic.claude-sonnet-4-5-20250929-v1:0` and Vertex
+//! AI's `claude-sonnet-4-5@20250929` as `claude-sonnet-4-5`. A model found
+//! nowhere costs nothing and is reported as unpriced.
 
 use super::usage::Usage;
 use crate::config::PriceConfig;
@@ -45,7 +48,44 @@ const BUILT_IN: &[Row] = &[
     ("claude-3-5-haiku", 0.80, 4.0, 0.08, 1.0),
     ("claude-3-opus", 15.0, 75.0, 1.50, 18.75),
     ("claude-3-haiku", 0.25, 1.25, 0.03, 0.30),
+    // Google Gemini (prompts up to 200k tokens; cache storage is billed
+    // apart, so a cache write costs the input rate)
+    ("gemini-3-pro", 2.0, 12.0, 0.20, 2.0),
+    ("gemini-2.5-pro", 1.25, 10.0, 0.125, 1.25),
+    ("gemini-2.5-flash", 0.30, 2.50, 0.03, 0.30),
+    ("gemini-2.5-flash-lite", 0.10, 0.40, 0.01, 0.10),
+    ("gemini-2.0-flash", 0.10, 0.40, 0.025, 0.10),
+    ("gemini-2.0-flash-lite", 0.075, 0.30, 0.075, 0.075),
+    // Amazon Nova on Bedrock
+    ("nova-premier", 2.50, 12.50, 0.625, 2.50),
+    ("nova-pro", 0.80, 3.20, 0.20, 0.80),
+    ("nova-lite", 0.06, 0.24, 0.015, 0.06),
+    ("nova-micro", 0.035, 0.14, 0.00875, 0.035),
 ];
+
+/// The regional prefixes of Bedrock's cross-region inference profiles.
+const BEDROCK_REGIONS: &[&str] = &["us", "eu", "apac", "global", "jp", "au", "ca", "us-gov"];
+
+/// The name the built-in table knows a cloud's model id by: Bedrock's
+/// `us.anthropic.claude-sonnet-4-5-20250929-v1:0` as
+/// `claude-sonnet-4-5-20250929-v1:0` (its region and vendor prefixes off),
+/// Vertex AI's `claude-sonnet-4-5@20250929` as `claude-sonnet-4-5-20250929`.
+fn table_name(model: &str) -> String {
+    let mut name = model;
+    if let Some((region, rest)) = name.split_once('.')
+        && BEDROCK_REGIONS.contains(&region)
+    {
+        name = rest;
+    }
+    if let Some((vendor, rest)) = name.split_once('.')
+        && !vendor.is_empty()
+        && vendor.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        && !rest.is_empty()
+    {
+        name = rest;
+    }
+    name.replace('@', "-")
+}
 
 /// The price of one model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,6 +147,8 @@ impl Pricing {
         {
             return Some(*price);
         }
+        let model = table_name(model);
+        let model = model.as_str();
         BUILT_IN
             .iter()
             .filter(|row| {
@@ -149,6 +191,44 @@ mod tests {
         // `gpt-4o` does not price `gpt-4ox`: the name must continue with '-'.
         assert_eq!(pricing.price("openai", "gpt-4ox"), None);
         assert_eq!(pricing.price("ollama", "llama3.2"), None);
+    }
+
+    #[test]
+    fn cloud_model_ids_are_priced_as_the_model_they_serve() {
+        let pricing = Pricing::default();
+        for (provider, model) in [
+            ("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            ("bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            ("vertex", "claude-sonnet-4-5@20250929"),
+        ] {
+            assert_eq!(
+                pricing.price(provider, model).map(|p| p.output),
+                Some(15.0),
+                "{model}"
+            );
+        }
+        assert_eq!(
+            pricing
+                .price("bedrock", "amazon.nova-pro-v1:0")
+                .map(|p| p.input),
+            Some(0.80)
+        );
+        assert_eq!(
+            pricing
+                .price("gemini", "gemini-2.5-flash")
+                .map(|p| p.output),
+            Some(2.50)
+        );
+        assert_eq!(
+            pricing
+                .price("gemini", "gemini-2.5-flash-lite-preview-09-2025")
+                .map(|p| p.input),
+            Some(0.10)
+        );
+        assert_eq!(
+            pricing.price("bedrock", "eu.meta.llama3-70b-instruct-v1:0"),
+            None
+        );
     }
 
     #[test]

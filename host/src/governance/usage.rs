@@ -61,6 +61,36 @@ impl Usage {
                 cache_read_tokens: count(usage, "/cache_read_input_tokens").unwrap_or(0),
                 cache_write_tokens: count(usage, "/cache_creation_input_tokens").unwrap_or(0),
             }),
+            // Gemini's `usageMetadata`: the prompt count includes the cached
+            // tokens; thinking tokens are billed as output.
+            Dialect::Gemini => {
+                let prompt = count(usage, "/promptTokenCount")?;
+                let cached = count(usage, "/cachedContentTokenCount")
+                    .unwrap_or(0)
+                    .min(prompt);
+                Some(Usage {
+                    input_tokens: prompt - cached,
+                    output_tokens: count(usage, "/candidatesTokenCount").unwrap_or(0)
+                        + count(usage, "/thoughtsTokenCount").unwrap_or(0),
+                    cache_read_tokens: cached,
+                    cache_write_tokens: 0,
+                })
+            }
+            // Converse counts cache reads and writes apart, as Anthropic does.
+            Dialect::Converse => Some(Usage {
+                input_tokens: count(usage, "/inputTokens")?,
+                output_tokens: count(usage, "/outputTokens").unwrap_or(0),
+                cache_read_tokens: count(usage, "/cacheReadInputTokens").unwrap_or(0),
+                cache_write_tokens: count(usage, "/cacheWriteInputTokens").unwrap_or(0),
+            }),
+        }
+    }
+
+    /// The field of an answer (or stream event) that holds its usage.
+    fn field(dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Gemini => "usageMetadata",
+            _ => "usage",
         }
     }
 
@@ -77,7 +107,7 @@ impl Usage {
 
     /// Reads the usage of a whole (non-streamed) answer in a `dialect`.
     pub fn from_answer(dialect: Dialect, answer: &Value) -> Option<Usage> {
-        Usage::from_usage_object(dialect, answer.get("usage")?)
+        Usage::from_usage_object(dialect, answer.get(Usage::field(dialect))?)
     }
 }
 
@@ -85,6 +115,8 @@ impl Usage {
 ///
 /// Chat Completions sends usage in a last chunk (when
 /// `stream_options.include_usage` is set, which the gateway asks for);
+/// Gemini in every chunk (`usageMetadata`, the counts so far); Converse in
+/// its last event (`metadata`);
 /// Responses in the response of its last event. Anthropic sends input and cache counts in
 /// `message_start` and the running output count in each `message_delta`; a
 /// stream cut short still has its input counted.
@@ -111,17 +143,19 @@ impl UsageMeter {
     /// Looks at one event's data.
     pub fn observe(&mut self, data: &str) {
         // Only events that mention usage are parsed a second time.
-        if !data.contains("\"usage\"") {
+        if !data.contains(&format!("\"{}\"", Usage::field(self.dialect))) {
             return;
         }
         let Ok(event) = serde_json::from_str::<Value>(data) else {
             return;
         };
         match self.dialect {
-            Dialect::Chat => {
+            // Each chunk (Gemini) or the last event (Converse's `metadata`)
+            // carries the counts so far.
+            Dialect::Chat | Dialect::Gemini | Dialect::Converse => {
                 if let Some(usage) = event
-                    .get("usage")
-                    .and_then(|u| Usage::from_usage_object(Dialect::Chat, u))
+                    .get(Usage::field(self.dialect))
+                    .and_then(|u| Usage::from_usage_object(self.dialect, u))
                 {
                     self.usage = Some(usage);
                 }
@@ -181,6 +215,45 @@ mod tests {
                 input_tokens: 200,
                 output_tokens: 50,
                 cache_read_tokens: 800,
+                cache_write_tokens: 0
+            })
+        );
+    }
+
+    #[test]
+    fn gemini_counts_cached_prompt_tokens_as_reads_and_thoughts_as_output() {
+        let answer = json!({"usageMetadata": {"promptTokenCount": 1000,
+            "cachedContentTokenCount": 600, "candidatesTokenCount": 20,
+            "thoughtsTokenCount": 80, "totalTokenCount": 1100}});
+        assert_eq!(
+            Usage::from_answer(Dialect::Gemini, &answer),
+            Some(Usage {
+                input_tokens: 400,
+                output_tokens: 100,
+                cache_read_tokens: 600,
+                cache_write_tokens: 0
+            })
+        );
+        let mut meter = UsageMeter::new(Dialect::Gemini);
+        meter.observe(
+            &json!({"candidates": [], "usageMetadata": {"promptTokenCount": 9}}).to_string(),
+        );
+        meter.observe(&answer.to_string());
+        assert_eq!(meter.usage().map(|u| u.total()), Some(1100));
+    }
+
+    #[test]
+    fn converse_streams_report_usage_in_their_metadata_event() {
+        let mut meter = UsageMeter::new(Dialect::Converse);
+        meter.observe(r#"{"contentBlockIndex":0,"delta":{"text":"usage"}}"#);
+        assert_eq!(meter.usage(), None);
+        meter.observe(r#"{"usage":{"inputTokens":12,"outputTokens":3,"cacheReadInputTokens":100,"totalTokens":115},"metrics":{"latencyMs":5}}"#);
+        assert_eq!(
+            meter.usage(),
+            Some(Usage {
+                input_tokens: 12,
+                output_tokens: 3,
+                cache_read_tokens: 100,
                 cache_write_tokens: 0
             })
         );

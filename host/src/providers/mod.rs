@@ -20,14 +20,22 @@
 //! | `openai` | [`openai`] | Chat Completions and Responses (Responses only for `responses_models`); embeddings | Bearer |
 //! | `openai-compatible` | [`openai_compatible`] | Chat Completions; embeddings | Bearer (optional) |
 //! | `anthropic` | [`anthropic`] | Messages; token counting | `x-api-key` + version and beta headers |
+//! | `bedrock` | [`bedrock`] | Messages (Claude, InvokeModel) or Converse | SigV4 ([`aws`]) |
+//! | `vertex` | [`vertex`] | Messages (Claude, rawPredict) or Gemini | service-account token ([`google`]) |
+//! | `gemini` | [`gemini`] | Gemini | `x-goog-api-key` |
+//! | `azure-openai` | [`azure_openai`] | Chat Completions (and Responses on the v1 paths) | `api-key`, or an Entra ID bearer |
 //! | `echo` | [`echo`] | none: answers in the gateway | none |
 
 pub mod anthropic;
 pub mod aws;
+pub mod azure_openai;
+pub mod bedrock;
 pub mod echo;
+pub mod gemini;
 pub mod google;
 pub mod openai;
 pub mod openai_compatible;
+pub mod vertex;
 
 use crate::api::error::{ApiError, ErrorKind};
 use crate::canonical::Dialect;
@@ -100,6 +108,10 @@ fn upstream_of(config: &ProviderConfig) -> anyhow::Result<Box<dyn Upstream>> {
             Box::new(openai_compatible::OpenAiCompatible::new(config)?)
         }
         ProviderKind::Anthropic => Box::new(anthropic::Anthropic::new(config)?),
+        ProviderKind::Bedrock => Box::new(bedrock::Bedrock::new(config)?),
+        ProviderKind::Vertex => Box::new(vertex::Vertex::new(config)?),
+        ProviderKind::Gemini => Box::new(gemini::Gemini::new(config)?),
+        ProviderKind::AzureOpenai => Box::new(azure_openai::AzureOpenAi::new(config)?),
         ProviderKind::Echo => Box::new(echo::Echo),
     })
 }
@@ -119,6 +131,21 @@ pub(crate) fn endpoint_url(config: &ProviderConfig, path: &str) -> anyhow::Resul
             config.slug
         )
     })
+}
+
+/// `text` as one path segment: everything but unreserved characters (and
+/// `@`, which Vertex AI model versions use) percent-encoded, so a model id
+/// with `:` or `/` stays one segment.
+pub(crate) fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// A POST of a JSON `body` to `url`.
@@ -176,6 +203,10 @@ pub enum UpstreamError {
     /// The provider does not serve the endpoint.
     #[error("provider `{0}` does not serve {1:?}")]
     Unsupported(String, Endpoint),
+    /// The request could not be authorised: a token could not be had, or it
+    /// could not be signed.
+    #[error("provider `{0}` could not authorise the request: {1}")]
+    Auth(String, String),
 }
 
 impl UpstreamError {
@@ -185,6 +216,7 @@ impl UpstreamError {
             UpstreamError::Timeout(..) => ErrorKind::Timeout,
             UpstreamError::Connect(..) => ErrorKind::BadGateway,
             UpstreamError::Unsupported(..) => ErrorKind::InvalidRequest,
+            UpstreamError::Auth(..) => ErrorKind::BadGateway,
         };
         ApiError::new(kind, self.to_string())
     }

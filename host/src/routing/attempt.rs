@@ -8,7 +8,7 @@ use crate::canonical::Dialect;
 use crate::providers::{Endpoint, Outgoing, Route, UpstreamError};
 use crate::translate;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::Value;
@@ -217,6 +217,23 @@ pub fn with_idle_timeout(
     .boxed()
 }
 
+/// The content type of AWS's event-stream framing.
+const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
+
+/// The wait a throttled provider's error body suggests: Google's
+/// `RetryInfo` (`"retryDelay": "20s"`).
+fn suggested_wait(body: &[u8]) -> Option<Duration> {
+    let body: Value = serde_json::from_slice(body).ok()?;
+    body.pointer("/error/details")?
+        .as_array()?
+        .iter()
+        .find_map(|detail| detail["retryDelay"].as_str())
+        .and_then(|delay| delay.strip_suffix('s'))
+        .and_then(|seconds| seconds.parse::<f64>().ok())
+        .filter(|seconds| seconds.is_finite() && *seconds >= 0.0 && *seconds < 86_400.0)
+        .map(Duration::from_secs_f64)
+}
+
 /// Sorts an upstream response into an answer or a failure, reading as much of
 /// it as that takes: all of a whole answer (up to the limit), the first bytes
 /// of a stream.
@@ -229,15 +246,23 @@ async fn classify(
 ) -> Result<Answer, Failure> {
     let status = response.status();
     if !status.is_success() {
-        let retry_after = response
+        let mut retry_after = response
             .headers()
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| super::retry::parse_retry_after(v, crate::clock::now_ms()));
-        let headers = passed_on_headers(response.headers());
+        let mut headers = passed_on_headers(response.headers());
         let body = read_limited(response, out.max_answer)
             .await
             .map_err(|e| Failure::Malformed(e.message(slug)))?;
+        // Throttled without a `Retry-After` (Bedrock, Vertex AI, Gemini): the
+        // wait the body suggests, else a second, so that every 429 says when.
+        if status == StatusCode::TOO_MANY_REQUESTS && retry_after.is_none() {
+            let wait = suggested_wait(&body).unwrap_or(Duration::from_secs(1));
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            headers.push((header::RETRY_AFTER, HeaderValue::from(seconds)));
+            retry_after = Some(wait);
+        }
         return Err(Failure::Status {
             status,
             body,
@@ -247,16 +272,22 @@ async fn classify(
             translated,
         });
     }
-    let is_sse = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    if out.stream && is_sse {
+        .unwrap_or_default();
+    let is_sse = content_type.starts_with("text/event-stream");
+    // Bedrock streams in AWS's binary event-stream framing, read as SSE.
+    let is_event_stream = content_type.starts_with(EVENT_STREAM);
+    if out.stream && (is_sse || is_event_stream) {
         let mut events = response
             .bytes_stream()
             .map(|chunk| chunk.map_err(|e| e.to_string()))
             .boxed();
+        if is_event_stream {
+            events = crate::providers::aws::eventstream::to_sse(events);
+        }
         return match events.next().await {
             Some(Ok(first)) => Ok(Answer::Stream {
                 first,

@@ -4,7 +4,8 @@
 //!
 //! A frame is a binary message with CRC-checked prelude and body; bytes may
 //! arrive cut anywhere, so [`EventStreamParser::feed`] keeps what it has not
-//! yet framed, like [`crate::api::sse::SseParser`]. A damaged frame (a CRC
+//! yet framed, like [`crate::api::sse::SseParser`]. [`to_sse`] turns a whole
+//! body into SSE text for the pipeline. A damaged frame (a CRC
 //! that does not match, a length out of range) makes the stream malformed: a
 //! clear error, and no further events.
 //!
@@ -20,10 +21,12 @@
 //!   `{"type":"error","error":{"type":…,"message":…}}`, which every codec's
 //!   stream decoder reads as an error.
 
-use crate::api::sse::SseEvent;
+use crate::api::sse::{SseEvent, format_event};
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use aws_smithy_types::event_stream::{HeaderValue, Message};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use serde_json::{Value, json};
 
 /// Splits an event-stream byte stream into events.
@@ -67,6 +70,44 @@ impl EventStreamParser {
     pub fn is_mid_frame(&self) -> bool {
         !self.buffer.is_empty()
     }
+}
+
+/// An event-stream body as SSE bytes, so that the pipeline reads a Bedrock
+/// stream as it reads any other: each piece of `body` becomes the SSE text of
+/// the events it completes (pieces that complete none are skipped). A
+/// damaged frame, or a body that ends inside a frame, ends the stream with
+/// an error item.
+pub fn to_sse(
+    body: BoxStream<'static, Result<Bytes, String>>,
+) -> BoxStream<'static, Result<Bytes, String>> {
+    futures_util::stream::unfold(
+        Some((body, EventStreamParser::default())),
+        |state| async move {
+            let (mut body, mut parser) = state?;
+            loop {
+                match body.next().await {
+                    Some(Ok(piece)) => match parser.feed(&piece) {
+                        Ok(events) if events.is_empty() => continue,
+                        Ok(events) => {
+                            let text: String = events
+                                .iter()
+                                .map(|e| format_event(e.event.as_deref(), &e.data))
+                                .collect();
+                            return Some((Ok(Bytes::from(text)), Some((body, parser))));
+                        }
+                        Err(error) => return Some((Err(error.to_string()), None)),
+                    },
+                    Some(Err(error)) => return Some((Err(error), None)),
+                    None if parser.is_mid_frame() => {
+                        let error = EventStreamError("the stream ended inside a frame".into());
+                        return Some((Err(error.to_string()), None));
+                    }
+                    None => return None,
+                }
+            }
+        },
+    )
+    .boxed()
 }
 
 /// A string header of `message`.
