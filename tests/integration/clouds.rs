@@ -24,12 +24,12 @@ use serde_json::{Value, json};
 const ADMIN_KEY: &str = "admin-key-clouds-0123456789";
 
 /// The four fakes and a gateway configured with a provider of each kind.
-struct Clouds {
-    gateway: Harness,
-    bedrock: FakeBedrock,
-    vertex: FakeVertex,
-    gemini: FakeGemini,
-    azure: FakeAzure,
+pub struct Clouds {
+    pub gateway: Harness,
+    pub bedrock: FakeBedrock,
+    pub vertex: FakeVertex,
+    pub gemini: FakeGemini,
+    pub azure: FakeAzure,
     _key_dir: tempfile::TempDir,
 }
 
@@ -104,6 +104,11 @@ targets = [{{ model = "@an/status-500" }}, {{ model = "@bedrock/throttled" }}, {
 /// Starts the fakes and a gateway in front of them, Bedrock signing with
 /// `secret`.
 async fn start(secret: &str) -> Clouds {
+    start_with_models(secret, "").await
+}
+
+/// Like [`start`], with `models` (TOML lines) in `[models]`.
+pub async fn start_with_models(secret: &str, models: &str) -> Clouds {
     let (bedrock, vertex, gemini, azure) = (
         FakeBedrock::start().await,
         FakeVertex::start().await,
@@ -119,7 +124,7 @@ async fn start(secret: &str) -> Clouds {
         &key_file.display().to_string(),
     );
     Clouds {
-        gateway: gateway::start(&config).await,
+        gateway: gateway::start_with_models(models, &config).await,
         bedrock,
         vertex,
         gemini,

@@ -9,6 +9,7 @@ mod builtins;
 mod claude_code;
 mod cli;
 mod clouds;
+mod clouds_clients;
 mod contract;
 mod fake_azure;
 mod fake_bedrock;

@@ -768,6 +768,46 @@ mod tests {
     }
 
     #[test]
+    fn cloud_settings_belong_to_their_kind_and_each_kind_has_what_it_needs() {
+        let cases = [
+            (
+                "[[providers]]\nslug = \"o\"\nkind = \"openai\"\nregion = \"us-east-1\"",
+                "providers[0].region",
+                "only for kind = \"bedrock\"",
+            ),
+            (
+                "[[providers]]\nslug = \"b\"\nkind = \"bedrock\"\napi_version = \"v\"",
+                "providers[0].api_version",
+                "only for kind = \"azure-openai\"",
+            ),
+            (
+                "[[providers]]\nslug = \"v\"\nkind = \"vertex\"\nlocation = \"global\"",
+                "providers[0].project",
+                "required",
+            ),
+            (
+                "[[providers]]\nslug = \"v\"\nkind = \"vertex\"\nproject = \"p\"",
+                "providers[0].location",
+                "required",
+            ),
+            (
+                "[[providers]]\nslug = \"a\"\nkind = \"azure-openai\"",
+                "providers[0].base_url",
+                "openai.azure.com",
+            ),
+        ];
+        for (text, want_field, want_message) in cases {
+            match parse(text) {
+                Err(ParseFailure::Invalid { field, message }) => {
+                    assert_eq!(field, want_field, "{text}");
+                    assert!(message.contains(want_message), "{text}: {message}");
+                }
+                other => panic!("{text}: expected an error for {want_field}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn defaults_enable_every_builtin() {
         let config = Config::embedded_default();
         assert_eq!(config.guardrails.len(), crate::builtin::BUILTINS.len());
