@@ -403,3 +403,60 @@ async fn usage_comes_from_the_clouds_own_counts() {
         assert!(row["cost_usd"].as_f64().unwrap() > 0.0, "priced: {row}");
     }
 }
+
+#[tokio::test]
+async fn gemini_thought_signatures_survive_a_tool_round_trip_through_any_client_api() {
+    let clouds = start(fake_bedrock::SECRET_ACCESS_KEY).await;
+    let h = &clouds.gateway;
+    let model = "@gemini/gemini-3-pro-tool";
+    let tools = json!([{"name": "lookup", "description": "look it up",
+                        "input_schema": {"type": "object"}}]);
+    // A Messages client carries the signature as a thinking block.
+    let mut body = Client::Messages.request(model, "find it", false);
+    body["tools"] = tools.clone();
+    let (status, answer) = call(h, Client::Messages, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["stop_reason"], "tool_use", "{answer}");
+    assert_eq!(
+        answer["content"][0]["signature"],
+        fake_gemini::THOUGHT_SIGNATURE
+    );
+    let call_id = answer["content"][1]["id"].clone();
+    body["messages"] = json!([
+        {"role": "user", "content": "find it"},
+        {"role": "assistant", "content": answer["content"]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": "42"}]}
+    ]);
+    let (status, answer) = call(h, Client::Messages, &body).await;
+    assert_eq!(status, 200, "the signature went back: {answer}");
+    assert_eq!(Client::Messages.text(&answer, false), "tool said: 42");
+    let sent = clouds.last_received(model);
+    assert_eq!(
+        sent["contents"][1]["parts"][0]["thoughtSignature"],
+        fake_gemini::THOUGHT_SIGNATURE
+    );
+    // A Chat Completions client cannot carry it: the call goes back with
+    // Google's documented stand-in, which Gemini 3 accepts.
+    let chat_tools = json!([{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]);
+    let mut body = Client::Chat.request(model, "find it", false);
+    body["tools"] = chat_tools;
+    let (status, answer) = call(h, Client::Chat, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    let message = answer["choices"][0]["message"].clone();
+    let call_id = message["tool_calls"][0]["id"].clone();
+    body["messages"] = json!([
+        {"role": "user", "content": "find it"},
+        message,
+        {"role": "tool", "tool_call_id": call_id, "content": "42"}
+    ]);
+    let (status, answer) = call(h, Client::Chat, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(Client::Chat.text(&answer, false), "tool said: 42");
+    let sent = clouds.last_received(model);
+    assert_eq!(
+        sent["contents"][1]["parts"][0]["thoughtSignature"],
+        sluice::codec::gemini::SKIP_SIGNATURE
+    );
+}

@@ -3,8 +3,9 @@
 //! header or the `key` query parameter (a wrong one is Google's 400
 //! `API_KEY_INVALID`, none is 403 `PERMISSION_DENIED`); a body with fields
 //! Gemini does not have (`model`, `stream`, …) is 400 `INVALID_ARGUMENT`; a
-//! call in the history without the thought signature the fake gave it is
-//! refused, as Gemini 3 refuses it.
+//! call in the history without the thought signature the fake gave it (or
+//! Google's documented `skip_thought_signature_validator`) is refused, as
+//! Gemini 3 refuses it.
 //!
 //! `POST /v1beta/models/{model}:generateContent` answers whole;
 //! `:streamGenerateContent?alt=sse` answers in SSE chunks (without `alt=sse`,
@@ -33,6 +34,8 @@ use std::sync::{Arc, Mutex};
 pub const API_KEY: &str = "fake-gemini-api-key-for-tests";
 /// The signature the fake puts on its calls, and wants back.
 pub const THOUGHT_SIGNATURE: &str = "fake-gemini-thought-signature";
+/// The signature Google documents as accepted for a call whose own was lost.
+const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
 /// The request fields Gemini knows; anything else is refused.
 const FIELDS: &[&str] = &[
     "contents",
@@ -240,7 +243,8 @@ fn check_body(body: &Value) -> Option<Response> {
             let ours = part["functionCall"]["id"]
                 .as_str()
                 .is_some_and(|id| id.starts_with("fake-call-"));
-            if ours && part["thoughtSignature"] != THOUGHT_SIGNATURE {
+            let signature = part["thoughtSignature"].as_str();
+            if ours && !matches!(signature, Some(THOUGHT_SIGNATURE | SKIP_SIGNATURE)) {
                 return invalid(format!(
                     "Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:{}` , position {}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.",
                     part["functionCall"]["name"].as_str().unwrap_or(""),

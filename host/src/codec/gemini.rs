@@ -15,8 +15,11 @@
 //! empty text at the end). It is kept as a [`Part::Thinking`] with empty text
 //! and the signature, just before that part, and goes back on the part that
 //! follows it, so that a Gemini model sees its signatures again on the next
-//! turn whichever client API carried them. Thought summaries (`thought: true`)
-//! are thinking with text.
+//! turn whichever client API carried them. A model turn whose calls have no
+//! signature at all (a client API that drops thinking, such as Chat
+//! Completions) gets Google's documented [`SKIP_SIGNATURE`] on its first
+//! call, so that Gemini 3 takes the history. Thought summaries
+//! (`thought: true`) are thinking with text.
 //!
 //! What Gemini cannot carry is dropped when encoding: the parallel tool-call
 //! flag, the end user, images by `http` address become `fileData` (which the
@@ -320,6 +323,22 @@ fn write_parts(parts: &[Part], names: &HashMap<&str, &str>) -> Vec<Value> {
     out
 }
 
+/// The signature Google documents for calls whose own signature is lost (a
+/// history from a client API that cannot carry it, such as Chat
+/// Completions, or from another model): Gemini 3 refuses a call without one.
+pub const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
+
+/// Gives the first call of a model turn without any signature
+/// [`SKIP_SIGNATURE`], as Google's docs say to.
+fn vouch_for_calls(parts: &mut [Value]) {
+    if parts.iter().any(|p| p.get("thoughtSignature").is_some()) {
+        return;
+    }
+    if let Some(call) = parts.iter_mut().find(|p| p.get("functionCall").is_some()) {
+        call["thoughtSignature"] = json!(SKIP_SIGNATURE);
+    }
+}
+
 /// Whether a part writes nothing in Gemini.
 fn says_nothing(part: &Part) -> bool {
     match part {
@@ -376,12 +395,13 @@ pub fn encode_request(request: &Request) -> Value {
     }
     let contents: Vec<Value> = merged
         .iter()
-        .map(|(role, parts)| {
-            let role = match role {
-                Role::User => "user",
-                Role::Assistant => "model",
-            };
-            json!({"role": role, "parts": write_parts(parts, &names)})
+        .map(|(role, parts)| match role {
+            Role::User => json!({"role": "user", "parts": write_parts(parts, &names)}),
+            Role::Assistant => {
+                let mut parts = write_parts(parts, &names);
+                vouch_for_calls(&mut parts);
+                json!({"role": "model", "parts": parts})
+            }
         })
         .collect();
     out.insert("contents".into(), Value::Array(contents));
@@ -633,30 +653,23 @@ mod tests {
         );
         let back = decode_request(&body);
         assert_eq!(
-            back.turns,
-            request
-                .turns
-                .iter()
-                .map(|turn| Turn {
-                    role: turn.role,
-                    parts: turn
-                        .parts
-                        .iter()
-                        .map(|part| match part {
-                            Part::ToolCall {
-                                id,
-                                name,
-                                arguments,
-                            } => Part::ToolCall {
-                                id: id.clone(),
-                                name: name.clone(),
-                                arguments: Arguments::Json(arguments.to_json()),
-                            },
-                            other => other.clone(),
-                        })
-                        .collect(),
-                })
-                .collect::<Vec<_>>()
+            back.turns[1], request.turns[1],
+            "the result answers its call"
+        );
+        assert_eq!(
+            back.turns[0].parts,
+            [
+                Part::Thinking {
+                    text: String::new(),
+                    signature: Some(SKIP_SIGNATURE.into())
+                },
+                Part::ToolCall {
+                    id: "toolu_1".into(),
+                    name: "bash".into(),
+                    arguments: Arguments::Json(json!({"cmd": "ls"})),
+                },
+            ],
+            "an unsigned call goes with Google's stand-in signature"
         );
     }
 
