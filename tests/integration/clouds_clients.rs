@@ -11,7 +11,7 @@ use super::clouds::{Clouds, start_with_models};
 use super::fake_bedrock;
 use super::gateway::KEY;
 use super::mock_upstream::Received;
-use super::sdk::{agent, assert_ok, available, python_has, run};
+use super::sdk::{agent, assert_ok, available, claude_code, pi_command, python_has, run};
 use std::path::Path;
 use std::process::Command;
 
@@ -42,18 +42,7 @@ async fn claude_code_on(model: &str, received: impl Fn(&Clouds) -> Vec<Received>
     };
     let clouds = clouds().await;
     let home = tempfile::tempdir().unwrap();
-    let mut command = Command::new(claude);
-    command
-        .args(["-p", "say hi to jane.doe@example.com", "--model", model])
-        .env("HOME", home.path())
-        .env("ANTHROPIC_BASE_URL", &clouds.gateway.base)
-        .env("ANTHROPIC_API_KEY", KEY)
-        .env("ANTHROPIC_SMALL_FAST_MODEL", model)
-        .env("ANTHROPIC_DEFAULT_HAIKU_MODEL", model)
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env_remove("ANTHROPIC_AUTH_TOKEN");
+    let command = claude_code(&claude, home.path(), &clouds.gateway.base, model);
     let output = run(command).await;
     let stdout = assert_ok("claude -p", &output);
     assert!(stdout.contains("you said:"), "{stdout}");
@@ -118,18 +107,7 @@ async fn pi_on(model: &str, received: impl Fn(&Clouds) -> Vec<Received>) {
     };
     let clouds = clouds().await;
     let home = tempfile::tempdir().unwrap();
-    let agent_dir = home.path().join(".pi/agent");
-    std::fs::create_dir_all(&agent_dir).unwrap();
-    let models = serde_json::json!({"providers": {"gw": {
-        "api": "openai-completions", "baseUrl": format!("{}/v1", clouds.gateway.base),
-        "apiKey": KEY, "models": [{"id": model, "name": "a cloud model via sluice"}]
-    }}});
-    std::fs::write(agent_dir.join("models.json"), models.to_string()).unwrap();
-    let mut command = Command::new(pi);
-    command
-        .args(["-p", "--no-session", "--provider", "gw", "--model", model])
-        .arg("say hi to jane.doe@example.com")
-        .env("HOME", home.path());
+    let command = pi_command(&pi, home.path(), &clouds.gateway.base, model);
     let output = run(command).await;
     let stdout = assert_ok("pi -p", &output);
     assert!(

@@ -209,6 +209,25 @@ async fn claude_code_works_on_an_openai_model_through_translation() {
     claude_code_on("claude-on-openai", "/v1/chat/completions").await;
 }
 
+/// `claude -p "say hi to jane.doe@example.com" --model MODEL` against the
+/// gateway at `base` with the gateway key, as a new user runs it (`home` a
+/// scratch folder, no telemetry or updates).
+pub fn claude_code(claude: &Path, home: &Path, base: &str, model: &str) -> Command {
+    let mut command = Command::new(claude);
+    command
+        .args(["-p", "say hi to jane.doe@example.com", "--model", model])
+        .env("HOME", home)
+        .env("ANTHROPIC_BASE_URL", base)
+        .env("ANTHROPIC_API_KEY", KEY)
+        .env("ANTHROPIC_SMALL_FAST_MODEL", model)
+        .env("ANTHROPIC_DEFAULT_HAIKU_MODEL", model)
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env_remove("ANTHROPIC_AUTH_TOKEN");
+    command
+}
+
 /// Runs `claude -p` with `model` (an alias) and checks the mock got the calls on `path`.
 async fn claude_code_on(model: &str, path: &str) {
     let Some(claude) = agent("claude") else {
@@ -217,18 +236,7 @@ async fn claude_code_on(model: &str, path: &str) {
     };
     let h = start(GUARDRAILS).await;
     let home = tempfile::tempdir().unwrap();
-    let mut command = Command::new(claude);
-    command
-        .args(["-p", "say hi to jane.doe@example.com", "--model", model])
-        .env("HOME", home.path())
-        .env("ANTHROPIC_BASE_URL", &h.base)
-        .env("ANTHROPIC_API_KEY", KEY)
-        .env("ANTHROPIC_SMALL_FAST_MODEL", model)
-        .env("ANTHROPIC_DEFAULT_HAIKU_MODEL", model)
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env_remove("ANTHROPIC_AUTH_TOKEN");
+    let command = claude_code(&claude, home.path(), &h.base, model);
     let output = run(command).await;
     let stdout = assert_ok("claude -p", &output);
     assert!(
@@ -309,6 +317,24 @@ async fn pi_works_on_an_anthropic_model_through_translation() {
     pi_on("@an/echo-last", "/v1/messages").await;
 }
 
+/// `pi -p "say hi to jane.doe@example.com"` on `model` through the gateway
+/// at `base` (a provider `gw` in `home`'s `.pi/agent/models.json`).
+pub fn pi_command(pi: &Path, home: &Path, base: &str, model: &str) -> Command {
+    let agent_dir = home.join(".pi/agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let models = serde_json::json!({"providers": {"gw": {
+        "api": "openai-completions", "baseUrl": format!("{base}/v1"), "apiKey": KEY,
+        "models": [{"id": model, "name": "a model via sluice"}]
+    }}});
+    std::fs::write(agent_dir.join("models.json"), models.to_string()).unwrap();
+    let mut command = Command::new(pi);
+    command
+        .args(["-p", "--no-session", "--provider", "gw", "--model", model])
+        .arg("say hi to jane.doe@example.com")
+        .env("HOME", home);
+    command
+}
+
 /// Runs `pi -p` on `model` and checks the mock got the calls on `path`.
 async fn pi_on(model: &str, path: &str) {
     let Some(pi) = agent("pi") else {
@@ -320,26 +346,7 @@ async fn pi_on(model: &str, path: &str) {
     };
     let h = start(&format!("{GUARDRAILS}\n")).await;
     let home = tempfile::tempdir().unwrap();
-    let agent_dir = home.path().join(".pi/agent");
-    std::fs::create_dir_all(&agent_dir).unwrap();
-    let models = serde_json::json!({"providers": {"gw": {
-        "api": "openai-completions", "baseUrl": format!("{}/v1", h.base), "apiKey": KEY,
-        "models": [{"id": model, "name": "mock via sluice"}]
-    }}});
-    std::fs::write(agent_dir.join("models.json"), models.to_string()).unwrap();
-    let mut command = Command::new(pi);
-    command
-        .args([
-            "-p",
-            "--no-session",
-            "--provider",
-            "gw",
-            "--model",
-            model,
-            "say hi to jane.doe@example.com",
-        ])
-        .env("HOME", home.path());
-    let output = run(command).await;
+    let output = run(pi_command(&pi, home.path(), &h.base, model)).await;
     let stdout = assert_ok("pi -p", &output);
     assert!(
         stdout.contains("you said:") && stdout.contains("[EMAIL_1]"),

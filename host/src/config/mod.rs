@@ -722,6 +722,20 @@ mod tests {
         assert!(message.contains("timeout"), "{message}");
     }
 
+    /// Checks that each config text is refused naming its field, with a
+    /// message containing the given words.
+    fn assert_invalid(cases: &[(&str, &str, &str)]) {
+        for (text, want_field, want_message) in cases {
+            match parse(text) {
+                Err(ParseFailure::Invalid { field, message }) => {
+                    assert_eq!(field, *want_field, "{text}");
+                    assert!(message.contains(want_message), "{text}: {message}");
+                }
+                other => panic!("{text}: expected an error for {want_field}, got {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn semantic_errors_name_the_field() {
         let cases = [
@@ -756,15 +770,7 @@ mod tests {
                 "letters",
             ),
         ];
-        for (text, want_field, want_message) in cases {
-            match parse(text) {
-                Err(ParseFailure::Invalid { field, message }) => {
-                    assert_eq!(field, want_field, "{text}");
-                    assert!(message.contains(want_message), "{text}: {message}");
-                }
-                other => panic!("{text}: expected an error for {want_field}, got {other:?}"),
-            }
-        }
+        assert_invalid(&cases);
     }
 
     #[test]
@@ -796,15 +802,7 @@ mod tests {
                 "openai.azure.com",
             ),
         ];
-        for (text, want_field, want_message) in cases {
-            match parse(text) {
-                Err(ParseFailure::Invalid { field, message }) => {
-                    assert_eq!(field, want_field, "{text}");
-                    assert!(message.contains(want_message), "{text}: {message}");
-                }
-                other => panic!("{text}: expected an error for {want_field}, got {other:?}"),
-            }
-        }
+        assert_invalid(&cases);
     }
 
     #[test]

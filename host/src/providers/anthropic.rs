@@ -84,3 +84,38 @@ pub(super) fn headers(
         None => request,
     }
 }
+
+/// A Messages body as a cloud serving Claude wants it (Bedrock, Vertex AI):
+/// `model` and the `dropped` fields out, the cloud's `anthropic_version` in
+/// (unless the client set one), and with `betas`, the client's
+/// `anthropic-beta` values as the body's `anthropic_beta`. A body that is not
+/// a JSON object goes as it is.
+pub(crate) fn cloud_body(
+    body: &[u8],
+    version: &str,
+    dropped: &[&str],
+    betas: Option<&HeaderMap>,
+) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(mut body)) = serde_json::from_slice(body) else {
+        return body.to_vec();
+    };
+    body.remove("model");
+    for field in dropped {
+        body.remove(*field);
+    }
+    body.entry("anthropic_version")
+        .or_insert_with(|| serde_json::json!(version));
+    let betas: Vec<&str> = betas
+        .into_iter()
+        .flat_map(|headers| headers.get_all("anthropic-beta"))
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if !betas.is_empty() {
+        body.entry("anthropic_beta")
+            .or_insert_with(|| serde_json::json!(betas));
+    }
+    serde_json::to_vec(&serde_json::Value::Object(body)).expect("a Value serializes")
+}

@@ -23,7 +23,6 @@ use crate::config::ProviderConfig;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use reqwest::RequestBuilder;
-use serde_json::{Value, json};
 use std::time::SystemTime;
 
 /// The `anthropic_version` Bedrock wants in a Claude body.
@@ -83,25 +82,7 @@ fn is_claude(model: &str) -> bool {
 /// A Messages body as `InvokeModel` wants it: no `model` or `stream`,
 /// Bedrock's `anthropic_version`, and the client's beta values in the body.
 pub fn claude_body(body: &[u8], client_headers: &axum::http::HeaderMap) -> Vec<u8> {
-    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(body) else {
-        return body.to_vec();
-    };
-    body.remove("model");
-    body.remove("stream");
-    body.entry("anthropic_version")
-        .or_insert_with(|| json!(ANTHROPIC_VERSION));
-    let betas: Vec<&str> = client_headers
-        .get_all("anthropic-beta")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
-    if !betas.is_empty() {
-        body.entry("anthropic_beta").or_insert_with(|| json!(betas));
-    }
-    serde_json::to_vec(&Value::Object(body)).expect("a Value serializes")
+    super::anthropic::cloud_body(body, ANTHROPIC_VERSION, &["stream"], Some(client_headers))
 }
 
 impl Upstream for Bedrock {
@@ -168,6 +149,7 @@ impl Upstream for Bedrock {
 mod tests {
     use super::*;
     use axum::http::{HeaderMap, HeaderValue};
+    use serde_json::{Value, json};
 
     #[test]
     fn claude_bodies_lose_model_and_stream_and_carry_version_and_betas() {

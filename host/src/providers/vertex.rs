@@ -22,7 +22,6 @@ use crate::config::ProviderConfig;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use reqwest::RequestBuilder;
-use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 
@@ -90,13 +89,7 @@ fn is_claude(model: &str) -> bool {
 /// A Messages body as `rawPredict` wants it: no `model`, Vertex's
 /// `anthropic_version`.
 fn claude_body(body: &[u8]) -> Vec<u8> {
-    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(body) else {
-        return body.to_vec();
-    };
-    body.remove("model");
-    body.entry("anthropic_version")
-        .or_insert_with(|| json!(ANTHROPIC_VERSION));
-    serde_json::to_vec(&Value::Object(body)).expect("a Value serializes")
+    super::anthropic::cloud_body(body, ANTHROPIC_VERSION, &[], None)
 }
 
 impl Upstream for Vertex {
