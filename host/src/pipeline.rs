@@ -55,6 +55,7 @@ use crate::api::sse::{SseEvent, SseParser, format_event};
 use crate::api::stream::StreamTransformer;
 use crate::audit::{AuditSink, RequestFacts};
 use crate::auth::Caller;
+use crate::canonical::Dialect;
 use crate::gateway::Gateway;
 use crate::governance::usage::{Usage, UsageMeter};
 use crate::governance::{self, Ticket};
@@ -243,6 +244,13 @@ pub(crate) async fn chat_request(
     extra: &mut Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Response, ApiError> {
     let Authenticated { caller, call } = who;
+    let key_id = caller.key_id.clone().unwrap_or_default();
+    let request = match api {
+        Api::Responses => {
+            responses::continue_conversation(&gateway.conversations, &key_id, request).await?
+        }
+        _ => request,
+    };
     let stream = request
         .get("stream")
         .and_then(Value::as_bool)
@@ -334,6 +342,15 @@ pub(crate) async fn chat_request(
     if observed.logs_bodies() {
         observed.facts().request_body = Some(checked.to_string());
     }
+    // a Responses answer that sluice makes (not OpenAI's) is kept, with the
+    // checked input that led to it
+    let keep =
+        (api == Api::Responses && responses::wants_store(&request)).then(|| responses::Keep {
+            key_id: key_id.clone(),
+            input: responses::input_items(&checked),
+        });
+    let keep_unless_openais =
+        |served: Dialect| keep.clone().filter(|_| served != Dialect::Responses);
     if route.provider.answers_locally() {
         let echo = EchoCall {
             request: &checked,
@@ -342,7 +359,8 @@ pub(crate) async fn chat_request(
             ticket,
         };
         let response_ctx = context(api, Phase::Response, &route, &caller);
-        return echo_response(api, echo, guardrails, response_ctx, call).await;
+        let answer = echo_response(api, echo, guardrails, response_ctx, call).await?;
+        return Ok(kept(answer, keep));
     }
     // cache: a fresh answer to this exact request, if there is one, judged
     // again by this request's response guardrails
@@ -447,7 +465,7 @@ pub(crate) async fn chat_request(
                 target: served.route.qualified(),
                 body: String::new(),
             });
-            return Ok(sse_response(
+            let answer = sse_response(
                 SseParser::with_limit(gateway.limits.max_stream_event),
                 transformer,
                 translator,
@@ -455,7 +473,8 @@ pub(crate) async fn chat_request(
                 recorder,
                 call.observed,
                 events,
-            ));
+            );
+            return Ok(kept(answer, keep_unless_openais(upstream)));
         }
         Answer::Whole(answer) => answer,
     };
@@ -482,7 +501,18 @@ pub(crate) async fn chat_request(
         };
         caching.cache.put(caching.key, entry).await;
     }
-    Ok(json_response(StatusCode::OK, &answer))
+    Ok(kept(
+        json_response(StatusCode::OK, &answer),
+        keep_unless_openais(upstream),
+    ))
+}
+
+/// `answer`, marked to be kept by the Responses edge when `keep` says so.
+fn kept(mut answer: Response, keep: Option<responses::Keep>) -> Response {
+    if let Some(keep) = keep {
+        answer.extensions_mut().insert(keep);
+    }
+    answer
 }
 
 /// A request's use of the response cache.
