@@ -210,6 +210,26 @@ async fn openai_targets_get_responses_as_they_are_with_built_in_tools() {
     }
 }
 
+/// Text that a Responses stream carries only where it repeats itself (no
+/// deltas), and text in a built-in tool's item, are checked too: the
+/// address reaches the client nowhere, streamed or whole.
+#[tokio::test]
+async fn every_text_of_a_responses_answer_is_checked() {
+    let h = gateway::start(PII).await;
+    for stream in [false, true] {
+        let (status, body) = respond(
+            &h,
+            json!({"model": "@oa/leak-everywhere", "input": "search", "stream": stream,
+                   "tools": [{"type": "web_search"}]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains(LEAKED_EMAIL), "stream {stream}: {body}");
+        assert!(body.contains("It is [EMAIL_1]."), "stream {stream}: {body}");
+        assert!(body.contains("who is [EMAIL_1]"), "stream {stream}: {body}");
+    }
+}
+
 /// A conversation on a target that does not store it (Anthropic): sluice
 /// keeps each answer under an id of its own, continues it from
 /// `previous_response_id` (the earlier turns go upstream again, checked:
