@@ -11,6 +11,7 @@ use crate::providers::Providers;
 use crate::response_cache::ResponseCache;
 use crate::routing::Routing;
 use crate::sandbox::Sandbox;
+use crate::stored_responses::Conversations;
 use crate::telemetry::{Metrics, RequestLog};
 use std::sync::Arc;
 
@@ -49,6 +50,8 @@ pub struct Gateway {
     pub routing: Routing,
     /// The response cache, when enabled.
     pub response_cache: Option<Arc<ResponseCache>>,
+    /// Responses sluice keeps for `previous_response_id` (in the state store).
+    pub conversations: Conversations,
     /// The process's metrics (kept across reloads).
     pub metrics: Arc<Metrics>,
     /// The request log, unless `never`.
@@ -133,6 +136,13 @@ impl Gateway {
                 Governance::open(config).await?,
             ),
         };
+        let conversations = match previous {
+            Some(p) => p.conversations.clone(),
+            None => Conversations::new(
+                crate::stored_responses::open(&config.state)?,
+                config.state.responses_ttl_hours(),
+            ),
+        };
         let response_cache = match previous {
             Some(p) if p.config.response_cache == config.response_cache => p.response_cache.clone(),
             _ => ResponseCache::open(&config.response_cache, config.state.redis.as_ref()).await?,
@@ -151,6 +161,7 @@ impl Gateway {
             governance,
             routing: Routing::new(config),
             response_cache,
+            conversations,
             metrics,
             request_log,
             config: Arc::new(config.clone()),

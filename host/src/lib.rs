@@ -53,6 +53,7 @@ pub mod scan;
 pub mod secret;
 pub mod server;
 pub mod sqlite;
+pub mod stored_responses;
 pub mod telemetry;
 #[cfg(test)]
 mod test_json;

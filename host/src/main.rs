@@ -519,7 +519,7 @@ fn run_usage(args: UsageArgs) -> anyhow::Result<u8> {
     let state_config = match (&args.db, &args.config) {
         (Some(db), _) => sluice::config::StateConfig {
             path: Some(db.clone()),
-            redis: None,
+            ..Default::default()
         },
         (None, Some(config)) => Config::load(config)?.state,
         (None, None) => Config::embedded_default().state,

@@ -30,7 +30,11 @@
 //! ```
 //!
 //! The endpoints beside chat (embeddings, token counting) pass the same
-//! phases without routing configs or streams: [`forward`].
+//! phases without routing configs or streams: [`forward`]. The Responses API
+//! is a client dialect of these phases, with what only it has (kept
+//! conversations, built-in tools) in [`responses`]. The echo provider's
+//! answer is made in [`echo_answer`]; a streamed answer's way to the client
+//! (parse, meter, translate, guard) is [`stream`].
 //!
 //! Each guardrail check (request, response, or a streamed window) hands its
 //! flags, redactions, blocks and plugin failures to the audit trail
@@ -46,22 +50,25 @@
 //! request-log line ([`crate::telemetry`]). Spans: `request` around it all,
 //! `auth`, `guardrails` per check, `attempt` per try of a target.
 
+mod echo_answer;
 pub mod forward;
 pub mod responses;
+mod stream;
 
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments::{self, Extracted};
-use crate::api::sse::{SseEvent, SseParser, format_event};
+use crate::api::sse::SseParser;
 use crate::api::stream::StreamTransformer;
 use crate::audit::{AuditSink, RequestFacts};
 use crate::auth::Caller;
+use crate::canonical::Dialect;
 use crate::gateway::Gateway;
 use crate::governance::usage::{Usage, UsageMeter};
 use crate::governance::{self, Ticket};
 use crate::guardrails::redact::{self, SharedPlaceholders};
 use crate::guardrails::stream::StreamGuard;
 use crate::guardrails::{Guardrails, StopAt};
-use crate::providers::{Route, echo};
+use crate::providers::Route;
 use crate::response_cache::{
     self, CACHE_HEADER, Entry as CacheEntry, Mode as CacheMode, Recorder, ResponseCache,
 };
@@ -74,10 +81,12 @@ use crate::translate::{self, StreamTranslator};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use echo_answer::{EchoCall, echo_response};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
+use stream::{Metering, sse_response};
 use tracing::Instrument;
 
 /// The response header that carries the request's id (also in its audit records).
@@ -243,6 +252,13 @@ pub(crate) async fn chat_request(
     extra: &mut Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Response, ApiError> {
     let Authenticated { caller, call } = who;
+    let key_id = caller.key_id.clone().unwrap_or_default();
+    let request = match api {
+        Api::Responses => {
+            responses::continue_conversation(&gateway.conversations, &key_id, request).await?
+        }
+        _ => request,
+    };
     let stream = request
         .get("stream")
         .and_then(Value::as_bool)
@@ -334,6 +350,15 @@ pub(crate) async fn chat_request(
     if observed.logs_bodies() {
         observed.facts().request_body = Some(checked.to_string());
     }
+    // a Responses answer that sluice makes (not OpenAI's) is kept, with the
+    // checked input that led to it
+    let keep =
+        (api == Api::Responses && responses::wants_store(&request)).then(|| responses::Keep {
+            key_id: key_id.clone(),
+            input: responses::input_items(&checked),
+        });
+    let keep_unless_openais =
+        |served: Dialect| keep.clone().filter(|_| served != Dialect::Responses);
     if route.provider.answers_locally() {
         let echo = EchoCall {
             request: &checked,
@@ -342,7 +367,8 @@ pub(crate) async fn chat_request(
             ticket,
         };
         let response_ctx = context(api, Phase::Response, &route, &caller);
-        return echo_response(api, echo, guardrails, response_ctx, call).await;
+        let answer = echo_response(api, echo, guardrails, response_ctx, call).await?;
+        return Ok(kept(answer, keep));
     }
     // cache: a fresh answer to this exact request, if there is one, judged
     // again by this request's response guardrails
@@ -447,7 +473,7 @@ pub(crate) async fn chat_request(
                 target: served.route.qualified(),
                 body: String::new(),
             });
-            return Ok(sse_response(
+            let answer = sse_response(
                 SseParser::with_limit(gateway.limits.max_stream_event),
                 transformer,
                 translator,
@@ -455,7 +481,8 @@ pub(crate) async fn chat_request(
                 recorder,
                 call.observed,
                 events,
-            ));
+            );
+            return Ok(kept(answer, keep_unless_openais(upstream)));
         }
         Answer::Whole(answer) => answer,
     };
@@ -482,7 +509,18 @@ pub(crate) async fn chat_request(
         };
         caching.cache.put(caching.key, entry).await;
     }
-    Ok(json_response(StatusCode::OK, &answer))
+    Ok(kept(
+        json_response(StatusCode::OK, &answer),
+        keep_unless_openais(upstream),
+    ))
+}
+
+/// `answer`, marked to be kept by the Responses edge when `keep` says so.
+fn kept(mut answer: Response, keep: Option<responses::Keep>) -> Response {
+    if let Some(keep) = keep {
+        answer.extensions_mut().insert(keep);
+    }
+    answer
 }
 
 /// A request's use of the response cache.
@@ -807,238 +845,6 @@ pub(crate) struct Call {
     audit: Option<AuditSink>,
     placeholders: SharedPlaceholders,
     observed: Observed,
-}
-
-/// What the echo provider answers.
-struct EchoCall<'a> {
-    request: &'a Value,
-    route: &'a Route<'a>,
-    stream: bool,
-    ticket: Ticket,
-}
-
-/// The echo provider's answer, through the response guardrails like any other.
-async fn echo_response(
-    api: Api,
-    echo: EchoCall<'_>,
-    guardrails: Guardrails,
-    ctx: Context,
-    call: Call,
-) -> Result<Response, ApiError> {
-    let EchoCall {
-        request,
-        route,
-        stream,
-        mut ticket,
-    } = echo;
-    let text = echo::echo_text(request);
-    let prompt_tokens = echo::approx_tokens(&request.to_string());
-    let id = format!("echo-{:016x}", rand_id());
-    let model = &route.model;
-    if !stream {
-        let answer = match api {
-            Api::OpenAi => echo::openai_completion(&id, model, &text, prompt_tokens),
-            Api::Anthropic => echo::anthropic_message(&id, model, &text, prompt_tokens),
-            Api::Responses => echo::responses_answer(&id, model, &text, prompt_tokens),
-        };
-        if let Some(usage) = Usage::from_answer(api.dialect(), &answer) {
-            ticket.set_usage(usage);
-        }
-        let observed = call.observed.clone();
-        let extract = chat_segments(api, Phase::Response);
-        let answer = guard_body(&guardrails, ctx, answer, extract, call).await?;
-        if observed.logs_bodies() {
-            observed.facts().response_body = Some(answer.to_string());
-        }
-        return Ok(json_response(StatusCode::OK, &answer));
-    }
-    let mut sse = String::new();
-    let client_wants_usage = request
-        .pointer("/stream_options/include_usage")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    match api {
-        Api::OpenAi => {
-            for chunk in echo::openai_chunks(&id, model, &text, prompt_tokens, true) {
-                sse.push_str(&format_event(None, &chunk.to_string()));
-            }
-            sse.push_str(&format_event(None, "[DONE]"));
-        }
-        Api::Anthropic => {
-            for (event, data) in echo::anthropic_events(&id, model, &text, prompt_tokens) {
-                sse.push_str(&format_event(Some(event), &data.to_string()));
-            }
-        }
-        Api::Responses => {
-            for (event, data) in echo::responses_events(&id, model, &text, prompt_tokens) {
-                sse.push_str(&format_event(event.as_deref(), &data));
-            }
-        }
-    }
-    let guard = StreamGuard::new(guardrails, ctx, call.audit, call.placeholders)
-        .observed_by(call.observed.clone());
-    let events = futures_util::stream::once(async move { Ok::<_, String>(Bytes::from(sse)) });
-    let mut transformer = StreamTransformer::new(api, guard);
-    transformer.strip_usage = api == Api::OpenAi && !client_wants_usage;
-    let metering = Metering {
-        meter: UsageMeter::new(api.dialect()),
-        ticket,
-    };
-    let parser = SseParser::default();
-    Ok(sse_response(
-        parser,
-        transformer,
-        None,
-        metering,
-        None,
-        call.observed,
-        events,
-    ))
-}
-
-/// A streaming response: upstream bytes → events → guarded events → client. If
-/// the client goes away, the body is dropped, and with it the upstream request.
-fn sse_response<S>(
-    parser: SseParser,
-    transformer: StreamTransformer,
-    translator: Option<StreamTranslator>,
-    metering: Metering,
-    recorder: Option<Recorder>,
-    observed: Observed,
-    upstream: S,
-) -> Response
-where
-    S: futures_util::Stream<Item = Result<Bytes, String>> + Send + 'static,
-{
-    let state = StreamState {
-        upstream: Box::pin(upstream),
-        parser,
-        translator,
-        transformer,
-        metering,
-        recorder,
-        observed,
-        sent_at: None,
-        done: false,
-    };
-    let body = futures_util::stream::unfold(state, |mut state| async move {
-        if let Some(sent_at) = state.sent_at.take() {
-            state.observed.waited_on_client(sent_at.elapsed());
-        }
-        while !state.done {
-            let waiting = Instant::now();
-            let item = state.upstream.next().await;
-            state.observed.waited_upstream(waiting.elapsed());
-            let content_before = state.transformer.content_released;
-            let out = state.step(item);
-            if !out.is_empty() {
-                if state.transformer.content_released > content_before {
-                    state.observed.sent_content();
-                }
-                state.observed.add_response_text(&out);
-                state.sent_at = Some(Instant::now());
-                return Some((Ok::<_, std::io::Error>(Bytes::from(out)), state));
-            }
-        }
-        None
-    });
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
-struct StreamState<S> {
-    upstream: std::pin::Pin<Box<S>>,
-    parser: SseParser,
-    translator: Option<StreamTranslator>,
-    transformer: StreamTransformer,
-    metering: Metering,
-    /// Keeps the bytes for the response cache, when it is on.
-    recorder: Option<Recorder>,
-    /// The request's metrics and log line.
-    observed: Observed,
-    /// When the last output was handed to the client.
-    sent_at: Option<Instant>,
-    done: bool,
-}
-
-/// A stream's usage as the provider reports it, and the ticket it goes on. The
-/// ticket records when the stream state is dropped: at its end, or when the
-/// client goes away.
-struct Metering {
-    meter: UsageMeter,
-    ticket: Ticket,
-}
-
-impl<S> StreamState<S> {
-    /// Handles one item of the upstream (`None`: it ended); returns the output.
-    fn step(&mut self, item: Option<Result<Bytes, String>>) -> String {
-        let out = match item {
-            Some(Ok(bytes)) => match self.parser.feed(&bytes) {
-                Ok(events) => events.into_iter().map(|event| self.handle(event)).collect(),
-                Err(message) => self.transformer.fail(ErrorKind::BadGateway, &message),
-            },
-            Some(Err(message)) => self.transformer.fail(
-                ErrorKind::BadGateway,
-                &format!("the provider's stream broke off: {message}"),
-            ),
-            None => {
-                let mut out = String::new();
-                if let Some(event) = self.parser.finish() {
-                    out.push_str(&self.handle(event));
-                }
-                out + &self.transformer.on_upstream_end()
-            }
-        };
-        self.done = self.transformer.ended;
-        if let Some((kind, message)) = self.transformer.failure.take() {
-            // The client got a 200 and then an error event: its status stays.
-            self.observed.facts().error = Some((kind.label(), message));
-        }
-        self.record(&out);
-        out
-    }
-
-    /// Keeps `out` for the response cache; at a good end of a stream no
-    /// guardrail changed, caches it.
-    fn record(&mut self, out: &str) {
-        let Some(recorder) = &mut self.recorder else {
-            return;
-        };
-        if !recorder.push(out) {
-            self.recorder = None;
-            return;
-        }
-        if self.done
-            && let Some(recorder) = self.recorder.take()
-            && self.transformer.completed
-            && !self.transformer.redacted()
-        {
-            recorder.finish();
-        }
-    }
-
-    /// One upstream event: metered, translated (if needed), then guarded.
-    fn handle(&mut self, event: SseEvent) -> String {
-        self.metering.meter.observe(&event.data);
-        if let Some(usage) = self.metering.meter.usage() {
-            self.metering.ticket.set_usage(usage);
-        }
-        let transformer = &mut self.transformer;
-        match &mut self.translator {
-            Some(translator) => translator
-                .on_event(event)
-                .into_iter()
-                .map(|e| transformer.on_event(e))
-                .collect(),
-            None => transformer.on_event(event),
-        }
-    }
 }
 
 /// `response` with `headers` set (replacing the gateway's own of the same

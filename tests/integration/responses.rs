@@ -209,3 +209,131 @@ async fn openai_targets_get_responses_as_they_are_with_built_in_tools() {
         );
     }
 }
+
+/// Text that a Responses stream carries only where it repeats itself (no
+/// deltas), and text in a built-in tool's item, are checked too: the
+/// address reaches the client nowhere, streamed or whole.
+#[tokio::test]
+async fn every_text_of_a_responses_answer_is_checked() {
+    let h = gateway::start(PII).await;
+    for stream in [false, true] {
+        let (status, body) = respond(
+            &h,
+            json!({"model": "@oa/leak-everywhere", "input": "search", "stream": stream,
+                   "tools": [{"type": "web_search"}]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains(LEAKED_EMAIL), "stream {stream}: {body}");
+        assert!(body.contains("It is [EMAIL_1]."), "stream {stream}: {body}");
+        assert!(body.contains("who is [EMAIL_1]"), "stream {stream}: {body}");
+    }
+}
+
+/// A conversation on a target that does not store it (Anthropic): sluice
+/// keeps each answer under an id of its own, continues it from
+/// `previous_response_id` (the earlier turns go upstream again, checked:
+/// redacted), serves it at `GET /v1/responses/{id}` to its key only, and
+/// forgets it on `DELETE`; `store: false` keeps nothing.
+#[tokio::test]
+async fn sluice_keeps_conversations_for_targets_that_do_not() {
+    const OTHER_KEY: &str = "gw-key-team-b-9876543210";
+    let extra = format!("{PII}\n[[keys]]\nid = \"team-b\"\nkey = \"{OTHER_KEY}\"\n");
+    let h = gateway::start(&extra).await;
+    let (status, body) = respond(
+        &h,
+        json!({"model": "@an/echo-last", "input": "I am jane.doe@example.com"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let first: Value = serde_json::from_str(&body).unwrap();
+    let first_id = first["id"].as_str().unwrap().to_string();
+    assert!(
+        first_id.starts_with("resp_") && first_id.len() > 20,
+        "{first_id}"
+    );
+    // continued, streamed
+    let (status, body) = respond(
+        &h,
+        json!({"model": "@an/echo-last", "input": "and again", "stream": true,
+               "previous_response_id": first_id}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let sent = h.mock.last().body;
+    let turns = sent["messages"].as_array().unwrap();
+    assert_eq!(
+        turns.len(),
+        3,
+        "the first turn, its answer, the new input: {sent}"
+    );
+    assert_eq!(turns[1]["role"], "assistant");
+    assert!(!sent.to_string().contains("jane.doe@example.com"), "{sent}");
+    assert!(sent.to_string().contains("I am [EMAIL_1]"), "{sent}");
+    let completed = events(&body).pop().unwrap();
+    assert_eq!(completed["type"], "response.completed", "{body}");
+    let second_id = completed["response"]["id"].as_str().unwrap().to_string();
+    assert_ne!(second_id, first_id);
+    // read back, by its key only
+    let get = |id: &str, key: &str| {
+        h.client
+            .get(format!("{}/v1/responses/{id}", h.base))
+            .bearer_auth(key)
+            .send()
+    };
+    let response = get(&second_id, KEY).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let stored: Value = response.json().await.unwrap();
+    assert_eq!(stored["id"], second_id, "{stored}");
+    let message = stored["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "message")
+        .unwrap();
+    assert_eq!(
+        message["content"][0]["text"], "you said: and again",
+        "{stored}"
+    );
+    let response = get(&second_id, OTHER_KEY).await.unwrap();
+    assert_eq!(
+        response.status(),
+        404,
+        "another key's responses do not exist for it"
+    );
+    let (status, body) = {
+        let response = h
+            .client
+            .post(format!("{}/v1/responses", h.base))
+            .bearer_auth(OTHER_KEY)
+            .json(
+                &json!({"model": "@an/echo-last", "input": "x", "previous_response_id": second_id}),
+            )
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    assert_eq!(status, 400, "nor can it continue them: {body}");
+    // forgotten
+    let deleted = h
+        .client
+        .delete(format!("{}/v1/responses/{second_id}", h.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let deleted: Value = deleted.json().await.unwrap();
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(get(&second_id, KEY).await.unwrap().status(), 404);
+    // store: false keeps nothing
+    let (_, body) = respond(
+        &h,
+        json!({"model": "@an/echo-last", "input": "forget me", "store": false}),
+    )
+    .await;
+    let unkept: Value = serde_json::from_str(&body).unwrap();
+    let id = unkept["id"].as_str().unwrap();
+    assert_eq!(get(id, KEY).await.unwrap().status(), 404);
+}

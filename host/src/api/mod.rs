@@ -5,7 +5,8 @@
 //! | `POST /v1/chat/completions` | OpenAI Chat Completions (streaming and not) |
 //! | `GET /v1/models` | OpenAI or Anthropic model list (by the client's headers; [`models`]) |
 //! | `POST /v1/embeddings` | OpenAI embeddings (auth, scope, limits, request guardrails, usage, audit) |
-//! | `POST /v1/responses` | OpenAI Responses (streaming and not; function tools), through the chat phases |
+//! | `POST /v1/responses` | OpenAI Responses (streaming and not), through the chat phases |
+//! | `GET`, `DELETE /v1/responses/{id}` | a response sluice kept (for `previous_response_id`), for the key that made it |
 //! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
 //! | `POST /v1/messages/count_tokens` | Anthropic token counting (the same phases; no cost) |
 //! | `POST /messages`, `/messages/count_tokens` | the same, for clients given the root URL as an Anthropic base URL |
@@ -32,7 +33,7 @@ use crate::pipeline;
 use crate::pipeline::forward::Endpoint;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -59,6 +60,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/messages", post(anthropic_messages))
         .route("/v1/responses", post(openai_responses))
+        .route(
+            "/v1/responses/{id}",
+            get(stored_response).delete(delete_stored_response),
+        )
         .route("/v1/messages/count_tokens", post(count_tokens))
         // Clients on the Vercel AI SDK (Cline's Anthropic provider, opencode)
         // post to `BASE/messages`; given the root URL, to `/messages`.
@@ -239,6 +244,24 @@ async fn openai_chat(State(gateway): State<Arc<Gateway>>, request: Request) -> R
 
 async fn anthropic_messages(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     chat(gateway, Api::Anthropic, request).await
+}
+
+/// A response sluice kept ([`pipeline::responses::stored`]).
+async fn stored_response(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    pipeline::responses::stored(gateway, false, id, headers).await
+}
+
+/// Forgets a response sluice kept ([`pipeline::responses::stored`]).
+async fn delete_stored_response(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    pipeline::responses::stored(gateway, true, id, headers).await
 }
 
 /// The Responses API, through the chat phases ([`pipeline::responses`]).

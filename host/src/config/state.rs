@@ -1,5 +1,6 @@
 //! `[state]`: where governance state lives — managed gateway keys, budget and
-//! rate-limit counters, usage totals.
+//! rate-limit counters, usage totals, and the Responses that sluice keeps for
+//! `previous_response_id`.
 //!
 //! By default that is a SQLite file beside the config, which one gateway process
 //! owns. With `redis`, several gateway processes share one Redis server and so
@@ -20,9 +21,22 @@ pub struct StateConfig {
     /// use `${ENV}` for the password). When set, state is kept there instead of
     /// the SQLite file, shared by every gateway process that points at it.
     pub redis: Option<Secret>,
+    /// How long a Responses answer that sluice keeps (for a later
+    /// `previous_response_id` on a target that does not store it) is kept,
+    /// in hours. Default 720 (30 days, as OpenAI keeps them).
+    pub responses_ttl_hours: Option<u64>,
 }
 
+/// How long kept Responses answers live when the config does not say.
+const DEFAULT_RESPONSES_TTL_HOURS: u64 = 720;
+
 impl StateConfig {
+    /// How long a kept Responses answer lives, in hours.
+    pub fn responses_ttl_hours(&self) -> u64 {
+        self.responses_ttl_hours
+            .unwrap_or(DEFAULT_RESPONSES_TTL_HOURS)
+    }
+
     /// The SQLite file.
     pub fn database(&self) -> PathBuf {
         self.path

@@ -281,6 +281,29 @@ mod tests {
     }
 
     #[test]
+    fn responses_count_cached_input_apart_whole_and_streamed() {
+        let usage = json!({"input_tokens": 100, "input_tokens_details": {"cached_tokens": 60},
+                           "output_tokens": 7, "output_tokens_details": {"reasoning_tokens": 5}});
+        let expected = Usage {
+            input_tokens: 40,
+            output_tokens: 7,
+            cache_read_tokens: 60,
+            cache_write_tokens: 0,
+        };
+        let answer = json!({"object": "response", "usage": usage});
+        assert_eq!(
+            Usage::from_answer(Dialect::Responses, &answer),
+            Some(expected)
+        );
+        let mut meter = UsageMeter::new(Dialect::Responses);
+        meter.observe(r#"{"type":"response.created","response":{"usage":null}}"#);
+        assert_eq!(meter.usage(), None);
+        let completed = json!({"type": "response.completed", "response": {"usage": usage}});
+        meter.observe(&completed.to_string());
+        assert_eq!(meter.usage(), Some(expected));
+    }
+
+    #[test]
     fn openai_streams_report_usage_in_the_last_chunk() {
         let mut meter = UsageMeter::new(Dialect::Chat);
         meter.observe(r#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#);

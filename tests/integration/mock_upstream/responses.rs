@@ -2,7 +2,9 @@
 //! not, written from OpenAI's API reference (not from sluice's codec): the
 //! same model names as the rest of the mock, plus `web-search`, which runs
 //! OpenAI's built-in web search (a `web_search_call` item, then a message
-//! with a URL citation). A request with a `previous_response_id` is answered
+//! with a URL citation), and `leak-everywhere`, whose search query and text
+//! both hold [`LEAKED_EMAIL`] and whose stream has no deltas: the text comes
+//! only in the events that repeat it when done. A request with a `previous_response_id` is answered
 //! as a continuation, and the id is echoed in the answer.
 
 use super::{AGENT_COMMAND, LEAKED_EMAIL, Shared, TOOL_EMAIL, error, pieces, record, special, sse};
@@ -63,6 +65,11 @@ fn output(model: &str, body: &Value) -> Vec<Value> {
             &format!("Sure. You can reach me at {LEAKED_EMAIL} any time."),
             json!([]),
         )],
+        ("leak-everywhere", _) => vec![
+            json!({"type": "web_search_call", "id": "ws_1", "status": "completed",
+                   "action": {"type": "search", "query": format!("who is {LEAKED_EMAIL}")}}),
+            message(&format!("It is {LEAKED_EMAIL}."), json!([])),
+        ],
         ("web-search", _) => vec![
             json!({"type": "web_search_call", "id": "ws_1", "status": "completed",
                    "action": {"type": "search", "query": last_user_text(body)}}),
