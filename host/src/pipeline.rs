@@ -805,8 +805,15 @@ fn upstream_error(
     match serde_json::from_slice::<Value>(body) {
         // A body in the client's own error shape passes unchanged; a cloud's
         // (AWS's `{"message"}`, Google's `{"error": {"status"}}`) is
-        // rewritten even when the dialect is the client's.
-        Ok(body) if body.is_object() && !translating && is_error_of(api, &body) => Ok(body),
+        // rewritten even when the dialect is the client's, when its message
+        // can be read (else it passes as it is, losing nothing).
+        Ok(body)
+            if body.is_object()
+                && !translating
+                && (is_error_of(api, &body) || translate::error_message(&body).is_none()) =>
+        {
+            Ok(body)
+        }
         Ok(body) if body.is_object() => {
             let message =
                 translate::error_message(&body).unwrap_or("the provider reported an error");
