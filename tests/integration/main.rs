@@ -8,6 +8,8 @@ mod bench_smoke;
 mod builtins;
 mod claude_code;
 mod cli;
+mod console;
+mod console_browser;
 mod contract;
 mod gateway;
 mod governance;

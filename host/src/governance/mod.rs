@@ -121,6 +121,29 @@ impl Governance {
         self.state.usage(from_ms, to_ms).await
     }
 
+    /// Usage by hour, key, team and model ([`State::usage_rollup`]), off the
+    /// async workers for the SQLite store.
+    pub async fn usage_rollup(
+        self: &Arc<Self>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> anyhow::Result<Vec<(UsageKey, Totals)>> {
+        if let State::Local(_) = &*self.state {
+            let governance = self.clone();
+            return tokio::task::spawn_blocking(move || match &*governance.state {
+                State::Local(local) => local.usage_rollup(from_ms, to_ms),
+                State::Redis(_) => unreachable!("checked above"),
+            })
+            .await?;
+        }
+        self.state.usage_rollup(from_ms, to_ms).await
+    }
+
+    /// The configured budgets and rate limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Checks `request` against every limit it falls under and counts it.
     /// Admitted, it gets a [`Ticket`] (which records its usage when dropped) and
     /// the rate-limit headers for its response.

@@ -182,6 +182,67 @@ impl LocalState {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Counters named `prefix…suffix`, in windows not yet over.
+    pub fn counters(&self, prefix: &str, suffix: &str) -> Vec<(String, i64)> {
+        let now = crate::clock::now_ms();
+        let counters = self
+            .inner
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut found: Vec<(String, i64)> = counters
+            .iter()
+            .filter(|(name, c)| {
+                c.expires_ms > now
+                    && name.len() >= prefix.len() + suffix.len()
+                    && name.starts_with(prefix)
+                    && name.ends_with(suffix)
+            })
+            .map(|(name, c)| (name.clone(), c.value))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Usage of the hours in `[from_ms, to_ms)`, added up by hour, key, team
+    /// and model in SQL (the primary key's order, so without a sort).
+    pub fn usage_rollup(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> anyhow::Result<Vec<(UsageKey, Totals)>> {
+        self.inner.save()?;
+        let db = self
+            .inner
+            .db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sums: Vec<String> = TOTAL_NAMES.iter().map(|n| format!("SUM({n})")).collect();
+        let mut select = db.prepare_cached(&format!(
+            "SELECT hour_ms, key_id, team, model, {} FROM sluice_usage \
+             WHERE hour_ms >= ?1 AND hour_ms < ?2 GROUP BY hour_ms, key_id, team, model",
+            sums.join(", ")
+        ))?;
+        let rows = select.query_map([from_ms, to_ms], |row| {
+            let mut columns = [0i64; 7];
+            for (i, column) in columns.iter_mut().enumerate() {
+                *column = row.get(4 + i)?;
+            }
+            Ok((
+                UsageKey {
+                    hour_ms: row.get(0)?,
+                    key_id: row.get(1)?,
+                    team: row.get(2)?,
+                    model: row.get(3)?,
+                    provider: String::new(),
+                    tags: Default::default(),
+                },
+                Totals::from_columns(columns),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Stops the saver and saves what is left.
     pub fn close(&self) {
         if let Some((stop, thread)) = self

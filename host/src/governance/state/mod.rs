@@ -207,6 +207,42 @@ impl State {
         }
     }
 
+    /// The counters whose names start with `prefix` and end with `suffix`,
+    /// with their values (the budgets page: every counter of a limit's window).
+    pub async fn counters(&self, prefix: &str, suffix: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        match self {
+            State::Local(local) => Ok(local.counters(prefix, suffix)),
+            State::Redis(redis) => redis.counters(prefix, suffix).await,
+        }
+    }
+
+    /// Usage totals of the hours in `[from_ms, to_ms)` by hour, key, team and
+    /// model (tags and providers added together): what the overview reads.
+    pub async fn usage_rollup(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> anyhow::Result<Vec<(UsageKey, Totals)>> {
+        match self {
+            State::Local(local) => local.usage_rollup(from_ms, to_ms),
+            State::Redis(redis) => Ok(redis
+                .usage(from_ms, to_ms)
+                .await?
+                .into_iter()
+                .map(|(key, totals)| {
+                    (
+                        UsageKey {
+                            provider: String::new(),
+                            tags: BTreeMap::new(),
+                            ..key
+                        },
+                        totals,
+                    )
+                })
+                .collect()),
+        }
+    }
+
     /// Whether the store can be used now: always for the local one (it is in
     /// memory), a `PING` for Redis.
     pub async fn ping(&self) -> anyhow::Result<()> {
