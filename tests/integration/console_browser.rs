@@ -246,7 +246,7 @@ async fn usage_csv_matches_the_cli(browser: &Client, h: &Harness) {
     let cookie = browser.get_named_cookie("sluice_console").await.unwrap();
     let csv = h
         .client
-        .get(&href)
+        .get(format!("{}{href}", h.base))
         .header("cookie", format!("sluice_console={}", cookie.value()))
         .send()
         .await

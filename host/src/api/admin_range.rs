@@ -71,10 +71,12 @@ impl Range {
         }
     }
 
-    /// `[from, to)` ending at `now_ms`, `from` at the start of its bucket.
+    /// `[from, to)`: the buckets of the range, the last one the bucket of
+    /// `now_ms` (so far): 60 minutes, 24 hours or 30 days.
     pub fn bounds(self, now_ms: i64) -> (i64, i64) {
-        let from = now_ms - self.len_ms() + 1;
-        (from - from.rem_euclid(self.bucket_ms()), now_ms + 1)
+        let bucket = self.bucket_ms();
+        let current = now_ms - now_ms.rem_euclid(bucket);
+        (current - (self.len_ms() / bucket - 1) * bucket, now_ms + 1)
     }
 }
 
@@ -105,6 +107,8 @@ mod tests {
         let now = 100 * DAY_MS + 5 * HOUR_MS + 7;
         let (from, to) = Range::Day.bounds(now);
         assert_eq!(from % HOUR_MS, 0);
-        assert!(to - from > DAY_MS && to - from <= DAY_MS + HOUR_MS);
+        assert!(to - from > DAY_MS - HOUR_MS && to - from <= DAY_MS);
+        let (from, to) = Range::Hour.bounds(now);
+        assert_eq!((to - 1 - from) / MINUTE_MS + 1, 60);
     }
 }

@@ -10,7 +10,7 @@
 //! Security, in the order a request meets it:
 //!
 //! 1. [`security_headers`]: a Content-Security-Policy with no inline script
-//!    or style, no framing, no referrer, nothing cached.
+//!    or style, no framing, no referrer to other sites, nothing cached.
 //! 2. [`session`]: sign-in with the admin key gives a signed, `HttpOnly`,
 //!    `SameSite=Strict` cookie; every form that changes something carries the
 //!    session's CSRF token and must come from the console's own origin.
@@ -91,9 +91,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send
+    // `Origin: null` with the console's own forms, which the origin check refuses.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers
