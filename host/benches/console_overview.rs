@@ -102,6 +102,7 @@ fn fill(path: &Path, rows: usize) {
 
 #[tokio::main]
 async fn main() {
+    sluice::server::install_crypto_provider();
     let rows = arg("--rows", 1_000_000);
     let runs = arg("--runs", 7);
     let dir = tempfile::tempdir().unwrap();

@@ -95,51 +95,90 @@ pub async fn with_traffic() -> Traffic {
     }
 }
 
-/// A form body.
-pub fn encode<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
-        .finish()
+/// Who a test request comes from.
+#[derive(Clone, Copy)]
+pub enum Who<'a> {
+    /// No key, no session.
+    Nobody,
+    /// `Authorization: Bearer` with this key.
+    Bearer(&'a str),
+    /// This session cookie (`sluice_console=...`).
+    Session(&'a str),
 }
 
-/// A client that does not follow redirects (to see them).
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// A request to `base` + `path` as `who`, with `headers`; redirects are not
+/// followed (to see them).
+fn request(
+    method: reqwest::Method,
+    base: &str,
+    path: &str,
+    who: Who<'_>,
+    headers: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
+    let client = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
+        .unwrap();
+    let mut request = client.request(method, format!("{base}{path}"));
+    match who {
+        Who::Nobody => {}
+        Who::Bearer(key) => request = request.bearer_auth(key),
+        Who::Session(cookie) => request = request.header("cookie", cookie),
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+}
+
+/// `GET base+path` as `who`.
+pub async fn get(base: &str, path: &str, who: Who<'_>) -> reqwest::Response {
+    request(reqwest::Method::GET, base, path, who, &[])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A form `POST` to `base+path` as `who`, with `headers`.
+pub async fn post_form<K: AsRef<str>, V: AsRef<str>>(
+    base: &str,
+    path: &str,
+    who: Who<'_>,
+    fields: &[(K, V)],
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+        .finish();
+    request(reqwest::Method::POST, base, path, who, headers)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
         .unwrap()
 }
 
 async fn admin_get(h: &Harness, path: &str) -> Value {
-    let response = h
-        .client
-        .get(format!("{}{path}", h.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap();
+    let response = get(&h.base, path, Who::Bearer(ADMIN_KEY)).await;
     assert_eq!(response.status(), 200, "{path}");
     response.json().await.unwrap()
 }
 
 /// Signs in; the session cookie (`name=value`) and the page's CSRF token.
 pub async fn sign_in(base: &str) -> (String, String) {
-    let response = client()
-        .post(format!("{base}/console/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode(&[("admin_key", ADMIN_KEY)]))
-        .send()
-        .await
-        .unwrap();
+    let response = post_form(
+        base,
+        "/console/login",
+        Who::Nobody,
+        &[("admin_key", ADMIN_KEY)],
+        &[],
+    )
+    .await;
     assert_eq!(response.status(), 303);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_string();
-    let page = client()
-        .get(format!("{base}/console"))
-        .header("cookie", &cookie)
-        .send()
+    let page = get(base, "/console", Who::Session(&cookie))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -252,89 +291,57 @@ async fn the_admin_views_need_the_admin_key() {
         "/admin/guardrails",
         "/admin/audit/verify",
     ] {
-        let none = h
-            .client
-            .get(format!("{}{path}", h.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(none.status(), 401, "{path}");
-        let gateway_key = h
-            .client
-            .get(format!("{}{path}", h.base))
-            .bearer_auth(KEY)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(gateway_key.status(), 401, "{path}");
+        assert_eq!(
+            get(&h.base, path, Who::Nobody).await.status(),
+            401,
+            "{path}"
+        );
+        assert_eq!(
+            get(&h.base, path, Who::Bearer(KEY)).await.status(),
+            401,
+            "{path}"
+        );
         admin_get(&h, path).await;
     }
-    let bad = h
-        .client
-        .get(format!("{}/admin/overview?range=week", h.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap();
+    let bad = get(
+        &h.base,
+        "/admin/overview?range=week",
+        Who::Bearer(ADMIN_KEY),
+    )
+    .await;
     assert_eq!(bad.status(), 400);
     let body: Value = bad.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("`range`")
-    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`range`"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_an_admin_key_the_console_is_off_and_says_how_to_turn_it_on() {
     let h = start("").await;
     for path in ["/console", "/console/login", "/console/keys"] {
-        let response = client()
-            .get(format!("{}{path}", h.base))
-            .send()
-            .await
-            .unwrap();
+        let response = get(&h.base, path, Who::Nobody).await;
         assert_eq!(response.status(), 404, "{path}");
         let page = response.text().await.unwrap();
         assert!(page.contains("The console is off"), "{page}");
         assert!(page.contains("SLUICE_ADMIN_KEY"));
     }
-    let login = client()
-        .post(format!("{}/console/login", h.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode(&[("admin_key", "anything-at-all-0123")]))
-        .send()
-        .await
-        .unwrap();
+    let fields = [("admin_key", "anything-at-all-0123")];
+    let login = post_form(&h.base, "/console/login", Who::Nobody, &fields, &[]).await;
     assert_eq!(login.status(), 404);
-    let api = h
-        .client
-        .get(format!("{}/admin/overview", h.base))
-        .send()
-        .await
-        .unwrap();
+    let api = get(&h.base, "/admin/overview", Who::Nobody).await;
     assert_eq!(api.status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_gives_a_strict_cookie_and_sign_out_ends_the_session() {
     let h = start(CONFIG).await;
-    let page = client()
-        .get(format!("{}/console", h.base))
-        .send()
-        .await
-        .unwrap();
+    let base = h.base.as_str();
+    let page = get(base, "/console", Who::Nobody).await;
     assert_eq!(page.status(), 303, "signed out: to the sign-in page");
     assert_eq!(page.headers()["location"], "/console/login");
 
-    let response = client()
-        .post(format!("{}/console/login", h.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode(&[("admin_key", ADMIN_KEY)]))
-        .send()
-        .await
-        .unwrap();
+    let key = [("admin_key", ADMIN_KEY)];
+    let response = post_form(base, "/console/login", Who::Nobody, &key, &[]).await;
     assert_eq!(response.status(), 303);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("sluice_console="), "{cookie}");
@@ -343,59 +350,26 @@ async fn sign_in_gives_a_strict_cookie_and_sign_out_ends_the_session() {
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: not Secure");
     assert!(!cookie.contains(ADMIN_KEY));
-    let over_tls = client()
-        .post(format!("{}/console/login", h.base))
-        .header("x-forwarded-proto", "https")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode(&[("admin_key", ADMIN_KEY)]))
-        .send()
-        .await
-        .unwrap();
+    let tls = [("x-forwarded-proto", "https")];
+    let over_tls = post_form(base, "/console/login", Who::Nobody, &key, &tls).await;
     let secure = over_tls.headers()["set-cookie"].to_str().unwrap();
     assert!(secure.contains("; Secure"), "{secure}");
 
-    let (cookie, csrf) = sign_in(&h.base).await;
+    let (cookie, csrf) = sign_in(base).await;
     // The session opens the admin API's reads too (the console's own scripts).
-    let api = client()
-        .get(format!("{}/admin/overview", h.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let api = get(base, "/admin/overview", Who::Session(&cookie)).await;
     assert_eq!(api.status(), 200);
-    // A session cookie from another admin key is refused.
-    let forged = client()
-        .get(format!("{}/console", h.base))
-        .header(
-            "cookie",
-            format!("sluice_console=99999999999999.abcd.{}", "0".repeat(64)),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 303);
+    // A cookie not signed with this gateway's admin key is refused.
+    let forged = format!("sluice_console=99999999999999.abcd.{}", "0".repeat(64));
+    let page = get(base, "/console", Who::Session(&forged)).await;
+    assert_eq!(page.status(), 303);
 
-    let signed_out = client()
-        .post(format!("{}/console/logout", h.base))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode(&[("csrf", csrf.as_str())]))
-        .send()
-        .await
-        .unwrap();
+    let fields = [("csrf", csrf.as_str())];
+    let signed_out = post_form(base, "/console/logout", Who::Session(&cookie), &fields, &[]).await;
     assert_eq!(signed_out.status(), 303);
-    assert!(
-        signed_out.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
-    );
-    let after = client()
-        .get(format!("{}/console", h.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let cleared = signed_out.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let after = get(base, "/console", Who::Session(&cookie)).await;
     assert_eq!(after.status(), 303, "the old cookie no longer works");
 
     let records = h.audit_records(3).await;
@@ -411,46 +385,28 @@ async fn sign_in_gives_a_strict_cookie_and_sign_out_ends_the_session() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_without_its_csrf_token_or_from_another_site_is_refused() {
     let h = start(CONFIG).await;
-    let (cookie, csrf) = sign_in(&h.base).await;
-    let post = |fields: Vec<(&'static str, String)>, origin: Option<&'static str>| {
-        let mut request = client()
-            .post(format!("{}/console/keys", h.base))
-            .header("cookie", &cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode(&fields));
-        if let Some(origin) = origin {
-            request = request.header("origin", origin);
-        }
-        request.send()
+    let base = h.base.as_str();
+    let (cookie, csrf) = sign_in(base).await;
+    let me = Who::Session(&cookie);
+    let create = async |fields: &[(&str, &str)], headers: &[(&str, &str)]| {
+        post_form(base, "/console/keys", me, fields, headers).await
     };
-    let without = post(vec![("id", "no-token".into())], None).await.unwrap();
+    let without = create(&[("id", "no-token")], &[]).await;
     assert_eq!(without.status(), 403);
-    let wrong = post(
-        vec![("id", "wrong-token".into()), ("csrf", "0".repeat(32))],
-        None,
-    )
-    .await
-    .unwrap();
+    let zeros = "0".repeat(32);
+    let wrong = create(&[("id", "wrong-token"), ("csrf", &zeros)], &[]).await;
     assert_eq!(wrong.status(), 403);
-    let elsewhere = post(
-        vec![("id", "elsewhere".into()), ("csrf", csrf.clone())],
-        Some("http://evil.example"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(elsewhere.status(), 403);
+    let elsewhere = [("origin", "http://evil.example")];
+    let refused = create(&[("id", "elsewhere"), ("csrf", &csrf)], &elsewhere).await;
+    assert_eq!(refused.status(), 403);
 
-    let created = post(
-        vec![
-            ("id", "ci-bot".into()),
-            ("team", "platform".into()),
-            ("allowed_models", "@oa/*".into()),
-            ("csrf", csrf.clone()),
-        ],
-        None,
-    )
-    .await
-    .unwrap();
+    let fields = [
+        ("id", "ci-bot"),
+        ("team", "platform"),
+        ("allowed_models", "@oa/*"),
+        ("csrf", &csrf),
+    ];
+    let created = create(&fields, &[]).await;
     assert_eq!(created.status(), 200);
     let page = created.text().await.unwrap();
     let secret = page
@@ -462,30 +418,30 @@ async fn a_change_without_its_csrf_token_or_from_another_site_is_refused() {
     assert!(secret.len() > 20);
     // It works, and it is never shown again.
     assert_eq!(ask(&h, &secret, "hi").await.status(), 200);
-    let list = client()
-        .get(format!("{}/console/keys", h.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get(base, "/console/keys", me).await.text().await.unwrap();
     assert!(list.contains("ci-bot"));
     assert!(!list.contains(&secret));
 
     // The admin API through a session: writes need the token in a header.
-    let revoke = |token: Option<&str>| {
-        let mut request = client()
-            .delete(format!("{}/admin/keys/ci-bot", h.base))
-            .header("cookie", &cookie);
-        if let Some(token) = token {
-            request = request.header("x-csrf-token", token);
-        }
-        request.send()
+    let revoke = |headers: &'static [(&'static str, &'static str)]| {
+        request(
+            reqwest::Method::DELETE,
+            base,
+            "/admin/keys/ci-bot",
+            me,
+            headers,
+        )
+        .send()
     };
-    assert_eq!(revoke(None).await.unwrap().status(), 403);
-    assert_eq!(revoke(Some(&csrf)).await.unwrap().status(), 200);
+    assert_eq!(revoke(&[]).await.unwrap().status(), 403);
+    let with_token = request(
+        reqwest::Method::DELETE,
+        base,
+        "/admin/keys/ci-bot",
+        me,
+        &[("x-csrf-token", &csrf)],
+    );
+    assert_eq!(with_token.send().await.unwrap().status(), 200);
     h.gateway.keys.managed().unwrap().mark_stale();
     assert_eq!(ask(&h, &secret, "hi").await.status(), 401);
 
@@ -507,12 +463,8 @@ async fn a_change_without_its_csrf_token_or_from_another_site_is_refused() {
         .iter()
         .find(|r| r.rule.as_deref() == Some("keys.create"))
         .unwrap();
-    assert!(
-        create
-            .metadata
-            .iter()
-            .any(|(k, v)| k == "via" && v == "console")
-    );
+    let via = create.metadata.iter().find(|(k, _)| k == "via");
+    assert_eq!(via.map(|(_, v)| v.as_str()), Some("console"));
     let trail = format!("{records:?}");
     assert!(!trail.contains(&secret), "no secret in the audit trail");
 }
@@ -520,19 +472,22 @@ async fn a_change_without_its_csrf_token_or_from_another_site_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_admin_keys_are_limited_per_address() {
     let h = start(CONFIG).await;
-    let login = |key: &'static str| {
-        client()
-            .post(format!("{}/console/login", h.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode(&[("admin_key", key)]))
-            .send()
+    let login = async |key: &str| {
+        post_form(
+            &h.base,
+            "/console/login",
+            Who::Nobody,
+            &[("admin_key", key)],
+            &[],
+        )
+        .await
     };
     for _ in 0..5 {
-        let refused = login("not-the-admin-key-at-all").await.unwrap();
+        let refused = login("not-the-admin-key-at-all").await;
         assert_eq!(refused.status(), 401);
         assert!(refused.headers().get("set-cookie").is_none());
     }
-    let locked = login(ADMIN_KEY).await.unwrap();
+    let locked = login(ADMIN_KEY).await;
     assert_eq!(locked.status(), 429, "even the right key waits");
     let wait: u64 = locked.headers()["retry-after"]
         .to_str()
@@ -546,8 +501,9 @@ async fn wrong_admin_keys_are_limited_per_address() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_page_has_a_strict_csp_and_no_inline_script_style_or_secret() {
     let t = with_traffic().await;
-    let h = &t.harness;
-    let (cookie, _) = sign_in(&h.base).await;
+    let base = t.harness.base.as_str();
+    let (cookie, _) = sign_in(base).await;
+    let me = Who::Session(&cookie);
     for path in [
         "/console",
         "/console?range=1h",
@@ -561,16 +517,11 @@ async fn every_page_has_a_strict_csp_and_no_inline_script_style_or_secret() {
         "/console/guardrails",
         "/console/login",
     ] {
-        let response = client()
-            .get(format!("{}{path}", h.base))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
+        let response = get(base, path, me).await;
+        let status = response.status();
         assert!(
-            response.status() == 200 || (path == "/console/login" && response.status() == 303),
-            "{path}: {}",
-            response.status()
+            status == 200 || (path == "/console/login" && status == 303),
+            "{path}: {status}"
         );
         let csp = response.headers()["content-security-policy"]
             .to_str()
@@ -592,15 +543,106 @@ async fn every_page_has_a_strict_csp_and_no_inline_script_style_or_secret() {
             assert!(!page.contains(secret), "{path} shows {secret}");
         }
     }
-    let audit = client()
-        .get(format!("{}/console/audit?action=block", h.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let audit = get(base, "/console/audit?action=block", me).await;
+    let audit = audit.text().await.unwrap();
     assert!(audit.contains(&t.blocked), "the blocked request is listed");
     assert!(!audit.contains("data-action=\"redact\""), "only blocks");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_views_read_redis_state_and_a_postgresql_trail() {
+    let Some(redis) = crate::support::RedisDb::create() else {
+        return;
+    };
+    let Some(schema) = crate::support::PostgresSchema::create() else {
+        return;
+    };
+    let mock = crate::mock_upstream::MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[admin]
+key = "{ADMIN_KEY}"
+
+[state]
+redis = {redis:?}
+
+[audit]
+url = {pg:?}
+hash_key = "test-audit-hash-key"
+
+[[providers]]
+slug = "oa"
+kind = "openai"
+base_url = "http://{addr}/v1"
+api_key = "{PROVIDER_KEY}"
+
+[[keys]]
+id = "team-a"
+key = "{KEY}"
+metadata = {{ team = "a" }}
+
+[pricing."echo-last"]
+input = 3.0
+output = 15.0
+
+[[budgets]]
+id = "team-a-daily"
+team = "a"
+period = "day"
+cost_usd = 0.0005
+
+[[guardrails]]
+plugin = "org-rules"
+settings.rules = [{{ id = "codename", keywords = ["Project Falcon"], action = "block" }}]
+"#,
+            redis = redis.url,
+            pg = schema.url,
+            addr = mock.addr,
+        ),
+    )
+    .unwrap();
+    let served = crate::support::spawn_serve(&config, std::process::Stdio::null(), &[]).await;
+    let client = reqwest::Client::new();
+    for text in ["hello", "again", "about Project Falcon"] {
+        client
+            .post(format!("{}/v1/chat/completions", served.base))
+            .bearer_auth(KEY)
+            .json(
+                &json!({"model": "@oa/echo-last", "messages": [{"role": "user", "content": text}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let view = async |path: &str| -> Value {
+        let response = get(&served.base, path, Who::Bearer(ADMIN_KEY)).await;
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.unwrap()
+    };
+    // Usage and audit records are written a moment after the answers.
+    let mut overview = Value::Null;
+    for _ in 0..100 {
+        overview = view("/admin/overview?range=1h").await;
+        let hits = view("/admin/guardrails?range=1h").await;
+        if overview["usage"]["requests"] == 3
+            && hits["rules"].as_array().is_some_and(|r| !r.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(overview["usage"]["requests"], 3, "{overview:#}");
+    assert_eq!(overview["usage"]["top_teams"][0]["name"], "a");
+    let budgets = view("/admin/budgets").await;
+    let counter = &budgets["data"][0]["counters"][0];
+    assert_eq!(counter["value"], "a", "{budgets:#}");
+    assert!(counter["used"].as_f64().unwrap() > 0.0);
+    let hits = view("/admin/guardrails?range=1h").await;
+    assert_eq!(hits["rules"][0]["rule"], "org-rules.codename", "{hits:#}");
+    assert_eq!(hits["rules"][0]["outcomes"]["block"], 1);
+    assert_eq!(view("/admin/audit/verify").await["ok"], true);
 }

@@ -9,7 +9,7 @@
 //! With `SLUICE_CONSOLE_SCREENSHOTS=DIR` it saves a screenshot of each page
 //! there (how docs/console/*.png are made).
 
-use crate::console::{ADMIN_KEY, Traffic, with_traffic};
+use crate::console::{ADMIN_KEY, Traffic, Who, get, with_traffic};
 use crate::gateway::Harness;
 use crate::support::{free_port, offline, sluice, text};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -244,16 +244,9 @@ async fn usage_csv_matches_the_cli(browser: &Client, h: &Harness) {
     screenshot(browser, "usage").await;
     let href = attr(browser, "#csv-export", "href").await;
     let cookie = browser.get_named_cookie("sluice_console").await.unwrap();
-    let csv = h
-        .client
-        .get(format!("{}{href}", h.base))
-        .header("cookie", format!("sluice_console={}", cookie.value()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let session = format!("sluice_console={}", cookie.value());
+    let csv = get(&h.base, &href, Who::Session(&session)).await;
+    let csv = csv.text().await.unwrap();
     let query: Vec<(String, String)> = url_pairs(&href);
     let since = &query.iter().find(|(k, _)| k == "since").unwrap().1;
     let output = sluice()

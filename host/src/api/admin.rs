@@ -113,11 +113,10 @@ pub async fn usage(
 /// "broken_at": seq, "what": "..."}` naming the first record whose link does
 /// not hold.
 pub async fn audit_verify(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let result = match authorize(&gateway, &headers, Access::Read) {
-        Ok(_) => verify_json(&gateway).await,
-        Err(error) => Err(error),
-    };
-    super::admin_overview::respond(result)
+    super::admin_query::read_view(&gateway, &headers, None, async |_| {
+        verify_json(&gateway).await
+    })
+    .await
 }
 
 /// The chain's status, as `/admin/audit/verify` answers it.

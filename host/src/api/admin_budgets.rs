@@ -1,10 +1,9 @@
 //! `GET /admin/budgets`: every budget and rate limit with its counters in the
 //! current window: spent or counted against the limit, and when it resets.
 
-use super::admin_overview::respond;
+use super::admin_query::read_view;
 use super::error::{ApiError, ErrorKind};
 use crate::clock::{format_time, now_ms};
-use crate::console::session::{Access, authorize};
 use crate::gateway::Gateway;
 use crate::governance::limits::Kind;
 use crate::governance::window::Window;
@@ -16,11 +15,10 @@ use std::sync::Arc;
 
 /// `GET /admin/budgets`.
 pub async fn budgets(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let result = async {
-        authorize(&gateway, &headers, Access::Read)?;
+    read_view(&gateway, &headers, None, async |_| {
         budgets_json(&gateway, now_ms()).await
-    };
-    respond(result.await)
+    })
+    .await
 }
 
 /// A counter's value in the limit's unit: dollars for cost, else a count.

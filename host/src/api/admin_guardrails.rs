@@ -2,12 +2,10 @@
 //! audit trail: hits per guardrail and rule, by outcome, and per guardrail
 //! over time. Administrators' actions are left out.
 
-use super::admin_overview::respond;
-use super::admin_range::{Range, pairs, param};
+use super::admin_query::{Range, range_of, read_view};
 use super::error::{ApiError, ErrorKind};
 use crate::audit::{Filter, RecordOutcome};
 use crate::clock::{format_time, now_ms};
-use crate::console::session::{Access, authorize};
 use crate::gateway::Gateway;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -25,12 +23,10 @@ pub async fn guardrails(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let result = async {
-        authorize(&gateway, &headers, Access::Read)?;
-        let range = Range::parse(param(&pairs(query.as_deref()), "range"))?;
-        guardrails_json(&gateway, range, now_ms()).await
-    };
-    respond(result.await)
+    read_view(&gateway, &headers, query.as_deref(), async |pairs| {
+        guardrails_json(&gateway, range_of(&pairs)?, now_ms()).await
+    })
+    .await
 }
 
 /// Hits over `range` ending at `now`.

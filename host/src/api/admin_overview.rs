@@ -6,17 +6,16 @@
 //! cost and the top teams, keys and models come from the state store, so they
 //! survive restarts and add up over every process that shares it.
 
-use super::admin_range::{Range, pairs, param};
-use super::error::{Api, ApiError, ErrorKind};
+use super::admin_query::{Range, range_of, read_view};
+use super::error::{ApiError, ErrorKind};
 use crate::clock::{format_time, now_ms};
-use crate::console::session::{Access, authorize};
 use crate::gateway::Gateway;
-use crate::governance::state::{Totals, UsageKey};
+use crate::governance::state::Totals;
+use crate::governance::summary::Summary;
 use crate::telemetry::recent::Counts;
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -30,12 +29,10 @@ pub async fn overview(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let result = async {
-        authorize(&gateway, &headers, Access::Read)?;
-        let range = Range::parse(param(&pairs(query.as_deref()), "range"))?;
-        overview_json(&gateway, range, now_ms()).await
-    };
-    respond(result.await)
+    read_view(&gateway, &headers, query.as_deref(), async |pairs| {
+        overview_json(&gateway, range_of(&pairs)?, now_ms()).await
+    })
+    .await
 }
 
 /// `GET /admin/providers?range=24h`.
@@ -44,20 +41,10 @@ pub async fn providers(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let result = (|| {
-        authorize(&gateway, &headers, Access::Read)?;
-        let range = Range::parse(param(&pairs(query.as_deref()), "range"))?;
-        Ok(providers_json(&gateway, range, now_ms()))
-    })();
-    respond(result)
-}
-
-/// A JSON answer, or the error in the OpenAI shape.
-pub(crate) fn respond(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(error) => error.render(Api::OpenAi),
-    }
+    read_view(&gateway, &headers, query.as_deref(), async |pairs| {
+        Ok(providers_json(&gateway, range_of(&pairs)?, now_ms()))
+    })
+    .await
 }
 
 fn ms(value: Option<f64>) -> Value {
@@ -137,9 +124,9 @@ pub async fn overview_json(gateway: &Gateway, range: Range, now: i64) -> Result<
         "source".into(),
         json!("this gateway process, since it started"),
     );
-    let rows = gateway
+    let summary = gateway
         .governance
-        .usage_rollup(from, to)
+        .usage_summary(from, to, bucket)
         .await
         .map_err(|error| {
             tracing::error!(error = %format!("{error:#}"), "cannot read usage");
@@ -154,29 +141,14 @@ pub async fn overview_json(gateway: &Gateway, range: Range, now: i64) -> Result<
         "from": format_time(from),
         "to": format_time(to),
         "traffic": traffic_json,
-        "usage": usage_json(&rows, from, to, bucket),
+        "usage": usage_json(&summary, from, to),
     }))
 }
 
 /// Usage totals, per bucket, and the top teams, keys and models by cost.
-fn usage_json(rows: &[(UsageKey, Totals)], from: i64, to: i64, bucket_ms: i64) -> Value {
-    let mut total = Totals::default();
-    let mut per_bucket: BTreeMap<i64, Totals> = BTreeMap::new();
-    let mut teams: HashMap<&str, Totals> = HashMap::new();
-    let mut keys: HashMap<&str, Totals> = HashMap::new();
-    let mut models: HashMap<&str, Totals> = HashMap::new();
-    for (key, totals) in rows {
-        total.add(totals);
-        per_bucket
-            .entry(key.hour_ms - key.hour_ms.rem_euclid(bucket_ms))
-            .or_default()
-            .add(totals);
-        teams.entry(&key.team).or_default().add(totals);
-        keys.entry(&key.key_id).or_default().add(totals);
-        models.entry(&key.model).or_default().add(totals);
-    }
-    let top = |map: HashMap<&str, Totals>| -> Value {
-        let mut ranked: Vec<(&str, Totals)> = map.into_iter().collect();
+fn usage_json(summary: &Summary, from: i64, to: i64) -> Value {
+    let top = |map: &HashMap<String, Totals>| -> Value {
+        let mut ranked: Vec<(&String, &Totals)> = map.iter().collect();
         ranked.sort_by(|a, b| {
             (b.1.cost_nanos, b.1.requests, a.0).cmp(&(a.1.cost_nanos, a.1.requests, b.0))
         });
@@ -184,24 +156,25 @@ fn usage_json(rows: &[(UsageKey, Totals)], from: i64, to: i64, bucket_ms: i64) -
             .into_iter()
             .take(TOP)
             .map(|(name, totals)| {
-                let mut entry = usage_entry(&totals);
+                let mut entry = usage_entry(totals);
                 entry.insert("name".into(), json!(name));
                 Value::Object(entry)
             })
             .collect()
     };
-    let series: Vec<Value> = buckets(from, to, bucket_ms)
+    let series: Vec<Value> = buckets(from, to, summary.bucket_ms)
         .map(|start| {
-            let mut entry = usage_entry(&per_bucket.get(&start).copied().unwrap_or_default());
+            let totals = summary.per_bucket.get(&start).copied().unwrap_or_default();
+            let mut entry = usage_entry(&totals);
             entry.insert("time".into(), json!(format_time(start)));
             Value::Object(entry)
         })
         .collect();
-    let mut out = usage_entry(&total);
+    let mut out = usage_entry(&summary.total);
     out.insert("series".into(), Value::Array(series));
-    out.insert("top_teams".into(), top(teams));
-    out.insert("top_keys".into(), top(keys));
-    out.insert("top_models".into(), top(models));
+    out.insert("top_teams".into(), top(&summary.teams));
+    out.insert("top_keys".into(), top(&summary.keys));
+    out.insert("top_models".into(), top(&summary.models));
     out.insert("source".into(), json!("the state store"));
     Value::Object(out)
 }

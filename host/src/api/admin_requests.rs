@@ -3,10 +3,8 @@
 //! when `[request_log] bodies` is on, and then as redacted), oldest first. A
 //! script polls with the `last` of one answer as the next `after`.
 
-use super::admin_overview::respond;
-use super::admin_range::{pairs, param};
+use super::admin_query::{param, read_view};
 use super::error::{ApiError, ErrorKind};
-use crate::console::session::{Access, authorize};
 use crate::gateway::Gateway;
 use crate::telemetry::recent::KEEP_LINES;
 use axum::extract::{RawQuery, State};
@@ -24,9 +22,7 @@ pub async fn requests(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let result = (|| {
-        authorize(&gateway, &headers, Access::Read)?;
-        let pairs = pairs(query.as_deref());
+    read_view(&gateway, &headers, query.as_deref(), async |pairs| {
         let number = |name: &str, default: u64| -> Result<u64, ApiError> {
             param(&pairs, name).map_or(Ok(default), |v| {
                 v.parse().map_err(|_| {
@@ -40,8 +36,8 @@ pub async fn requests(
         let after = number("after", 0)?;
         let limit = number("limit", DEFAULT_LIMIT as u64)?.clamp(1, KEEP_LINES as u64) as usize;
         Ok(requests_json(&gateway, after, limit))
-    })();
-    respond(result)
+    })
+    .await
 }
 
 /// The lines after `after`, at most `limit`.

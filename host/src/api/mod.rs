@@ -27,7 +27,7 @@ pub mod admin_budgets;
 pub mod admin_guardrails;
 pub mod admin_keys;
 pub mod admin_overview;
-pub mod admin_range;
+pub mod admin_query;
 pub mod admin_requests;
 pub mod catch_panic;
 pub mod error;

@@ -13,10 +13,17 @@ const LEFT: f64 = 56.0;
 const BOTTOM: f64 = 22.0;
 const TOP: f64 = 10.0;
 
-/// One point of a series: its label (a time) and value.
+/// One point of a series: its label (a time) and value (NaN: no value, which
+/// a column draws as nothing and a line skips).
 pub type Point = (String, f64);
 
+/// The sum of the values that are numbers.
+fn sum(values: impl Iterator<Item = f64>) -> f64 {
+    values.filter(|v| !v.is_nan()).sum()
+}
+
 fn scale_max(values: impl Iterator<Item = f64>) -> f64 {
+    // `f64::max` ignores NaN.
     let max = values.fold(0.0f64, f64::max);
     if max <= 0.0 { 1.0 } else { max * 1.1 }
 }
@@ -62,7 +69,7 @@ pub fn columns(
         return empty(name, title);
     }
     let max = scale_max(points.iter().map(|p| p.1));
-    let total: f64 = points.iter().map(|p| p.1).sum();
+    let total = sum(points.iter().map(|p| p.1));
     let step = (WIDTH - LEFT) / points.len() as f64;
     let bar = (step * 0.8).max(1.0);
     let bottom = HEIGHT - BOTTOM;
@@ -73,7 +80,7 @@ pub fn columns(
                 viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img" {
                 title { (title) }
                 (axes(max, &points[0].0, &points[points.len() - 1].0, format))
-                @for (i, (label, value)) in points.iter().enumerate() {
+                @for (i, (label, value)) in points.iter().enumerate().filter(|(_, p)| !p.1.is_nan()) {
                     @let y = y_of(*value, max);
                     rect.bar x=(LEFT + i as f64 * step + (step - bar) / 2.0) y=(y)
                         width=(bar) height=((bottom - y).max(0.0)) {
@@ -101,7 +108,7 @@ pub fn lines(
     let max = scale_max(series.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
     let count = longest.len();
     let step = (WIDTH - LEFT) / count.max(2).saturating_sub(1) as f64;
-    let total: f64 = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).sum();
+    let total = sum(series.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
     html! {
         figure.chart {
             figcaption {
@@ -116,12 +123,13 @@ pub fn lines(
                 (axes(max, &longest[0].0, &longest[count - 1].0, format))
                 @for (i, (label, points)) in series.iter().enumerate() {
                     @let path: Vec<String> = points.iter().enumerate()
+                        .filter(|(_, p)| !p.1.is_nan())
                         .map(|(j, p)| format!("{:.1},{:.1}", LEFT + j as f64 * step, y_of(p.1, max)))
                         .collect();
                     polyline class={ "line s" (i) } points=(path.join(" ")) {
                         title { (label) }
                     }
-                    @for (j, (at, value)) in points.iter().enumerate() {
+                    @for (j, (at, value)) in points.iter().enumerate().filter(|(_, p)| !p.1.is_nan()) {
                         circle class={ "dot s" (i) } cx=(LEFT + j as f64 * step) cy=(y_of(*value, max)) r="2.5" {
                             title { (label) " " (at) ": " (format(*value)) }
                         }
@@ -141,7 +149,7 @@ pub fn ranking(name: &str, title: &str, items: &[(String, f64, String)]) -> Mark
     let row = 22.0;
     let height = row * items.len() as f64 + 4.0;
     let label_width = 170.0;
-    let total: f64 = items.iter().map(|i| i.1).sum();
+    let total = sum(items.iter().map(|i| i.1));
     html! {
         figure.chart {
             figcaption { (title) }
@@ -199,6 +207,23 @@ mod tests {
         assert!(svg.contains("data-points=\"2\""));
         assert!(!svg.contains("<b>"));
         assert!(!svg.contains("style="));
+    }
+
+    #[test]
+    fn a_line_skips_missing_values() {
+        let svg = lines(
+            "latency",
+            "Latency",
+            &[(
+                "p50",
+                vec![("a".into(), 1.0), ("b".into(), f64::NAN), ("c".into(), 3.0)],
+            )],
+            &|v| format!("{v}"),
+        )
+        .into_string();
+        assert_eq!(svg.matches("<circle").count(), 2, "{svg}");
+        assert!(svg.contains("data-total=\"4\""));
+        assert!(!svg.contains("NaN"));
     }
 
     #[test]

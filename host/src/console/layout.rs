@@ -4,9 +4,12 @@
 use super::session::{self, Session};
 use crate::api::error::ApiError;
 use crate::gateway::Gateway;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
+use std::sync::Arc;
 
 /// The pages, as the navigation lists them: path, title.
 const PAGES: &[(&str, &str)] = &[
@@ -19,14 +22,25 @@ const PAGES: &[(&str, &str)] = &[
     ("/console/guardrails", "Guardrails & providers"),
 ];
 
-/// The session of a page's request; otherwise the answer to send instead:
-/// the "console is off" page, or the sign-in page.
-pub fn signed_in(gateway: &Gateway, headers: &HeaderMap) -> Result<Session, Box<Response>> {
-    if !gateway.admin_key.is_set() {
-        return Err(Box::new(off()));
+/// The session of a page's request: every console page takes it. Without
+/// one, the page answers with the sign-in page, or, without an admin key, with
+/// the page that says the console is off.
+pub struct SignedIn(pub Session);
+
+impl FromRequestParts<Arc<Gateway>> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gateway: &Arc<Gateway>,
+    ) -> Result<Self, Response> {
+        if !gateway.admin_key.is_set() {
+            return Err(off());
+        }
+        session::current(gateway, &parts.headers, crate::clock::now_ms())
+            .map(SignedIn)
+            .ok_or_else(|| Redirect::to("/console/login").into_response())
     }
-    session::current(gateway, headers, crate::clock::now_ms())
-        .ok_or_else(|| Box::new(Redirect::to("/console/login").into_response()))
 }
 
 fn head(title: &str) -> Markup {

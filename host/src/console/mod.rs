@@ -69,9 +69,7 @@ pub fn routes() -> Router<Arc<Gateway>> {
             "/console/keys",
             get(pages::keys::page).post(pages::keys::create),
         )
-        .route("/console/keys/{id}/rotate", post(pages::keys::rotate))
-        .route("/console/keys/{id}/revoke", post(pages::keys::revoke))
-        .route("/console/keys/{id}/update", post(pages::keys::update))
+        .route("/console/keys/{id}/{action}", post(pages::keys::act))
         .route("/console/audit", get(pages::audit::page))
         .route("/console/requests", get(pages::requests::page))
         .route("/console/guardrails", get(pages::guardrails::page))

@@ -3,54 +3,41 @@
 //! events together, and the hash chain's status (`/admin/audit/verify`). The
 //! trail holds no matched text; neither does this page.
 
+use super::{Fields, filter_form, filters_of};
 use crate::api::admin::{audit_page, verify_json};
-use crate::console::layout;
+use crate::console::layout::{self, SignedIn};
 use crate::gateway::Gateway;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::Value;
 use std::sync::Arc;
 
 /// The filters, as `sluice audit` names them.
-const FILTERS: &[(&str, &str)] = &[
-    ("since", "1h, 7d, 2026-11-22"),
-    ("until", "now"),
-    ("key", "key id"),
-    ("team", "team"),
-    ("tag", "name=value"),
-    ("plugin", "guardrail id"),
-    ("rule", "secrets.github-pat"),
-    ("kind", "email, secret"),
+const FILTERS: Fields = &[
+    ("since", "since", "1h, 7d, 2026-11-22"),
+    ("until", "until", "now"),
+    ("key", "key", "key id"),
+    ("team", "team", "team"),
+    ("tag", "tag", "name=value"),
+    ("plugin", "plugin", "guardrail id"),
+    ("rule", "rule", "secrets.github-pat"),
+    ("kind", "kind", "email, secret"),
     (
+        "action",
         "action",
         "flag, redact, block, fail-open, fail-closed, admin",
     ),
-    ("request", "request id"),
+    ("request", "request", "request id"),
 ];
 
 /// `GET /console/audit?action=block&since=1h`.
 pub async fn page(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let session = match layout::signed_in(&gateway, &headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .collect();
-    let mut wanted = pairs.clone();
-    if !wanted.iter().any(|(k, _)| k == "since") {
-        wanted.push(("since".into(), "7d".into()));
-    }
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&wanted)
-        .finish();
+    let (wanted, query) = filters_of(query, &[("since", "7d")]);
     let verified = verify_json(&gateway).await;
     let body = html! {
         @match &verified {
@@ -62,32 +49,13 @@ pub async fn page(
             },
             Err(error) => (layout::error(error)),
         }
-        (filters(&wanted))
+        (filter_form("audit-filters", "/console/audit", FILTERS, &wanted, "Filter"))
         @match audit_page(&gateway, &query).await {
             Ok(page) => (table(&page, &wanted)),
             Err(error) => (layout::error(&error)),
         }
     };
     layout::page("Audit", "/console/audit", &session, body)
-}
-
-fn filters(pairs: &[(String, String)]) -> Markup {
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    html! {
-        form.filters #audit-filters method="get" action="/console/audit" {
-            @for (name, hint) in FILTERS {
-                label { (name) input type="text" name=(name) value=(value(name)) placeholder=(hint); }
-            }
-            button type="submit" { "Filter" }
-            a href="/console/audit" { "clear" }
-        }
-    }
 }
 
 fn cell(value: &Value) -> String {

@@ -4,21 +4,16 @@
 use crate::api::admin_budgets::budgets_json;
 use crate::clock::now_ms;
 use crate::console::chart::meter;
-use crate::console::layout::{self, count, dollars};
+use crate::console::layout::{self, SignedIn, count, dollars};
 use crate::gateway::Gateway;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::Value;
 use std::sync::Arc;
 
 /// `GET /console/budgets`.
-pub async fn page(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let session = match layout::signed_in(&gateway, &headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
+pub async fn page(State(gateway): State<Arc<Gateway>>, SignedIn(session): SignedIn) -> Response {
     let body = match budgets_json(&gateway, now_ms()).await {
         Ok(view) => render(&view),
         Err(error) => layout::error(&error),

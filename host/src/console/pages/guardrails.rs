@@ -6,13 +6,12 @@ use super::overview::series;
 use super::range_links;
 use crate::api::admin_guardrails::guardrails_json;
 use crate::api::admin_overview::providers_json;
-use crate::api::admin_range::{Range, pairs, param};
+use crate::api::admin_query::{Range, pairs, param};
 use crate::clock::now_ms;
 use crate::console::chart;
-use crate::console::layout::{self, count, millis};
+use crate::console::layout::{self, SignedIn, count, millis};
 use crate::gateway::Gateway;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::Value;
@@ -21,13 +20,9 @@ use std::sync::Arc;
 /// `GET /console/guardrails?range=24h`.
 pub async fn page(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let session = match layout::signed_in(&gateway, &headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
     let range = match Range::parse(param(&pairs(query.as_deref()), "range")) {
         Ok(range) => range,
         Err(error) => {

@@ -6,7 +6,7 @@ use crate::api::admin_keys::{Answer, Op, run};
 use crate::api::error::ApiError;
 use crate::audit::admin::Actor;
 use crate::console::form::{Form, may_change};
-use crate::console::layout;
+use crate::console::layout::{self, SignedIn};
 use crate::console::session::Session;
 use crate::gateway::Gateway;
 use axum::body::Bytes;
@@ -32,11 +32,7 @@ enum Notice {
 }
 
 /// `GET /console/keys`.
-pub async fn page(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let session = match layout::signed_in(&gateway, &headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
+pub async fn page(State(gateway): State<Arc<Gateway>>, SignedIn(session): SignedIn) -> Response {
     render(&gateway, &session, Notice::None).await
 }
 
@@ -154,120 +150,107 @@ fn list_or_null(form: &Form, name: &str) -> Value {
     }
 }
 
-/// Checks the session and the form, then runs the operation `make` builds from
-/// the form, and shows the list with what happened.
-async fn change(
-    gateway: Arc<Gateway>,
+/// A form that changes keys, with the request's facts: who, from where, and
+/// the headers the origin check reads.
+struct Change {
+    session: Session,
     headers: HeaderMap,
-    connect: Connect,
-    body: Bytes,
-    make: impl FnOnce(&Form) -> Op,
-    done: impl FnOnce(&Value) -> Notice,
-) -> Response {
-    let session = match layout::signed_in(&gateway, &headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
-    let form = Form::parse(&body);
-    if !may_change(&session, &headers, &form) {
-        return (
-            StatusCode::FORBIDDEN,
-            "refused: the form's CSRF token is wrong or missing, or it came from another site\n",
-        )
-            .into_response();
+    client: Option<std::net::IpAddr>,
+    form: Form,
+}
+
+impl Change {
+    fn new(session: Session, headers: HeaderMap, connect: Connect, body: &[u8]) -> Change {
+        Change {
+            session,
+            headers,
+            client: connect.map(|c| c.0.0.ip()),
+            form: Form::parse(body),
+        }
     }
-    let actor = Actor::Session(session.id.clone());
-    let client = connect.map(|c| c.0.0.ip());
-    let notice = match run(&gateway, &actor, client, make(&form)).await {
-        Ok(answer) => done(&answer.json),
-        Err(error) => Notice::Failed(error),
-    };
-    render(&gateway, &session, notice).await
+
+    /// Checks the form (same origin, the session's CSRF token), runs `op` and
+    /// shows the list with what happened, as `done` says it.
+    async fn run(
+        self,
+        gateway: &Arc<Gateway>,
+        op: Op,
+        done: impl FnOnce(&Value) -> Notice,
+    ) -> Response {
+        if !may_change(&self.session, &self.headers, &self.form) {
+            return (
+                StatusCode::FORBIDDEN,
+                "refused: the form's CSRF token is wrong or missing, or it came from another site\n",
+            )
+                .into_response();
+        }
+        let actor = Actor::Session(self.session.id.clone());
+        let notice = match run(gateway, &actor, self.client, op).await {
+            Ok(answer) => done(&answer.json),
+            Err(error) => Notice::Failed(error),
+        };
+        render(gateway, &self.session, notice).await
+    }
 }
 
 /// `POST /console/keys`: creates a key.
 pub async fn create(
     State(gateway): State<Arc<Gateway>>,
+    SignedIn(session): SignedIn,
     connect: Connect,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let make = |form: &Form| {
-        let mut fields = Map::new();
-        for name in ["id", "name", "team", "expires_at"] {
-            if let Some(value) = form.get(name) {
-                fields.insert(name.into(), json!(value));
-            }
+    let change = Change::new(session, headers, connect, &body);
+    let form = &change.form;
+    let mut fields = Map::new();
+    for name in ["id", "name", "team", "expires_at"] {
+        if let Some(value) = form.get(name) {
+            fields.insert(name.into(), json!(value));
         }
-        for name in ["allowed_models", "allowed_providers", "guardrails"] {
-            if form.get(name).is_some() {
-                fields.insert(name.into(), list_or_null(form, name));
-            }
+    }
+    for name in ["allowed_models", "allowed_providers", "guardrails"] {
+        if form.get(name).is_some() {
+            fields.insert(name.into(), list_or_null(form, name));
         }
-        Op::Create(Bytes::from(Value::Object(fields).to_string()))
+    }
+    let op = Op::Create(Bytes::from(Value::Object(fields).to_string()));
+    change
+        .run(&gateway, op, |key| Notice::Secret(key.clone()))
+        .await
+}
+
+/// `POST /console/keys/{id}/{action}`: `rotate`, `revoke`, or `update` (the
+/// key's team and scopes).
+pub async fn act(
+    State(gateway): State<Arc<Gateway>>,
+    SignedIn(session): SignedIn,
+    connect: Connect,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let change = Change::new(session, headers, connect, &body);
+    let said = |verb: &'static str| {
+        move |key: &Value| Notice::Done(format!("{verb} {}.", key["id"].as_str().unwrap_or("")))
     };
-    change(gateway, headers, connect, body, make, |key| {
-        Notice::Secret(key.clone())
-    })
-    .await
-}
-
-/// `POST /console/keys/{id}/rotate`.
-pub async fn rotate(
-    State(gateway): State<Arc<Gateway>>,
-    connect: Connect,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    change(
-        gateway,
-        headers,
-        connect,
-        body,
-        |_| Op::Rotate(id),
-        |key| Notice::Secret(key.clone()),
-    )
-    .await
-}
-
-/// `POST /console/keys/{id}/revoke`.
-pub async fn revoke(
-    State(gateway): State<Arc<Gateway>>,
-    connect: Connect,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    change(
-        gateway,
-        headers,
-        connect,
-        body,
-        |_| Op::Revoke(id),
-        |key| Notice::Done(format!("Revoked {}.", key["id"].as_str().unwrap_or(""))),
-    )
-    .await
-}
-
-/// `POST /console/keys/{id}/update`: the key's team and scopes.
-pub async fn update(
-    State(gateway): State<Arc<Gateway>>,
-    connect: Connect,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let make = |form: &Form| {
-        let fields = json!({
-            "team": form.get("team"),
-            "allowed_models": list_or_null(form, "allowed_models"),
-            "allowed_providers": list_or_null(form, "allowed_providers"),
-        });
-        Op::Update(id, Bytes::from(fields.to_string()))
-    };
-    change(gateway, headers, connect, body, make, |key| {
-        Notice::Done(format!("Saved {}.", key["id"].as_str().unwrap_or("")))
-    })
-    .await
+    match action.as_str() {
+        "rotate" => {
+            change
+                .run(&gateway, Op::Rotate(id), |key| Notice::Secret(key.clone()))
+                .await
+        }
+        "revoke" => change.run(&gateway, Op::Revoke(id), said("Revoked")).await,
+        "update" => {
+            let form = &change.form;
+            let fields = json!({
+                "team": form.get("team"),
+                "allowed_models": list_or_null(form, "allowed_models"),
+                "allowed_providers": list_or_null(form, "allowed_providers"),
+            });
+            let op = Op::Update(id, Bytes::from(fields.to_string()));
+            change.run(&gateway, op, said("Saved")).await
+        }
+        _ => (StatusCode::NOT_FOUND, "no such key action\n").into_response(),
+    }
 }

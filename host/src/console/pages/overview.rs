@@ -3,13 +3,12 @@
 
 use super::range_links;
 use crate::api::admin_overview::overview_json;
-use crate::api::admin_range::{Range, pairs, param};
+use crate::api::admin_query::{Range, pairs, param};
 use crate::clock::now_ms;
 use crate::console::chart::{self, Point};
-use crate::console::layout::{self, count, dollars, millis};
+use crate::console::layout::{self, SignedIn, count, dollars, millis};
 use crate::gateway::Gateway;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::Value;
@@ -18,13 +17,9 @@ use std::sync::Arc;
 /// `GET /console`.
 pub async fn page(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let session = match layout::signed_in(&gateway, &headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
     let body = match Range::parse(param(&pairs(query.as_deref()), "range")) {
         Err(error) => layout::error(&error),
         Ok(range) => match overview_json(&gateway, range, now_ms()).await {
@@ -35,7 +30,8 @@ pub async fn page(
     layout::page("Overview", "/console", &session, body)
 }
 
-/// A series of one field of `points`, labelled by time (`HH:MM` or the date).
+/// A series of one field of `points`, labelled by time (`HH:MM` or the date);
+/// a missing value (a percentile of an empty bucket) is NaN, which charts skip.
 pub(crate) fn series(points: &Value, field: &str, range: Range) -> Vec<Point> {
     points
         .as_array()
@@ -47,7 +43,7 @@ pub(crate) fn series(points: &Value, field: &str, range: Range) -> Vec<Point> {
                 Range::Month => time.get(..10).unwrap_or(time),
                 _ => time.get(11..16).unwrap_or(time),
             };
-            (label.to_string(), p[field].as_f64().unwrap_or(0.0))
+            (label.to_string(), p[field].as_f64().unwrap_or(f64::NAN))
         })
         .collect()
 }

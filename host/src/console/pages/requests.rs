@@ -4,10 +4,9 @@
 //! `/admin/requests?after=LAST` every two seconds and adds new lines on top.
 
 use crate::api::admin_requests::requests_json;
-use crate::console::layout;
+use crate::console::layout::{self, SignedIn};
 use crate::gateway::Gateway;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::Value;
@@ -17,11 +16,7 @@ use std::sync::Arc;
 const SHOWN: usize = 100;
 
 /// `GET /console/requests`.
-pub async fn page(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let session = match layout::signed_in(&gateway, &headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
+pub async fn page(State(gateway): State<Arc<Gateway>>, SignedIn(session): SignedIn) -> Response {
     let view = requests_json(&gateway, 0, SHOWN);
     let lines: Vec<Value> = view["data"].as_array().cloned().unwrap_or_default();
     let body = html! {

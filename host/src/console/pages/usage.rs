@@ -1,12 +1,12 @@
 //! Usage and cost by team, key, model, provider or metadata tag over a chosen
 //! range (`/admin/usage`, the numbers of `sluice usage`), with CSV export.
 
+use super::{Fields, filter_form, filters_of};
 use crate::api::admin::usage_report_response;
 use crate::console::chart;
-use crate::console::layout::{self, dollars};
+use crate::console::layout::{self, SignedIn, dollars};
 use crate::gateway::Gateway;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use http_body_util::BodyExt;
 use maud::{Markup, html};
@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// The fields of the form, all passed on to `/admin/usage` as they are.
-const FIELDS: &[(&str, &str, &str)] = &[
+const FIELDS: Fields = &[
     ("since", "Since", "2026-11-22 or 7d"),
     ("until", "Until", "now"),
     ("by", "Group by", "team, key, model, provider, tag:NAME"),
@@ -29,28 +29,12 @@ const FIELDS: &[(&str, &str, &str)] = &[
 /// `GET /console/usage?since=...&by=team&per=day`.
 pub async fn page(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let session = match layout::signed_in(&gateway, &headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
-    // Empty fields are left out; the defaults: today (UTC), by team, per day.
-    let mut pairs: Vec<(String, String)> =
-        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .filter(|(k, v)| !v.trim().is_empty() && k != "format")
-            .collect();
+    // The defaults: today (UTC), by team, per day.
     let today = crate::clock::format_time(crate::clock::now_ms())[..10].to_string();
-    for (name, default) in [("since", today.as_str()), ("by", "team"), ("per", "day")] {
-        if !pairs.iter().any(|(k, _)| k == name) {
-            pairs.push((name.to_string(), default.to_string()));
-        }
-    }
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pairs)
-        .finish();
+    let (pairs, query) = filters_of(query, &[("since", &today), ("by", "team"), ("per", "day")]);
     let report = match usage_report_response(&gateway, &query).await {
         Ok(response) => {
             let bytes = response
@@ -67,35 +51,17 @@ pub async fn page(
                 "/console/usage",
                 &session,
                 html! {
-                    (form(&pairs)) (layout::error(&error))
+                    (filter_form("usage-filters", "/console/usage", FIELDS, &pairs, "Show")) (layout::error(&error))
                 },
             );
         }
     };
     let body = html! {
-        (form(&pairs))
+        (filter_form("usage-filters", "/console/usage", FIELDS, &pairs, "Show"))
         p { a.button #csv-export href={ "/admin/usage?" (query) "&format=csv" } download="usage.csv" { "Export CSV" } }
         (table_and_chart(&report))
     };
     layout::page("Usage & cost", "/console/usage", &session, body)
-}
-
-fn form(pairs: &[(String, String)]) -> Markup {
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    html! {
-        form.filters method="get" action="/console/usage" {
-            @for (name, label, hint) in FIELDS {
-                label { (label) input type="text" name=(name) value=(value(name)) placeholder=(hint); }
-            }
-            button type="submit" { "Show" }
-        }
-    }
 }
 
 fn table_and_chart(report: &Value) -> Markup {

@@ -216,30 +216,23 @@ impl State {
         }
     }
 
-    /// Usage totals of the hours in `[from_ms, to_ms)` by hour, key, team and
-    /// model (tags and providers added together): what the overview reads.
-    pub async fn usage_rollup(
+    /// Usage of the hours in `[from_ms, to_ms)` summed per bucket of
+    /// `bucket_ms` and per team, key and model: what the overview reads.
+    pub async fn usage_summary(
         &self,
         from_ms: i64,
         to_ms: i64,
-    ) -> anyhow::Result<Vec<(UsageKey, Totals)>> {
+        bucket_ms: i64,
+    ) -> anyhow::Result<super::summary::Summary> {
         match self {
-            State::Local(local) => local.usage_rollup(from_ms, to_ms),
-            State::Redis(redis) => Ok(redis
-                .usage(from_ms, to_ms)
-                .await?
-                .into_iter()
-                .map(|(key, totals)| {
-                    (
-                        UsageKey {
-                            provider: String::new(),
-                            tags: BTreeMap::new(),
-                            ..key
-                        },
-                        totals,
-                    )
-                })
-                .collect()),
+            State::Local(local) => local.usage_summary(from_ms, to_ms, bucket_ms),
+            State::Redis(redis) => {
+                let mut summary = super::summary::Summary::new(bucket_ms);
+                for (key, totals) in redis.usage(from_ms, to_ms).await? {
+                    summary.add(key.hour_ms, &key.key_id, &key.team, &key.model, &totals);
+                }
+                Ok(summary)
+            }
         }
     }
 

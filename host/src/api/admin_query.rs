@@ -1,7 +1,14 @@
-//! The time range of the admin API's views (`range=1h`, `24h`, `30d`), and the
-//! bucket width its series use.
+//! What the admin API's views share: reading a query (`range=1h|24h|30d` and
+//! its bucket width, other parameters), and the door of a read-only view
+//! ([`read_view`]).
 
-use crate::api::error::{ApiError, ErrorKind};
+use crate::api::error::{Api, ApiError, ErrorKind};
+use crate::console::session::{Access, authorize};
+use crate::gateway::Gateway;
+use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -78,6 +85,38 @@ impl Range {
         let current = now_ms - now_ms.rem_euclid(bucket);
         (current - (self.len_ms() / bucket - 1) * bucket, now_ms + 1)
     }
+}
+
+/// Lets a read in (the admin key or a console session), then answers with the
+/// JSON that `view` makes of the query's `name=value` pairs; an error in the
+/// OpenAI shape.
+pub async fn read_view<F>(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    view: F,
+) -> Response
+where
+    F: AsyncFnOnce(Vec<(String, String)>) -> Result<Value, ApiError>,
+{
+    let result = match authorize(gateway, headers, Access::Read) {
+        Ok(_) => view(pairs(query)).await,
+        Err(error) => Err(error),
+    };
+    respond(result)
+}
+
+/// A JSON answer, or the error in the OpenAI shape.
+fn respond(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => error.render(Api::OpenAi),
+    }
+}
+
+/// The range a query's `range` parameter names.
+pub fn range_of(pairs: &[(String, String)]) -> Result<Range, ApiError> {
+    Range::parse(param(pairs, "range"))
 }
 
 /// The query's `name=value` pairs.
