@@ -13,18 +13,8 @@ pub const TEAM_B_KEY: &str = "gw-key-team-b-0123456789";
 /// A provider key of the harness: no page may show it.
 const PROVIDER_KEY: &str = "sk-test-provider-openai-key";
 
-/// The config: an admin key, a second key and team, prices, a budget of team
-/// `a` that the traffic brings near its limit, and guardrails that redact an
-/// e-mail address and block a codename.
-pub const CONFIG: &str = r#"
-[admin]
-key = "admin-key-console-0123456789"
-
-[[keys]]
-id = "team-b"
-key = "gw-key-team-b-0123456789"
-metadata = { team = "b" }
-
+/// Prices, and a budget of team `a` that the traffic brings near its limit.
+const SPENDING: &str = r#"
 [pricing."echo-last"]
 input = 3.0
 output = 15.0
@@ -34,6 +24,28 @@ id = "team-a-daily"
 team = "a"
 period = "day"
 cost_usd = 0.0005
+"#;
+
+/// A guardrail that blocks a codename.
+const CODENAME: &str = r#"
+[[guardrails]]
+plugin = "org-rules"
+settings.rules = [{ id = "codename", keywords = ["Project Falcon"], action = "block" }]
+"#;
+
+/// The config: an admin key, a second key and team, [`SPENDING`], a rate
+/// limit per key, and guardrails that redact an e-mail address and block a
+/// codename.
+pub fn config() -> String {
+    format!(
+        r#"
+[admin]
+key = "{ADMIN_KEY}"
+
+[[keys]]
+id = "team-b"
+key = "{TEAM_B_KEY}"
+metadata = {{ team = "b" }}
 
 [[rate_limits]]
 id = "per-key"
@@ -43,11 +55,9 @@ requests = 100
 
 [[guardrails]]
 plugin = "pii"
-
-[[guardrails]]
-plugin = "org-rules"
-settings.rules = [{ id = "codename", keywords = ["Project Falcon"], action = "block" }]
-"#;
+{SPENDING}{CODENAME}"#
+    )
+}
 
 /// What [`with_traffic`] sent.
 pub struct Traffic {
@@ -66,11 +76,11 @@ async fn ask(h: &Harness, key: &str, text: &str) -> reqwest::Response {
     .await
 }
 
-/// A gateway with [`CONFIG`] after traffic from two teams: four requests of
+/// A gateway with [`config`] after traffic from two teams: four requests of
 /// team `a` (one with an e-mail address, redacted), two of team `b`, and one
 /// of team `b` blocked.
 pub async fn with_traffic() -> Traffic {
-    let h = start(CONFIG).await;
+    let h = start(&config()).await;
     for text in ["hello", "write to jane.doe@example.com", "again", "more"] {
         assert_eq!(ask(&h, KEY, text).await.status(), 200);
     }
@@ -282,7 +292,7 @@ async fn the_admin_views_count_the_traffic_sent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_admin_views_need_the_admin_key() {
-    let h = start(CONFIG).await;
+    let h = start(&config()).await;
     for path in [
         "/admin/overview",
         "/admin/providers",
@@ -334,7 +344,7 @@ async fn without_an_admin_key_the_console_is_off_and_says_how_to_turn_it_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_gives_a_strict_cookie_and_sign_out_ends_the_session() {
-    let h = start(CONFIG).await;
+    let h = start(&config()).await;
     let base = h.base.as_str();
     let page = get(base, "/console", Who::Nobody).await;
     assert_eq!(page.status(), 303, "signed out: to the sign-in page");
@@ -372,7 +382,8 @@ async fn sign_in_gives_a_strict_cookie_and_sign_out_ends_the_session() {
     let after = get(base, "/console", Who::Session(&cookie)).await;
     assert_eq!(after.status(), 303, "the old cookie no longer works");
 
-    let records = h.audit_records(3).await;
+    // Three sign-ins and a sign-out.
+    let records = h.audit_records(4).await;
     let actions: Vec<&str> = records
         .iter()
         .filter(|r| r.outcome.as_str() == "admin")
@@ -384,7 +395,7 @@ async fn sign_in_gives_a_strict_cookie_and_sign_out_ends_the_session() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_without_its_csrf_token_or_from_another_site_is_refused() {
-    let h = start(CONFIG).await;
+    let h = start(&config()).await;
     let base = h.base.as_str();
     let (cookie, csrf) = sign_in(base).await;
     let me = Who::Session(&cookie);
@@ -471,7 +482,7 @@ async fn a_change_without_its_csrf_token_or_from_another_site_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_admin_keys_are_limited_per_address() {
-    let h = start(CONFIG).await;
+    let h = start(&config()).await;
     let login = async |key: &str| {
         post_form(
             &h.base,
@@ -584,21 +595,7 @@ api_key = "{PROVIDER_KEY}"
 id = "team-a"
 key = "{KEY}"
 metadata = {{ team = "a" }}
-
-[pricing."echo-last"]
-input = 3.0
-output = 15.0
-
-[[budgets]]
-id = "team-a-daily"
-team = "a"
-period = "day"
-cost_usd = 0.0005
-
-[[guardrails]]
-plugin = "org-rules"
-settings.rules = [{{ id = "codename", keywords = ["Project Falcon"], action = "block" }}]
-"#,
+{SPENDING}{CODENAME}"#,
             redis = redis.url,
             pg = schema.url,
             addr = mock.addr,

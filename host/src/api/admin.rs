@@ -9,7 +9,7 @@
 //! | `GET /admin/usage` | usage and cost totals, grouped like `sluice usage`, as JSON or CSV |
 
 use super::error::{Api, ApiError, ErrorKind};
-use crate::audit::{Filter, now_ms, report};
+use crate::audit::{AuditLog, Filter, now_ms, report};
 use crate::console::session::{Access, authorize};
 use crate::gateway::Gateway;
 use crate::governance::report::{self as usage_report, UsageQuery};
@@ -47,12 +47,6 @@ pub async fn audit(
 /// The page of audit records that `query` (the `/admin/audit` parameters) selects.
 pub async fn audit_page(gateway: &Gateway, query: &str) -> Result<serde_json::Value, ApiError> {
     let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
-    let Some(log) = gateway.audit.clone() else {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            "the audit trail is off ([audit] enabled = false)",
-        ));
-    };
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -69,17 +63,7 @@ pub async fn audit_page(gateway: &Gateway, query: &str) -> Result<serde_json::Va
     }
     // One more than the page, to know whether another page follows.
     filter.limit = Some(page + 1);
-    let mut rows = tokio::task::spawn_blocking(move || log.query(&filter))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-        .map_err(|error| {
-            tracing::error!(%error, "cannot read the audit trail");
-            ApiError::new(
-                ErrorKind::Internal,
-                "cannot read the audit trail; the gateway's log says why",
-            )
-        })?;
+    let mut rows = read_trail(gateway, move |log| log.query(&filter)).await?;
     let has_more = rows.len() as u64 > page;
     rows.truncate(page as usize);
     Ok(json!({
@@ -121,27 +105,35 @@ pub async fn audit_verify(State(gateway): State<Arc<Gateway>>, headers: HeaderMa
 
 /// The chain's status, as `/admin/audit/verify` answers it.
 pub async fn verify_json(gateway: &Gateway) -> Result<serde_json::Value, ApiError> {
+    Ok(match read_trail(gateway, |log| log.verify()).await? {
+        Ok(records) => json!({"ok": true, "records": records}),
+        Err(problem) => json!({"ok": false, "broken_at": problem.seq, "what": problem.what}),
+    })
+}
+
+/// Runs `read` on the audit trail off the async workers; a 404 when the trail
+/// is off, a 500 (the cause in the log) when it cannot be read.
+pub async fn read_trail<T: Send + 'static>(
+    gateway: &Gateway,
+    read: impl FnOnce(&AuditLog) -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
     let Some(log) = gateway.audit.clone() else {
         return Err(ApiError::new(
             ErrorKind::NotFound,
             "the audit trail is off ([audit] enabled = false)",
         ));
     };
-    let checked = tokio::task::spawn_blocking(move || log.verify())
+    tokio::task::spawn_blocking(move || read(&log))
         .await
         .map_err(|e| anyhow::anyhow!(e))
         .and_then(|r| r)
         .map_err(|error| {
-            tracing::error!(error = %format!("{error:#}"), "cannot verify the audit trail");
+            tracing::error!(error = %format!("{error:#}"), "cannot read the audit trail");
             ApiError::new(
                 ErrorKind::Internal,
                 "cannot read the audit trail; the gateway's log says why",
             )
-        })?;
-    Ok(match checked {
-        Ok(records) => json!({"ok": true, "records": records}),
-        Err(problem) => json!({"ok": false, "broken_at": problem.seq, "what": problem.what}),
-    })
+        })
 }
 
 /// The usage report that `query` (the `/admin/usage` parameters) asks for, as

@@ -3,7 +3,7 @@
 //! over time. Administrators' actions are left out.
 
 use super::admin_query::{Range, range_of, read_view};
-use super::error::{ApiError, ErrorKind};
+use super::error::ApiError;
 use crate::audit::{Filter, RecordOutcome};
 use crate::clock::{format_time, now_ms};
 use crate::gateway::Gateway;
@@ -31,12 +31,6 @@ pub async fn guardrails(
 
 /// Hits over `range` ending at `now`.
 pub async fn guardrails_json(gateway: &Gateway, range: Range, now: i64) -> Result<Value, ApiError> {
-    let Some(log) = gateway.audit.clone() else {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            "the audit trail is off ([audit] enabled = false)",
-        ));
-    };
     let (from, to) = range.bounds(now);
     let filter = Filter {
         since_ms: Some(from),
@@ -44,17 +38,7 @@ pub async fn guardrails_json(gateway: &Gateway, range: Range, now: i64) -> Resul
         limit: Some(MAX_RECORDS + 1),
         ..Filter::default()
     };
-    let records = tokio::task::spawn_blocking(move || log.query(&filter))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))
-        .and_then(|r| r)
-        .map_err(|error| {
-            tracing::error!(error = %format!("{error:#}"), "cannot read the audit trail");
-            ApiError::new(
-                ErrorKind::Internal,
-                "cannot read the audit trail; the gateway's log says why",
-            )
-        })?;
+    let records = super::admin::read_trail(gateway, move |log| log.query(&filter)).await?;
     let truncated = records.len() as u64 > MAX_RECORDS;
     let bucket = range.bucket_ms();
     let mut rules: BTreeMap<(String, String), BTreeMap<&'static str, u64>> = BTreeMap::new();
