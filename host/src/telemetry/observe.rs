@@ -1,5 +1,7 @@
 //! One request, observed: the facts the pipeline learns on the way, turned into
-//! metrics and a request-log line when the request is over.
+//! metrics and a request-log line when the request is over. The line (and its
+//! timings) also goes to [`Recent`], the console's view of the last requests,
+//! whether or not the request log is on.
 //!
 //! An [`Observed`] is a shared handle. The pipeline keeps one; a streamed
 //! answer's state and the governance ticket keep clones. When the last handle
