@@ -1,7 +1,8 @@
 //! What this process saw lately, for the console and `/admin/overview`,
 //! `/admin/requests` and `/admin/providers`: the last [`KEEP_LINES`] request
-//! lines, and per-minute and per-hour counts of requests, errors and
-//! latencies (whole time and the gateway's own), overall and per provider.
+//! lines (at most [`KEEP_BYTES`] of them), and per-minute and per-hour counts
+//! of requests, errors and latencies (whole time and the gateway's own),
+//! overall and per provider.
 //!
 //! These live in memory: they start empty when the process starts, and each
 //! gateway process has its own. Usage and cost, which must survive restarts
@@ -15,6 +16,9 @@ use std::time::Duration;
 
 /// Request lines kept for `/admin/requests`.
 pub const KEEP_LINES: usize = 2000;
+/// The most bytes of request lines kept (lines with logged bodies are large):
+/// past it, the oldest lines go first.
+pub const KEEP_BYTES: usize = 64 << 20;
 /// Per-minute buckets kept: a day.
 const MINUTES: usize = 24 * 60;
 /// Per-hour buckets kept: 31 days.
@@ -200,6 +204,8 @@ pub struct Recent {
 struct Lines {
     next_seq: u64,
     kept: VecDeque<(u64, String)>,
+    /// The bytes of the lines in `kept`.
+    bytes: usize,
 }
 
 impl Default for Recent {
@@ -208,6 +214,7 @@ impl Default for Recent {
             lines: Mutex::new(Lines {
                 next_seq: 1,
                 kept: VecDeque::with_capacity(KEEP_LINES),
+                bytes: 0,
             }),
             minutes: Mutex::new(Series::new(MINUTE_MS, MINUTES)),
             hours: Mutex::new(Series::new(HOUR_MS, HOURS)),
@@ -228,10 +235,13 @@ impl Recent {
         let mut lines = locked(&self.lines);
         let seq = lines.next_seq;
         lines.next_seq += 1;
-        if lines.kept.len() == KEEP_LINES {
-            lines.kept.pop_front();
-        }
+        lines.bytes += line.len();
         lines.kept.push_back((seq, line));
+        while lines.kept.len() > KEEP_LINES || (lines.bytes > KEEP_BYTES && lines.kept.len() > 1) {
+            if let Some((_, old)) = lines.kept.pop_front() {
+                lines.bytes -= old.len();
+            }
+        }
     }
 
     /// The kept lines after sequence number `after`, oldest first, at most
@@ -355,5 +365,15 @@ mod tests {
         let after = recent.lines_after(last[1].0, 100);
         assert_eq!(after.len(), 1);
         assert_eq!(recent.lines_after(0, usize::MAX).len(), KEEP_LINES);
+    }
+
+    #[test]
+    fn large_lines_are_kept_up_to_a_byte_budget() {
+        let recent = Recent::default();
+        let big = "x".repeat(KEEP_BYTES / 4 + 1);
+        for _ in 0..10 {
+            recent.record(0, &sample("oa", false, 1), big.clone());
+        }
+        assert_eq!(recent.lines_after(0, usize::MAX).len(), 3);
     }
 }
