@@ -643,3 +643,94 @@ metadata = {{ team = "a" }}
     assert_eq!(hits["rules"][0]["outcomes"]["block"], 1);
     assert_eq!(view("/admin/audit/verify").await["ok"], true);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readmes_serve_command_with_an_admin_key_in_the_environment_opens_the_console() {
+    sluice::server::install_crypto_provider();
+    let data = tempfile::tempdir().unwrap();
+    let serve = |admin_key: Option<&str>| {
+        let port = crate::support::free_port();
+        let mut command = crate::support::sluice();
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("XDG_DATA_HOME", data.path())
+            .env_remove("SLUICE_ADMIN_KEY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(key) = admin_key {
+            command.env("SLUICE_ADMIN_KEY", key);
+        }
+        (command, port)
+    };
+    // Without one, the console says how to turn it on.
+    let (mut command, port) = serve(None);
+    let served = crate::support::Served::started(command.spawn().unwrap(), port).await;
+    let off = get(&served.base, "/console", Who::Nobody).await;
+    assert_eq!(off.status(), 404);
+    assert!(off.text().await.unwrap().contains("SLUICE_ADMIN_KEY"));
+    drop(served);
+
+    // With one, sign in and see the overview.
+    let (mut command, port) = serve(Some(ADMIN_KEY));
+    let served = crate::support::Served::started(command.spawn().unwrap(), port).await;
+    let (cookie, _) = sign_in(&served.base).await;
+    let page = get(&served.base, "/console", Who::Session(&cookie)).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("id=\"tile-requests\""));
+    drop(served);
+
+    // A key too short to be safe is refused at start, by name.
+    let (mut command, _) = serve(Some("short"));
+    let output = command.output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SLUICE_ADMIN_KEY") && stderr.contains("16 characters"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_key_made_with_the_cli_is_recorded_in_the_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        "[state]\npath = \"state.db\"\n\n[audit]\npath = \"audit.db\"\n\n\
+         [[providers]]\nslug = \"echo\"\nkind = \"echo\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let output = crate::support::sluice()
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("USER", "alice")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = crate::support::text(&output);
+        assert!(output.status.success(), "{stderr}");
+        assert!(!stderr.contains("could not be recorded"), "{stderr}");
+        stdout
+    };
+    run(&["keys", "create", "--id", "cli-made"]);
+    run(&["keys", "revoke", "cli-made"]);
+    let trail = run(&["audit", "--action", "admin", "--format", "jsonl"]);
+    let records: Vec<Value> = trail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r["rule"].as_str().unwrap(), r["key_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("keys.create", "cli-made"), ("keys.revoke", "cli-made")]
+    );
+    let tags = records[0]["metadata"].to_string();
+    assert!(
+        tags.contains("user:alice") && tags.contains("\"cli\""),
+        "{tags}"
+    );
+}

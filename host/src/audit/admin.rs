@@ -4,7 +4,8 @@
 //! An action is a [`Record`] with the outcome `admin`, the phase and the
 //! guardrail `admin`, the action as its `rule` (`keys.create`,
 //! `console.sign-in`, ...), the key it was about as its `key_id`, and who did it
-//! in the metadata tags `actor` and `via`. Like every record, it never holds a
+//! in the metadata tags `actor` and `via`. The changes `sluice keys` makes are
+//! recorded too, by the command itself. Like every record, it never holds a
 //! secret: not the admin key, not a new gateway key's secret.
 
 use super::record::{Outcome, Record};
@@ -17,22 +18,27 @@ pub enum Actor {
     AdminKey,
     /// A console session, by its public id (never its token).
     Session(String),
+    /// `sluice keys`, run by this operating-system user (`$USER`) when known.
+    Cli(Option<String>),
 }
 
 impl Actor {
-    /// `admin-key` or `session:3f2a9c1d`.
+    /// `admin-key`, `session:3f2a9c1d` or `user:alice`.
     pub fn describe(&self) -> String {
         match self {
             Actor::AdminKey => "admin-key".into(),
             Actor::Session(id) => format!("session:{id}"),
+            Actor::Cli(Some(user)) => format!("user:{user}"),
+            Actor::Cli(None) => "user".into(),
         }
     }
 
-    /// `admin-api` or `console`.
+    /// `admin-api`, `console` or `cli`.
     pub fn via(&self) -> &'static str {
         match self {
             Actor::AdminKey => "admin-api",
             Actor::Session(_) => "console",
+            Actor::Cli(_) => "cli",
         }
     }
 }
