@@ -242,6 +242,10 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
 #[derive(Debug, Default)]
 pub struct AdminKey {
     hash: Option<[u8; 32]>,
+    /// Signs console sessions ([`crate::console::session`]): derived from the
+    /// key, so every gateway process with the same key accepts a session, and
+    /// a new key ends every session.
+    session_key: Option<[u8; 32]>,
 }
 
 impl AdminKey {
@@ -249,25 +253,48 @@ impl AdminKey {
     pub fn new(key: Option<&crate::secret::Secret>) -> Self {
         AdminKey {
             hash: key.map(|k| *blake3::hash(k.expose().as_bytes()).as_bytes()),
+            session_key: key
+                .map(|k| blake3::derive_key("sluice console session v1", k.expose().as_bytes())),
         }
+    }
+
+    /// Whether an admin key is configured (else the admin API and the console are off).
+    pub fn is_set(&self) -> bool {
+        self.hash.is_some()
+    }
+
+    /// Whether `presented` is the admin key (false when none is set).
+    pub fn matches(&self, presented: &str) -> bool {
+        // blake3::Hash compares in constant time.
+        self.hash
+            .is_some_and(|h| blake3::hash(presented.as_bytes()) == blake3::Hash::from(h))
+    }
+
+    /// The key console sessions are signed with, when an admin key is set.
+    pub fn session_key(&self) -> Option<&[u8; 32]> {
+        self.session_key.as_ref()
+    }
+
+    /// Whether the request presents a key at all (`Authorization` or `x-api-key`).
+    pub fn presented(headers: &HeaderMap) -> bool {
+        presented_key(headers).is_some()
     }
 
     /// Lets the request in when it presents the admin key.
     pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let Some(expected) = &self.hash else {
+        if self.hash.is_none() {
             return Err(ApiError::new(
                 ErrorKind::NotFound,
-                "the admin API is off: set [admin] key in the config",
+                "the admin API is off: set [admin] key in the config (or SLUICE_ADMIN_KEY)",
             ));
-        };
+        }
         let Some(presented) = presented_key(headers) else {
             return Err(ApiError::new(
                 ErrorKind::Authentication,
                 "missing admin key: send it as `Authorization: Bearer <admin key>`",
             ));
         };
-        // blake3::Hash compares in constant time.
-        if blake3::hash(presented.as_bytes()) == blake3::Hash::from(*expected) {
+        if self.matches(presented) {
             Ok(())
         } else {
             Err(ApiError::new(

@@ -12,7 +12,7 @@ use crate::response_cache::ResponseCache;
 use crate::routing::Routing;
 use crate::sandbox::Sandbox;
 use crate::stored_responses::Conversations;
-use crate::telemetry::{Metrics, RequestLog};
+use crate::telemetry::{Metrics, Recent, RequestLog};
 use std::sync::Arc;
 
 /// The most the gateway reads of one thing, in bytes (`[server]`).
@@ -56,6 +56,10 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The request log, unless `never`.
     pub request_log: Option<Arc<RequestLog>>,
+    /// The last requests and per-minute counts, for the console (kept across reloads).
+    pub recent: Arc<Recent>,
+    /// The console's sessions and sign-in limits (kept across reloads).
+    pub console: Arc<crate::console::State>,
     /// Keeps the plugin engine (and its epoch ticker) alive.
     _sandbox: Sandbox,
 }
@@ -164,6 +168,8 @@ impl Gateway {
             conversations,
             metrics,
             request_log,
+            recent: previous.map_or_else(Arc::default, |p| p.recent.clone()),
+            console: previous.map_or_else(Arc::default, |p| p.console.clone()),
             config: Arc::new(config.clone()),
             _sandbox: sandbox,
         }))

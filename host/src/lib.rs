@@ -21,6 +21,7 @@
 //!   verdicts combined, failure policies applied and redactions carried out, and
 //!   the segment cache that scans a resent conversation only where it is new.
 //! - [`builtin`]: the built-in plugins embedded in the binary.
+//! - [`console`]: the web console (`/console`), over the admin API.
 //! - [`config`]: the TOML configuration file.
 //! - [`sqlite`]: how every SQLite-backed store opens its file.
 //! - [`private_files`]: files only the gateway's user may read (mode 0600).
@@ -37,6 +38,7 @@ pub mod canonical;
 pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod console;
 pub mod gateway;
 pub mod governance;
 pub mod guardrails;

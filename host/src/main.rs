@@ -134,7 +134,7 @@ struct AuditQuery {
     /// Finding kind, such as `email` or `secret`.
     #[arg(long)]
     kind: Option<String>,
-    /// `flag`, `redact`, `block`, `fail-open` or `fail-closed`.
+    /// `flag`, `redact`, `block`, `fail-open`, `fail-closed` or `admin` (administrators' actions).
     #[arg(long)]
     action: Option<String>,
     /// One request's records.

@@ -126,7 +126,14 @@ impl Envelope {
         let started = Instant::now();
         let request_id = format!("req_{:016x}", rand_id());
         let log = gateway.request_log.clone().filter(|log| log.wants(headers));
-        let observed = Observed::start(gateway.metrics.clone(), log, started, &request_id, api);
+        let observed = Observed::start(
+            gateway.metrics.clone(),
+            gateway.recent.clone(),
+            log,
+            started,
+            &request_id,
+            api,
+        );
         let span = tracing::info_span!("request", request_id = %request_id, api = api.as_str());
         otel::continue_trace(&span, headers);
         Envelope {

@@ -48,6 +48,7 @@ impl ConfigSource {
         if let Some(listen) = self.listen {
             config.server.listen = listen;
         }
+        config.admin_key_from_env()?;
         Ok(config)
     }
 }

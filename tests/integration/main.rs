@@ -10,6 +10,8 @@ mod claude_code;
 mod cli;
 mod clouds;
 mod clouds_clients;
+mod console;
+mod console_browser;
 mod contract;
 mod fake_azure;
 mod fake_bedrock;

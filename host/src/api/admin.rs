@@ -1,13 +1,16 @@
 //! The admin API, for operators and security teams, behind the admin key (never
-//! a gateway key). Errors use the OpenAI error shape.
+//! a gateway key) or a console session ([`crate::console::session::authorize`]).
+//! Errors use the OpenAI error shape.
 //!
 //! | route | what |
 //! |---|---|
 //! | `GET /admin/audit` | audit records, filtered like `sluice audit`, oldest first, paginated |
+//! | `GET /admin/audit/verify` | the hash chain's status, like `sluice audit verify` |
 //! | `GET /admin/usage` | usage and cost totals, grouped like `sluice usage`, as JSON or CSV |
 
 use super::error::{Api, ApiError, ErrorKind};
-use crate::audit::{Filter, now_ms, report};
+use crate::audit::{AuditLog, Filter, now_ms, report};
+use crate::console::session::{Access, authorize};
 use crate::gateway::Gateway;
 use crate::governance::report::{self as usage_report, UsageQuery};
 use axum::Json;
@@ -31,25 +34,19 @@ pub async fn audit(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match audit_page(&gateway, &headers, query.as_deref().unwrap_or("")).await {
+    let page = match authorize(&gateway, &headers, Access::Read) {
+        Ok(_) => audit_page(&gateway, query.as_deref().unwrap_or("")).await,
+        Err(error) => Err(error),
+    };
+    match page {
         Ok(page) => Json(page).into_response(),
         Err(error) => error.render(Api::OpenAi),
     }
 }
 
-async fn audit_page(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    query: &str,
-) -> Result<serde_json::Value, ApiError> {
-    gateway.admin_key.authorize(headers)?;
+/// The page of audit records that `query` (the `/admin/audit` parameters) selects.
+pub async fn audit_page(gateway: &Gateway, query: &str) -> Result<serde_json::Value, ApiError> {
     let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
-    let Some(log) = gateway.audit.clone() else {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            "the audit trail is off ([audit] enabled = false)",
-        ));
-    };
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -66,17 +63,7 @@ async fn audit_page(
     }
     // One more than the page, to know whether another page follows.
     filter.limit = Some(page + 1);
-    let mut rows = tokio::task::spawn_blocking(move || log.query(&filter))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-        .map_err(|error| {
-            tracing::error!(%error, "cannot read the audit trail");
-            ApiError::new(
-                ErrorKind::Internal,
-                "cannot read the audit trail; the gateway's log says why",
-            )
-        })?;
+    let mut rows = read_trail(gateway, move |log| log.query(&filter)).await?;
     let has_more = rows.len() as u64 > page;
     rows.truncate(page as usize);
     Ok(json!({
@@ -96,18 +83,62 @@ pub async fn usage(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match usage_report_response(&gateway, &headers, query.as_deref().unwrap_or("")).await {
+    let report = match authorize(&gateway, &headers, Access::Read) {
+        Ok(_) => usage_report_response(&gateway, query.as_deref().unwrap_or("")).await,
+        Err(error) => Err(error),
+    };
+    match report {
         Ok(response) => response,
         Err(error) => error.render(Api::OpenAi),
     }
 }
 
-async fn usage_report_response(
+/// `GET /admin/audit/verify`: `{"ok": true, "records": N}`, or `{"ok": false,
+/// "broken_at": seq, "what": "..."}` naming the first record whose link does
+/// not hold.
+pub async fn audit_verify(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    super::admin_query::read_view(&gateway, &headers, None, async |_| {
+        verify_json(&gateway).await
+    })
+    .await
+}
+
+/// The chain's status, as `/admin/audit/verify` answers it.
+pub async fn verify_json(gateway: &Gateway) -> Result<serde_json::Value, ApiError> {
+    Ok(match read_trail(gateway, |log| log.verify()).await? {
+        Ok(records) => json!({"ok": true, "records": records}),
+        Err(problem) => json!({"ok": false, "broken_at": problem.seq, "what": problem.what}),
+    })
+}
+
+/// Runs `read` on the audit trail off the async workers; a 404 when the trail
+/// is off, a 500 (the cause in the log) when it cannot be read.
+pub async fn read_trail<T: Send + 'static>(
     gateway: &Gateway,
-    headers: &HeaderMap,
-    query: &str,
-) -> Result<Response, ApiError> {
-    gateway.admin_key.authorize(headers)?;
+    read: impl FnOnce(&AuditLog) -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let Some(log) = gateway.audit.clone() else {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            "the audit trail is off ([audit] enabled = false)",
+        ));
+    };
+    tokio::task::spawn_blocking(move || read(&log))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+        .and_then(|r| r)
+        .map_err(|error| {
+            tracing::error!(error = %format!("{error:#}"), "cannot read the audit trail");
+            ApiError::new(
+                ErrorKind::Internal,
+                "cannot read the audit trail; the gateway's log says why",
+            )
+        })
+}
+
+/// The usage report that `query` (the `/admin/usage` parameters) asks for, as
+/// JSON or CSV.
+pub async fn usage_report_response(gateway: &Gateway, query: &str) -> Result<Response, ApiError> {
     let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()

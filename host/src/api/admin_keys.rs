@@ -11,11 +11,14 @@
 //! | `DELETE /admin/keys/{id}` | revoke the key, for good |
 //!
 //! A key's JSON is [`KeyRecord::to_json`]; the body of a create or a change
-//! has the same field names (see docs/keys.md).
+//! has the same field names (see docs/keys.md). Every change is recorded in
+//! the audit trail ([`crate::audit::admin`]).
 
 use super::error::{Api, ApiError, ErrorKind};
+use crate::audit::admin::Actor;
 use crate::audit::now_ms;
 use crate::config::Config;
+use crate::console::session::{Access, authorize};
 use crate::gateway::Gateway;
 use crate::keys::{Invalid, KeyChanges, KeyError, KeyRecord, KeyStore, parse_expiry, report};
 use crate::secret::Secret;
@@ -33,25 +36,12 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer(
-        &gateway,
-        &headers,
-        Writes::Yes,
-        move |store, config, now| {
-            let (id, changes) = parse_changes(&body, true, now)?;
-            let (key, secret) = store.create(id.as_deref(), &changes, Some(config), now)?;
-            Ok(Answer::Secret(StatusCode::CREATED, key, secret))
-        },
-    )
-    .await
+    handle(&gateway, &headers, Op::Create(body)).await
 }
 
 /// `GET /admin/keys`.
 pub async fn list(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    answer(&gateway, &headers, Writes::No, |store, _, _| {
-        Ok(Answer::List(store.list()?))
-    })
-    .await
+    handle(&gateway, &headers, Op::List).await
 }
 
 /// `GET /admin/keys/{id}`.
@@ -60,10 +50,7 @@ pub async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(&gateway, &headers, Writes::No, move |store, _, _| {
-        Ok(Answer::Key(store.get(&id)?.ok_or(KeyError::NotFound(id))?))
-    })
-    .await
+    handle(&gateway, &headers, Op::Show(id)).await
 }
 
 /// `PATCH /admin/keys/{id}`.
@@ -73,16 +60,7 @@ pub async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    answer(
-        &gateway,
-        &headers,
-        Writes::Yes,
-        move |store, config, now| {
-            let (_, changes) = parse_changes(&body, false, now)?;
-            Ok(Answer::Key(store.update(&id, &changes, Some(config))?))
-        },
-    )
-    .await
+    handle(&gateway, &headers, Op::Update(id, body)).await
 }
 
 /// `POST /admin/keys/{id}/rotate`.
@@ -91,11 +69,7 @@ pub async fn rotate(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(&gateway, &headers, Writes::Yes, move |store, _, now| {
-        let (key, secret) = store.rotate(&id, now)?;
-        Ok(Answer::Secret(StatusCode::OK, key, secret))
-    })
-    .await
+    handle(&gateway, &headers, Op::Rotate(id)).await
 }
 
 /// `DELETE /admin/keys/{id}`: revokes the key (its record stays, for the audit
@@ -105,52 +79,102 @@ pub async fn revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(&gateway, &headers, Writes::Yes, move |store, _, now| {
-        Ok(Answer::Key(store.revoke(&id, now)?))
-    })
-    .await
+    handle(&gateway, &headers, Op::Revoke(id)).await
 }
 
-/// What a route answers with.
-enum Answer {
-    /// One key.
-    Key(KeyRecord),
+/// One key operation, as the admin API and the console ask for it.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create a key from a JSON body.
+    Create(Bytes),
     /// Every key.
-    List(Vec<KeyRecord>),
-    /// A key with its new secret, which no cache may keep.
-    Secret(StatusCode, KeyRecord, Secret),
+    List,
+    /// One key.
+    Show(String),
+    /// Change a key's fields from a JSON body.
+    Update(String, Bytes),
+    /// A new secret for a key.
+    Rotate(String),
+    /// Revoke a key.
+    Revoke(String),
 }
 
-/// Whether a route changes the store.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Writes {
-    Yes,
-    No,
-}
-
-/// Checks the admin key, then runs `f` on the key store on the blocking pool
-/// (with the config and the time). After a write the gateway's own snapshot is
-/// marked stale, so the change counts for the next request.
-async fn answer(
-    gateway: &Arc<Gateway>,
-    headers: &HeaderMap,
-    writes: Writes,
-    f: impl FnOnce(&dyn KeyStore, &Config, i64) -> Result<Answer, ApiError> + Send + 'static,
-) -> Response {
-    if let Err(error) = gateway.admin_key.authorize(headers) {
-        return error.render(Api::OpenAi);
+impl Op {
+    /// Whether it changes the store.
+    fn writes(&self) -> bool {
+        !matches!(self, Op::List | Op::Show(_))
     }
+
+    /// The audit trail's name for it (`keys.create`).
+    fn action(&self) -> &'static str {
+        match self {
+            Op::Create(_) => "keys.create",
+            Op::List => "keys.list",
+            Op::Show(_) => "keys.show",
+            Op::Update(..) => "keys.update",
+            Op::Rotate(_) => "keys.rotate",
+            Op::Revoke(_) => "keys.revoke",
+        }
+    }
+}
+
+/// What a key operation answers: a status, the JSON, and whether it holds a
+/// new secret (which no cache may keep, and which the console shows once).
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The body.
+    pub json: Value,
+    /// Whether `json` holds a new secret.
+    pub secret: bool,
+}
+
+async fn handle(gateway: &Arc<Gateway>, headers: &HeaderMap, op: Op) -> Response {
+    let access = if op.writes() {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    let actor = match authorize(gateway, headers, access) {
+        Ok(actor) => actor,
+        Err(error) => return error.render(Api::OpenAi),
+    };
+    match run(gateway, &actor, None, op).await {
+        Ok(answer) => {
+            let mut response = (answer.status, Json(answer.json)).into_response();
+            if answer.secret {
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            response
+        }
+        Err(error) => error.render(Api::OpenAi),
+    }
+}
+
+/// Runs `op` for `actor` (already authorized) on the key store, off the async
+/// workers. A change marks the gateway's snapshot stale, so it counts for the
+/// next request, and is recorded in the audit trail.
+pub async fn run(
+    gateway: &Arc<Gateway>,
+    actor: &Actor,
+    client: Option<std::net::IpAddr>,
+    op: Op,
+) -> Result<Answer, ApiError> {
     let Some(managed) = gateway.keys.managed() else {
-        return ApiError::new(
+        return Err(ApiError::new(
             ErrorKind::NotFound,
             "managed gateway keys are not available with [state] redis",
-        )
-        .render(Api::OpenAi);
+        ));
     };
     let store = managed.store().clone();
     let config = gateway.config.clone();
     let now = now_ms();
-    let result = tokio::task::spawn_blocking(move || f(&*store, &config, now))
+    let writes = op.writes();
+    let action = op.action();
+    let result = tokio::task::spawn_blocking(move || apply(&*store, &config, now, op))
         .await
         .unwrap_or_else(|e| {
             Err(to_api_error(KeyError::Storage {
@@ -158,25 +182,77 @@ async fn answer(
                 message: e.to_string(),
             }))
         });
-    if writes == Writes::Yes {
+    if writes {
         managed.mark_stale();
     }
-    match result {
-        Ok(Answer::Key(key)) => Json(key.to_json(now)).into_response(),
-        Ok(Answer::List(keys)) => {
-            let data: Vec<Value> = keys.iter().map(|k| k.to_json(now)).collect();
-            Json(json!({"object": "list", "data": data})).into_response()
-        }
-        Ok(Answer::Secret(status, key, secret)) => {
-            let mut response =
-                (status, Json(report::with_secret(&key, &secret, now))).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(error) => error.render(Api::OpenAi),
+    let applied = result?;
+    if writes
+        && let Some(audit) = &gateway.audit
+        && let Applied::One(_, key, _) = &applied
+    {
+        audit.append(vec![crate::audit::admin::record(
+            actor,
+            action,
+            Some(&key.id),
+            client,
+            now,
+        )]);
     }
+    Ok(match applied {
+        Applied::One(status, key, Some(secret)) => Answer {
+            status,
+            json: report::with_secret(&key, &secret, now),
+            secret: true,
+        },
+        Applied::One(status, key, None) => Answer {
+            status,
+            json: key.to_json(now),
+            secret: false,
+        },
+        Applied::List(keys) => Answer {
+            status: StatusCode::OK,
+            json: json!({"object": "list", "data": keys.iter().map(|k| k.to_json(now)).collect::<Vec<_>>()}),
+            secret: false,
+        },
+    })
+}
+
+/// What a store operation gave.
+enum Applied {
+    /// One key, with its new secret when it got one.
+    One(StatusCode, Box<KeyRecord>, Option<Secret>),
+    /// Every key.
+    List(Vec<KeyRecord>),
+}
+
+/// The store operation.
+fn apply(store: &dyn KeyStore, config: &Config, now: i64, op: Op) -> Result<Applied, ApiError> {
+    Ok(match op {
+        Op::Create(body) => {
+            let (id, changes) = parse_changes(&body, true, now)?;
+            let (key, secret) = store.create(id.as_deref(), &changes, Some(config), now)?;
+            Applied::One(StatusCode::CREATED, Box::new(key), Some(secret))
+        }
+        Op::List => Applied::List(store.list()?),
+        Op::Show(id) => Applied::One(
+            StatusCode::OK,
+            Box::new(store.get(&id)?.ok_or(KeyError::NotFound(id))?),
+            None,
+        ),
+        Op::Update(id, body) => {
+            let (_, changes) = parse_changes(&body, false, now)?;
+            Applied::One(
+                StatusCode::OK,
+                Box::new(store.update(&id, &changes, Some(config))?),
+                None,
+            )
+        }
+        Op::Rotate(id) => {
+            let (key, secret) = store.rotate(&id, now)?;
+            Applied::One(StatusCode::OK, Box::new(key), Some(secret))
+        }
+        Op::Revoke(id) => Applied::One(StatusCode::OK, Box::new(store.revoke(&id, now)?), None),
+    })
 }
 
 impl From<KeyError> for ApiError {

@@ -14,12 +14,22 @@
 //! | `GET /health` | liveness: the process answers |
 //! | `GET /ready` | readiness: 200 when it can serve (state store reachable), else 503 |
 //! | `GET /metrics` | Prometheus metrics ([`crate::telemetry::metrics`]) |
-//! | `GET /admin/audit` | the audit trail, with the admin key ([`admin`]) |
+//! | `GET /admin/audit`, `/admin/audit/verify` | the audit trail, with the admin key ([`admin`]) |
 //! | `GET /admin/usage` | usage and cost totals, with the admin key |
 //! | `/admin/keys...` | managed gateway keys, with the admin key ([`admin_keys`]) |
+//! | `GET /admin/overview`, `/admin/providers` | traffic, latency, usage and cost over a range ([`admin_overview`]) |
+//! | `GET /admin/budgets` | budgets and rate limits against their limits ([`admin_budgets`]) |
+//! | `GET /admin/requests` | the last requests, live ([`admin_requests`]) |
+//! | `GET /admin/guardrails` | guardrail hits per rule and over time ([`admin_guardrails`]) |
+//! | `/console...` | the web console, over the admin API ([`crate::console`]) |
 
 pub mod admin;
+pub mod admin_budgets;
+pub mod admin_guardrails;
 pub mod admin_keys;
+pub mod admin_overview;
+pub mod admin_query;
+pub mod admin_requests;
 pub mod catch_panic;
 pub mod error;
 pub mod header_limits;
@@ -75,7 +85,13 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit/verify", get(admin::audit_verify))
         .route("/admin/usage", get(admin::usage))
+        .route("/admin/overview", get(admin_overview::overview))
+        .route("/admin/providers", get(admin_overview::providers))
+        .route("/admin/budgets", get(admin_budgets::budgets))
+        .route("/admin/requests", get(admin_requests::requests))
+        .route("/admin/guardrails", get(admin_guardrails::guardrails))
         .route(
             "/admin/keys",
             get(admin_keys::list).post(admin_keys::create),
@@ -87,6 +103,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                 .delete(admin_keys::revoke),
         )
         .route("/admin/keys/{id}/rotate", post(admin_keys::rotate))
+        .merge(crate::console::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     routes

@@ -20,7 +20,7 @@ pub struct Filter {
     pub rule: Option<String>,
     /// Finding kind.
     pub kind: Option<String>,
-    /// `flag`, `redact`, `block`, `fail-open` or `fail-closed`.
+    /// `flag`, `redact`, `block`, `fail-open`, `fail-closed` or `admin`.
     pub action: Option<String>,
     /// One request's records.
     pub request: Option<String>,
@@ -81,7 +81,7 @@ impl Filter {
                 "action" => {
                     super::record::Outcome::parse(value).map_err(|_| {
                         format!(
-                            "`action`: expected flag, redact, block, fail-open or fail-closed, got `{value}`"
+                            "`action`: expected flag, redact, block, fail-open, fail-closed or admin, got `{value}`"
                         )
                     })?;
                     filter.action = text();

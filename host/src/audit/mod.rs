@@ -6,6 +6,7 @@
 //! so the request never waits on the disk), and a writer thread appends them in
 //! batches to the store ([`sqlite`]), linking each to the one before.
 
+pub mod admin;
 pub mod filter;
 pub mod postgres;
 pub mod record;
@@ -113,6 +114,15 @@ impl AuditLog {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .query(filter)
+    }
+
+    /// Checks the hash chain from the reading connection: the number of
+    /// records, or the first one whose link does not hold. Blocking.
+    pub fn verify(&self) -> anyhow::Result<Result<u64, Problem>> {
+        self.reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .verify()
     }
 
     /// Queues `records`. Blocks while the queue is full (never drops).

@@ -21,6 +21,9 @@ pub enum Outcome {
     FailOpen,
     /// The plugin failed and the guardrail is configured to block.
     FailClosed,
+    /// An administrator's action: a key created, changed, rotated or revoked,
+    /// a console sign-in or sign-out ([`crate::audit::admin`]).
+    Admin,
 }
 
 impl Outcome {
@@ -32,6 +35,7 @@ impl Outcome {
             Outcome::Block => "block",
             Outcome::FailOpen => "fail-open",
             Outcome::FailClosed => "fail-closed",
+            Outcome::Admin => "admin",
         }
     }
 
@@ -43,6 +47,7 @@ impl Outcome {
             Outcome::Block,
             Outcome::FailOpen,
             Outcome::FailClosed,
+            Outcome::Admin,
         ]
         .into_iter()
         .find(|o| o.as_str() == name)

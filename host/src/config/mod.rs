@@ -450,6 +450,30 @@ impl Config {
     }
 }
 
+/// The environment variable `sluice serve` takes the admin key from when the
+/// config sets none (the embedded default sets none).
+pub const ADMIN_KEY_ENV: &str = "SLUICE_ADMIN_KEY";
+
+impl Config {
+    /// Sets the admin key from [`ADMIN_KEY_ENV`] when the config has none and
+    /// the variable is set, with the checks the config's own gets.
+    pub fn admin_key_from_env(&mut self) -> anyhow::Result<()> {
+        if self.admin.key.is_some() {
+            return Ok(());
+        }
+        let Some(key) = std::env::var(ADMIN_KEY_ENV).ok().filter(|k| !k.is_empty()) else {
+            return Ok(());
+        };
+        let key = Secret::new(key);
+        check_key_length(&key).map_err(|m| anyhow::anyhow!("{ADMIN_KEY_ENV}: {m}"))?;
+        if self.keys.iter().any(|k| k.key == key) {
+            anyhow::bail!("{ADMIN_KEY_ENV} is also a gateway key; the admin key must be separate");
+        }
+        self.admin.key = Some(key);
+        Ok(())
+    }
+}
+
 /// Where sluice keeps its files when no config says: `$XDG_DATA_HOME/sluice`,
 /// else `~/.local/share/sluice`.
 fn data_dir() -> PathBuf {

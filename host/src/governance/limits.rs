@@ -137,6 +137,49 @@ pub struct Limit {
     pub max: i64,
 }
 
+impl Limit {
+    /// The start and end of the name of every counter of this limit in
+    /// `window`; the value it counts under goes between them. Metadata values
+    /// hold no control characters, so 0x1F separates.
+    pub fn counter_parts(&self, window: &Window) -> (String, String) {
+        (
+            format!("{}\u{1f}", self.id),
+            format!(
+                "\u{1f}{}\u{1f}{}",
+                self.metric.as_str(),
+                window.start_ms / 1000
+            ),
+        )
+    }
+
+    /// The value a limit on one value counts under (`None` for `*`: each
+    /// value has its own counter).
+    pub fn only_value(&self) -> Option<&str> {
+        match &self.scope.matches {
+            Matches::Exactly(value) => Some(value),
+            Matches::Each => None,
+        }
+    }
+
+    /// What it applies to, in words: `team research`, `each key`.
+    pub fn describe_scope(&self) -> String {
+        match &self.scope.matches {
+            Matches::Exactly(value) => self.scope.describe(value),
+            Matches::Each => match &self.scope.selector {
+                Selector::Key => "each key".into(),
+                Selector::Team => "each team".into(),
+                Selector::Model => "each model".into(),
+                Selector::Tag(name) => format!("each value of tag {name}"),
+            },
+        }
+    }
+
+    /// `requests`, `tokens` or `cost`.
+    pub fn metric_name(&self) -> &'static str {
+        self.metric.as_str()
+    }
+}
+
 /// The facts of a request that limits select on.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
@@ -219,6 +262,11 @@ impl Limits {
         Limits { limits }
     }
 
+    /// Every limit, in config order.
+    pub fn iter(&self) -> impl Iterator<Item = &Limit> {
+        self.limits.iter()
+    }
+
     /// True when nothing is limited.
     pub fn is_empty(&self) -> bool {
         self.limits.is_empty()
@@ -231,14 +279,8 @@ impl Limits {
             .filter_map(|limit| {
                 let value = limit.scope.value_for(request)?;
                 let window = Window::of(limit.period, now_ms);
-                // Metadata values hold no control characters, so 0x1F separates.
-                let counter = format!(
-                    "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-                    limit.id,
-                    value,
-                    limit.metric.as_str(),
-                    window.start_ms / 1000
-                );
+                let (prefix, suffix) = limit.counter_parts(&window);
+                let counter = format!("{prefix}{value}{suffix}");
                 Some(Applied {
                     limit,
                     value,

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod pricing;
 pub mod report;
 pub mod state;
+pub mod summary;
 pub mod usage;
 pub mod window;
 
@@ -119,6 +120,31 @@ impl Governance {
             .await?;
         }
         self.state.usage(from_ms, to_ms).await
+    }
+
+    /// Usage of the hours in `[from_ms, to_ms)` summed per bucket of
+    /// `bucket_ms` and per team, key and model ([`State::usage_summary`]), off
+    /// the async workers for the SQLite store.
+    pub async fn usage_summary(
+        self: &Arc<Self>,
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> anyhow::Result<summary::Summary> {
+        if let State::Local(_) = &*self.state {
+            let governance = self.clone();
+            return tokio::task::spawn_blocking(move || match &*governance.state {
+                State::Local(local) => local.usage_summary(from_ms, to_ms, bucket_ms),
+                State::Redis(_) => unreachable!("checked above"),
+            })
+            .await?;
+        }
+        self.state.usage_summary(from_ms, to_ms, bucket_ms).await
+    }
+
+    /// The configured budgets and rate limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Checks `request` against every limit it falls under and counts it.

@@ -1,9 +1,12 @@
 //! `sluice keys create|list|show|rotate|revoke|update`: the command line over
 //! the key store. A running gateway sees each change within the bounds in
 //! [`super::live`]; the commands print secrets only right after making them.
+//! Each change is recorded in the gateway's audit trail (the config's, or the
+//! embedded default's; not with `--db`, which names no trail).
 
 use super::report::{with_secret, write_details, write_secret, write_table};
 use super::{KeyChanges, KeyRecord, KeyStore, SqliteKeyStore, parse_expiry};
+use crate::audit::admin::Actor;
 use crate::audit::now_ms;
 use crate::audit::report::format_time;
 use crate::config::Config;
@@ -209,6 +212,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<u8> {
             let changes = fields.changes(now)?;
             let (store, config) = source.open(true)?;
             let (key, secret) = store.create(id.as_deref(), &changes, config.as_ref(), now)?;
+            source.audit(config.as_ref(), "keys.create", &key.id, now);
             if source.json {
                 writeln!(out, "{:#}", with_secret(&key, &secret, now))?;
             } else {
@@ -234,8 +238,9 @@ pub fn run(command: KeysCommand) -> anyhow::Result<u8> {
             source.print(&mut out, None, &key, now)?;
         }
         KeysCommand::Rotate { source, id } => {
-            let (store, _) = source.open(false)?;
+            let (store, config) = source.open(false)?;
             let (key, secret) = store.rotate(&id, now)?;
+            source.audit(config.as_ref(), "keys.rotate", &key.id, now);
             if source.json {
                 writeln!(out, "{:#}", with_secret(&key, &secret, now))?;
             } else {
@@ -249,9 +254,12 @@ pub fn run(command: KeysCommand) -> anyhow::Result<u8> {
             }
         }
         KeysCommand::Revoke { source, id } => {
-            let (store, _) = source.open(false)?;
+            let (store, config) = source.open(false)?;
             let key = store.revoke(&id, now)?;
             let at = key.revoked_at.expect("revoked");
+            if at == now {
+                source.audit(config.as_ref(), "keys.revoke", &key.id, now);
+            }
             let said = if at == now {
                 format!(
                     "revoked gateway key `{}`: running gateways refuse it within {} s",
@@ -277,6 +285,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<u8> {
             clear.apply_to(&mut changes);
             let (store, config) = source.open(false)?;
             let key = store.update(&id, &changes, config.as_ref())?;
+            source.audit(config.as_ref(), "keys.update", &key.id, now);
             let said = format!("updated gateway key `{}`", key.id);
             source.print(&mut out, Some(&said), &key, now)?;
         }
@@ -311,6 +320,30 @@ impl Source {
         let store = SqliteKeyStore::open(&path)
             .with_context(|| format!("cannot open the key store {}", path.display()))?;
         Ok((Arc::new(store), config))
+    }
+
+    /// Records a change in the audit trail of the gateway this command
+    /// works for: the one `--config` names, or the embedded default's (none
+    /// with `--db`). A failure is said on standard error: the change is made.
+    fn audit(&self, config: Option<&Config>, action: &str, key_id: &str, now: i64) {
+        let audit = match (&self.db, config) {
+            (Some(_), _) => return,
+            (None, Some(config)) => config.audit.clone(),
+            (None, None) => Config::embedded_default().audit,
+        };
+        let user = std::env::var("USER").ok().filter(|u| !u.is_empty());
+        let record =
+            crate::audit::admin::record(&Actor::Cli(user), action, Some(key_id), None, now);
+        match crate::audit::AuditLog::open(&audit) {
+            Ok(Some(log)) => {
+                log.append(vec![record]);
+                log.close();
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!(
+                "sluice: the change was made, but it could not be recorded in the audit trail: {e:#}"
+            ),
+        }
     }
 
     /// A key as text (after `said`, when given) or as JSON.

@@ -21,6 +21,7 @@
 use crate::config::ServerConfig;
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -28,6 +29,7 @@ use hyper_util::server::conn::auto;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -88,9 +90,9 @@ pub async fn serve(
     let (stop, stopping) = watch::channel(());
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not accept a connection");
                     tokio::select! {
@@ -109,7 +111,7 @@ pub async fn serve(
             continue;
         };
         tokio::spawn(serve_connection(
-            stream,
+            (stream, peer),
             app.clone(),
             builder.clone(),
             open.clone(),
@@ -128,7 +130,7 @@ pub async fn serve(
 /// Serves one connection until it ends, idles out, is closed to make room, or
 /// the server stops.
 async fn serve_connection(
-    stream: TcpStream,
+    (stream, peer): (TcpStream, SocketAddr),
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     open: Arc<Open>,
@@ -138,7 +140,9 @@ async fn serve_connection(
 ) {
     let service = hyper::service::service_fn({
         let connection = connection.clone();
-        move |request: hyper::Request<Incoming>| {
+        move |mut request: hyper::Request<Incoming>| {
+            // The client's address, for the console's sign-in limit.
+            request.extensions_mut().insert(ConnectInfo(peer));
             let in_flight = InFlight::start(connection.clone());
             let app = app.clone();
             async move {

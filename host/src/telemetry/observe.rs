@@ -1,5 +1,7 @@
 //! One request, observed: the facts the pipeline learns on the way, turned into
-//! metrics and a request-log line when the request is over.
+//! metrics and a request-log line when the request is over. The line (and its
+//! timings) also goes to [`Recent`], the console's view of the last requests,
+//! whether or not the request log is on.
 //!
 //! An [`Observed`] is a shared handle. The pipeline keeps one; a streamed
 //! answer's state and the governance ticket keep clones. When the last handle
@@ -11,6 +13,7 @@
 //! was sent: what is left is what sluice itself spent.
 
 use super::metrics::{DecisionSample, Metrics, RequestSample};
+use super::recent::{Recent, Sample};
 use super::request_log::RequestLog;
 use crate::api::error::{Api, ErrorKind};
 use crate::guardrails::Outcome;
@@ -33,6 +36,8 @@ pub struct Observed(Arc<Inner>);
 
 struct Inner {
     metrics: Arc<Metrics>,
+    /// The console's view of recent requests.
+    recent: Arc<Recent>,
     /// Where its line goes, when this request is logged.
     log: Option<Arc<RequestLog>>,
     started: Instant,
@@ -112,6 +117,7 @@ impl Observed {
     /// its line goes if it is logged.
     pub fn start(
         metrics: Arc<Metrics>,
+        recent: Arc<Recent>,
         log: Option<Arc<RequestLog>>,
         started: Instant,
         request_id: &str,
@@ -119,6 +125,7 @@ impl Observed {
     ) -> Observed {
         Observed(Arc::new(Inner {
             metrics,
+            recent,
             log,
             started,
             facts: Mutex::new(Facts {
@@ -198,8 +205,8 @@ impl Observed {
     /// Counts one guardrail check's decisions, and keeps them for the log line.
     pub fn guardrails(&self, outcome: &Outcome, phase: Phase) {
         let phase_name = phase.as_str();
-        let logging = self.0.log.is_some();
-        let mut facts = logging.then(|| self.facts());
+        // Kept for every request: the console shows them (`/admin/requests`).
+        let mut facts = self.facts();
         for decision in &outcome.decisions {
             let (action, rules, failure): (Action, Vec<(&str, &str)>, Option<&'static str>) =
                 match &decision.result {
@@ -222,9 +229,6 @@ impl Observed {
                 failure,
                 elapsed: decision.elapsed,
             });
-            let Some(facts) = facts.as_mut() else {
-                continue;
-            };
             let index = match facts
                 .guardrails
                 .iter()
@@ -300,11 +304,9 @@ impl Drop for Inner {
             fallback: facts.fallback,
             config: facts.config.as_deref(),
         });
-        let Some(log) = &self.log else {
-            return;
-        };
+        let now_ms = crate::clock::now_ms();
         let line = LogLine {
-            time: crate::clock::format_time(crate::clock::now_ms() - total.as_millis() as i64),
+            time: crate::clock::format_time(now_ms - total.as_millis() as i64),
             request_id: &facts.request_id,
             trace_id: tag(&facts.metadata, crate::metadata::TRACE_ID_TAG),
             api,
@@ -340,9 +342,25 @@ impl Drop for Inner {
             request_body: facts.request_body.as_deref(),
             response_body: facts.response_body.as_deref(),
         };
-        match serde_json::to_string(&line) {
-            Ok(text) => log.write(text),
-            Err(e) => tracing::error!(error = %e, "a request log line could not be made"),
+        let text = match serde_json::to_string(&line) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(error = %e, "a request log line could not be made");
+                return;
+            }
+        };
+        let sample = Sample {
+            provider: facts.provider.as_deref().unwrap_or("none"),
+            error: facts.error.is_some(),
+            total,
+            overhead,
+        };
+        match &self.log {
+            Some(log) => {
+                self.recent.record(now_ms, &sample, text.clone());
+                log.write(text);
+            }
+            None => self.recent.record(now_ms, &sample, text),
         }
     }
 }

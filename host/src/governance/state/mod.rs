@@ -207,6 +207,35 @@ impl State {
         }
     }
 
+    /// The counters whose names start with `prefix` and end with `suffix`,
+    /// with their values (the budgets page: every counter of a limit's window).
+    pub async fn counters(&self, prefix: &str, suffix: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        match self {
+            State::Local(local) => Ok(local.counters(prefix, suffix)),
+            State::Redis(redis) => redis.counters(prefix, suffix).await,
+        }
+    }
+
+    /// Usage of the hours in `[from_ms, to_ms)` summed per bucket of
+    /// `bucket_ms` and per team, key and model: what the overview reads.
+    pub async fn usage_summary(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> anyhow::Result<super::summary::Summary> {
+        match self {
+            State::Local(local) => local.usage_summary(from_ms, to_ms, bucket_ms),
+            State::Redis(redis) => {
+                let mut summary = super::summary::Summary::new(bucket_ms);
+                for (key, totals) in redis.usage(from_ms, to_ms).await? {
+                    summary.add(key.hour_ms, &key.key_id, &key.team, &key.model, &totals);
+                }
+                Ok(summary)
+            }
+        }
+    }
+
     /// Whether the store can be used now: always for the local one (it is in
     /// memory), a `PING` for Redis.
     pub async fn ping(&self) -> anyhow::Result<()> {

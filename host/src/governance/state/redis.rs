@@ -172,6 +172,54 @@ impl RedisState {
         Ok(rows.into_iter().collect())
     }
 
+    /// Counters named `prefix…suffix` (a `SCAN` over their key pattern).
+    pub async fn counters(&self, prefix: &str, suffix: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        let glob = |text: &str| {
+            text.chars().fold(String::new(), |mut out, c| {
+                if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+                out
+            })
+        };
+        let pattern = format!("{}*{}", glob(&counter_key(prefix)), glob(suffix));
+        let mut connection = self.connection.clone();
+        let mut names: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await
+                .with_context(|| format!("{}: listing counters", self.describe))?;
+            names.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<i64>> = redis::cmd("MGET")
+            .arg(&names)
+            .query_async(&mut connection)
+            .await
+            .with_context(|| format!("{}: reading counters", self.describe))?;
+        Ok(names
+            .into_iter()
+            .zip(values)
+            .filter_map(|(name, value)| Some((name.strip_prefix("sluice:c:")?.to_string(), value?)))
+            .collect())
+    }
+
     /// `Redis at host:port` (never the password).
     pub fn describe(&self) -> String {
         self.describe.clone()
