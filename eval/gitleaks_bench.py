@@ -51,6 +51,7 @@ RULES_TOML = os.path.join(ROOT, "plugins", "secrets", "rules.toml")
 GL_MODULE = "github.com/zricethezav/gitleaks/v8"
 RULES_DIR = "cmd/generate/config/rules"
 UTILS_FILES = ["cmd/generate/config/utils/generate.go", "cmd/generate/config/utils/patterns.go"]
+BASE_FILE = "cmd/generate/config/base/config.go"
 MAIN_GO = "cmd/generate/config/main.go"
 
 # ---------------------------------------------------------------- the Go harness (ours)
@@ -94,6 +95,11 @@ type Rule struct {
 \tSkipReport  bool
 }
 
+type Config struct {
+\tTitle      string
+\tAllowlists []*Allowlist
+}
+
 // ContainsStopWord reports whether s contains one of the stop words.
 func (a *Allowlist) ContainsStopWord(s string) (bool, string) {
 \ts = strings.ToLower(s)
@@ -106,56 +112,180 @@ func (a *Allowlist) ContainsStopWord(s string) (bool, string) {
 }
 """
 
-HARNESS_RECORD = """\
+HARNESS_RECORD = r"""
 package utils
 
-// The validation calls of the rule files, recording the examples as JSON lines.
+// The validation calls of the rule files record the examples; Finish prints them
+// as JSON lines, each false-positive example with the other rules that report it
+// (regex, secret group, entropy and the rule's own allowlists; not gitleaks'
+// global allowlist).
 
 import (
-\t"encoding/json"
-\t"os"
-\t"sort"
+    "encoding/json"
+    "math"
+    "os"
+    "sort"
+    "strings"
 
-\t"glbench/config"
+    "glbench/base"
+    "glbench/config"
 )
 
 type record struct {
-\tRule  string   `json:"rule"`
-\tTp    []string `json:"tp"`
-\tFp    []string `json:"fp"`
-\tPaths bool     `json:"paths,omitempty"`
+    Rule     string     `json:"rule"`
+    Tp       []string   `json:"tp"`
+    Fp       []string   `json:"fp"`
+    FpOthers [][]string `json:"fp_others"`
+    Paths    bool       `json:"paths,omitempty"`
+    Regex    string     `json:"regex"`
+    Keywords []string   `json:"keywords"`
 }
 
-var out = json.NewEncoder(os.Stdout)
+var records []record
+var rules []config.Rule
+
+func keep(rule config.Rule, tps, fps []string, paths bool) *config.Rule {
+    re := ""
+    if rule.Regex != nil {
+        re = rule.Regex.String()
+        rules = append(rules, rule)
+    }
+    records = append(records, record{Rule: rule.RuleID, Tp: tps, Fp: fps, Paths: paths, Regex: re, Keywords: rule.Keywords})
+    return &rule
+}
 
 func Validate(rule config.Rule, truePositives []string, falsePositives []string) *config.Rule {
-\t_ = out.Encode(record{Rule: rule.RuleID, Tp: truePositives, Fp: falsePositives})
-\treturn &rule
+    return keep(rule, truePositives, falsePositives, false)
 }
 
 func values(m map[string]string) []string {
-\tkeys := make([]string, 0, len(m))
-\tfor k := range m {
-\t\tkeys = append(keys, k)
-\t}
-\tsort.Strings(keys)
-\tvs := make([]string, 0, len(m))
-\tfor _, k := range keys {
-\t\tvs = append(vs, m[k])
-\t}
-\treturn vs
+    keys := make([]string, 0, len(m))
+    for k := range m {
+        keys = append(keys, k)
+    }
+    sort.Strings(keys)
+    vs := make([]string, 0, len(m))
+    for _, k := range keys {
+        vs = append(vs, m[k])
+    }
+    return vs
 }
 
 func ValidateWithPaths(rule config.Rule, truePositives map[string]string, falsePositives map[string]string) *config.Rule {
-\t_ = out.Encode(record{Rule: rule.RuleID, Tp: values(truePositives), Fp: values(falsePositives), Paths: true})
-\treturn &rule
+    return keep(rule, values(truePositives), values(falsePositives), true)
 }
 
 func GetEnvOrDefault(key, fallback string) string {
-\tif v, ok := os.LookupEnv(key); ok {
-\t\treturn v
-\t}
-\treturn fallback
+    if v, ok := os.LookupEnv(key); ok {
+        return v
+    }
+    return fallback
+}
+
+func entropy(s string) float64 {
+    counts := map[rune]float64{}
+    for _, r := range s {
+        counts[r]++
+    }
+    n := float64(len(s))
+    e := 0.0
+    for _, c := range counts {
+        p := c / n
+        e -= p * math.Log2(p)
+    }
+    return e
+}
+
+func allowed(rule config.Rule, secret, match string) bool {
+    for _, a := range rule.Allowlists {
+        if a.MatchCondition == config.AllowlistMatchAnd && (len(a.Paths) > 0 || len(a.Commits) > 0) {
+            continue // needs a path or commit, which a scanned text has not
+        }
+        hits, tests := 0, 0
+        if len(a.Regexes) > 0 {
+            tests++
+            target := secret
+            if a.RegexTarget == "match" || a.RegexTarget == "line" {
+                target = match
+            }
+            for _, re := range a.Regexes {
+                if re.MatchString(target) {
+                    hits++
+                    break
+                }
+            }
+        }
+        if len(a.StopWords) > 0 {
+            tests++
+            lower := strings.ToLower(secret)
+            for _, w := range a.StopWords {
+                if strings.Contains(lower, strings.ToLower(w)) {
+                    hits++
+                    break
+                }
+            }
+        }
+        if tests > 0 && ((a.MatchCondition == config.AllowlistMatchAnd && hits == tests) || (a.MatchCondition == config.AllowlistMatchOr && hits > 0)) {
+            return true
+        }
+    }
+    return false
+}
+
+// reports tells whether rule finds a secret in text.
+func reports(rule config.Rule, global config.Config, text string) bool {
+    lower := strings.ToLower(text)
+    if len(rule.Keywords) > 0 {
+        found := false
+        for _, k := range rule.Keywords {
+            if strings.Contains(lower, strings.ToLower(k)) {
+                found = true
+                break
+            }
+        }
+        if !found {
+            return false
+        }
+    }
+    for _, m := range rule.Regex.FindAllStringSubmatch(text, -1) {
+        secret := m[0]
+        if rule.SecretGroup > 0 && rule.SecretGroup < len(m) {
+            secret = m[rule.SecretGroup]
+        } else {
+            for _, g := range m[1:] {
+                if g != "" {
+                    secret = g
+                    break
+                }
+            }
+        }
+        if rule.Entropy > 0 && entropy(secret) <= rule.Entropy {
+            continue
+        }
+        if allowed(rule, secret, m[0]) || allowed(config.Rule{Allowlists: global.Allowlists}, secret, m[0]) {
+            continue
+        }
+        return true
+    }
+    return false
+}
+
+func Finish() {
+    out := json.NewEncoder(os.Stdout)
+    global := base.CreateGlobalConfig()
+    for _, rec := range records {
+        rec.FpOthers = make([][]string, len(rec.Fp))
+        for i, fp := range rec.Fp {
+            others := []string{}
+            for _, rule := range rules {
+                if rule.RuleID != rec.Rule && reports(rule, global, fp) {
+                    others = append(others, rule.RuleID)
+                }
+            }
+            rec.FpOthers[i] = others
+        }
+        _ = out.Encode(rec)
+    }
 }
 """
 
@@ -265,7 +395,7 @@ def extract(repo, rev, go):
     names = subprocess.run(["git", "-C", repo, "ls-tree", "--name-only", commit, RULES_DIR + "/"], check=True,
                            capture_output=True, text=True).stdout.split()
     with tempfile.TemporaryDirectory(prefix="gitleaks-bench-") as tmp:
-        for sub in ["rules", "utils", "config", "secrets"]:
+        for sub in ["rules", "utils", "config", "secrets", "base"]:
             os.makedirs(os.path.join(tmp, sub))
 
         def write(rel, text):
@@ -279,13 +409,15 @@ def extract(repo, rev, go):
                 write(os.path.join("rules", os.path.basename(name)), git_show(repo, commit, name))
         for name in UTILS_FILES:
             write(os.path.join("utils", os.path.basename(name)), git_show(repo, commit, name))
+        write("base/config.go", git_show(repo, commit, BASE_FILE))
         write("utils/record.go", HARNESS_RECORD)
         write("config/config.go", HARNESS_CONFIG)
         write("secrets/secrets.go", HARNESS_SECRETS)
         write("go.mod", "module glbench\n\ngo 1.19\n")
         calls = re.findall(r"\brules\.([A-Z][A-Za-z0-9_]*)\(\)", git_show(repo, commit, MAIN_GO))
         body = "".join(f"\trules.{c}()\n" for c in dict.fromkeys(calls))
-        write("main.go", f'package main\n\nimport "glbench/rules"\n\nfunc main() {{\n{body}}}\n')
+        write("main.go", f'package main\n\nimport (\n\t"glbench/rules"\n\t"glbench/utils"\n)\n\n'
+                         f'func main() {{\n{body}\tutils.Finish()\n}}\n')
         env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local",
                    GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"))
         built = subprocess.run([go, "build", "-o", "glbench", "."], cwd=tmp, env=env, capture_output=True, text=True)
@@ -297,9 +429,12 @@ def extract(repo, rev, go):
     records = {}
     for line in ran.stdout.splitlines():
         row = json.loads(line)
-        rec = records.setdefault(row["rule"], {"rule": row["rule"], "tp": [], "fp": [], "paths": False})
+        rec = records.setdefault(row["rule"], {"rule": row["rule"], "regex": row.get("regex", ""),
+                                               "keywords": row.get("keywords") or [], "tp": [], "fp": [],
+                                               "paths": False})
         rec["tp"] += row.get("tp") or []
         rec["fp"] += row.get("fp") or []
+        rec.setdefault("fp_others", []).extend(row.get("fp_others") or [])
         rec["paths"] |= bool(row.get("paths"))
     return list(records.values()), commit
 
@@ -353,16 +488,18 @@ def evaluate(records, findings_of, generic):
         specific = [any(f["rule"] not in generic for f in findings_of[("tp", rec["rule"], i)])
                     for i in range(len(rec["tp"]))]
         fp_flagged = [bool(findings_of[("fp", rec["rule"], i)]) for i in range(len(rec["fp"]))]
+        others = rec.get("fp_others") or [[] for _ in rec["fp"]]
+        fp_sibling = [bad and bool(o) for bad, o in zip(fp_flagged, others)]
         row = {
             "rule": rec["rule"], "paths": rec["paths"],
             "tp": len(tp_found), "tp_found": sum(tp_found), "tp_specific": sum(specific),
-            "fp": len(fp_flagged), "fp_flagged": sum(fp_flagged),
+            "fp": len(fp_flagged), "fp_flagged": sum(fp_flagged), "fp_sibling": sum(fp_sibling),
             "missed": [t for t, ok in zip(rec["tp"], tp_found) if not ok],
-            "flagged": [(t, [f["rule"] for f in findings_of[("fp", rec["rule"], i)]])
+            "flagged": [(t, [f["rule"] for f in findings_of[("fp", rec["rule"], i)]], others[i])
                         for i, (t, bad) in enumerate(zip(rec["fp"], fp_flagged)) if bad],
         }
         per_rule.append(row)
-        for key in ("tp", "tp_found", "tp_specific", "fp", "fp_flagged"):
+        for key in ("tp", "tp_found", "tp_specific", "fp", "fp_flagged", "fp_sibling"):
             totals[key] += row[key]
         if row["tp"]:
             totals["formats"] += 1
@@ -392,6 +529,9 @@ def print_report(per_rule, totals, commit, show, show_all):
     print(f"| formats with every example found | {t['formats_full']}/{t['formats']} |")
     print(f"| formats found only by the generic rules | {t['formats_generic_only']} |")
     print(f"| false-positive examples flagged | **{pct(t['fp_flagged'], t['fp'])}** ({t['fp_flagged']}/{t['fp']}) |")
+    own = t['fp_flagged'] - t['fp_sibling']
+    print(f"| ... of which another gitleaks rule reports too | {t['fp_sibling']} |")
+    print(f"| false-positive examples flagged that no gitleaks rule reports | {pct(own, t['fp'])} ({own}/{t['fp']}) |")
     print()
     rows = [r for r in per_rule if show_all or r["tp_found"] < r["tp"] or r["fp_flagged"]]
     if rows:
@@ -406,8 +546,9 @@ def print_report(per_rule, totals, commit, show, show_all):
             print(f"\n### {r['rule']}")
             for text in r["missed"][:show]:
                 print(f"  missed:  {short(text)}")
-            for text, rules in r["flagged"][:show]:
-                print(f"  flagged: {short(text)}  <- {', '.join(rules)}")
+            for text, rules, others in r["flagged"][:show]:
+                also = f" (gitleaks: {', '.join(others)})" if others else ""
+                print(f"  flagged: {short(text)}  <- {', '.join(rules)}{also}")
 
 
 def main():
