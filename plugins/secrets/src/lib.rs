@@ -194,6 +194,7 @@
 
 mod allow;
 pub mod entropy;
+pub mod fragments;
 pub mod rules;
 pub mod scan;
 pub mod validate;
@@ -274,6 +275,8 @@ impl Secrets {
             for keyword in &mut def.keywords {
                 *keyword = keyword.to_lowercase();
             }
+            def.regex = fragments::expand(&def.regex, &file.fragments)
+                .map_err(|e| format!("extra_rules[{index}] (id {:?}): regex: {e}", def.id))?;
             let compiled = check_rule(&def, &rules, &file.allow)
                 .map_err(|e| format!("extra_rules[{index}] (id {:?}): {e}", def.id))?;
             rules.push(Rule::precompiled(def, compiled));
