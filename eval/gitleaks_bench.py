@@ -501,6 +501,8 @@ def evaluate(records, findings_of, generic):
         per_rule.append(row)
         for key in ("tp", "tp_found", "tp_specific", "fp", "fp_flagged", "fp_sibling"):
             totals[key] += row[key]
+            if not row["paths"]:
+                totals[key + "_content"] += row[key]
         if row["tp"]:
             totals["formats"] += 1
             totals["formats_caught"] += row["tp_found"] > 0
@@ -532,6 +534,10 @@ def print_report(per_rule, totals, commit, show, show_all):
     own = t['fp_flagged'] - t['fp_sibling']
     print(f"| ... of which another gitleaks rule reports too | {t['fp_sibling']} |")
     print(f"| false-positive examples flagged that no gitleaks rule reports | {pct(own, t['fp'])} ({own}/{t['fp']}) |")
+    print(f"| recall, rules that do not look at file paths | {pct(t['tp_found_content'], t['tp_content'])} "
+          f"({t['tp_found_content']}/{t['tp_content']}) |")
+    print(f"| false-positive examples flagged, rules that do not look at file paths | "
+          f"{pct(t['fp_flagged_content'], t['fp_content'])} ({t['fp_flagged_content']}/{t['fp_content']}) |")
     print()
     rows = [r for r in per_rule if show_all or r["tp_found"] < r["tp"] or r["fp_flagged"]]
     if rows:

@@ -48,7 +48,10 @@ mod tests {
             expand("(?i:acme)(?&op)([a-f0-9]{32})", &fragments()).unwrap(),
             "(?i:acme)(?:[ \\t]{0,4}[:=][ \\t]{0,4})([a-f0-9]{32})"
         );
-        assert_eq!(expand("no references", &fragments()).unwrap(), "no references");
+        assert_eq!(
+            expand("no references", &fragments()).unwrap(),
+            "no references"
+        );
     }
 
     #[test]

@@ -199,7 +199,9 @@ mod tests {
         let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl";
         assert!(Validator::Base64Jwt.accepts(&b64(token)));
         // an encrypted token's header has "enc" rather than "alg"
-        assert!(Validator::Base64Jwt.accepts(&b64("eyJlbmMiOiJBMjU2R0NNIn0.eyJpc3MiOiJqb2UifQ.aXY")));
+        assert!(
+            Validator::Base64Jwt.accepts(&b64("eyJlbmMiOiJBMjU2R0NNIn0.eyJpc3MiOiJqb2UifQ.aXY"))
+        );
         // "eyJ" followed by text that is no base64url, or a header that is no JSON
         assert!(!Validator::Base64Jwt.accepts(&b64("eyJ is how a JWT starts, see RFC 7519")));
         assert!(!Validator::Base64Jwt.accepts(&b64("eyJub3QganNvbg.eyJzdWIiOiI0MiJ9.c2ln")));
@@ -210,7 +212,10 @@ mod tests {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for chunk in text.as_bytes().chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
             for i in 0..4 {
                 if i <= chunk.len() {
                     out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
