@@ -12,6 +12,7 @@ optional labels: a tool may flag them or not.
 
 import base64
 import json
+import re
 import string
 
 from gen_values import L, N, digits, pick, rstr
@@ -41,6 +42,17 @@ def _uuid(rng):
     return f"{rstr(rng, HEX, 8)}-{rstr(rng, HEX, 4)}-4{rstr(rng, HEX, 3)}-{pick(rng, '89ab')}{rstr(rng, HEX, 3)}-{rstr(rng, HEX, 12)}"
 
 
+# The regex class of each alphabet, for the patterns labels are checked against.
+CLASS = {HEX: "[a-f0-9]", B62: "[A-Za-z0-9]", B64URL: "[A-Za-z0-9_-]", LOWER_AN: "[a-z0-9]",
+         UPPER_AN: "[A-Z0-9]", BECH32: "[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]"}
+
+
+def fixed(name, prefix, alphabet, n, optional=False):
+    """A format that is `prefix` and `n` characters of `alphabet`."""
+    return (name, lambda r: prefix + rstr(r, alphabet, n), re.escape(prefix) + f"{CLASS[alphabet]}{{{n}}}",
+            optional, prefix)
+
+
 # family: (variable name, value maker, pattern, optional?, prefix for look-alikes)
 # The variable name is the one the vendor's docs use; the look-alike prefix is what
 # a placeholder of the format starts with ("" when the format has no prefix).
@@ -51,8 +63,7 @@ FAMILIES = {
     "flutterwave-secret-key": ("FLW_SECRET_KEY",
                                lambda r: pick(r, ["FLWSECK-", "FLWSECK_TEST-"]) + rstr(r, HEX, 32) + "-X",
                                r"FLWSECK(_TEST)?-[a-f0-9]{32}-X", False, "FLWSECK-"),
-    "flutterwave-encryption-key": ("FLW_ENCRYPTION_KEY", lambda r: "FLWSECK_TEST" + rstr(r, HEX, 12),
-                                   r"FLWSECK_TEST[a-f0-9]{12}", False, "FLWSECK_TEST"),
+    "flutterwave-encryption-key": fixed("FLW_ENCRYPTION_KEY", "FLWSECK_TEST", HEX, 12),
     "flutterwave-public-key": ("FLW_PUBLIC_KEY", lambda r: "FLWPUBK-" + rstr(r, HEX, 32) + "-X",
                                r"FLWPUBK-[a-f0-9]{32}-X", True, "FLWPUBK-"),
     "dynatrace-api-token": ("DT_API_TOKEN",
@@ -60,23 +71,21 @@ FAMILIES = {
                             r"dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}", False, "dt0c01."),
     "sourcegraph-token": ("SRC_ACCESS_TOKEN", lambda r: f"sgp_{rstr(r, HEX, 16)}_{rstr(r, HEX, 40)}",
                           r"sgp_[a-f0-9]{16}_[a-f0-9]{40}", False, "sgp_"),
-    "openshift-user-token": ("OPENSHIFT_TOKEN", lambda r: "sha256~" + rstr(r, B64URL, 43),
-                             r"sha256~[A-Za-z0-9_-]{43}", False, "sha256~"),
+    "openshift-user-token": fixed("OPENSHIFT_TOKEN", "sha256~", B64URL, 43),
     "gocardless-access-token": ("GOCARDLESS_ACCESS_TOKEN",
                                 lambda r: pick(r, ["live_", "sandbox_"]) + rstr(r, B64URL, 40),
                                 r"(live|sandbox)_[A-Za-z0-9_-]{40}", False, "live_"),
-    "lob-api-key": ("LOB_API_KEY", lambda r: "live_" + rstr(r, HEX, 35), r"live_[a-f0-9]{35}", False, "live_"),
-    "lob-test-key": ("LOB_API_KEY", lambda r: "test_" + rstr(r, HEX, 35), r"test_[a-f0-9]{35}", True, "test_"),
-    "mailgun-api-key": ("MAILGUN_API_KEY", lambda r: "key-" + rstr(r, HEX, 32), r"key-[a-f0-9]{32}", False, "key-"),
-    "mailgun-public-key": ("MAILGUN_PUBLIC_KEY", lambda r: "pubkey-" + rstr(r, HEX, 32),
-                           r"pubkey-[a-f0-9]{32}", True, "pubkey-"),
+    "lob-api-key": fixed("LOB_API_KEY", "live_", HEX, 35),
+    "lob-test-key": fixed("LOB_API_KEY", "test_", HEX, 35, optional=True),
+    "mailgun-api-key": fixed("MAILGUN_API_KEY", "key-", HEX, 32),
+    "mailgun-public-key": fixed("MAILGUN_PUBLIC_KEY", "pubkey-", HEX, 32, optional=True),
     "messagebird-api-key": ("MESSAGEBIRD_ACCESS_KEY", lambda r: rstr(r, B62, 25), r"[A-Za-z0-9]{25}", False, ""),
     "intra42-client-secret": ("FT_CLIENT_SECRET", lambda r: pick(r, ["s-s4t2ud-", "s-s4t2af-"]) + rstr(r, HEX, 64),
                               r"s-s4t2(ud|af)-[a-f0-9]{64}", False, "s-s4t2ud-"),
     "sidekiq-enterprise-credentials": ("BUNDLE_ENTERPRISE__CONTRIBSYS__COM",
                                        lambda r: rstr(r, HEX, 8) + ":" + rstr(r, HEX, 8),
                                        r"[a-f0-9]{8}:[a-f0-9]{8}", False, ""),
-    "sumologic-access-id": ("SUMO_ACCESS_ID", lambda r: "su" + rstr(r, B62, 12), r"su[A-Za-z0-9]{12}", False, "su"),
+    "sumologic-access-id": fixed("SUMO_ACCESS_ID", "su", B62, 12),
     "sumologic-access-key": ("SUMO_ACCESS_KEY", lambda r: rstr(r, B62, 64), r"[A-Za-z0-9]{64}", False, ""),
     "sonarqube-token": ("SONAR_TOKEN", lambda r: pick(r, ["squ_", "sqp_", "sqa_"]) + rstr(r, HEX, 40),
                         r"sq[upa]_[a-f0-9]{40}", False, "squ_"),
@@ -88,35 +97,34 @@ FAMILIES = {
     "asana-client-id": ("ASANA_CLIENT_ID", lambda r: "1" + digits(r, 15), r"[0-9]{16}", True, ""),
     "adobe-client-id": ("ADOBE_CLIENT_ID", lambda r: rstr(r, HEX, 32), r"[a-f0-9]{32}", True, ""),
     "jwt-base64": ("AUTH_TOKEN_B64", _jwt_b64, r"ZXlK[A-Za-z0-9+/]+={0,2}", False, ""),
-    "doppler-token": ("DOPPLER_TOKEN", lambda r: "dp.st." + rstr(r, B62, 43), r"dp\.st\.[A-Za-z0-9]{43}", False, "dp.st."),
-    "pulumi-access-token": ("PULUMI_ACCESS_TOKEN", lambda r: "pul-" + rstr(r, HEX, 40), r"pul-[a-f0-9]{40}", False, "pul-"),
-    "linear-api-key": ("LINEAR_API_KEY", lambda r: "lin_api_" + rstr(r, B62, 40), r"lin_api_[A-Za-z0-9]{40}", False, "lin_api_"),
+    "doppler-token": fixed("DOPPLER_TOKEN", "dp.st.", B62, 43),
+    "pulumi-access-token": fixed("PULUMI_ACCESS_TOKEN", "pul-", HEX, 40),
+    "linear-api-key": fixed("LINEAR_API_KEY", "lin_api_", B62, 40),
     "postman-api-key": ("POSTMAN_API_KEY", lambda r: f"PMAK-{rstr(r, HEX, 24)}-{rstr(r, HEX, 34)}",
                         r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}", False, "PMAK-"),
     "grafana-service-account-token": ("GRAFANA_TOKEN", lambda r: f"glsa_{rstr(r, B62, 32)}_{rstr(r, HEX, 8)}",
                                       r"glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}", False, "glsa_"),
-    "databricks-token": ("DATABRICKS_TOKEN", lambda r: "dapi" + rstr(r, HEX, 32), r"dapi[a-f0-9]{32}", False, "dapi"),
-    "shopify-access-token": ("SHOPIFY_ACCESS_TOKEN", lambda r: "shpat_" + rstr(r, HEX, 32), r"shpat_[a-f0-9]{32}", False, "shpat_"),
-    "digitalocean-pat": ("DIGITALOCEAN_TOKEN", lambda r: "dop_v1_" + rstr(r, HEX, 64), r"dop_v1_[a-f0-9]{64}", False, "dop_v1_"),
-    "dockerhub-token": ("DOCKERHUB_TOKEN", lambda r: "dckr_pat_" + rstr(r, B64URL, 27), r"dckr_pat_[A-Za-z0-9_-]{27}", False, "dckr_pat_"),
-    "age-secret-key": ("SOPS_AGE_KEY", lambda r: "AGE-SECRET-KEY-1" + rstr(r, BECH32, 58),
-                       r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", False, "AGE-SECRET-KEY-1"),
-    "openrouter-api-key": ("OPENROUTER_API_KEY", lambda r: "sk-or-v1-" + rstr(r, HEX, 64), r"sk-or-v1-[a-f0-9]{64}", False, "sk-or-v1-"),
-    "groq-api-key": ("GROQ_API_KEY", lambda r: "gsk_" + rstr(r, B62, 52), r"gsk_[A-Za-z0-9]{52}", False, "gsk_"),
-    "xai-api-key": ("XAI_API_KEY", lambda r: "xai-" + rstr(r, B62, 80), r"xai-[A-Za-z0-9]{80}", False, "xai-"),
-    "replicate-api-token": ("REPLICATE_API_TOKEN", lambda r: "r8_" + rstr(r, B62, 37), r"r8_[A-Za-z0-9]{37}", False, "r8_"),
-    "rubygems-api-key": ("GEM_HOST_API_KEY", lambda r: "rubygems_" + rstr(r, HEX, 48), r"rubygems_[a-f0-9]{48}", False, "rubygems_"),
-    "bitbucket-app-password": ("BITBUCKET_APP_PASSWORD", lambda r: "ATBB" + rstr(r, B62, 32), r"ATBB[A-Za-z0-9]{32}", False, "ATBB"),
-    "newrelic-user-api-key": ("NEW_RELIC_API_KEY", lambda r: "NRAK-" + rstr(r, UPPER_AN, 27), r"NRAK-[A-Z0-9]{27}", False, "NRAK-"),
-    "sentry-user-token": ("SENTRY_AUTH_TOKEN", lambda r: "sntryu_" + rstr(r, HEX, 64), r"sntryu_[a-f0-9]{64}", False, "sntryu_"),
+    "databricks-token": fixed("DATABRICKS_TOKEN", "dapi", HEX, 32),
+    "shopify-access-token": fixed("SHOPIFY_ACCESS_TOKEN", "shpat_", HEX, 32),
+    "digitalocean-pat": fixed("DIGITALOCEAN_TOKEN", "dop_v1_", HEX, 64),
+    "dockerhub-token": fixed("DOCKERHUB_TOKEN", "dckr_pat_", B64URL, 27),
+    "age-secret-key": fixed("SOPS_AGE_KEY", "AGE-SECRET-KEY-1", BECH32, 58),
+    "openrouter-api-key": fixed("OPENROUTER_API_KEY", "sk-or-v1-", HEX, 64),
+    "groq-api-key": fixed("GROQ_API_KEY", "gsk_", B62, 52),
+    "xai-api-key": fixed("XAI_API_KEY", "xai-", B62, 80),
+    "replicate-api-token": fixed("REPLICATE_API_TOKEN", "r8_", B62, 37),
+    "rubygems-api-key": fixed("GEM_HOST_API_KEY", "rubygems_", HEX, 48),
+    "bitbucket-app-password": fixed("BITBUCKET_APP_PASSWORD", "ATBB", B62, 32),
+    "newrelic-user-api-key": fixed("NEW_RELIC_API_KEY", "NRAK-", UPPER_AN, 27),
+    "sentry-user-token": fixed("SENTRY_AUTH_TOKEN", "sntryu_", HEX, 64),
     "datadog-api-key": ("DATADOG_API_KEY", lambda r: rstr(r, HEX, 32), r"[a-f0-9]{32}", False, ""),
     "brevo-api-key": ("BREVO_API_KEY", lambda r: f"xkeysib-{rstr(r, HEX, 64)}-{rstr(r, B62, 16)}",
                       r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}", False, "xkeysib-"),
     "hubspot-private-app-token": ("HUBSPOT_ACCESS_TOKEN", lambda r: f"pat-{pick(r, ['na1', 'eu1'])}-{_uuid(r)}",
                                   r"pat-(na|eu)1-[a-f0-9-]{36}", False, "pat-na1-"),
-    "prefect-api-key": ("PREFECT_API_KEY", lambda r: "pnu_" + rstr(r, B62, 36), r"pnu_[A-Za-z0-9]{36}", False, "pnu_"),
-    "buildkite-token": ("BUILDKITE_API_TOKEN", lambda r: "bkua_" + rstr(r, HEX, 40), r"bkua_[a-f0-9]{40}", False, "bkua_"),
-    "figma-token": ("FIGMA_TOKEN", lambda r: "figd_" + rstr(r, B64URL, 40), r"figd_[A-Za-z0-9_-]{40}", False, "figd_"),
+    "prefect-api-key": fixed("PREFECT_API_KEY", "pnu_", B62, 36),
+    "buildkite-token": fixed("BUILDKITE_API_TOKEN", "bkua_", HEX, 40),
+    "figma-token": fixed("FIGMA_TOKEN", "figd_", B64URL, 40),
 }
 
 FORMATS = {family: spec[2] for family, spec in FAMILIES.items()}
