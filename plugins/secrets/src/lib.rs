@@ -28,7 +28,7 @@
 //! | private keys and tokens | PEM blocks (RSA, EC, DSA, PKCS#8, encrypted, OpenSSH, PGP, SSH2; also inside JSON strings), PuTTY `.ppk` files, base64-encoded PEM keys (kubeconfig `client-key-data`), JWTs (header checked to be JSON with `"alg"`; unsigned tokens too) and JWTs base64-encoded once more (`ZXlK...`, decoded and checked) |
 //! | passwords | in database and broker URLs (postgres, mysql, mongodb, redis, amqp, ...) and other URLs (`https://user:pass@`), basic authorization headers (decoded and checked), bearer tokens, `curl -u`, SQL (`IDENTIFIED BY`), and generic assignments (`password = "..."`, `DB_PASSWORD=...`, `api_key: ...`, `--password ...`, `<password>...</password>`) |
 //!
-//! The four `generic-*` rules and `bearer-token` are loose: a specific rule wins
+//! The four `generic-*` rules, `bearer-token` and `curl-header-token` are loose: a specific rule wins
 //! when both find the same text, and `disable_generic` turns them off.
 //!
 //! Formats without a prefix of their own are read next to a name that says whose
