@@ -30,6 +30,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import gen_breadth  # noqa: E402
 import gen_docs  # noqa: E402
 from gen_values import Ann, card_brand, iban_ok, IBAN_LEN, ip_public, luhn_ok, ssn_ok  # noqa: E402
 
@@ -102,6 +103,7 @@ SECRET_FORMATS = {
     "password-assignment": r"[^\s\"'`\\#]{8,}",
     "private-key-pem": r"-----BEGIN (RSA |EC )?PRIVATE KEY-----(\n|\\n)[A-Za-z0-9/+=\n\\]+-----END (RSA |EC )?PRIVATE KEY-----",
     "openssh-private-key": r"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE[A-Za-z0-9/+=\n]+-----END OPENSSH PRIVATE KEY-----",
+    **gen_breadth.FORMATS,
 }
 PHONE_CHARS = re.compile(r"[+(]?[0-9][0-9 ()./-]*[0-9]")
 EMAIL_SHAPE = re.compile(r"[^\s@<>\"',;]+@[^\s@<>\"',;]+\.[^\s@<>\"',;.]{2,}")
@@ -253,15 +255,27 @@ def generate(n_docs, seed=SEED):
         check_doc(text, labels, negs)
         if source == "json":
             json.loads(text)  # the JSON documents must be valid JSON
-        docs.append({
-            "id": f"{i:05d}-{source}",
-            "source": source,
-            "lang": lang,
-            "text": text,
-            "labels": [l for l, _ in labels],
-            "negatives": [n for n, _ in negs],
-        })
+        docs.append(document(i, source, lang, text, labels, negs))
+    # The breadth section: every credential format of gen_breadth, after the
+    # documents above, from a random stream of its own (adding a format does not
+    # change the documents before it).
+    breadth_rng = random.Random(f"{seed}-breadth")
+    for source, items in gen_breadth.documents(breadth_rng):
+        text, labels, negs = assemble(items)
+        check_doc(text, labels, negs)
+        docs.append(document(len(docs), source, "en", text, labels, negs))
     return docs
+
+
+def document(i, source, lang, text, labels, negs):
+    return {
+        "id": f"{i:05d}-{source}",
+        "source": source,
+        "lang": lang,
+        "text": text,
+        "labels": [l for l, _ in labels],
+        "negatives": [n for n, _ in negs],
+    }
 
 
 def serialise(docs):

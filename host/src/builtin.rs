@@ -15,7 +15,7 @@ pub struct Builtin {
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "secrets",
-        summary: "credentials: 165 rules for cloud, source-host, SaaS, LLM and registry tokens, private keys, JWTs, passwords in URLs and assignments (redacted as [SECRET:<rule>_1])",
+        summary: "credentials: 243 rules for cloud, source-host, SaaS, LLM and registry tokens, private keys, JWTs, passwords in URLs and assignments (redacted as [SECRET:<rule>_1])",
         bytes: include_bytes!(concat!(env!("OUT_DIR"), "/builtin/secrets.wasm")),
     },
     Builtin {

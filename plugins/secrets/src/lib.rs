@@ -9,7 +9,7 @@
 //!
 //! # What it detects
 //!
-//! 165 rules, kept as data in `plugins/secrets/rules.toml` ([`rules::RULES_TOML`],
+//! 243 rules, kept as data in `plugins/secrets/rules.toml` ([`rules::RULES_TOML`],
 //! embedded when the plugin is built):
 //!
 //! | family | what |
@@ -21,14 +21,24 @@
 //! | source hosts | GitHub classic, fine-grained, OAuth, app and refresh tokens; GitLab personal, deploy, runner, registration (`GR1348941`), trigger, CI job and other tokens; Atlassian API tokens (`ATATT3`); Bitbucket app passwords (`ATBB`) |
 //! | chat | Slack bot, user, app, configuration and legacy tokens and webhook URLs; Discord bot tokens and webhook URLs; Telegram bot tokens; Microsoft Teams webhook URLs |
 //! | payments, commerce, e-mail | Stripe (`sk_live_`, `rk_live_`, webhook secrets; `sk_test_` only flagged, see below), Shopify (`shpat_`, `shpss_`, `shpca_`, `shppa_`), Square, Plaid, Shippo, EasyPost, Duffel, SendGrid (`SG.`), Mailgun, Mailchimp (`-us21`), Brevo, Postmark, Twilio |
-//! | SaaS and developer tools | Linear, Notion, Airtable, HubSpot, Figma, Contentful, Typeform, Mapbox, Algolia, Zendesk, Facebook, Twitter/X, Dropbox, Postman, Terraform Cloud, Vault (`hvs.`), Doppler, Pulumi, Grafana, PlanetScale, Supabase, Databricks, Okta, Auth0, SonarQube, Snyk, Sourcegraph, Buildkite, CircleCI, Datadog, New Relic, Sentry, Dynatrace, 1Password, age, and more |
+//! | SaaS and developer tools | Linear, Notion, Airtable, HubSpot, Figma, Contentful, Typeform, Mapbox, Algolia, Zendesk, Facebook, Twitter/X, Dropbox, Postman, Terraform Cloud, Vault (`hvs.`), Doppler, Pulumi, Grafana, PlanetScale, Supabase, Databricks, Okta, Auth0, SonarQube, Snyk, Sourcegraph, Buildkite, CircleCI, Datadog, New Relic, Sentry, Dynatrace, 1Password, age, SettleMint, Harness, Octopus Deploy, OpenShift, LaunchDarkly, Intercom, Sumo Logic, and more |
+//! | finance and social APIs | Flutterwave, GoCardless, Lob, Plaid, Coinbase, Kraken, KuCoin, Bittrex, Finicity, Finnhub, Discord, Twitter/X, LinkedIn, Twitch, Asana, Adobe, Etsy, Yandex (most of them next to their names) |
 //! | LLM providers | OpenAI (`sk-proj-`, `sk-svcacct-`, `sk-admin-`, legacy keys with `T3BlbkFJ`), Anthropic (`sk-ant-api03-`, `sk-ant-admin01-`), other `sk-` keys (DeepSeek, Moonshot, ...), OpenRouter, Groq, xAI, Perplexity, Replicate, Hugging Face, LangSmith, Pinecone, Mistral, Cohere, Together, ElevenLabs, Weights & Biases |
 //! | package registries | npm (`npm_`, `.npmrc` `_authToken` and `_auth`), PyPI, RubyGems, NuGet, crates.io, Docker Hub (`dckr_pat_`) and Docker `config.json` auths, Clojars, JFrog |
-//! | private keys and tokens | PEM blocks (RSA, EC, DSA, PKCS#8, encrypted, OpenSSH, PGP, SSH2; also inside JSON strings), PuTTY `.ppk` files, base64-encoded PEM keys (kubeconfig `client-key-data`), JWTs (header checked to be JSON with `"alg"`) |
+//! | private keys and tokens | PEM blocks (RSA, EC, DSA, PKCS#8, encrypted, OpenSSH, PGP, SSH2; also inside JSON strings), PuTTY `.ppk` files, base64-encoded PEM keys (kubeconfig `client-key-data`), JWTs (header checked to be JSON with `"alg"`; unsigned tokens too) and JWTs base64-encoded once more (`ZXlK...`, decoded and checked) |
 //! | passwords | in database and broker URLs (postgres, mysql, mongodb, redis, amqp, ...) and other URLs (`https://user:pass@`), basic authorization headers (decoded and checked), bearer tokens, `curl -u`, SQL (`IDENTIFIED BY`), and generic assignments (`password = "..."`, `DB_PASSWORD=...`, `api_key: ...`, `--password ...`, `<password>...</password>`) |
 //!
-//! The four `generic-*` rules and `bearer-token` are loose: a specific rule wins
+//! The four `generic-*` rules, `bearer-token` and `curl-header-token` are loose: a specific rule wins
 //! when both find the same text, and `disable_generic` turns them off.
+//!
+//! Formats without a prefix of their own are read next to a name that says whose
+//! they are (`MERAKI_DASHBOARD_API_KEY=`, `discordClientSecret :=`), through one
+//! shape shared by those rules, the rule file's fragment `(?&assign)` (see
+//! [`fragments`]): the operators, types and quotes of the generic rules below, the
+//! `(` of a call, only spaces, or the end of an XML start tag with the value on the
+//! next line; never across any other line break. Public identifiers (client and
+//! application IDs, publishable and public keys) and test-mode keys are rules with
+//! `action = "flag"`.
 //!
 //! The generic assignment rules read a name that says what the value is
 //! (`password`, `passwd`, `pwd`, `secret`, `token`, `credential`, `api_key`,
@@ -120,7 +130,9 @@
 //! # The rule file
 //!
 //! `rules.toml` has a `version`, an `[allow]` section (`stopwords` and `patterns`,
-//! see above) and the `[[rules]]`, in priority order. A rule ([`rules::RuleDef`]):
+//! see above), `[fragments]` (named pieces of regex that rules use as `(?&name)`,
+//! such as `assign`, the shape between a name and its value; `extra_rules` may use
+//! them too) and the `[[rules]]`, in priority order. A rule ([`rules::RuleDef`]):
 //!
 //! ```toml
 //! [[rules]]
@@ -133,7 +145,7 @@
 //! entropy = 3.0                        # optional: minimum bits per byte of the secret
 //! generic = false                      # optional: loses to specific rules
 //! action = "flag"                      # optional: the most this rule does by default
-//! validate = "jwt"                     # optional: jwt | basic-auth | base64-private-key
+//! validate = "jwt"                     # optional: jwt | basic-auth | base64-private-key | base64-jwt
 //! allow = ['^ghp_0+$']                 # optional: a secret these match is not reported
 //! allow_match = ['(?i)example']        # optional: tried on the whole match and what
 //!                                      #   precedes it on its line (up to 64 bytes)
@@ -182,9 +194,10 @@
 //! # Performance
 //!
 //! `examples/throughput.rs` measures it natively. `configure` builds the keyword
-//! automaton and compiles every enabled rule's regexes: about 50 ms natively and
-//! somewhat more in the sandbox, once per instance (warm instances are reused), so
-//! that no call pays for compiling inside its deadline. Secret-free code and logs
+//! automaton and compiles every enabled rule's regexes: about 50 ms natively with
+//! 165 rules, about twice that with 243 (72 and 150 ms in a debug build with
+//! optimised dependencies), and more in the sandbox, once per instance (warm
+//! instances are reused), so that no call pays for compiling inside its deadline. Secret-free code and logs
 //! are scanned at about 250 MB/s natively and 110 to 140 MB/s in the sandbox
 //! (300 MB/s on the gateway's benchmark text); text with a secret every 2 KB at
 //! about 100 MB/s natively.
@@ -194,6 +207,7 @@
 
 mod allow;
 pub mod entropy;
+pub mod fragments;
 pub mod rules;
 pub mod scan;
 pub mod validate;
@@ -274,6 +288,8 @@ impl Secrets {
             for keyword in &mut def.keywords {
                 *keyword = keyword.to_lowercase();
             }
+            def.regex = fragments::expand(&def.regex, &file.fragments)
+                .map_err(|e| format!("extra_rules[{index}] (id {:?}): regex: {e}", def.id))?;
             let compiled = check_rule(&def, &rules, &file.allow)
                 .map_err(|e| format!("extra_rules[{index}] (id {:?}): {e}", def.id))?;
             rules.push(Rule::precompiled(def, compiled));
@@ -560,6 +576,27 @@ mod tests {
             assert!(!rule.examples.is_empty(), "{} has no example", rule.id);
         }
         assert!(!file.version.is_empty());
+    }
+
+    #[test]
+    fn every_rule_is_in_the_documented_table_of_formats() {
+        // docs/guardrails.md lists every rule ("Formats covered"; regenerate the
+        // table with `python3 eval/rules_table.py`).
+        let docs = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/guardrails.md"
+        ))
+        .expect("docs/guardrails.md");
+        let missing: Vec<String> = rules::builtin()
+            .rules
+            .iter()
+            .map(|rule| rule.id.clone())
+            .filter(|id| !docs.contains(&format!("| `{id}` |")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "rules missing from the table in docs/guardrails.md: {missing:?}"
+        );
     }
 
     #[test]
@@ -994,6 +1031,16 @@ See https://docs.example.com/auth#tokens and the password reset page.
         let verdict = plugin.check_text(jwt);
         assert_eq!(verdict.findings[0].rule, "secrets.jwt");
         assert_eq!(verdict.findings[0].span.end, jwt.len());
+        // the same JWT base64-encoded once more, cut inside its header
+        let encoded =
+            "AUTH_TOKEN_B64: ZXlKaGJHY2lPaUpJVXpJMU5pSXNJblI1Y0NJNklrcFhWQ0o5LmV5SnpkV0lp";
+        let verdict = plugin.check_text(encoded);
+        assert_eq!(verdict.findings[0].rule, "secrets.jwt-base64");
+        assert_eq!(
+            verdict.findings[0].span.start,
+            encoded.find("ZXlK").unwrap()
+        );
+        assert_eq!(verdict.findings[0].span.end, encoded.len());
     }
 
     #[test]

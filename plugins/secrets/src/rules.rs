@@ -1,11 +1,13 @@
 //! Rules as data: the shape of a rule, the embedded rule file, and compiling a rule
 //! (lazily, the first time one of its keywords occurs in a text).
 
+use crate::fragments;
 use crate::validate::Validator;
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The built-in rule file, `plugins/secrets/rules.toml`.
@@ -27,6 +29,10 @@ pub struct RuleFile {
     pub version: String,
     /// Values that are never secrets, whatever rule matched them.
     pub allow: AllowDef,
+    /// Named regex pieces the rules' regexes use as `(?&name)` (see [`fragments`]);
+    /// [`parse`] puts them in.
+    #[serde(default)]
+    pub fragments: BTreeMap<String, String>,
     /// The rules, in priority order (an earlier rule wins a tie between overlapping
     /// findings of the same specificity).
     pub rules: Vec<RuleDef>,
@@ -109,8 +115,16 @@ pub struct RuleDef {
 }
 
 /// Parses a rule file.
+/// Parses a rule file, with the `(?&name)` fragment references of its rules' regexes
+/// put in.
 pub fn parse(toml_text: &str) -> Result<RuleFile, String> {
-    toml::from_str(toml_text).map_err(|e| format!("invalid rule file: {e}"))
+    let mut file: RuleFile =
+        toml::from_str(toml_text).map_err(|e| format!("invalid rule file: {e}"))?;
+    for rule in &mut file.rules {
+        rule.regex = fragments::expand(&rule.regex, &file.fragments)
+            .map_err(|e| format!("rule {:?}: regex: {e}", rule.id))?;
+    }
+    Ok(file)
 }
 
 /// The built-in rule file, parsed.

@@ -18,6 +18,12 @@ pub enum Validator {
     /// A base64-encoded PEM private key (as in kubeconfig `client-key-data`): the
     /// decoded start reads `-----BEGIN ... PRIVATE KEY`.
     Base64PrivateKey,
+    /// A base64-encoded JSON Web Token (as stored in some configs and Kubernetes
+    /// secrets): the decoded text is a JWT's compact form, `eyJ` and base64url
+    /// parts separated by dots, whose first part, once complete, decodes to a JSON
+    /// object. Unlike [`Validator::Jwt`] it does not ask for `"alg"`, so that the
+    /// headers of encrypted tokens (`"enc"`) count too.
+    Base64Jwt,
 }
 
 impl Validator {
@@ -27,6 +33,7 @@ impl Validator {
             Validator::Jwt => jwt(secret),
             Validator::BasicAuth => basic_auth(secret),
             Validator::Base64PrivateKey => base64_private_key(secret),
+            Validator::Base64Jwt => base64_jwt(secret),
         }
     }
 }
@@ -104,6 +111,37 @@ fn base64_private_key(encoded: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The decoded start of a base64-encoded token (at most 1,024 characters of it are
+/// decoded) must be a JWT in compact form; see [`Validator::Base64Jwt`].
+fn base64_jwt(encoded: &str) -> bool {
+    let mut end = encoded.trim_end_matches('=').len().min(1024);
+    end -= end % 4;
+    let Some(decoded) = decode_base64(&encoded[..end]) else {
+        return false;
+    };
+    let Ok(text) = std::str::from_utf8(&decoded) else {
+        return false;
+    };
+    if !text.starts_with("eyJ")
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='))
+    {
+        return false;
+    }
+    match text.split_once('.') {
+        // The header is complete: it must be a JSON object.
+        Some((header, _)) => decode_base64(header).is_some_and(|json| {
+            let json = String::from_utf8_lossy(&json);
+            let json = json.trim();
+            json.starts_with("{\"") && json.ends_with('}')
+        }),
+        // Only the start of a header has been decoded (a long header, or a token
+        // still arriving in a stream): `eyJ` already decodes to `{"`.
+        None => true,
+    }
+}
+
 /// Decodes standard or URL-safe base64, with or without padding. `None` on any
 /// other character.
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
@@ -152,6 +190,41 @@ mod tests {
         assert!(!Validator::Jwt.accepts("eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiI0MiJ9.c2ln"));
         // {"alg":"HS256"} . {"role":"anon"}
         assert!(!Validator::Jwt.accepts("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.c2ln"));
+    }
+
+    #[test]
+    fn base64_jwt_needs_an_encoded_compact_token() {
+        use base64_for_tests as b64;
+        // {"alg":"HS256"} . {"sub":"42"} . signature, base64-encoded
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl";
+        assert!(Validator::Base64Jwt.accepts(&b64(token)));
+        // an encrypted token's header has "enc" rather than "alg"
+        assert!(
+            Validator::Base64Jwt.accepts(&b64("eyJlbmMiOiJBMjU2R0NNIn0.eyJpc3MiOiJqb2UifQ.aXY"))
+        );
+        // "eyJ" followed by text that is no base64url, or a header that is no JSON
+        assert!(!Validator::Base64Jwt.accepts(&b64("eyJ is how a JWT starts, see RFC 7519")));
+        assert!(!Validator::Base64Jwt.accepts(&b64("eyJub3QganNvbg.eyJzdWIiOiI0MiJ9.c2ln")));
+    }
+
+    /// Standard base64 with padding, for building test inputs.
+    fn base64_for_tests(text: &str) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in text.as_bytes().chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
     }
 
     #[test]
