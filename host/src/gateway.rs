@@ -56,6 +56,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The request log, unless `never`.
     pub request_log: Option<Arc<RequestLog>>,
+    /// The MCP servers behind `/mcp`, when the config lists any.
+    pub mcp: Option<Arc<crate::mcp::Hub>>,
     /// Keeps the plugin engine (and its epoch ticker) alive.
     _sandbox: Sandbox,
 }
@@ -147,6 +149,8 @@ impl Gateway {
             Some(p) if p.config.response_cache == config.response_cache => p.response_cache.clone(),
             _ => ResponseCache::open(&config.response_cache, config.state.redis.as_ref()).await?,
         };
+        let max_body = (config.server.max_body_mb as usize) << 20;
+        let mcp = crate::mcp::Hub::new(config, previous.and_then(|p| p.mcp.as_ref()), max_body);
         Ok(Arc::new(Gateway {
             providers: Providers::new(config)?,
             guardrails,
@@ -165,6 +169,7 @@ impl Gateway {
             metrics,
             request_log,
             config: Arc::new(config.clone()),
+            mcp,
             _sandbox: sandbox,
         }))
     }

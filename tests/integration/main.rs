@@ -12,6 +12,8 @@ mod contract;
 mod gateway;
 mod governance;
 mod keys;
+mod mcp;
+mod mock_mcp;
 mod mock_upstream;
 mod observability;
 mod pairs;

@@ -55,7 +55,7 @@ pub fn python_has(module: &str) -> bool {
 }
 
 /// An npm-installed agent: on PATH, or under `$SLUICE_AGENTS_DIR/node_modules/.bin`.
-fn agent(bin: &str) -> Option<PathBuf> {
+pub fn agent(bin: &str) -> Option<PathBuf> {
     if offline() {
         return None;
     }
