@@ -43,15 +43,19 @@ async fn client(h: &Harness, key: &str) -> Client {
         HeaderName::from_static("authorization"),
         HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
     );
-    let config =
-        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", h.base)).custom_headers(headers);
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", h.base))
+        .custom_headers(headers);
     ClientConfig::default()
         .serve(StreamableHttpClientTransport::from_config(config))
         .await
         .expect("the gateway's MCP endpoint initializes")
 }
 
-async fn call(client: &Client, tool: &str, arguments: Value) -> Result<CallToolResult, rmcp::ServiceError> {
+async fn call(
+    client: &Client,
+    tool: &str,
+    arguments: Value,
+) -> Result<CallToolResult, rmcp::ServiceError> {
     let arguments = arguments.as_object().unwrap().clone();
     client
         .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
@@ -99,9 +103,13 @@ async fn two_servers_are_one_and_each_key_sees_only_what_it_may_use() {
             "beta__echo"
         ]
     );
-    let answer = call(&mcp, "beta__echo", json!({"text": "hi"})).await.unwrap();
+    let answer = call(&mcp, "beta__echo", json!({"text": "hi"}))
+        .await
+        .unwrap();
     assert!(text(&answer).contains("beta: hi"), "{answer:?}");
-    let answer = call(&mcp, "alpha__echo", json!({"text": "hi"})).await.unwrap();
+    let answer = call(&mcp, "alpha__echo", json!({"text": "hi"}))
+        .await
+        .unwrap();
     assert!(text(&answer).contains("alpha: hi"), "{answer:?}");
     assert_eq!(beta.received().len(), 1);
     assert_eq!(alpha.received().len(), 1);
@@ -112,7 +120,11 @@ async fn two_servers_are_one_and_each_key_sees_only_what_it_may_use() {
         refused.to_string().contains("may not use `beta__secret`"),
         "{refused}"
     );
-    assert_eq!(beta.received().len(), 1, "the refused call never went upstream");
+    assert_eq!(
+        beta.received().len(),
+        1,
+        "the refused call never went upstream"
+    );
 
     // prompts and resources of the whole server granted, prefixed
     let prompts = mcp.list_all_prompts().await.unwrap();
@@ -126,7 +138,9 @@ async fn two_servers_are_one_and_each_key_sees_only_what_it_may_use() {
     let other = client(&h, OTHER_KEY).await;
     assert!(other.list_all_tools().await.unwrap().is_empty());
     assert!(other.list_all_prompts().await.unwrap().is_empty());
-    let refused = call(&other, "alpha__echo", json!({"text": "x"})).await.unwrap_err();
+    let refused = call(&other, "alpha__echo", json!({"text": "x"}))
+        .await
+        .unwrap_err();
     assert!(refused.to_string().contains("may not use"), "{refused}");
     assert_eq!(alpha.received().len(), 1);
 }
@@ -152,7 +166,12 @@ async fn without_a_valid_gateway_key_the_endpoint_answers_401_and_never_the_upst
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
         let body: Value = response.json().await.unwrap();
-        assert!(body["error"]["message"].as_str().unwrap().contains("gateway key"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("gateway key")
+        );
     }
     // a session is the key's that opened it
     let response = h
@@ -165,7 +184,10 @@ async fn without_a_valid_gateway_key_the_endpoint_answers_401_and_never_the_upst
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let session = response.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let stolen = h
         .client
         .post(format!("{}/mcp", h.base))
@@ -197,9 +219,13 @@ async fn guardrails_redact_tool_results_and_arguments_and_a_block_is_a_tool_erro
     assert!(!text(&answer).contains(EMAIL), "{answer:?}");
 
     // arguments are checked before they go upstream
-    let answer = call(&mcp, "alpha__echo", json!({"text": format!("mail {EMAIL}")}))
-        .await
-        .unwrap();
+    let answer = call(
+        &mcp,
+        "alpha__echo",
+        json!({"text": format!("mail {EMAIL}")}),
+    )
+    .await
+    .unwrap();
     let (tool, arguments) = alpha.received().pop().unwrap();
     assert_eq!(tool, "echo");
     let sent = arguments["text"].as_str().unwrap();
@@ -215,7 +241,11 @@ async fn guardrails_redact_tool_results_and_arguments_and_a_block_is_a_tool_erro
     let shown = text(&blocked);
     assert!(shown.contains("Project names stay inside."), "{shown}");
     assert!(!shown.contains("Falcon"), "{shown}");
-    assert_eq!(alpha.received().len(), before, "the blocked call never went upstream");
+    assert_eq!(
+        alpha.received().len(),
+        before,
+        "the blocked call never went upstream"
+    );
 
     // a resource and a prompt are checked too
     let read = mcp
@@ -236,7 +266,11 @@ async fn guardrails_redact_tool_results_and_arguments_and_a_block_is_a_tool_erro
     assert_eq!(secret.phase, "response");
     assert_eq!(secret.key_id.as_deref(), Some("team-a"));
     assert_eq!(secret.team.as_deref(), Some("a"));
-    assert!(records.iter().any(|r| r.model == "@alpha/echo" && r.phase == "request"));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.model == "@alpha/echo" && r.phase == "request")
+    );
     for record in &records {
         let json = serde_json::to_string(record).unwrap();
         assert!(!json.contains(SECRET) && !json.contains(EMAIL), "{json}");
@@ -255,7 +289,12 @@ async fn a_server_that_hangs_fails_or_is_down_gives_a_clear_error_and_the_rest_c
     assert!(tools.iter().any(|t| t.name == "alpha__echo"));
     assert!(!tools.iter().any(|t| t.name.starts_with("dead__")));
     let error = call(&mcp, "dead__anything", json!({})).await.unwrap_err();
-    assert!(error.to_string().contains("MCP server `dead` is unavailable"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("MCP server `dead` is unavailable"),
+        "{error}"
+    );
 
     // a hung tool times out (timeout_s = 2) while another call is served
     let (hung, served) = tokio::join!(
@@ -264,12 +303,15 @@ async fn a_server_that_hangs_fails_or_is_down_gives_a_clear_error_and_the_rest_c
     );
     let hung = hung.unwrap_err();
     assert!(
-        hung.to_string().contains("MCP server `alpha` did not answer within 2 s"),
+        hung.to_string()
+            .contains("MCP server `alpha` did not answer within 2 s"),
         "{hung}"
     );
     assert!(text(&served.unwrap()).contains("still here"));
     // and the server's connection still serves after the timeout
-    let answer = call(&mcp, "alpha__echo", json!({"text": "again"})).await.unwrap();
+    let answer = call(&mcp, "alpha__echo", json!({"text": "again"}))
+        .await
+        .unwrap();
     assert!(text(&answer).contains("alpha: again"));
 
     // a tool's own error passes through as its isError result
@@ -288,13 +330,22 @@ async fn tool_calls_are_rate_limited_per_tool_and_logged_in_the_metrics() {
     let (h, alpha, _beta) = two_servers(limit).await;
     let mcp = client(&h, KEY).await;
     for _ in 0..2 {
-        call(&mcp, "alpha__echo", json!({"text": "x"})).await.unwrap();
+        call(&mcp, "alpha__echo", json!({"text": "x"}))
+            .await
+            .unwrap();
     }
-    let refused = call(&mcp, "alpha__echo", json!({"text": "x"})).await.unwrap_err();
-    assert!(refused.to_string().contains("rate limit `echo-calls`"), "{refused}");
+    let refused = call(&mcp, "alpha__echo", json!({"text": "x"}))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("rate limit `echo-calls`"),
+        "{refused}"
+    );
     assert_eq!(alpha.received().len(), 2);
     // another tool is not limited
-    call(&mcp, "beta__echo", json!({"text": "x"})).await.unwrap();
+    call(&mcp, "beta__echo", json!({"text": "x"}))
+        .await
+        .unwrap();
 
     let metrics = h
         .client
@@ -310,11 +361,15 @@ async fn tool_calls_are_rate_limited_per_tool_and_logged_in_the_metrics() {
         .filter(|l| l.starts_with("sluice_requests_total") && l.contains("api=\"mcp\""))
         .collect();
     assert!(
-        lines.iter().any(|l| l.contains("provider=\"alpha\"") && l.contains("status=\"429\"")),
+        lines
+            .iter()
+            .any(|l| l.contains("provider=\"alpha\"") && l.contains("status=\"429\"")),
         "{lines:?}"
     );
     assert!(
-        lines.iter().any(|l| l.contains("model=\"@alpha/echo\"") && l.contains("status=\"200\"")),
+        lines
+            .iter()
+            .any(|l| l.contains("model=\"@alpha/echo\"") && l.contains("status=\"200\"")),
         "{lines:?}"
     );
 }
@@ -336,11 +391,19 @@ async fn sessions_are_bounded_in_number() {
     };
     let first = initialize(&h).await.unwrap();
     assert_eq!(first.status(), 200);
-    let session = first.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let session = first.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let response = initialize(&h).await.unwrap();
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("max_sessions"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_sessions")
+    );
     // once the session is closed, a new one may open
     let closed = h
         .client
@@ -356,7 +419,9 @@ async fn sessions_are_bounded_in_number() {
 
 /// The process id the stdio test server answers `pid` with.
 async fn stdio_pid(mcp: &Client) -> Result<String, String> {
-    let answer = call(mcp, "local__pid", json!({})).await.map_err(|e| e.to_string())?;
+    let answer = call(mcp, "local__pid", json!({}))
+        .await
+        .map_err(|e| e.to_string())?;
     let content = serde_json::to_value(&answer.content).unwrap();
     Ok(content[0]["text"].as_str().unwrap_or_default().to_string())
 }
@@ -406,7 +471,9 @@ async fn a_stdio_server_is_started_by_the_gateway_and_restarted_when_it_dies() {
     }
     let restarted = restarted.expect("the stdio server was restarted");
     assert_ne!(restarted, first);
-    let answer = call(&mcp, "local__echo", json!({"text": "back"})).await.unwrap();
+    let answer = call(&mcp, "local__echo", json!({"text": "back"}))
+        .await
+        .unwrap();
     assert!(text(&answer).contains("stdio: back"));
 }
 
@@ -481,17 +548,28 @@ async fn claude_code_calls_a_tool_through_the_gateway() {
         assert!(!results.is_empty(), "Claude Code sent the tool's result");
         assert!(results.iter().all(|r| !r.contains(SECRET)), "{results:?}");
         if allowed {
-            assert!(results.iter().any(|r| r.contains("GITHUB_TOKEN=")), "{results:?}");
-            assert_eq!(alpha.received().len(), 1, "the tool ran once, through sluice");
+            assert!(
+                results.iter().any(|r| r.contains("GITHUB_TOKEN=")),
+                "{results:?}"
+            );
+            assert_eq!(
+                alpha.received().len(),
+                1,
+                "the tool ran once, through sluice"
+            );
             let records = h.audit_records(1).await;
             assert!(
-                records
-                    .iter()
-                    .any(|r| r.api == "mcp" && r.model == "@alpha/secret" && r.key_id.as_deref() == Some("team-a")),
+                records.iter().any(|r| r.api == "mcp"
+                    && r.model == "@alpha/secret"
+                    && r.key_id.as_deref() == Some("team-a")),
                 "{records:?}"
             );
         } else {
-            assert_eq!(alpha.received().len(), 1, "a key without the tool never ran it");
+            assert_eq!(
+                alpha.received().len(),
+                1,
+                "a key without the tool never ran it"
+            );
         }
     }
 }

@@ -7,9 +7,8 @@
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, ListPromptsResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, Prompt, PromptMessage, Resource, Role,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents,
-    ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, Prompt, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -98,7 +97,11 @@ struct Tools {
 
 fn tool(name: &'static str, description: &'static str) -> Tool {
     let schema = json!({"type": "object", "properties": {"text": {"type": "string"}}});
-    Tool::new(name, description, Arc::new(schema.as_object().unwrap().clone()))
+    Tool::new(
+        name,
+        description,
+        Arc::new(schema.as_object().unwrap().clone()),
+    )
 }
 
 fn text(result: String) -> CallToolResult {

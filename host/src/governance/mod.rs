@@ -186,7 +186,12 @@ impl Governance {
 
     /// Raises the request counters of `applied`, unless one is at its limit
     /// (then the refusal, in `api`'s headers); returns the counters' values.
-    async fn count(&self, api: Api, applied: &[Applied<'_>], now: i64) -> Result<Vec<i64>, ApiError> {
+    async fn count(
+        &self,
+        api: Api,
+        applied: &[Applied<'_>],
+        now: i64,
+    ) -> Result<Vec<i64>, ApiError> {
         let checks: Vec<Check> = applied
             .iter()
             .map(|a| Check {

@@ -126,7 +126,12 @@ pub fn subject<'a>(caller: &'a Caller, prefixed: &'a str) -> Subject<'a> {
 mod tests {
     use super::*;
 
-    fn entry(key: Option<&str>, team: Option<&str>, servers: &[&str], tools: &[&str]) -> McpAccessConfig {
+    fn entry(
+        key: Option<&str>,
+        team: Option<&str>,
+        servers: &[&str],
+        tools: &[&str],
+    ) -> McpAccessConfig {
         McpAccessConfig {
             key: key.map(Into::into),
             team: team.map(Into::into),
@@ -138,7 +143,10 @@ mod tests {
     fn caller(key: &str, team: Option<&str>) -> Caller {
         Caller {
             key_id: Some(key.into()),
-            metadata: team.map(|t| ("team".to_string(), t.to_string())).into_iter().collect(),
+            metadata: team
+                .map(|t| ("team".to_string(), t.to_string()))
+                .into_iter()
+                .collect(),
             ..Caller::default()
         }
     }

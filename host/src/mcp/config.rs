@@ -215,7 +215,9 @@ pub fn validate(sections: Sections<'_>) -> Result<(), (String, String)> {
         for (j, pattern) in entry.tools.iter().enumerate() {
             let server = pattern.split(SEPARATOR).next().unwrap_or_default();
             let known = pattern.contains(SEPARATOR)
-                && servers.iter().any(|s| crate::keys::scope::matches(server, &s.id));
+                && servers
+                    .iter()
+                    .any(|s| crate::keys::scope::matches(server, &s.id));
             if !known {
                 return Err((
                     format!("mcp_access[{i}].tools[{j}]"),
@@ -255,7 +257,10 @@ fn validate_server(server: &McpServerConfig) -> Result<(), (&'static str, String
         }
         (Some(url), None) => {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(("url", format!("`{url}` must start with http:// or https://")));
+                return Err((
+                    "url",
+                    format!("`{url}` must start with http:// or https://"),
+                ));
             }
             if !server.args.is_empty() || !server.env.is_empty() {
                 return Err((
@@ -281,7 +286,10 @@ fn validate_server(server: &McpServerConfig) -> Result<(), (&'static str, String
             }
             for name in server.env.keys() {
                 if name.is_empty() || name.contains('=') || name.contains('\0') {
-                    return Err(("env", format!("`{name}` is not an environment variable name")));
+                    return Err((
+                        "env",
+                        format!("`{name}` is not an environment variable name"),
+                    ));
                 }
             }
         }
@@ -380,7 +388,11 @@ mod tests {
                 "mcp_access[0].tools[0]",
                 "SERVER__TOOL",
             ),
-            ("[mcp]\nmax_sessions = 0\n", "mcp.max_sessions", "at least 1"),
+            (
+                "[mcp]\nmax_sessions = 0\n",
+                "mcp.max_sessions",
+                "at least 1",
+            ),
             (
                 "[[mcp_rate_limits]]\nid = \"r\"\nkey = \"a\"\ntool = \"*\"\nper = \"minute\"\nrequests = 5\n",
                 "mcp_rate_limits[0].key",

@@ -28,8 +28,7 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, mut request: Request) ->
     };
     let headers = request.headers().clone();
     if gateway.keys.open_now().await
-        && let Err(refused) =
-            crate::auth::keyless::check(request.method(), request.uri(), &headers)
+        && let Err(refused) = crate::auth::keyless::check(request.method(), request.uri(), &headers)
     {
         return error(refused.kind.status(), &refused.message);
     }
@@ -50,7 +49,10 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, mut request: Request) ->
     match &session {
         Some(id) => {
             if !hub.owned_by(id, caller.key_id.as_deref()) {
-                return error(StatusCode::NOT_FOUND, "no such MCP session for this gateway key");
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "no such MCP session for this gateway key",
+                );
             }
         }
         None if request.method() == Method::POST => {
@@ -86,7 +88,9 @@ impl Hub {
     /// gateway does not know is left to rmcp, which answers 404).
     fn owned_by(&self, id: &str, key_id: Option<&str>) -> bool {
         let owners = self.owners.lock().expect("session owners");
-        owners.get(id).is_none_or(|owner| owner.as_deref() == key_id)
+        owners
+            .get(id)
+            .is_none_or(|owner| owner.as_deref() == key_id)
     }
 
     /// Records that key `key_id` opened session `id`, and forgets the owners

@@ -57,10 +57,7 @@ impl Exchange {
     /// The auth phase for a call from a request with `headers`.
     pub async fn begin(gateway: Arc<Gateway>, headers: &HeaderMap) -> Result<Exchange, Stopped> {
         let request_id = format!("req_{:016x}", pipeline::rand_id());
-        let log = gateway
-            .request_log
-            .clone()
-            .filter(|log| log.wants(headers));
+        let log = gateway.request_log.clone().filter(|log| log.wants(headers));
         let observed = Observed::start(
             gateway.metrics.clone(),
             log,
@@ -81,7 +78,10 @@ impl Exchange {
                 Ok(who) => who,
                 Err(error) => {
                     observed.failed(error.kind, &error.message);
-                    return Err(Stopped::Error(McpError::invalid_request(error.message, None)));
+                    return Err(Stopped::Error(McpError::invalid_request(
+                        error.message,
+                        None,
+                    )));
                 }
             };
         let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
@@ -96,12 +96,7 @@ impl Exchange {
 
     /// The scope and admit phases for `name` of `server`; `whole_server`:
     /// a prompt or resource, which only a grant of the whole server covers.
-    pub async fn admit(
-        &self,
-        server: &str,
-        name: &str,
-        whole_server: bool,
-    ) -> Result<(), Stopped> {
+    pub async fn admit(&self, server: &str, name: &str, whole_server: bool) -> Result<(), Stopped> {
         let prefixed = super::names::prefixed(server, name);
         {
             let mut facts = self.observed.facts();

@@ -7,11 +7,11 @@
 //! down, hung or garbled is left out of the list (and logged), so one bad
 //! server never hides the others.
 
+use super::Authorized;
 use super::access::{Access, Grant};
 use super::exchange::{Exchange, Stopped};
 use super::names;
 use super::upstream::Upstream;
-use super::Authorized;
 use crate::sandbox::Phase;
 use futures_util::future::join_all;
 use rmcp::model::{
@@ -54,7 +54,12 @@ impl Handler {
 
     /// The servers whose lists the caller may see something of, each with
     /// `list` run on it; servers that fail are left out.
-    async fn gather<T, F, Fut>(&self, grant: &Grant, whole_server: bool, list: F) -> Vec<(String, Vec<T>)>
+    async fn gather<T, F, Fut>(
+        &self,
+        grant: &Grant,
+        whole_server: bool,
+        list: F,
+    ) -> Vec<(String, Vec<T>)>
     where
         F: Fn(rmcp::service::Peer<rmcp::service::RoleClient>) -> Fut,
         Fut: Future<Output = Result<Vec<T>, rmcp::ServiceError>>,
@@ -155,7 +160,11 @@ impl ServerHandler for Handler {
         let authorized = Self::authorized(&context)?;
         let grant = Access::new(&authorized.gateway.config.mcp_access).grant(&authorized.caller);
         let lists = self
-            .gather(&grant, false, |peer| async move { peer.list_all_tools().await })
+            .gather(
+                &grant,
+                false,
+                |peer| async move { peer.list_all_tools().await },
+            )
             .await;
         let mut tools = Vec::new();
         for (server, list) in lists {
@@ -175,7 +184,9 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.to_string();
-        let opened = self.open(&context, "tool", &name, names::split, false).await;
+        let opened = self
+            .open(&context, "tool", &name, names::split, false)
+            .await;
         let (exchange, upstream, server, tool) = match opened {
             Ok(opened) => opened,
             Err(Stopped::Blocked(reason)) => return Ok(blocked(&reason).into()),
@@ -183,7 +194,12 @@ impl ServerHandler for Handler {
         };
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let checked = exchange
-            .check(server, tool, Phase::Request, serde_json::json!({ "arguments": arguments }))
+            .check(
+                server,
+                tool,
+                Phase::Request,
+                serde_json::json!({ "arguments": arguments }),
+            )
             .await;
         let arguments = match checked {
             Ok(mut body) => match body.get_mut("arguments").map(Value::take) {
@@ -205,7 +221,10 @@ impl ServerHandler for Handler {
             Err(Stopped::Blocked(reason)) => return Ok(blocked(&reason).into()),
             Err(Stopped::Error(error)) => return Err(error),
         };
-        match exchange.check(server, tool, Phase::Response, to_json(&result)?).await {
+        match exchange
+            .check(server, tool, Phase::Response, to_json(&result)?)
+            .await
+        {
             Ok(body) => {
                 exchange.succeeded();
                 Ok(from_json::<CallToolResult>(body)?.into())
@@ -223,7 +242,11 @@ impl ServerHandler for Handler {
         let authorized = Self::authorized(&context)?;
         let grant = Access::new(&authorized.gateway.config.mcp_access).grant(&authorized.caller);
         let lists = self
-            .gather(&grant, true, |peer| async move { peer.list_all_prompts().await })
+            .gather(
+                &grant,
+                true,
+                |peer| async move { peer.list_all_prompts().await },
+            )
             .await;
         let mut prompts = Vec::new();
         for (server, list) in lists {
@@ -248,7 +271,10 @@ impl ServerHandler for Handler {
         let mut params = request.clone();
         params.name = prompt.to_string();
         let result = exchange
-            .upstream(upstream, |peer| async move { peer.get_prompt(params).await })
+            .upstream(
+                upstream,
+                |peer| async move { peer.get_prompt(params).await },
+            )
             .await
             .map_err(stopped)?;
         let body = exchange
@@ -267,7 +293,9 @@ impl ServerHandler for Handler {
         let authorized = Self::authorized(&context)?;
         let grant = Access::new(&authorized.gateway.config.mcp_access).grant(&authorized.caller);
         let lists = self
-            .gather(&grant, true, |peer| async move { peer.list_all_resources().await })
+            .gather(&grant, true, |peer| async move {
+                peer.list_all_resources().await
+            })
             .await;
         let mut resources = Vec::new();
         for (server, list) in lists {
@@ -316,7 +344,10 @@ impl ServerHandler for Handler {
         let mut params = request.clone();
         params.uri = own.to_string();
         let result = exchange
-            .upstream(upstream, |peer| async move { peer.read_resource(params).await })
+            .upstream(
+                upstream,
+                |peer| async move { peer.read_resource(params).await },
+            )
             .await
             .map_err(stopped)?;
         let mut body = exchange

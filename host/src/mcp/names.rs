@@ -34,7 +34,10 @@ mod tests {
     #[test]
     fn names_and_uris_round_trip() {
         assert_eq!(prefixed("github", "create_issue"), "github__create_issue");
-        assert_eq!(split("github__create_issue"), Some(("github", "create_issue")));
+        assert_eq!(
+            split("github__create_issue"),
+            Some(("github", "create_issue"))
+        );
         assert_eq!(split("files__read__all"), Some(("files", "read__all")));
         assert_eq!(split("nothing"), None);
         assert_eq!(split("__x"), None);

@@ -114,7 +114,7 @@ impl Upstream {
 
     /// Whether the connection is up (for the supervisor of a stdio server).
     pub async fn is_up(&self) -> bool {
-        matches!(&*self.state.lock().await, State::Up(service) if !service.is_closed())
+        matches!(&*self.state.lock().await, State::Up(service) if alive(service))
     }
 
     /// The connection's peer: the live one, or a new connection when the
@@ -122,7 +122,7 @@ impl Upstream {
     pub async fn peer(&self) -> Result<Peer<RoleClient>, UpstreamError> {
         let mut state = self.state.lock().await;
         let failures = match &*state {
-            State::Up(service) if !service.is_closed() => return Ok(service.peer().clone()),
+            State::Up(service) if alive(service) => return Ok(service.peer().clone()),
             State::Up(_) => {
                 tracing::warn!(server = %self.id, "MCP server connection closed; reconnecting");
                 0
@@ -177,7 +177,7 @@ impl Upstream {
         };
         if !matches!(error, ServiceError::McpError(_)) {
             let mut state = self.state.lock().await;
-            if matches!(&*state, State::Up(service) if service.is_closed()) {
+            if matches!(&*state, State::Up(service) if !alive(service)) {
                 *state = State::Down {
                     failures: 0,
                     retry_at: Instant::now(),
@@ -198,11 +198,14 @@ impl Upstream {
                 for (name, value) in &self.config.headers {
                     let name = axum::http::HeaderName::from_bytes(name.as_bytes())
                         .map_err(|_| format!("header `{name}` is not an HTTP header name"))?;
-                    let value = axum::http::HeaderValue::from_str(value.expose())
-                        .map_err(|_| format!("the value of header `{name}` is not a header value"))?;
+                    let value =
+                        axum::http::HeaderValue::from_str(value.expose()).map_err(|_| {
+                            format!("the value of header `{name}` is not a header value")
+                        })?;
                     headers.insert(name, value);
                 }
-                let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
+                let config =
+                    StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
                 let transport = StreamableHttpClientTransport::from_config(config);
                 client.serve(transport).await.map_err(|e| e.to_string())
             }
@@ -220,6 +223,12 @@ impl Upstream {
             }
         }
     }
+}
+
+/// Whether a connection still serves: not cancelled, and its service loop
+/// (which ends when the server's stream or process does) still running.
+fn alive(service: &RunningService<RoleClient, ClientConfig>) -> bool {
+    !service.is_closed() && !service.peer().is_transport_closed()
 }
 
 /// The wait after `failures` failed attempts in a row: 1, 2, 4 ... 30 s.

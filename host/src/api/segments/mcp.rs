@@ -32,14 +32,22 @@ pub fn result(body: &Value) -> Extracted {
     for field in ["content", "contents"] {
         if let Some(blocks) = body.get(field).and_then(Value::as_array) {
             for (i, block) in blocks.iter().enumerate() {
-                content_block(&mut out, block, &format!("/{field}/{i}"), &format!("{field}[{i}]"));
+                content_block(
+                    &mut out,
+                    block,
+                    &format!("/{field}/{i}"),
+                    &format!("{field}[{i}]"),
+                );
             }
         }
     }
     if let Some(messages) = body.get("messages").and_then(Value::as_array) {
         for (i, message) in messages.iter().enumerate() {
             if let Some(block) = message.get("content") {
-                let (pointer, path) = (format!("/messages/{i}/content"), format!("messages[{i}].content"));
+                let (pointer, path) = (
+                    format!("/messages/{i}/content"),
+                    format!("messages[{i}].content"),
+                );
                 content_block(&mut out, block, &pointer, &path);
             }
         }
@@ -59,7 +67,13 @@ pub fn result(body: &Value) -> Extracted {
 /// One content block: its `text`, or its embedded resource's `text`.
 fn content_block(out: &mut Extracted, block: &Value, pointer: &str, path: &str) {
     if let Some(text) = block.get("text").and_then(Value::as_str) {
-        out.push(format!("{pointer}/text"), format!("{path}.text"), "tool", SegmentKind::ToolResult, text);
+        out.push(
+            format!("{pointer}/text"),
+            format!("{path}.text"),
+            "tool",
+            SegmentKind::ToolResult,
+            text,
+        );
     }
     if let Some(text) = block.pointer("/resource/text").and_then(Value::as_str) {
         out.push(
@@ -80,9 +94,20 @@ mod tests {
     #[test]
     fn arguments_are_tool_calls_and_results_tool_results() {
         let call = arguments(&json!({"arguments": {"path": "/etc", "opts": {"q": ["a", 1]}}}));
-        let texts: Vec<_> = call.segments.iter().map(|s| (s.path.as_str(), s.text.as_str())).collect();
-        assert_eq!(texts, [("arguments.path", "/etc"), ("arguments.opts.q[0]", "a")]);
-        assert!(call.segments.iter().all(|s| s.kind == SegmentKind::ToolCall));
+        let texts: Vec<_> = call
+            .segments
+            .iter()
+            .map(|s| (s.path.as_str(), s.text.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [("arguments.path", "/etc"), ("arguments.opts.q[0]", "a")]
+        );
+        assert!(
+            call.segments
+                .iter()
+                .all(|s| s.kind == SegmentKind::ToolCall)
+        );
         let answer = result(&json!({
             "content": [
                 {"type": "text", "text": "one"},
@@ -94,8 +119,15 @@ mod tests {
         }));
         let texts: Vec<_> = answer.segments.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["one", "two", "three"]);
-        assert!(answer.segments.iter().all(|s| s.kind == SegmentKind::ToolResult && s.role == "tool"));
-        let prompt = result(&json!({"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}]}));
+        assert!(
+            answer
+                .segments
+                .iter()
+                .all(|s| s.kind == SegmentKind::ToolResult && s.role == "tool")
+        );
+        let prompt = result(
+            &json!({"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}]}),
+        );
         assert_eq!(prompt.segments[0].path, "messages[0].content.text");
         let read = result(&json!({"contents": [{"uri": "file:///x", "text": "body"}]}));
         assert_eq!(read.segments[0].text, "body");
