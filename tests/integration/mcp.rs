@@ -62,6 +62,14 @@ async fn call(
         .await
 }
 
+/// The names of the tools `client` is shown, sorted.
+async fn tool_names(client: &Client) -> Vec<String> {
+    let tools = client.list_all_tools().await.unwrap();
+    let mut names: Vec<String> = tools.into_iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    names
+}
+
 /// The text of a result's content blocks.
 fn text(result: &CallToolResult) -> String {
     serde_json::to_value(&result.content).unwrap().to_string()
@@ -84,16 +92,8 @@ async fn two_servers(extra: &str) -> (Harness, MockMcp, MockMcp) {
 async fn two_servers_are_one_and_each_key_sees_only_what_it_may_use() {
     let (h, alpha, beta) = two_servers("").await;
     let mcp = client(&h, KEY).await;
-    let mut names: Vec<String> = mcp
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        tool_names(&mcp).await,
         [
             "alpha__echo",
             "alpha__email",
@@ -439,15 +439,7 @@ async fn a_stdio_server_is_started_by_the_gateway_and_restarted_when_it_dies() {
     );
     let h = start(&config).await;
     let mcp = client(&h, KEY).await;
-    let mut names: Vec<String> = mcp
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["local__echo", "local__pid"]);
+    assert_eq!(tool_names(&mcp).await, ["local__echo", "local__pid"]);
     let first = stdio_pid(&mcp).await.unwrap();
     assert!(first.parse::<u32>().is_ok(), "{first}");
     let killed = std::process::Command::new("kill")

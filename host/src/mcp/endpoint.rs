@@ -35,10 +35,13 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, mut request: Request) ->
     let caller = match gateway.keys.authenticate(&headers).await {
         Ok(caller) => caller,
         Err(refused) => {
-            let mut response = error(StatusCode::UNAUTHORIZED, &refused.message);
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            let status = refused.kind.status();
+            let mut response = error(status, &refused.message);
+            if status == StatusCode::UNAUTHORIZED {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
             return response;
         }
     };
@@ -46,24 +49,15 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, mut request: Request) ->
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    match &session {
-        Some(id) => {
-            if !hub.owned_by(id, caller.key_id.as_deref()) {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    "no such MCP session for this gateway key",
-                );
-            }
-        }
-        None if request.method() == Method::POST => {
-            if hub.open_sessions().await >= hub.max_sessions {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the gateway has as many MCP sessions open as it allows ([mcp] max_sessions); try again later",
-                );
-            }
-        }
-        None => {}
+    if let Err(refused) = hub
+        .check_session(
+            session.as_deref(),
+            request.method(),
+            caller.key_id.as_deref(),
+        )
+        .await
+    {
+        return refused;
     }
     let key_id = caller.key_id.clone();
     request.extensions_mut().insert(Authorized {
@@ -84,6 +78,32 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, mut request: Request) ->
 }
 
 impl Hub {
+    /// Refuses a request in another key's session (404, as for a session
+    /// that does not exist), and a new session past `max_sessions` (503).
+    async fn check_session(
+        &self,
+        session: Option<&str>,
+        method: &Method,
+        key_id: Option<&str>,
+    ) -> Result<(), Response> {
+        if let Some(id) = session
+            && !self.owned_by(id, key_id)
+        {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "no such MCP session for this gateway key",
+            ));
+        }
+        let opens = session.is_none() && method == Method::POST;
+        if opens && self.open_sessions().await >= self.max_sessions {
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the gateway has as many MCP sessions open as it allows ([mcp] max_sessions); try again later",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether session `id` may be used by key `key_id` (a session the
     /// gateway does not know is left to rmcp, which answers 404).
     fn owned_by(&self, id: &str, key_id: Option<&str>) -> bool {

@@ -52,18 +52,24 @@ impl Handler {
             .ok_or_else(|| McpError::internal_error("the request reached no gateway", None))
     }
 
-    /// The servers whose lists the caller may see something of, each with
-    /// `list` run on it; servers that fail are left out.
-    async fn gather<T, F, Fut>(
+    /// The items `list` gives on every server the caller may reach (all at
+    /// once; a server that fails is left out, and logged), each passed to
+    /// `keep` with the caller's grant and its server's id: what it returns
+    /// (renamed) is listed. `whole_server`: prompts and resources, which only
+    /// a grant of the whole server shows.
+    async fn aggregate<T, F, Fut>(
         &self,
-        grant: &Grant,
+        context: &RequestContext<RoleServer>,
         whole_server: bool,
         list: F,
-    ) -> Vec<(String, Vec<T>)>
+        keep: impl Fn(&Grant, &str, T) -> Option<T>,
+    ) -> Result<Vec<T>, McpError>
     where
         F: Fn(rmcp::service::Peer<rmcp::service::RoleClient>) -> Fut,
         Fut: Future<Output = Result<Vec<T>, rmcp::ServiceError>>,
     {
+        let authorized = Self::authorized(context)?;
+        let grant = Access::new(&authorized.gateway.config.mcp_access).grant(&authorized.caller);
         let reachable = self.upstreams.iter().filter(|u| {
             if whole_server {
                 grant.allows_server(&u.id)
@@ -75,7 +81,7 @@ impl Handler {
             let list = &list;
             async move {
                 match upstream.call(list).await {
-                    Ok(items) => Some((upstream.id.clone(), items)),
+                    Ok(items) => Some((upstream, items)),
                     Err(error) => {
                         tracing::warn!(server = %upstream.id, error = %error, "MCP server left out of a list");
                         None
@@ -83,7 +89,15 @@ impl Handler {
                 }
             }
         });
-        join_all(lists).await.into_iter().flatten().collect()
+        let mut kept = Vec::new();
+        for (upstream, items) in join_all(lists).await.into_iter().flatten() {
+            kept.extend(
+                items
+                    .into_iter()
+                    .filter_map(|item| keep(&grant, &upstream.id, item)),
+            );
+        }
+        Ok(kept)
     }
 
     /// Starts an exchange for `name` (`SERVER__NAME`, or a prefixed URI):
@@ -157,24 +171,19 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let authorized = Self::authorized(&context)?;
-        let grant = Access::new(&authorized.gateway.config.mcp_access).grant(&authorized.caller);
-        let lists = self
-            .gather(
-                &grant,
+        let tools = self
+            .aggregate(
+                &context,
                 false,
                 |peer| async move { peer.list_all_tools().await },
+                |grant, server, mut tool| {
+                    grant.allows(server, &tool.name).then(|| {
+                        tool.name = names::prefixed(server, &tool.name).into();
+                        tool
+                    })
+                },
             )
-            .await;
-        let mut tools = Vec::new();
-        for (server, list) in lists {
-            for mut tool in list {
-                if grant.allows(&server, &tool.name) {
-                    tool.name = names::prefixed(&server, &tool.name).into();
-                    tools.push(tool);
-                }
-            }
-        }
+            .await?;
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -239,22 +248,17 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        let authorized = Self::authorized(&context)?;
-        let grant = Access::new(&authorized.gateway.config.mcp_access).grant(&authorized.caller);
-        let lists = self
-            .gather(
-                &grant,
+        let prompts = self
+            .aggregate(
+                &context,
                 true,
                 |peer| async move { peer.list_all_prompts().await },
+                |_, server, mut prompt| {
+                    prompt.name = names::prefixed(server, &prompt.name);
+                    Some(prompt)
+                },
             )
-            .await;
-        let mut prompts = Vec::new();
-        for (server, list) in lists {
-            for mut prompt in list {
-                prompt.name = names::prefixed(&server, &prompt.name);
-                prompts.push(prompt);
-            }
-        }
+            .await?;
         Ok(ListPromptsResult::with_all_items(prompts))
     }
 
@@ -290,21 +294,18 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let authorized = Self::authorized(&context)?;
-        let grant = Access::new(&authorized.gateway.config.mcp_access).grant(&authorized.caller);
-        let lists = self
-            .gather(&grant, true, |peer| async move {
-                peer.list_all_resources().await
-            })
-            .await;
-        let mut resources = Vec::new();
-        for (server, list) in lists {
-            for mut resource in list {
-                resource.uri = names::prefixed_uri(&server, &resource.uri);
-                resource.name = names::prefixed(&server, &resource.name);
-                resources.push(resource);
-            }
-        }
+        let resources = self
+            .aggregate(
+                &context,
+                true,
+                |peer| async move { peer.list_all_resources().await },
+                |_, server, mut resource| {
+                    resource.uri = names::prefixed_uri(server, &resource.uri);
+                    resource.name = names::prefixed(server, &resource.name);
+                    Some(resource)
+                },
+            )
+            .await?;
         Ok(ListResourcesResult::with_all_items(resources))
     }
 
@@ -313,21 +314,18 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let authorized = Self::authorized(&context)?;
-        let grant = Access::new(&authorized.gateway.config.mcp_access).grant(&authorized.caller);
-        let lists = self
-            .gather(&grant, true, |peer| async move {
-                peer.list_all_resource_templates().await
-            })
-            .await;
-        let mut templates = Vec::new();
-        for (server, list) in lists {
-            for mut template in list {
-                template.uri_template = names::prefixed_uri(&server, &template.uri_template);
-                template.name = names::prefixed(&server, &template.name);
-                templates.push(template);
-            }
-        }
+        let templates = self
+            .aggregate(
+                &context,
+                true,
+                |peer| async move { peer.list_all_resource_templates().await },
+                |_, server, mut template| {
+                    template.uri_template = names::prefixed_uri(server, &template.uri_template);
+                    template.name = names::prefixed(server, &template.name);
+                    Some(template)
+                },
+            )
+            .await?;
         Ok(ListResourceTemplatesResult::with_all_items(templates))
     }
 

@@ -134,3 +134,37 @@ impl Drop for Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(servers: &str, access: &str) -> Config {
+        Config::parse(&format!("{servers}{access}"), Path::new("."), &|_| None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_the_hub_unless_its_servers_or_limits_change() {
+        let servers = "[[mcp_servers]]\nid = \"a\"\nurl = \"http://127.0.0.1:9/mcp\"\n";
+        assert!(
+            Hub::new(&config("", ""), None, 1024).is_none(),
+            "no servers, no hub"
+        );
+        let first = Hub::new(&config(servers, ""), None, 1024).unwrap();
+        let access = "[[mcp_access]]\nkey = \"*\"\nservers = [\"a\"]\n";
+        let kept = Hub::new(&config(servers, access), Some(&first), 1024).unwrap();
+        assert!(Arc::ptr_eq(&first, &kept), "access applies per call");
+        let limits = "[mcp]\nmax_sessions = 5\n";
+        let remade = Hub::new(
+            &config(&format!("{limits}{servers}"), ""),
+            Some(&first),
+            1024,
+        );
+        assert!(!Arc::ptr_eq(&first, &remade.unwrap()));
+        let other = servers.replace(":9/", ":10/");
+        let remade = Hub::new(&config(&other, ""), Some(&first), 1024).unwrap();
+        assert!(!Arc::ptr_eq(&first, &remade));
+        assert_eq!(remade.upstreams().len(), 1);
+    }
+}
