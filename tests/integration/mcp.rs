@@ -278,10 +278,19 @@ async fn guardrails_redact_tool_results_and_arguments_and_a_block_is_a_tool_erro
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_server_that_hangs_fails_or_is_down_gives_a_clear_error_and_the_rest_carry_on() {
-    let dead = "[[mcp_servers]]\nid = \"dead\"\nurl = \"http://127.0.0.1:9/mcp\"\n\
-                [[mcp_access]]\nkey = \"team-a\"\nservers = [\"dead\"]\n";
-    let (h, _alpha, _beta) = two_servers(dead).await;
+async fn a_server_that_hangs_fails_is_down_or_speaks_no_mcp_gives_a_clear_error_and_the_rest_carry_on()
+ {
+    // a server that answers every request with a web page
+    let junk = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let junk_addr = junk.local_addr().unwrap();
+    let page = axum::Router::new().fallback(|| async { "<html>surprise</html>" });
+    tokio::spawn(async move { axum::serve(junk, page).await });
+    let broken = format!(
+        "[[mcp_servers]]\nid = \"dead\"\nurl = \"http://127.0.0.1:9/mcp\"\n\
+         [[mcp_servers]]\nid = \"junk\"\nurl = \"http://{junk_addr}/mcp\"\n\
+         [[mcp_access]]\nkey = \"team-a\"\nservers = [\"dead\", \"junk\"]\n"
+    );
+    let (h, _alpha, _beta) = two_servers(&broken).await;
     let mcp = client(&h, KEY).await;
 
     // the dead server is left out of the list; the others are there
@@ -293,6 +302,14 @@ async fn a_server_that_hangs_fails_or_is_down_gives_a_clear_error_and_the_rest_c
         error
             .to_string()
             .contains("MCP server `dead` is unavailable"),
+        "{error}"
+    );
+    assert!(!tools.iter().any(|t| t.name.starts_with("junk__")));
+    let error = call(&mcp, "junk__anything", json!({})).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("MCP server `junk` is unavailable"),
         "{error}"
     );
 
