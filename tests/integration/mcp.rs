@@ -342,9 +342,15 @@ async fn a_server_that_hangs_fails_is_down_or_speaks_no_mcp_gives_a_clear_error_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn tool_calls_are_rate_limited_per_tool_and_logged_in_the_metrics() {
-    let limit = "[[mcp_rate_limits]]\nid = \"echo-calls\"\ntool = \"alpha__echo\"\nper = \"minute\"\nrequests = 2\n";
-    let (h, alpha, _beta) = two_servers(limit).await;
+async fn tool_calls_are_rate_limited_per_tool_and_in_the_metrics_and_request_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let limit = format!(
+        "[[mcp_rate_limits]]\nid = \"echo-calls\"\ntool = \"alpha__echo\"\nper = \"minute\"\nrequests = 2\n\
+         [request_log]\nmode = \"always\"\npath = {:?}\n",
+        log.display().to_string()
+    );
+    let (h, alpha, _beta) = two_servers(&limit).await;
     let mcp = client(&h, KEY).await;
     for _ in 0..2 {
         call(&mcp, "alpha__echo", json!({"text": "x"}))
@@ -364,6 +370,22 @@ async fn tool_calls_are_rate_limited_per_tool_and_logged_in_the_metrics() {
         .await
         .unwrap();
 
+    // one request-log line per tool call: server, tool, key, team, outcome, latency
+    let lines = crate::observability::log_lines(&log, 4).await;
+    let calls: Vec<&Value> = lines.iter().filter(|l| l["api"] == "mcp").collect();
+    assert_eq!(calls.len(), 4, "{lines:?}");
+    let refused = calls
+        .iter()
+        .find(|l| l["status"] == 429)
+        .expect("the refused call is logged");
+    assert_eq!(refused["provider"], "alpha");
+    assert_eq!(refused["model"], "@alpha/echo");
+    assert_eq!(refused["key_id"], "team-a");
+    assert_eq!(refused["team"], "a");
+    assert_eq!(refused["error"]["class"], "rate_limited");
+    let served = calls.iter().find(|l| l["status"] == 200).unwrap();
+    assert!(served["duration_ms"].as_f64().unwrap() > 0.0);
+    assert!(served["upstream_ms"].as_f64().is_some());
     let metrics = h
         .client
         .get(format!("{}/metrics", h.base))
