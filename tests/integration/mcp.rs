@@ -62,6 +62,30 @@ async fn call(
         .await
 }
 
+/// A bare `initialize` POST to the gateway's `/mcp` (an older protocol
+/// version, which keeps a session), with `key` if any.
+async fn initialize(h: &Harness, key: Option<&str>) -> reqwest::Response {
+    let mut request = h
+        .client
+        .post(format!("{}/mcp", h.base))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "1"}}
+        }));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    request.send().await.unwrap()
+}
+
+/// The message of a JSON-RPC error answer.
+async fn error_message(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"]["message"].as_str().unwrap().to_string()
+}
+
 /// The names of the tools `client` is shown, sorted.
 async fn tool_names(client: &Client) -> Vec<String> {
     let tools = client.list_all_tools().await.unwrap();
@@ -148,41 +172,14 @@ async fn two_servers_are_one_and_each_key_sees_only_what_it_may_use() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_valid_gateway_key_the_endpoint_answers_401_and_never_the_upstream_credential() {
     let (h, alpha, _beta) = two_servers("").await;
-    let initialize = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "t", "version": "1"}}
-    });
     for key in [None, Some("wrong-key-0123456789")] {
-        let mut request = h
-            .client
-            .post(format!("{}/mcp", h.base))
-            .header("accept", "application/json, text/event-stream")
-            .json(&initialize);
-        if let Some(key) = key {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.unwrap();
+        let response = initialize(&h, key).await;
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
-        let body: Value = response.json().await.unwrap();
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("gateway key")
-        );
+        assert!(error_message(response).await.contains("gateway key"));
     }
     // a session is the key's that opened it
-    let response = h
-        .client
-        .post(format!("{}/mcp", h.base))
-        .bearer_auth(KEY)
-        .header("accept", "application/json, text/event-stream")
-        .json(&initialize)
-        .send()
-        .await
-        .unwrap();
+    let response = initialize(&h, Some(KEY)).await;
     assert_eq!(response.status(), 200);
     let session = response.headers()["mcp-session-id"]
         .to_str()
@@ -416,33 +413,15 @@ async fn tool_calls_are_rate_limited_per_tool_and_in_the_metrics_and_request_log
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_are_bounded_in_number() {
     let (h, _alpha, _beta) = two_servers("[mcp]\nmax_sessions = 1\n").await;
-    let initialize = |h: &Harness| {
-        h.client
-            .post(format!("{}/mcp", h.base))
-            .bearer_auth(KEY)
-            .header("accept", "application/json, text/event-stream")
-            .json(&json!({
-                "jsonrpc": "2.0", "id": 1, "method": "initialize",
-                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                           "clientInfo": {"name": "t", "version": "1"}}
-            }))
-            .send()
-    };
-    let first = initialize(&h).await.unwrap();
+    let first = initialize(&h, Some(KEY)).await;
     assert_eq!(first.status(), 200);
     let session = first.headers()["mcp-session-id"]
         .to_str()
         .unwrap()
         .to_string();
-    let response = initialize(&h).await.unwrap();
+    let response = initialize(&h, Some(KEY)).await;
     assert_eq!(response.status(), 503);
-    let body: Value = response.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("max_sessions")
-    );
+    assert!(error_message(response).await.contains("max_sessions"));
     // once the session is closed, a new one may open
     let closed = h
         .client
@@ -453,7 +432,7 @@ async fn sessions_are_bounded_in_number() {
         .await
         .unwrap();
     assert!(closed.status().is_success(), "{}", closed.status());
-    assert_eq!(initialize(&h).await.unwrap().status(), 200);
+    assert_eq!(initialize(&h, Some(KEY)).await.status(), 200);
 }
 
 /// The process id the stdio test server answers `pid` with.
