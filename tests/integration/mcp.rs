@@ -123,6 +123,7 @@ async fn two_servers_are_one_and_each_key_sees_only_what_it_may_use() {
             "alpha__email",
             "alpha__fail",
             "alpha__hang",
+            "alpha__progress",
             "alpha__secret",
             "beta__echo"
         ]
@@ -495,7 +496,12 @@ async fn the_python_mcp_sdks_streamable_http_client_works_unchanged() {
     let (h, _alpha, _beta) = two_servers(GUARDRAILS).await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sdk/mcp_client.py");
     let mut command = std::process::Command::new("python3");
-    command.arg(&script).arg(&h.base).arg(KEY).arg(SECRET);
+    command
+        .arg(&script)
+        .arg(&h.base)
+        .arg(KEY)
+        .arg(SECRET)
+        .arg(EMAIL);
     let output = run(command).await;
     assert_ok("mcp_client.py", &output);
 }

@@ -7,8 +7,9 @@
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, ListPromptsResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, Prompt, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptMessage,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, Role, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -130,13 +131,17 @@ impl ServerHandler for Tools {
             tool("email", "Returns a customer's record"),
             tool("fail", "Always fails"),
             tool("hang", "Never answers"),
+            tool(
+                "progress",
+                "Reports progress (naming a customer), then answers",
+            ),
         ]))
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         self.received
@@ -149,6 +154,15 @@ impl ServerHandler for Tools {
             "secret" => text(format!("GITHUB_TOKEN={SECRET}\n")),
             "email" => text(format!("customer: {EMAIL}")),
             "fail" => CallToolResult::error(vec![ContentBlock::text("the tool failed")]),
+            "progress" => {
+                if let Some(token) = context.meta.get_progress_token() {
+                    let step = ProgressNotificationParam::new(token, 1.0)
+                        .with_total(2.0)
+                        .with_message(format!("halfway, found {EMAIL}"));
+                    context.peer.notify_progress(step).await.unwrap();
+                }
+                text("done".into())
+            }
             "hang" => {
                 tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                 text(String::new())

@@ -18,8 +18,8 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
-    ServerConfig,
+    ProgressNotificationParam, ProgressToken, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, RequestParamsMeta, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
@@ -130,6 +130,31 @@ fn blocked(reason: &str) -> CallToolResult {
     ))])
 }
 
+/// Passes an upstream progress notification on to the client, under the
+/// client's token; its message goes through the response guardrails
+/// (redacted, or left out when they block).
+async fn relay_progress(
+    exchange: &Exchange,
+    context: &RequestContext<RoleServer>,
+    (server, tool, client_token): (&str, &str, &ProgressToken),
+    mut notification: ProgressNotificationParam,
+) {
+    notification.progress_token = client_token.clone();
+    if let Some(message) = notification.message.take() {
+        let body = serde_json::json!({"content": [{"type": "text", "text": message}]});
+        notification.message = match exchange.check(server, tool, Phase::Response, body).await {
+            Ok(checked) => checked
+                .pointer("/content/0/text")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Err(_) => None,
+        };
+    }
+    if let Err(error) = context.peer.notify_progress(notification).await {
+        tracing::debug!(error = %error, "a progress notification could not be passed on");
+    }
+}
+
 /// An error for a prompt or resource (which have no isError result).
 fn stopped(stop: Stopped) -> McpError {
     match stop {
@@ -222,10 +247,35 @@ impl ServerHandler for Handler {
         if request.arguments.is_some() || !arguments.is_empty() {
             params = params.with_arguments(arguments);
         }
-        let result = match exchange
-            .upstream(upstream, |peer| async move { peer.call_tool(params).await })
-            .await
-        {
+        // The server's progress notifications, when the client asked for
+        // them: passed on under the client's token, each message checked.
+        let client_token = request
+            .progress_token()
+            .or_else(|| context.meta.get_progress_token());
+        let (progress, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+        let relay = client_token.is_some().then(|| upstream.relay());
+        let call = exchange.upstream(upstream, |peer| async move {
+            match relay {
+                Some(relay) => relay.call_tool(peer, params, progress).await,
+                None => peer.call_tool(params).await,
+            }
+        });
+        let answer = match &client_token {
+            Some(client_token) => {
+                tokio::pin!(call);
+                loop {
+                    tokio::select! {
+                        answer = &mut call => break answer,
+                        Some(notification) = notifications.recv() => {
+                            let relayed = (server, tool, client_token);
+                            relay_progress(&exchange, &context, relayed, notification).await;
+                        }
+                    }
+                }
+            }
+            None => call.await,
+        };
+        let result = match answer {
             Ok(result) => result,
             Err(Stopped::Blocked(reason)) => return Ok(blocked(&reason).into()),
             Err(Stopped::Error(error)) => return Err(error),

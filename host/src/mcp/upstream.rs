@@ -6,14 +6,18 @@
 //! each call is its own request on the shared connection.
 
 use super::config::{McpServerConfig, Transport};
-use rmcp::model::ClientConfig;
-use rmcp::service::{Peer, RoleClient, RunningService};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, NumberOrString,
+    ProgressNotificationParam, ProgressToken, ServerResult,
+};
+use rmcp::service::{NotificationContext, Peer, PeerRequestOptions, RoleClient, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{ServiceError, ServiceExt};
+use rmcp::{ClientHandler, ServiceError, ServiceExt};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc};
 
 /// The longest wait between two attempts to reach a server.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -29,6 +33,7 @@ pub struct Upstream {
     /// How long one call may take.
     pub timeout: Duration,
     state: Mutex<State>,
+    relay: Relay,
 }
 
 /// The connection, or when the last attempt failed.
@@ -39,7 +44,82 @@ enum State {
         /// When the next attempt may be made.
         retry_at: Instant,
     },
-    Up(RunningService<RoleClient, ClientConfig>),
+    Up(RunningService<RoleClient, Relay>),
+}
+
+/// The gateway as a client of one server: it takes the server's progress
+/// notifications to the call that asked for them, by progress token.
+#[derive(Clone, Default)]
+pub struct Relay {
+    watching: Arc<std::sync::Mutex<HashMap<String, ProgressSender>>>,
+}
+
+/// Where one call's progress notifications go.
+pub type ProgressSender = mpsc::UnboundedSender<ProgressNotificationParam>;
+
+impl ClientHandler for Relay {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let key = token_key(&params.progress_token);
+        let watching = self.watching.lock().expect("progress watchers");
+        if let Some(sender) = watching.get(&key) {
+            let _ = sender.send(params);
+        }
+    }
+}
+
+impl Relay {
+    /// Calls a tool on `peer`, this relay's connection, sending each progress
+    /// notification the server reports for the call to `progress` until the
+    /// call ends.
+    pub async fn call_tool(
+        &self,
+        peer: Peer<RoleClient>,
+        params: CallToolRequestParams,
+        progress: ProgressSender,
+    ) -> Result<CallToolResult, ServiceError> {
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let handle = peer
+            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .await?;
+        let key = token_key(&handle.progress_token);
+        self.watching
+            .lock()
+            .expect("progress watchers")
+            .insert(key.clone(), progress);
+        let _unwatch = Unwatch {
+            relay: self.clone(),
+            key,
+        };
+        match handle.await_response().await? {
+            ServerResult::CallToolResult(result) => Ok(result),
+            _ => Err(ServiceError::UnexpectedResponse),
+        }
+    }
+}
+
+/// Stops passing on a call's progress when the call ends (or is dropped).
+struct Unwatch {
+    relay: Relay,
+    key: String,
+}
+
+impl Drop for Unwatch {
+    fn drop(&mut self) {
+        let mut watching = self.relay.watching.lock().expect("progress watchers");
+        watching.remove(&self.key);
+    }
+}
+
+/// A progress token as a map key.
+fn token_key(token: &ProgressToken) -> String {
+    match &token.0 {
+        NumberOrString::Number(n) => n.to_string(),
+        NumberOrString::String(s) => s.to_string(),
+    }
 }
 
 /// Why a call to an upstream failed, in words a client may see: never a
@@ -86,7 +166,13 @@ impl Upstream {
                 failures: 0,
                 retry_at: Instant::now(),
             }),
+            relay: Relay::default(),
         }
+    }
+
+    /// The relay of this server's progress notifications.
+    pub fn relay(&self) -> Relay {
+        self.relay.clone()
     }
 
     /// Whether this is a stdio server the gateway runs.
@@ -190,8 +276,8 @@ impl Upstream {
         }
     }
 
-    async fn connect(&self) -> Result<RunningService<RoleClient, ClientConfig>, String> {
-        let client = ClientConfig::default();
+    async fn connect(&self) -> Result<RunningService<RoleClient, Relay>, String> {
+        let client = self.relay.clone();
         match self.config.transport() {
             Transport::Http(url) => {
                 let mut headers = HashMap::new();
@@ -227,7 +313,7 @@ impl Upstream {
 
 /// Whether a connection still serves: not cancelled, and its service loop
 /// (which ends when the server's stream or process does) still running.
-fn alive(service: &RunningService<RoleClient, ClientConfig>) -> bool {
+fn alive(service: &RunningService<RoleClient, Relay>) -> bool {
     !service.is_closed() && !service.peer().is_transport_closed()
 }
 
