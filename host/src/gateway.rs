@@ -60,6 +60,8 @@ pub struct Gateway {
     pub recent: Arc<Recent>,
     /// The console's sessions and sign-in limits (kept across reloads).
     pub console: Arc<crate::console::State>,
+    /// The MCP servers behind `/mcp`, when the config lists any.
+    pub mcp: Option<Arc<crate::mcp::Hub>>,
     /// Keeps the plugin engine (and its epoch ticker) alive.
     _sandbox: Sandbox,
 }
@@ -151,6 +153,8 @@ impl Gateway {
             Some(p) if p.config.response_cache == config.response_cache => p.response_cache.clone(),
             _ => ResponseCache::open(&config.response_cache, config.state.redis.as_ref()).await?,
         };
+        let max_body = (config.server.max_body_mb as usize) << 20;
+        let mcp = crate::mcp::Hub::new(config, previous.and_then(|p| p.mcp.as_ref()), max_body);
         Ok(Arc::new(Gateway {
             providers: Providers::new(config)?,
             guardrails,
@@ -171,6 +175,7 @@ impl Gateway {
             recent: previous.map_or_else(Arc::default, |p| p.recent.clone()),
             console: previous.map_or_else(Arc::default, |p| p.console.clone()),
             config: Arc::new(config.clone()),
+            mcp,
             _sandbox: sandbox,
         }))
     }

@@ -12,6 +12,8 @@
 //!   as a decode to the [`canonical`] model of a request, answer and stream
 //!   and an encode, by one [`codec`] per API.
 //! - [`auth`]: who is calling: gateway keys from the config and the key store.
+//! - [`mcp`]: the MCP gateway (`/mcp`): MCP servers' tools behind the same
+//!   keys, guardrails, limits and audit trail.
 //! - [`keys`]: managed gateway keys (`sluice keys`, `/admin/keys`) and their store.
 //! - [`governance`]: budgets, rate limits, usage and cost, and the state store
 //!   (SQLite or Redis) they are counted in.
@@ -43,6 +45,7 @@ pub mod gateway;
 pub mod governance;
 pub mod guardrails;
 pub mod keys;
+pub mod mcp;
 pub mod metadata;
 pub mod pipeline;
 pub mod private_files;

@@ -876,7 +876,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 /// A random-enough id for echo answers (not a secret).
-fn rand_id() -> u64 {
+pub(crate) fn rand_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(

@@ -21,6 +21,8 @@ mod fake_vertex;
 mod gateway;
 mod governance;
 mod keys;
+mod mcp;
+mod mock_mcp;
 mod mock_upstream;
 mod observability;
 mod pairs;

@@ -25,6 +25,7 @@
 //! | `pause-stream` | a stream that sends a delta, pauses 2.5 s, then sends the rest |
 //! | `huge-answer` | a 3 MiB answer (whole), or a stream with one 3 MiB event |
 //! | `codex-agent` | a call of `exec_command` with [`AGENT_COMMAND`], then, once the last message is the tool's output, "all done: <that output>" |
+//! | `mcp-agent` | (Messages) a call of [`MCP_AGENT_TOOL`], then, once the last message is the tool's output, "the tool has answered" |
 //!
 //! [`MockUpstream::set_down`] makes every chat request answer 503 (a provider
 //! outage); [`MockUpstream::reset_addr`] is a port that accepts connections and
@@ -209,6 +210,10 @@ fn last_user_text(body: &Value) -> String {
 }
 
 /// The command `codex-agent` asks to run, as `exec_command` arguments.
+/// The tool the `mcp-agent` model calls: Claude Code's name for the test MCP
+/// server's `secret` tool behind the gateway's `/mcp` (added as `sluice`).
+pub const MCP_AGENT_TOOL: &str = "mcp__sluice__alpha__secret";
+
 pub const AGENT_COMMAND: &str = r#"{"cmd": "echo sluice-agent-ran-this"}"#;
 
 /// The role of the last message of a Chat Completions body.
@@ -247,6 +252,7 @@ fn ends_with_tool_result(body: &Value) -> bool {
 fn answer_text(model: &str, body: &Value) -> String {
     match model {
         "codex-agent" => format!("all done: {}", last_text(body).trim()),
+        "mcp-agent" => "the tool has answered".to_string(),
         "leak-email" => format!("Sure. You can reach me at {LEAKED_EMAIL} any time."),
         _ => format!("you said: {}", last_user_text(body)),
     }
@@ -565,12 +571,15 @@ async fn anthropic_messages(
     }
     let text = answer_text(&model, &body);
     let agent_turn = model == "codex-agent" && !ends_with_tool_result(&body);
-    let tool = model == "tool-call" || agent_turn;
+    let mcp_turn = model == "mcp-agent" && !ends_with_tool_result(&body);
+    let tool = model == "tool-call" || agent_turn || mcp_turn;
     let (tool_name, input) = if agent_turn {
         (
             "exec_command",
             serde_json::from_str::<Value>(AGENT_COMMAND).unwrap(),
         )
+    } else if mcp_turn {
+        (MCP_AGENT_TOOL, json!({}))
     } else {
         ("send_mail", json!({"to": TOOL_EMAIL, "subject": "hi"}))
     };

@@ -36,7 +36,7 @@ async fn scrape(client: &reqwest::Client, base: &str) -> String {
 }
 
 /// Lines of a JSON-lines file, once it has at least `count`.
-async fn log_lines(path: &std::path::Path, count: usize) -> Vec<Value> {
+pub async fn log_lines(path: &std::path::Path, count: usize) -> Vec<Value> {
     let started = Instant::now();
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();

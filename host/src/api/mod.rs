@@ -10,6 +10,7 @@
 //! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
 //! | `POST /v1/messages/count_tokens` | Anthropic token counting (the same phases; no cost) |
 //! | `POST /messages`, `/messages/count_tokens` | the same, for clients given the root URL as an Anthropic base URL |
+//! | `POST`, `GET`, `DELETE /mcp` | the MCP gateway (Streamable HTTP; [`crate::mcp`]) |
 //! | `HEAD /` | 200, without auth: Claude Code's probe |
 //! | `GET /health` | liveness: the process answers |
 //! | `GET /ready` | readiness: 200 when it can serve (state store reachable), else 503 |
@@ -47,7 +48,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, head, post};
+use axum::routing::{any, get, head, post};
 use error::{Api, ApiError, ErrorKind};
 use serde_json::json;
 use std::sync::Arc;
@@ -75,6 +76,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             get(stored_response).delete(delete_stored_response),
         )
         .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/mcp", any(crate::mcp::serve))
         // Clients on the Vercel AI SDK (Cline's Anthropic provider, opencode)
         // post to `BASE/messages`; given the root URL, to `/messages`.
         .route("/messages", post(anthropic_messages))

@@ -8,6 +8,7 @@
 //! the text, so changing it would make the next request fail), images, and tool
 //! definitions.
 
+pub mod mcp;
 pub mod responses;
 
 use crate::guardrails::Outcome;

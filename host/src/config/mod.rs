@@ -109,6 +109,18 @@ pub struct Config {
     /// Spans exported to an OpenTelemetry collector.
     #[serde(default)]
     pub tracing: TracingConfig,
+    /// The `/mcp` endpoint's limits.
+    #[serde(default)]
+    pub mcp: crate::mcp::McpConfig,
+    /// The MCP servers behind `/mcp`.
+    #[serde(default)]
+    pub mcp_servers: Vec<crate::mcp::McpServerConfig>,
+    /// Which keys and teams may use which MCP servers and tools.
+    #[serde(default)]
+    pub mcp_access: Vec<crate::mcp::McpAccessConfig>,
+    /// Tool-call rates per key, team or tool.
+    #[serde(default)]
+    pub mcp_rate_limits: Vec<crate::mcp::McpRateLimitConfig>,
 }
 
 /// The `[admin]` section: the key of the admin API (`/admin/...`).
@@ -286,6 +298,8 @@ impl Config {
             .map_err(|(field, message)| invalid(field, message))?;
         self.response_cache
             .validate(self.state.redis.is_some())
+            .map_err(|(field, message)| invalid(field, message))?;
+        crate::mcp::config::validate(self.mcp_sections())
             .map_err(|(field, message)| invalid(field, message))?;
         let known_config = |name: &str| {
             if self.routing.contains_key(name) {
@@ -495,6 +509,17 @@ fn check_key_length(key: &Secret) -> Result<(), String> {
 }
 
 impl Config {
+    /// The MCP sections (`[mcp]`, `[[mcp_servers]]`, `[[mcp_access]]`,
+    /// `[[mcp_rate_limits]]`).
+    pub fn mcp_sections(&self) -> crate::mcp::config::Sections<'_> {
+        crate::mcp::config::Sections {
+            mcp: &self.mcp,
+            servers: &self.mcp_servers,
+            access: &self.mcp_access,
+            rate_limits: &self.mcp_rate_limits,
+        }
+    }
+
     /// Checks an `@provider/model` reference against the configured providers.
     fn check_model(&self, target: &str) -> Result<(), String> {
         let Some((slug, model)) = target.strip_prefix('@').and_then(|t| t.split_once('/')) else {

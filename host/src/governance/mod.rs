@@ -159,32 +159,7 @@ impl Governance {
             model: &qualified,
         };
         let applied = self.limits.applying(&subject, now);
-        let checks: Vec<Check> = applied
-            .iter()
-            .map(|a| Check {
-                counter: a.counter.clone(),
-                max: a.limit.max,
-                add: i64::from(a.limit.metric == Metric::Requests),
-                expires_ms: a.window.end_ms + COUNTER_GRACE_MS,
-            })
-            .collect();
-        let admission = if checks.is_empty() {
-            Admission::Admitted(Vec::new())
-        } else {
-            self.state.admit(&checks).await.map_err(|e| {
-                tracing::error!(error = %format!("{e:#}"), "could not check budgets and rate limits");
-                ApiError::new(
-                    ErrorKind::Unavailable,
-                    "the gateway cannot check budgets and rate limits right now (its state store is unreachable); try again shortly",
-                )
-            })?
-        };
-        let values = match admission {
-            Admission::Admitted(values) => values,
-            Admission::Refused { index, value } => {
-                return Err(refusal(request.api, &applied, index, value, now));
-            }
-        };
+        let values = self.count(request.api, &applied, now).await?;
         let headers = rate_limit_headers(request.api, &applied, &values, now);
         let counted = applied
             .iter()
@@ -224,6 +199,48 @@ impl Governance {
             observed: None,
         };
         Ok(Admitted { ticket, headers })
+    }
+
+    /// Checks `subject` against `limits`, limits kept apart from the
+    /// config's `[[rate_limits]]` (the MCP tool-call limits), and counts it
+    /// (no usage is recorded); a refusal names the limit and when it resets.
+    pub async fn admit_to(&self, limits: &Limits, subject: &Subject<'_>) -> Result<(), ApiError> {
+        let now = crate::clock::now_ms();
+        let applied = limits.applying(subject, now);
+        self.count(Api::OpenAi, &applied, now).await.map(drop)
+    }
+
+    /// Raises the request counters of `applied`, unless one is at its limit
+    /// (then the refusal, in `api`'s headers); returns the counters' values.
+    async fn count(
+        &self,
+        api: Api,
+        applied: &[Applied<'_>],
+        now: i64,
+    ) -> Result<Vec<i64>, ApiError> {
+        let checks: Vec<Check> = applied
+            .iter()
+            .map(|a| Check {
+                counter: a.counter.clone(),
+                max: a.limit.max,
+                add: i64::from(a.limit.metric == Metric::Requests),
+                expires_ms: a.window.end_ms + COUNTER_GRACE_MS,
+            })
+            .collect();
+        if checks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let admission = self.state.admit(&checks).await.map_err(|e| {
+            tracing::error!(error = %format!("{e:#}"), "could not check budgets and rate limits");
+            ApiError::new(
+                ErrorKind::Unavailable,
+                "the gateway cannot check budgets and rate limits right now (its state store is unreachable); try again shortly",
+            )
+        })?;
+        match admission {
+            Admission::Admitted(values) => Ok(values),
+            Admission::Refused { index, value } => Err(refusal(api, applied, index, value, now)),
+        }
     }
 
     /// Waits (up to 10 s) for usage still being written, then saves the state.

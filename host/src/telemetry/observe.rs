@@ -51,6 +51,8 @@ pub struct Facts {
     pub request_id: String,
     /// The client's API.
     pub api: Option<Api>,
+    /// The name of a surface that is no chat API (`mcp`), in place of `api`.
+    pub surface: Option<&'static str>,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// The gateway key's id.
@@ -281,7 +283,9 @@ impl Drop for Inner {
         let facts = self.facts.get_mut().expect("observed facts");
         let overhead = total.saturating_sub(facts.upstream + facts.client_wait);
         let team = tag(&facts.metadata, "team");
-        let api = facts.api.map_or("none", Api::as_str);
+        let api = (facts.surface)
+            .or(facts.api.map(Api::as_str))
+            .unwrap_or("none");
         let time_to_first_token = facts.first_content.map(|t| t - self.started);
         self.metrics.request(&RequestSample {
             api,
