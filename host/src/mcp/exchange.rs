@@ -60,6 +60,7 @@ impl Exchange {
         let log = gateway.request_log.clone().filter(|log| log.wants(headers));
         let observed = Observed::start(
             gateway.metrics.clone(),
+            gateway.recent.clone(),
             log,
             Instant::now(),
             &request_id,
