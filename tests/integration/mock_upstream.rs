@@ -209,11 +209,11 @@ fn last_user_text(body: &Value) -> String {
         .join(" ")
 }
 
-/// The command `codex-agent` asks to run, as `exec_command` arguments.
 /// The tool the `mcp-agent` model calls: Claude Code's name for the test MCP
 /// server's `secret` tool behind the gateway's `/mcp` (added as `sluice`).
 pub const MCP_AGENT_TOOL: &str = "mcp__sluice__alpha__secret";
 
+/// The command `codex-agent` asks to run, as `exec_command` arguments.
 pub const AGENT_COMMAND: &str = r#"{"cmd": "echo sluice-agent-ran-this"}"#;
 
 /// The role of the last message of a Chat Completions body.

@@ -263,15 +263,23 @@ impl ServerHandler for Handler {
         let answer = match &client_token {
             Some(client_token) => {
                 tokio::pin!(call);
-                loop {
+                let answer = loop {
+                    // Notifications first: the server sent them before its
+                    // answer, and they must reach the client before it too.
                     tokio::select! {
-                        answer = &mut call => break answer,
+                        biased;
                         Some(notification) = notifications.recv() => {
                             let relayed = (server, tool, client_token);
                             relay_progress(&exchange, &context, relayed, notification).await;
                         }
+                        answer = &mut call => break answer,
                     }
+                };
+                while let Ok(notification) = notifications.try_recv() {
+                    let relayed = (server, tool, client_token);
+                    relay_progress(&exchange, &context, relayed, notification).await;
                 }
+                answer
             }
             None => call.await,
         };
