@@ -160,6 +160,9 @@ impl ServerHandler for Tools {
                         .with_total(2.0)
                         .with_message(format!("halfway, found {EMAIL}"));
                     context.peer.notify_progress(step).await.unwrap();
+                    // A tool reports progress while it works: the answer
+                    // comes later, not in the same instant.
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 }
                 text("done".into())
             }
