@@ -13,6 +13,7 @@
 //! - otherwise [`reply`]: "you said: <last user text>" (and an e-mail
 //!   address for a model whose name contains `leak`).
 
+use super::mock_upstream::last_user_text;
 use serde_json::{Value, json};
 
 /// The signature of the fake's thinking blocks.
@@ -30,30 +31,6 @@ pub fn reply(model: &str, text: &str) -> String {
     } else {
         format!("you said: {text}")
     }
-}
-
-/// The text of the last user turn: the texts of the user messages after the
-/// last assistant one, joined by spaces (a client may send its prompt and
-/// its context as separate messages, as Claude Code does).
-pub fn last_user_text(body: &Value) -> String {
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let turn_start = messages
-        .iter()
-        .rposition(|m| m["role"] == "assistant")
-        .map_or(0, |i| i + 1);
-    messages[turn_start..]
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .flat_map(|m| match &m["content"] {
-            Value::String(text) => vec![text.clone()],
-            Value::Array(blocks) => blocks
-                .iter()
-                .filter_map(|b| b["text"].as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The content of the tool result the last turn carries, if it does.

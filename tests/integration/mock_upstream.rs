@@ -188,7 +188,7 @@ fn record(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> Valu
 /// The text of the last user turn: the user messages after the last
 /// assistant one, joined (a run of user messages is one turn, as providers
 /// read it; Claude Code sends its prompt and its context as two).
-fn last_user_text(body: &Value) -> String {
+pub fn last_user_text(body: &Value) -> String {
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     let turn_start = messages
         .iter()
