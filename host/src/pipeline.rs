@@ -238,6 +238,10 @@ async fn chat_inner(
     // parse
     let request = parse_body(api, &body)?;
     let who = Authenticated { caller, call };
+    let request = ClientBody {
+        parsed: request,
+        raw: body,
+    };
     chat_request(gateway, api, headers, who, request, observed, extra).await
 }
 
@@ -247,6 +251,13 @@ pub(crate) struct Authenticated {
     pub(crate) call: Call,
 }
 
+/// A client's request body: as parsed and checked ([`parse_body`]), and the
+/// bytes it came in.
+pub(crate) struct ClientBody {
+    pub(crate) parsed: Value,
+    pub(crate) raw: Bytes,
+}
+
 /// A chat request from the route phase on: `request` is a parsed, checked
 /// Chat Completions, Messages or Responses body ([`parse_body`]).
 pub(crate) async fn chat_request(
@@ -254,17 +265,24 @@ pub(crate) async fn chat_request(
     api: Api,
     headers: &HeaderMap,
     who: Authenticated,
-    request: Value,
+    request: ClientBody,
     observed: &Observed,
     extra: &mut Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Response, ApiError> {
     let Authenticated { caller, call } = who;
     let key_id = caller.key_id.clone().unwrap_or_default();
-    let request = match api {
+    let ClientBody {
+        parsed: request,
+        raw,
+    } = request;
+    // the client's bytes, while the parsed body still says what they say
+    let (request, raw) = match api {
         Api::Responses => {
-            responses::continue_conversation(&gateway.conversations, &key_id, request).await?
+            let (request, continued) =
+                responses::continue_conversation(&gateway.conversations, &key_id, request).await?;
+            (request, (!continued).then_some(raw))
         }
-        _ => request,
+        _ => (request, Some(raw)),
     };
     let stream = request
         .get("stream")
@@ -352,10 +370,17 @@ pub(crate) async fn chat_request(
     // admit: budgets and rate limits (counted against the first target)
     let mut ticket = admit(&gateway, api, &caller, &route, observed, extra).await?;
     // request guardrails: over the body each target is sent, overrides applied
-    guard_steps(api, &guardrails, &mut plan, &request, &caller, &call).await?;
+    let request = Arc::new(request);
+    let client = ClientRequest {
+        parsed: &request,
+        raw: raw.as_ref(),
+    };
+    guard_steps(api, &guardrails, &mut plan, client, &caller, &call).await?;
     let checked = plan.steps[0].body.clone().expect("every step is checked");
     if observed.logs_bodies() {
-        observed.facts().request_body = Some(checked.to_string());
+        let mut sent = Value::clone(&checked);
+        sent["model"] = Value::String(route.model.clone());
+        observed.facts().request_body = Some(sent.to_string());
     }
     // a Responses answer that sluice makes (not OpenAI's) is kept, with the
     // checked input that led to it
@@ -460,7 +485,7 @@ pub(crate) async fn chat_request(
     let translating = upstream != api.dialect();
     // response guardrails, whole or event by event
     let response_ctx = context(api, Phase::Response, &served.route, &caller);
-    let mut answer = match served.answer {
+    let (mut answer, mut raw) = match served.answer {
         Answer::Stream { first, rest } => {
             let guard = StreamGuard::new(guardrails, response_ctx, call.audit, call.placeholders)
                 .observed_by(call.observed.clone());
@@ -491,35 +516,50 @@ pub(crate) async fn chat_request(
             );
             return Ok(kept(answer, keep_unless_openais(upstream)));
         }
-        Answer::Whole(answer) => answer,
+        Answer::Whole { parsed, raw } => (parsed, Some(raw)),
     };
     if let Some(usage) = Usage::from_answer(upstream, &answer) {
         ticket.set_usage(usage);
     }
     if translating {
         answer = translate::response(upstream, api.dialect(), &answer);
+        raw = None;
     }
-    let unguarded = caching.as_ref().map(|_| answer.clone());
     let extract = chat_segments(api, Phase::Response);
-    let answer = guard_body(&guardrails, response_ctx, answer, extract, call.clone()).await?;
+    let (answer, redacted) = guard_shared(
+        &guardrails,
+        response_ctx,
+        Arc::new(answer),
+        extract,
+        call.clone(),
+    )
+    .await?;
+    // the provider's bytes, while they still say what the answer says
+    let raw = raw.filter(|_| !redacted);
+    let body = match raw {
+        Some(raw) => raw,
+        None => Bytes::from(serde_json::to_vec(&*answer).expect("a Value serializes")),
+    };
     if call.observed.logs_bodies() {
-        call.observed.facts().response_body = Some(answer.to_string());
+        call.observed.facts().response_body = Some(String::from_utf8_lossy(&body).into_owned());
     }
     // An answer a response guardrail changed is not cached.
     if let Some(caching) = caching
-        && unguarded.as_ref() == Some(&answer)
+        && !redacted
     {
         let entry = CacheEntry {
             stream: false,
             target: served.route.qualified(),
-            body: answer.to_string(),
+            body: String::from_utf8_lossy(&body).into_owned(),
         };
         caching.cache.put(caching.key, entry).await;
     }
-    Ok(kept(
-        json_response(StatusCode::OK, &answer),
-        keep_unless_openais(upstream),
-    ))
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(kept(response, keep_unless_openais(upstream)))
 }
 
 /// `answer`, marked to be kept by the Responses edge when `keep` says so.
@@ -720,33 +760,59 @@ fn chat_segments(api: Api, phase: Phase) -> fn(&Value) -> Extracted {
 /// send: the request with that step's overrides applied ([`Step::outgoing`]).
 /// Steps that override alike share one check (usually there is one in all).
 /// Each step keeps its checked (and redacted) body; nothing else is ever sent.
+/// The request as the client sent it, for [`guard_steps`]: parsed, and its
+/// bytes while they still say what the parsed body says.
+#[derive(Clone, Copy)]
+struct ClientRequest<'a> {
+    parsed: &'a Arc<Value>,
+    raw: Option<&'a Bytes>,
+}
+
+/// The request guardrails, over the body each step sends (steps with the same
+/// overrides share one check). A step without overrides whose body the
+/// guardrails left alone keeps the client's bytes ([`crate::routing::Step::raw`]).
 async fn guard_steps(
     api: Api,
     guardrails: &Guardrails,
     plan: &mut Plan<'_>,
-    request: &Value,
+    request: ClientRequest<'_>,
     caller: &Caller,
     call: &Call,
 ) -> Result<(), ApiError> {
-    let mut checked: Vec<(&serde_json::Map<String, Value>, Arc<Value>)> = Vec::new();
+    type Checked<'o> = (
+        &'o serde_json::Map<String, Value>,
+        Arc<Value>,
+        Option<Bytes>,
+    );
+    let mut checked: Vec<Checked<'_>> = Vec::new();
     let mut bodies = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
-        let body = match checked.iter().find(|(o, _)| **o == step.overrides) {
-            Some((_, body)) => body.clone(),
+        let body = match checked.iter().find(|(o, _, _)| **o == step.overrides) {
+            Some((_, body, raw)) => (body.clone(), raw.clone()),
             None => {
-                let ctx = context(api, Phase::Request, &step.route, caller);
-                let extract = chat_segments(api, Phase::Request);
-                let outgoing = step.outgoing(request);
-                let body =
-                    Arc::new(guard_body(guardrails, ctx, outgoing, extract, call.clone()).await?);
-                checked.push((&step.overrides, body.clone()));
-                body
+                let as_sent = step.overrides.is_empty();
+                let outgoing = if as_sent {
+                    request.parsed.clone()
+                } else {
+                    Arc::new(step.outgoing(request.parsed))
+                };
+                let (body, redacted) = if guardrails.runs_in(Phase::Request) {
+                    let ctx = context(api, Phase::Request, &step.route, caller);
+                    let extract = chat_segments(api, Phase::Request);
+                    guard_shared(guardrails, ctx, outgoing, extract, call.clone()).await?
+                } else {
+                    (outgoing, false)
+                };
+                let raw = request.raw.filter(|_| as_sent && !redacted).cloned();
+                checked.push((&step.overrides, body.clone(), raw.clone()));
+                (body, raw)
             }
         };
         bodies.push(body);
     }
-    for (step, body) in plan.steps.iter_mut().zip(bodies) {
+    for (step, (body, raw)) in plan.steps.iter_mut().zip(bodies) {
         step.body = Some(body);
+        step.raw = raw;
     }
     Ok(())
 }
@@ -760,12 +826,25 @@ async fn guard_steps(
 pub(crate) async fn guard_body(
     guardrails: &Guardrails,
     ctx: Context,
-    mut body: Value,
+    body: Value,
     extract: fn(&Value) -> Extracted,
     call: Call,
 ) -> Result<Value, ApiError> {
+    let (body, _) = guard_shared(guardrails, ctx, Arc::new(body), extract, call).await?;
+    Ok(Arc::try_unwrap(body).unwrap_or_else(|shared| Value::clone(&shared)))
+}
+
+/// [`guard_body`] on a shared body, copied only when a redaction is written
+/// into it; also says whether one was.
+async fn guard_shared(
+    guardrails: &Guardrails,
+    ctx: Context,
+    mut body: Arc<Value>,
+    extract: fn(&Value) -> Extracted,
+    call: Call,
+) -> Result<(Arc<Value>, bool), ApiError> {
     if !guardrails.runs_in(ctx.phase) {
-        return Ok(body);
+        return Ok((body, false));
     }
     let guardrails = guardrails.clone();
     let span = tracing::info_span!("guardrails", phase = ctx.phase.as_str());
@@ -780,16 +859,20 @@ pub(crate) async fn guard_body(
         if let Some(audit) = &call.audit {
             audit.record(&outcome, &ctx, &extracted.segments, &[]);
         }
-        if outcome.action() == Action::Block {
-            return Err(outcome.block_message().unwrap_or_default());
+        match outcome.action() {
+            Action::Block => Err(outcome.block_message().unwrap_or_default()),
+            Action::Redact => {
+                let mut placeholders = redact::lock(&call.placeholders);
+                let redacted =
+                    extracted.apply(Arc::make_mut(&mut body), &outcome, &mut placeholders);
+                Ok((body, redacted))
+            }
+            Action::Allow | Action::Flag => Ok((body, false)),
         }
-        let mut placeholders = redact::lock(&call.placeholders);
-        extracted.apply(&mut body, &outcome, &mut placeholders);
-        Ok(body)
     })
     .await;
     match checked {
-        Ok(Ok(body)) => Ok(body),
+        Ok(Ok(checked)) => Ok(checked),
         Ok(Err(message)) => Err(ApiError::new(ErrorKind::Blocked, message)),
         Err(_) => Err(ApiError::new(
             ErrorKind::Internal,

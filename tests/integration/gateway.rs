@@ -321,6 +321,50 @@ async fn openai_request_is_redacted_upstream_and_unknown_fields_pass_through() {
     );
 }
 
+/// A request that needs no change but its model goes upstream as the client
+/// wrote it: key order, spacing, number spelling and unknown fields intact.
+/// A redaction makes sluice write the body itself, which still keeps them.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_request_goes_upstream_byte_for_byte_but_its_model() {
+    let h = start(PII).await;
+    let written = |content: &str| {
+        format!(
+            "{{ \"temperature\": 1.50,\n  \"messages\": [{{\"role\": \"user\", \"content\": \"{content}\"}}],\n  \"model\" : \"@oa/echo-last\", \"x_future\": {{\"n\": 1e3}} }}"
+        )
+    };
+    let send = |body: String| {
+        h.client
+            .post(format!("{}/v1/chat/completions", h.base))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let clean = written("hello there");
+    let response = send(clean.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer = response.bytes().await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&h.mock.last_raw_body()),
+        clean.replace("\"@oa/echo-last\"", "\"echo-last\""),
+        "only the model changed"
+    );
+    // the provider's answer reaches the client as the provider wrote it
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "you said: hello there"
+    );
+
+    let response = send(written("mail jane.doe@example.com")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let sent: Value = serde_json::from_slice(&h.mock.last_raw_body()).unwrap();
+    assert_eq!(sent["messages"][0]["content"], "mail [EMAIL_1]");
+    assert_eq!(sent["model"], "echo-last");
+    assert_eq!(sent["temperature"], 1.5);
+    assert_eq!(sent["x_future"]["n"], 1000.0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_value_keeps_one_numbered_placeholder_across_the_request() {
     let h = start(PII).await;

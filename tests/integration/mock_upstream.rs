@@ -74,6 +74,8 @@ pub struct MockUpstream {
 #[derive(Default)]
 pub struct MockState {
     received: Mutex<Vec<Received>>,
+    /// The bodies of what `received` holds from this mock, byte for byte.
+    raw_bodies: Mutex<Vec<Bytes>>,
     down: std::sync::atomic::AtomicBool,
     calls: Mutex<std::collections::HashMap<String, u32>>,
 }
@@ -167,6 +169,12 @@ impl MockUpstream {
             .store(down, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The body of the last request this mock received, byte for byte.
+    pub fn last_raw_body(&self) -> Bytes {
+        let bodies = self.state.raw_bodies.lock().unwrap();
+        bodies.last().cloned().expect("the mock received a request")
+    }
+
     /// The last request received.
     pub fn last(&self) -> Received {
         self.received().pop().expect("the mock received a request")
@@ -175,8 +183,9 @@ impl MockUpstream {
 
 type Shared = Arc<MockState>;
 
-fn record(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> Value {
-    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+fn record(state: &Shared, path: &str, headers: &HeaderMap, raw: &Bytes) -> Value {
+    state.raw_bodies.lock().unwrap().push(raw.clone());
+    let body: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
     state.received.lock().unwrap().push(Received {
         path: path.to_string(),
         headers: headers.clone(),

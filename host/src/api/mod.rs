@@ -36,6 +36,7 @@ pub mod error;
 pub mod header_limits;
 pub mod models;
 pub mod segments;
+pub mod splice;
 pub mod sse;
 pub mod stream;
 

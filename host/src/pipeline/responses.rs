@@ -84,23 +84,23 @@ pub(crate) fn input_items(request: &Value) -> Vec<Value> {
 }
 
 /// A request that continues a conversation sluice kept
-/// (`previous_response_id`) with the stored turns put before its input;
-/// other requests as they are.
+/// (`previous_response_id`) with the stored turns put before its input, and
+/// `true`; other requests as they are, and `false`.
 pub(crate) async fn continue_conversation(
     conversations: &Conversations,
     key_id: &str,
     mut request: Value,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, bool), ApiError> {
     let Some(id) = request
         .get("previous_response_id")
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Ok(request);
+        return Ok((request, false));
     };
     let stored = conversations.get(key_id, &id).await.map_err(unavailable)?;
     let Some(stored) = stored else {
-        return Ok(request);
+        return Ok((request, false));
     };
     let mut input = stored.conversation();
     input.extend(input_items(&request));
@@ -109,7 +109,7 @@ pub(crate) async fn continue_conversation(
         .expect("a checked request is an object");
     object.remove("previous_response_id");
     object.insert("input".into(), Value::Array(input));
-    Ok(request)
+    Ok((request, true))
 }
 
 /// The state store could not be read or written.

@@ -4,6 +4,7 @@
 //! limit.
 
 use super::{Failure, Step};
+use crate::api::splice;
 use crate::canonical::Dialect;
 use crate::providers::{Endpoint, Outgoing, Route, UpstreamError};
 use crate::translate;
@@ -30,8 +31,13 @@ pub struct Outbound<'a> {
 
 /// An answer, in the provider's format.
 pub enum Answer {
-    /// A whole JSON answer.
-    Whole(Value),
+    /// A whole JSON answer: parsed, and the bytes it came in.
+    Whole {
+        /// The answer (a JSON object).
+        parsed: Value,
+        /// Its bytes, as the provider sent them.
+        raw: Bytes,
+    },
     /// A stream whose first bytes have arrived.
     Stream {
         /// Those bytes.
@@ -72,22 +78,34 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
             "internal error: the request was not checked for this target".into(),
         ));
     };
-    let mut body = Value::clone(&checked);
-    if let Some(object) = body.as_object_mut() {
-        object.insert("model".into(), Value::String(route.model.clone()));
-    }
     let translating = dialect != out.dialect;
-    let mut upstream_body = if translating {
-        translate::request(out.dialect, dialect, &body, route.provider.target())
-    } else {
-        body
-    };
     // Chat Completions streams report usage only when asked; the gateway
     // always asks (and takes the usage chunk out again when the client did
     // not ask for it).
-    if out.stream && dialect == Dialect::Chat && upstream_body.is_object() {
-        upstream_body["stream_options"]["include_usage"] = Value::Bool(true);
-    }
+    let ask_for_usage = out.stream && dialect == Dialect::Chat;
+    let client_bytes = step
+        .raw
+        .as_deref()
+        .filter(|_| !translating)
+        .and_then(|raw| with_model(raw, &route.model, ask_for_usage));
+    let upstream_body = match client_bytes {
+        Some(bytes) => bytes,
+        None => {
+            let mut body = Value::clone(&checked);
+            if let Some(object) = body.as_object_mut() {
+                object.insert("model".into(), Value::String(route.model.clone()));
+            }
+            let mut upstream_body = if translating {
+                translate::request(out.dialect, dialect, &body, route.provider.target())
+            } else {
+                body
+            };
+            if ask_for_usage && upstream_body.is_object() {
+                upstream_body["stream_options"]["include_usage"] = Value::Bool(true);
+            }
+            serde_json::to_vec(&upstream_body).expect("a Value serializes")
+        }
+    };
     let slug = route.provider.slug.clone();
     let idle = route.provider.idle_timeout;
     let attempt = async {
@@ -100,7 +118,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
                     dialect,
                     model: &route.model,
                     stream: out.stream,
-                    body: serde_json::to_vec(&upstream_body).expect("a Value serializes"),
+                    body: upstream_body,
                     client_headers: out.client_headers,
                 },
             )
@@ -122,6 +140,21 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
         dialect,
         answer,
     })
+}
+
+/// The client's bytes with `model` spliced in (and a Chat Completions
+/// stream's request for usage, when `ask_for_usage`); `None` when they cannot
+/// be edited in place ([`splice`]) or already say something about usage.
+fn with_model(raw: &[u8], model: &str, ask_for_usage: bool) -> Option<Vec<u8>> {
+    let model = serde_json::to_string(model).expect("a string serializes");
+    let body = splice::set_member(raw, "model", &model)?;
+    if !ask_for_usage {
+        return Some(body);
+    }
+    if splice::has_member(&body, "stream_options")? {
+        return None;
+    }
+    splice::set_member(&body, "stream_options", r#"{"include_usage":true}"#)
 }
 
 /// Response headers of a provider's error worth passing on to the client:
@@ -304,11 +337,11 @@ async fn classify(
     let bytes = read_limited(response, out.max_answer)
         .await
         .map_err(|e| Failure::Malformed(e.message(slug)))?;
-    serde_json::from_slice::<Value>(&bytes)
+    let parsed = serde_json::from_slice::<Value>(&bytes)
         .ok()
         .filter(Value::is_object)
-        .map(Answer::Whole)
         .ok_or_else(|| {
             Failure::Malformed(format!("provider `{slug}` sent an answer that is not JSON"))
-        })
+        })?;
+    Ok(Answer::Whole { parsed, raw: bytes })
 }

@@ -8,6 +8,7 @@ use super::retry::{RetryPolicy, random_unit};
 use crate::api::error::{ApiError, ErrorKind};
 use crate::config::{DEFAULT_FAILURE_CODES, RouteNode, Strategy};
 use crate::providers::{Providers, Route};
+use axum::body::Bytes;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,9 +34,14 @@ pub struct Step<'p> {
     pub overrides: Map<String, Value>,
     /// The body this step sends, in the client's format: the request with
     /// this step's overrides applied, *after* the request guardrails checked
-    /// (and redacted) exactly it. Set by the pipeline; a step without one is
-    /// never sent.
+    /// (and redacted) exactly it. It still names the client's model; the
+    /// target's is set as it is sent. Set by the pipeline; a step without one
+    /// is never sent.
     pub body: Option<Arc<Value>>,
+    /// The client's own bytes, when `body` is exactly what they say: no
+    /// overrides, nothing redacted. Sent as they are, with only the model
+    /// spliced in, to a provider that speaks the client's dialect.
+    pub raw: Option<Bytes>,
     /// Its retries.
     pub retry: RetryPolicy,
     /// How long its answer may take to start (`None`: the provider's timeout).
@@ -48,8 +54,8 @@ pub struct Step<'p> {
 
 impl Step<'_> {
     /// The request as this step sends it, in the client's format: `request`
-    /// with the step's overrides applied (a `null` removes the field) and the
-    /// target's model. This is what the request guardrails check.
+    /// with the step's overrides applied (a `null` removes the field). This is
+    /// what the request guardrails check.
     pub fn outgoing(&self, request: &Value) -> Value {
         let mut body = request.clone();
         if let Some(object) = body.as_object_mut() {
@@ -60,7 +66,6 @@ impl Step<'_> {
                     object.insert(field.clone(), value.clone());
                 }
             }
-            object.insert("model".into(), Value::String(self.route.model.clone()));
         }
         body
     }
@@ -121,6 +126,7 @@ impl<'p> Planner<'_, 'p> {
                 name: None,
                 overrides: Map::new(),
                 body: None,
+                raw: None,
                 retry: RetryPolicy::none(),
                 timeout: None,
                 enter_on: None,
@@ -170,6 +176,7 @@ impl<'p> Planner<'_, 'p> {
                 name: node.name.clone(),
                 overrides: inherited.overrides,
                 body: None,
+                raw: None,
                 retry: inherited.retry.unwrap_or_else(RetryPolicy::none),
                 timeout: inherited.timeout,
                 enter_on: None,

@@ -1,0 +1,273 @@
+//! A client's JSON body edited in its bytes: a top-level member set without
+//! parsing the body into a tree and writing it out again.
+//!
+//! This is how a request that needs no other change (no overrides, nothing
+//! redacted, the provider speaks the client's API) goes upstream: the client's
+//! bytes with the target's model spliced in. Everything else the client sent
+//! (key order, number spelling, whitespace, fields sluice knows nothing about)
+//! reaches the provider exactly as written.
+//!
+//! The body has already been parsed as JSON by the pipeline; this module only
+//! finds where its top-level members sit. It declines (returns `None`) where
+//! splicing could differ from what the parsed body says: a key written with
+//! escapes, or a key that appears twice. The caller then writes the parsed
+//! body instead.
+
+use std::ops::Range;
+
+/// `body`, a JSON object, with its top-level member `key` set to `value` (JSON
+/// text): replaced where it stands when present, added as the first member
+/// when absent. `None` when the top level cannot be read plainly (see the
+/// module doc) or `body` is not an object.
+pub fn set_member(body: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
+    let top = TopLevel::read(body)?;
+    let mut out = Vec::with_capacity(body.len() + key.len() + value.len() + 4);
+    match top.value_of(key)? {
+        Some(span) => {
+            out.extend_from_slice(&body[..span.start]);
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(&body[span.end..]);
+        }
+        None => {
+            let after_brace = top.open + 1;
+            out.extend_from_slice(&body[..after_brace]);
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(value.as_bytes());
+            if !top.members.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(&body[after_brace..]);
+        }
+    }
+    Some(out)
+}
+
+/// Whether `body`'s top level has the member `key`; `None` when it cannot be
+/// read plainly.
+pub fn has_member(body: &[u8], key: &str) -> Option<bool> {
+    Some(TopLevel::read(body)?.value_of(key)?.is_some())
+}
+
+/// Where the top-level members of an object sit.
+struct TopLevel<'a> {
+    /// Offset of the opening brace.
+    open: usize,
+    /// Each member's key (as written, without quotes) and its value's span.
+    members: Vec<(&'a [u8], Range<usize>)>,
+}
+
+impl<'a> TopLevel<'a> {
+    fn read(body: &'a [u8]) -> Option<Self> {
+        let mut at = skip_space(body, 0);
+        if body.get(at) != Some(&b'{') {
+            return None;
+        }
+        let open = at;
+        at = skip_space(body, at + 1);
+        let mut members = Vec::new();
+        if body.get(at) == Some(&b'}') {
+            return Some(TopLevel { open, members });
+        }
+        loop {
+            if body.get(at) != Some(&b'"') {
+                return None;
+            }
+            let key_end = string_end(body, at)?;
+            let key = &body[at + 1..key_end - 1];
+            at = skip_space(body, key_end);
+            if body.get(at) != Some(&b':') {
+                return None;
+            }
+            let value_start = skip_space(body, at + 1);
+            let value_end = value_end(body, value_start)?;
+            members.push((key, value_start..value_end));
+            at = skip_space(body, value_end);
+            match body.get(at) {
+                Some(b',') => at = skip_space(body, at + 1),
+                Some(b'}') => return Some(TopLevel { open, members }),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The span of `key`'s value: `Some(None)` when absent, `None` when a key
+    /// has escapes (it might spell `key`) or `key` appears more than once.
+    fn value_of(&self, key: &str) -> Option<Option<Range<usize>>> {
+        let mut found = None;
+        for (name, span) in &self.members {
+            if name.contains(&b'\\') {
+                return None;
+            }
+            if *name == key.as_bytes() {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(span.clone());
+            }
+        }
+        Some(found)
+    }
+}
+
+fn skip_space(body: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = body.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// The offset just past the string that opens at `start` (a `"`).
+fn string_end(body: &[u8], start: usize) -> Option<usize> {
+    let mut at = start + 1;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', &body[at..])?;
+        if body[at] == b'\\' {
+            at += 2;
+        } else {
+            return Some(at + 1);
+        }
+    }
+}
+
+/// The offset just past the JSON value that starts at `start`.
+fn value_end(body: &[u8], start: usize) -> Option<usize> {
+    match body.get(start)? {
+        b'"' => string_end(body, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut at = start;
+            loop {
+                match body.get(at)? {
+                    b'"' => {
+                        at = string_end(body, at)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        _ => {
+            // a number, `true`, `false` or `null`: up to the next delimiter
+            let rest = &body[start..];
+            let len = rest
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(rest.len());
+            (len > 0).then_some(start + len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn set(body: &str, key: &str, value: &str) -> Option<String> {
+        set_member(body.as_bytes(), key, value).map(|b| String::from_utf8(b).unwrap())
+    }
+
+    #[test]
+    fn replaces_a_member_where_it_stands_and_keeps_every_other_byte() {
+        let body = r#"{ "messages" : [{"role":"user","content":"say \"model\": 1e3"}],
+            "model":"gpt-x", "temperature": 1.50, "x": {"model": "inner"} }"#;
+        let out = set(body, "model", "\"gpt-y\"").unwrap();
+        assert_eq!(
+            out,
+            body.replace("\"model\":\"gpt-x\"", "\"model\":\"gpt-y\"")
+        );
+    }
+
+    #[test]
+    fn adds_a_missing_member_first() {
+        assert_eq!(
+            set(r#"{"a":1}"#, "model", "\"m\"").unwrap(),
+            r#"{"model":"m","a":1}"#
+        );
+        assert_eq!(
+            set(" {  } ", "model", "\"m\"").unwrap(),
+            r#" {"model":"m"  } "#
+        );
+    }
+
+    #[test]
+    fn declines_what_it_cannot_read_plainly() {
+        // a key with an escape may spell the key
+        assert_eq!(set(r#"{"mod\u0065l":"a"}"#, "model", "\"m\""), None);
+        // a repeated key: which one counts is the parser's business
+        assert_eq!(set(r#"{"model":"a","model":"b"}"#, "model", "\"m\""), None);
+        assert_eq!(set("[1]", "model", "\"m\""), None);
+        assert_eq!(set(r#"{"a":"unterminated}"#, "model", "\"m\""), None);
+    }
+
+    #[test]
+    fn tells_whether_a_member_is_there() {
+        let body = br#"{"stream":true,"x":{"stream_options":1}}"#;
+        assert_eq!(has_member(body, "stream"), Some(true));
+        assert_eq!(has_member(body, "stream_options"), Some(false));
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            (-1e6f64..1e6).prop_map(|f| json!(f)),
+            "[ -~\\\\\"\u{e9}\u{1F600}\n]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(("[a-z\"\\\\]{0,6}", inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever the body, a splice either declines or gives the body the
+        /// parser reads as the original with the member set.
+        #[test]
+        fn a_splice_means_what_setting_the_parsed_member_means(
+            members in prop::collection::vec(("[a-z\"\\\\]{0,6}|model", json_value()), 0..8),
+            pretty in any::<bool>(),
+            model in "[ -~]{0,10}",
+        ) {
+            let object = Value::Object(members.into_iter().collect());
+            let text = if pretty {
+                serde_json::to_string_pretty(&object).unwrap()
+            } else {
+                serde_json::to_string(&object).unwrap()
+            };
+            let value = serde_json::to_string(&model).unwrap();
+            let plain_keys = object
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.contains(['"', '\\']));
+            let out = set_member(text.as_bytes(), "model", &value);
+            prop_assert_eq!(out.is_some(), plain_keys);
+            if let Some(out) = out {
+                let spliced: Value = serde_json::from_slice(&out).unwrap();
+                // (what the parser reads: floats need not round-trip exactly)
+                let mut expected: Value = serde_json::from_str(&text).unwrap();
+                expected["model"] = Value::String(model.clone());
+                prop_assert_eq!(spliced, expected);
+            }
+            if let Some(has) = has_member(text.as_bytes(), "model") {
+                prop_assert_eq!(has, object.get("model").is_some());
+            }
+        }
+    }
+}
