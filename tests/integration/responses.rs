@@ -301,6 +301,28 @@ async fn sluice_keeps_conversations_for_targets_that_do_not() {
         404,
         "another key's responses do not exist for it"
     );
+    // its input items: the whole conversation it answered, as checked
+    let items = |key: &str, query: &str| {
+        h.client
+            .get(format!(
+                "{}/v1/responses/{second_id}/input_items?{query}",
+                h.base
+            ))
+            .bearer_auth(key)
+            .send()
+    };
+    let response = items(KEY, "order=asc").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let list: Value = response.json().await.unwrap();
+    let data = list["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3, "{list}");
+    assert_eq!(data[0]["content"][0]["text"], "I am [EMAIL_1]", "{list}");
+    assert_eq!(data[2]["content"][0]["text"], "and again", "{list}");
+    assert!(data.iter().all(|item| item["id"].is_string()), "{list}");
+    assert_eq!(list["has_more"], false);
+    assert_eq!(items(OTHER_KEY, "").await.unwrap().status(), 404);
+    let bad = items(KEY, "limit=0").await.unwrap();
+    assert_eq!(bad.status(), 400);
     let (status, body) = {
         let response = h
             .client

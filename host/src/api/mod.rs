@@ -7,6 +7,7 @@
 //! | `POST /v1/embeddings` | OpenAI embeddings (auth, scope, limits, request guardrails, usage, audit) |
 //! | `POST /v1/responses` | OpenAI Responses (streaming and not), through the chat phases |
 //! | `GET`, `DELETE /v1/responses/{id}` | a response sluice kept (for `previous_response_id`), for the key that made it |
+//! | `GET /v1/responses/{id}/input_items` | the input items of a response sluice kept, paged as OpenAI pages them |
 //! | `POST /v1/messages` | Anthropic Messages (streaming and not; `?beta=true` accepted) |
 //! | `POST /v1/messages/count_tokens` | Anthropic token counting (the same phases; no cost) |
 //! | `POST /messages`, `/messages/count_tokens` | the same, for clients given the root URL as an Anthropic base URL |
@@ -43,9 +44,10 @@ pub mod stream;
 use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::pipeline::forward::Endpoint;
+use crate::pipeline::responses::StoredAction;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -76,6 +78,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             "/v1/responses/{id}",
             get(stored_response).delete(delete_stored_response),
         )
+        .route("/v1/responses/{id}/input_items", get(stored_input_items))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/mcp", any(crate::mcp::serve))
         // Clients on the Vercel AI SDK (Cline's Anthropic provider, opencode)
@@ -272,7 +275,18 @@ async fn stored_response(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    pipeline::responses::stored(gateway, false, id, headers).await
+    pipeline::responses::stored(gateway, StoredAction::Get, id, headers).await
+}
+
+/// The input items of a response sluice kept ([`pipeline::responses::stored`]).
+async fn stored_input_items(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let action = StoredAction::InputItems(query);
+    pipeline::responses::stored(gateway, action, id, headers).await
 }
 
 /// Forgets a response sluice kept ([`pipeline::responses::stored`]).
@@ -281,7 +295,7 @@ async fn delete_stored_response(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    pipeline::responses::stored(gateway, true, id, headers).await
+    pipeline::responses::stored(gateway, StoredAction::Delete, id, headers).await
 }
 
 /// The Responses API, through the chat phases ([`pipeline::responses`]).

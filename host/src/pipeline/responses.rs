@@ -43,6 +43,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tracing::Instrument;
 
+mod input_items;
+
 /// Runs one Responses request; keeps its answer when the chat phases say it
 /// is sluice's to keep ([`Keep`]).
 pub async fn responses(gateway: Arc<Gateway>, headers: HeaderMap, body: Body) -> Response {
@@ -197,11 +199,22 @@ async fn kept(
     Response::from_parts(parts, Body::from_stream(events))
 }
 
-/// `GET` or `DELETE /v1/responses/{id}`: a response sluice kept, for the key
-/// that made it (to another key it does not exist).
+/// What a request asks of a response sluice kept.
+pub enum StoredAction {
+    /// `GET /v1/responses/{id}`: the response.
+    Get,
+    /// `DELETE /v1/responses/{id}`: forget it.
+    Delete,
+    /// `GET /v1/responses/{id}/input_items`: the items it answered, a page of
+    /// them as the query (`limit`, `order`, `after`) asks.
+    InputItems(Option<String>),
+}
+
+/// A response sluice kept, for the key that made it (to another key it does
+/// not exist).
 pub async fn stored(
     gateway: Arc<Gateway>,
-    delete: bool,
+    action: StoredAction,
     id: String,
     headers: HeaderMap,
 ) -> Response {
@@ -219,8 +232,12 @@ pub async fn stored(
                 ),
             )
         };
-        if delete {
-            match conversations
+        let page = match &action {
+            StoredAction::InputItems(query) => Some(input_items::Page::parse(query.as_deref())?),
+            _ => None,
+        };
+        if let StoredAction::Delete = action {
+            return match conversations
                 .delete(&key_id, &id)
                 .await
                 .map_err(unavailable)?
@@ -230,13 +247,17 @@ pub async fn stored(
                         .into_response(),
                 ),
                 false => Err(not_found()),
-            }
-        } else {
-            match conversations.get(&key_id, &id).await.map_err(unavailable)? {
-                Some(stored) => Ok(axum::Json(stored.response).into_response()),
-                None => Err(not_found()),
-            }
+            };
         }
+        let stored = conversations
+            .get(&key_id, &id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(not_found)?;
+        Ok(match page {
+            Some(page) => axum::Json(page.of(&stored)?).into_response(),
+            None => axum::Json(stored.response).into_response(),
+        })
     };
     let result = result.instrument(envelope.span.clone()).await;
     envelope.finish(result, Vec::new())
