@@ -57,9 +57,49 @@ pub struct Request {
     /// The end user, for the provider's abuse monitoring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Where the client asked the provider to cache the prompt up to
+    /// (Anthropic's `cache_control`, which some Chat Completions clients put
+    /// on content parts too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_points: Vec<CachePoint>,
     /// Fields the model above does not cover, kept for the API they came in.
     #[serde(default, skip_serializing_if = "Extras::is_empty")]
     pub extras: Extras,
+}
+
+/// A prompt-cache breakpoint: the end of a system text or of a part, and the
+/// marker as the client wrote it (`{"type": "ephemeral"}`, maybe a `ttl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachePoint {
+    /// Where the cached prefix ends.
+    pub at: CacheAt,
+    /// The marker.
+    pub control: Value,
+}
+
+/// The end of a cached prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheAt {
+    /// The system text at this index of [`Request::system`].
+    System(usize),
+    /// Part `part` of turn `turn`.
+    Part {
+        /// The turn's index.
+        turn: usize,
+        /// The part's index in it.
+        part: usize,
+    },
+}
+
+impl Request {
+    /// The cache marker at `at`, if the client set one.
+    pub fn cache_control(&self, at: CacheAt) -> Option<&Value> {
+        self.cache_points
+            .iter()
+            .find(|point| point.at == at)
+            .map(|point| &point.control)
+    }
 }
 
 /// The APIs a codec exists for: client APIs, and the clouds' own.

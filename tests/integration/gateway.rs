@@ -903,6 +903,25 @@ async fn an_openai_client_can_use_an_anthropic_model() {
         json!({"to": "[EMAIL_2]", "subject": "hi"})
     );
 
+    // prompt-cache markers on content parts (Cline, OpenRouter clients) reach
+    // Anthropic, on redacted text too
+    let marked = json!({"type": "ephemeral"});
+    let response = h
+        .openai(json!({"model": "@an/echo-last", "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "rules", "cache_control": marked}]},
+            {"role": "user", "content": [{"type": "text", "text": "mail joe@example.com", "cache_control": marked}]}]}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let sent = h.mock.last().body;
+    assert_eq!(
+        sent["system"],
+        json!([{"type": "text", "text": "rules", "cache_control": marked}])
+    );
+    assert_eq!(
+        sent["messages"][0]["content"][0],
+        json!({"type": "text", "text": "mail [EMAIL_1]", "cache_control": marked})
+    );
+
     let stream = h.openai_text(json!({"model": "@an/tool-call", "stream": true, "stream_options": {"include_usage": true},
             "messages": [{"role": "user", "content": "write to a@example.com"}]}))
         .await;

@@ -4,7 +4,10 @@
 //! What Chat Completions cannot carry is dropped when encoding: thinking (and
 //! its signature), tool-result error flags, and stop sequences' names. When
 //! decoding, system and developer messages anywhere in the history become the
-//! system prompt, and OpenAI reasoning fields are not read. Fields outside the
+//! system prompt, and OpenAI reasoning fields are not read; `cache_control`
+//! on content parts (Anthropic's prompt-cache markers, which some clients
+//! send to Chat Completions gateways) becomes the request's cache points,
+//! which the Messages codec writes back. Fields outside the
 //! model (`n`, `seed`, `logprobs`, `response_format`, penalties, …) are kept
 //! as [`Extras`] and come back out only in a Chat Completions request. A
 //! streamed request always asks for usage (`stream_options.include_usage`):
@@ -17,8 +20,8 @@ pub use stream::{Decoder, Encoder};
 
 use super::{Target, opt_string, string, unix_now};
 use crate::canonical::{
-    Answer, Arguments, Dialect, Extras, ImageSource, Part, Request, Role, StopReason, Tool,
-    ToolChoice, Turn, Usage,
+    Answer, Arguments, CacheAt, CachePoint, Dialect, Extras, ImageSource, Part, Request, Role,
+    StopReason, Tool, ToolChoice, Turn, Usage,
 };
 use serde_json::{Map, Value, json};
 
@@ -47,8 +50,14 @@ pub fn decode_request(body: &Value) -> Request {
     };
     for message in body["messages"].as_array().into_iter().flatten() {
         let content = &message["content"];
+        let turn = request.turns.len();
+        let mut marks = Vec::new();
         let (role, parts) = match message["role"].as_str().unwrap_or("user") {
             "system" | "developer" => {
+                if let Some(control) = cache_control(content) {
+                    let at = CacheAt::System(request.system.len());
+                    request.cache_points.push(CachePoint { at, control });
+                }
                 request.system.push(text_of(content));
                 continue;
             }
@@ -56,6 +65,7 @@ pub fn decode_request(body: &Value) -> Request {
                 let mut parts = Vec::new();
                 let text = text_of(content);
                 if !text.is_empty() {
+                    marks.push((0, cache_control(content)));
                     parts.push(Part::Text { text });
                 }
                 for call in message["tool_calls"].as_array().into_iter().flatten() {
@@ -67,17 +77,28 @@ pub fn decode_request(body: &Value) -> Request {
                 }
                 (Role::Assistant, parts)
             }
-            "tool" | "function" => (
-                Role::User,
-                vec![Part::ToolResult {
+            "tool" | "function" => {
+                marks.push((0, cache_control(content)));
+                let result = Part::ToolResult {
                     call_id: string(&message["tool_call_id"]),
                     content: text_of(content),
                     is_error: false,
-                }],
-            ),
-            _ => (Role::User, user_parts(content)),
+                };
+                (Role::User, vec![result])
+            }
+            _ => {
+                let (parts, part_marks) = user_parts(content);
+                marks = part_marks.into_iter().enumerate().collect();
+                (Role::User, parts)
+            }
         };
         if !parts.is_empty() {
+            for (part, control) in marks {
+                if let Some(control) = control {
+                    let at = CacheAt::Part { turn, part };
+                    request.cache_points.push(CachePoint { at, control });
+                }
+            }
             request.turns.push(Turn { role, parts });
         }
     }
@@ -149,24 +170,40 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-/// The parts of a user message: text and images (other parts are dropped).
-fn user_parts(content: &Value) -> Vec<Part> {
+/// The parts of a user message: text and images (other parts are dropped),
+/// and each one's cache marker.
+fn user_parts(content: &Value) -> (Vec<Part>, Vec<Option<Value>>) {
     match content {
-        Value::String(text) => vec![Part::Text { text: text.clone() }],
+        Value::String(text) => (vec![Part::Text { text: text.clone() }], vec![None]),
         Value::Array(parts) => parts
             .iter()
-            .filter_map(|part| match part["type"].as_str() {
-                Some("text") => Some(Part::Text {
-                    text: string(&part["text"]),
-                }),
-                Some("image_url") => Some(Part::Image {
-                    source: ImageSource::from_url(part["image_url"]["url"].as_str().unwrap_or("")),
-                }),
-                _ => None,
+            .filter_map(|part| {
+                let decoded = match part["type"].as_str() {
+                    Some("text") => Part::Text {
+                        text: string(&part["text"]),
+                    },
+                    Some("image_url") => Part::Image {
+                        source: ImageSource::from_url(
+                            part["image_url"]["url"].as_str().unwrap_or(""),
+                        ),
+                    },
+                    _ => return None,
+                };
+                Some((decoded, part.get("cache_control").cloned()))
             })
-            .collect(),
-        _ => Vec::new(),
+            .unzip(),
+        _ => (Vec::new(), Vec::new()),
     }
+}
+
+/// The cache marker of a `content` made of parts (the last one set): a
+/// content joined into one text is cached up to its end.
+fn cache_control(content: &Value) -> Option<Value> {
+    content
+        .as_array()?
+        .iter()
+        .rev()
+        .find_map(|part| part.get("cache_control").cloned())
 }
 
 /// Encodes a Chat Completions request.

@@ -2,7 +2,8 @@
 //! from the [`crate::canonical`] model.
 //!
 //! What Messages cannot carry is dropped when encoding: nothing in a request
-//! today but other APIs' [`Extras`]; a refusal's text becomes a text block with
+//! today but other APIs' [`Extras`] (cache points are written as
+//! `cache_control` on their blocks, the system as blocks when one has one); a refusal's text becomes a text block with
 //! the `refusal` stop reason. When decoding, system blocks are joined into one
 //! text (their cache control is dropped), redacted thinking and server tools
 //! are not read, and turns of the same role are merged when encoding (Messages
@@ -16,8 +17,8 @@ pub use stream::{Decoder, Encoder};
 
 use super::{opt_string, string};
 use crate::canonical::{
-    Answer, Arguments, Dialect, Extras, ImageSource, Part, Request, Role, StopReason, Tool,
-    ToolChoice, Turn, Usage,
+    Answer, Arguments, CacheAt, Dialect, Extras, ImageSource, Part, Request, Role, StopReason,
+    Tool, ToolChoice, Turn, Usage,
 };
 use serde_json::{Map, Value, json};
 
@@ -202,16 +203,37 @@ fn block(part: &Part) -> Value {
 pub fn encode_request(request: &Request) -> Value {
     let mut out = Map::new();
     out.insert("model".into(), json!(request.model));
-    if !request.system.is_empty() {
+    let system_cached = (0..request.system.len())
+        .any(|index| request.cache_control(CacheAt::System(index)).is_some());
+    if system_cached {
+        // one block per system text, so that each keeps its cache marker
+        let blocks: Vec<Value> = request
+            .system
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                let block = json!({"type": "text", "text": text});
+                cached(block, request.cache_control(CacheAt::System(index)))
+            })
+            .collect();
+        out.insert("system".into(), Value::Array(blocks));
+    } else if !request.system.is_empty() {
         out.insert("system".into(), json!(request.system.join("\n\n")));
     }
     let mut messages: Vec<Value> = Vec::new();
-    for turn in &request.turns {
+    for (turn_index, turn) in request.turns.iter().enumerate() {
         let role = match turn.role {
             Role::User => "user",
             Role::Assistant => "assistant",
         };
-        push_turn(&mut messages, role, turn.parts.iter().map(block).collect());
+        let blocks = turn.parts.iter().enumerate().map(|(part, content)| {
+            let at = CacheAt::Part {
+                turn: turn_index,
+                part,
+            };
+            cached(block(content), request.cache_control(at))
+        });
+        push_turn(&mut messages, role, blocks.collect());
     }
     out.insert("messages".into(), Value::Array(messages));
     out.insert(
@@ -261,6 +283,14 @@ pub fn encode_request(request: &Request) -> Value {
         out.entry(key.clone()).or_insert_with(|| value.clone());
     }
     Value::Object(out)
+}
+
+/// `block` with the client's cache marker, when it set one.
+fn cached(mut block: Value, control: Option<&Value>) -> Value {
+    if let Some(control) = control {
+        block["cache_control"] = control.clone();
+    }
+    block
 }
 
 /// Appends blocks as a turn of `role`, merging into the previous turn when it
