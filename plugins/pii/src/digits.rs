@@ -1,6 +1,7 @@
 //! Runs of digits with separators, the shape shared by card numbers, social
 //! security numbers and phone numbers.
 
+use crate::number_starts::NumberStarts;
 use std::ops::Range;
 
 /// The most groups a run records; longer runs are never a card, SSN or phone.
@@ -46,13 +47,19 @@ impl DigitRun {
 /// on its own: not touching a letter, a digit, or a `_` on either side (so parts
 /// of identifiers, hashes and longer numbers are not runs).
 pub fn runs(text: &str) -> Vec<DigitRun> {
+    runs_in(text, &NumberStarts::new(text.as_bytes()))
+}
+
+/// [`runs`], with the text's number starts already found.
+pub(crate) fn runs_in(text: &str, starts: &NumberStarts) -> Vec<DigitRun> {
     let separators = b" -";
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let mut cursor = starts.cursor();
     let mut i = 0;
     while i < bytes.len() {
         if !bytes[i].is_ascii_digit() {
-            i = next_digit(bytes, i);
+            i = cursor.next(i);
             continue;
         }
         if word_before(bytes, i) {
@@ -102,28 +109,6 @@ pub fn runs(text: &str) -> Vec<DigitRun> {
         });
     }
     out
-}
-
-/// The position of the first ASCII digit at or after `from` (`bytes.len()` when
-/// there is none). Eight bytes at a time: most text has no digit in most words,
-/// and this is the loop every number-shaped detector spends its time in.
-pub(crate) fn next_digit(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // Digits become 0..=9 and nothing else does; then the classic
-        // "has a byte less than 10" test.
-        let shifted = word ^ (ONES * b'0' as u64);
-        if shifted.wrapping_sub(ONES * 10) & !shifted & (ONES * 0x80) != 0 {
-            break;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !bytes[i].is_ascii_digit() {
-        i += 1;
-    }
-    i
 }
 
 /// ASCII letters, digits and `_`.
@@ -225,26 +210,6 @@ mod tests {
         assert_eq!(runs[0].groups(), [4, 4, 4, 4]);
         assert_eq!(runs[0].digits(text), "4111111111111111");
         assert_eq!(runs[1].separator, Some(b'-'));
-    }
-
-    #[test]
-    fn next_digit_finds_the_first_digit_at_any_alignment() {
-        let text = "abcdefghijklmnopqrstuvwxyz /:;@[`{ ÿé 7 tail";
-        let seven = text.find('7').unwrap();
-        for from in 0..=seven {
-            assert_eq!(next_digit(text.as_bytes(), from), seven, "from {from}");
-        }
-        assert_eq!(next_digit(text.as_bytes(), seven + 1), text.len());
-        for len in 0..20 {
-            let mut bytes = vec![b'x'; len];
-            assert_eq!(next_digit(&bytes, 0), len);
-            if len > 0 {
-                bytes[len - 1] = b'0';
-                assert_eq!(next_digit(&bytes, 0), len - 1);
-                bytes[len - 1] = b'9';
-                assert_eq!(next_digit(&bytes, 0), len - 1);
-            }
-        }
     }
 
     #[test]
