@@ -128,6 +128,7 @@ pub mod matcher;
 pub mod normalise;
 mod settings;
 pub mod terms;
+mod words;
 
 use category::Category;
 use matcher::{Candidate, Hit, Matcher, Target};
