@@ -127,6 +127,7 @@ pub mod hidden;
 pub mod matcher;
 pub mod normalise;
 mod settings;
+mod swar;
 pub mod terms;
 mod words;
 

@@ -44,6 +44,7 @@
 //! it, and always falls on character boundaries.
 
 use crate::fold::{self, Reads};
+use crate::swar;
 use std::ops::Range;
 
 /// The byte that stands for a symbol or emoji: not a word character, and not
@@ -576,6 +577,30 @@ impl<'a> Writer<'a> {
         let (out_bytes, out_starts, out_runs) =
             (&mut out.bytes[..], &mut out.starts[..], &mut out.runs[..]);
         'words: loop {
+            if !MAP {
+                // Eight letters at a time, while none repeats the one before.
+                while let (Some(chunk), Some(room)) =
+                    (swar::load(bytes, i), out_bytes.get_mut(n..n + 8))
+                {
+                    let letters = swar::leading(swar::alphabetic(chunk));
+                    let lower = chunk | (swar::ONES * 0x20);
+                    let repeats = swar::zero(lower ^ ((lower << 8) | u64::from(last)));
+                    let first = (letters * 8) as u32;
+                    if letters == 0 || repeats & u64::MAX.checked_shr(64 - first).unwrap_or(0) != 0
+                    {
+                        break;
+                    }
+                    // The bytes after the letters are written too, and
+                    // overwritten or left beyond the text.
+                    room.copy_from_slice(&lower.to_le_bytes());
+                    n += letters;
+                    i += letters;
+                    last = (lower >> (first - 8)) as u8;
+                    if letters < 8 {
+                        break;
+                    }
+                }
+            }
             // The letters of a word (quotes inside it are dropped: `don't`).
             while let Some(&b) = bytes.get(i) {
                 if !b.is_ascii_alphabetic() {
@@ -1025,9 +1050,49 @@ mod tests {
     #[test]
     fn every_path_writes_the_same() {
         let pieces = [
-            "fuck", "ing", " ", "  ", "\n", "I", "a", "s", "5", "h", "1", "t", "$", "!", "@", ".",
-            "-", "_", "*", "'", "\"", "é", "\u{200B}", "\u{0301}", "ж", "東", "😀", "ß", "ﬁ", "Ｆ",
-            "0x1f", "goood", ",", "x86", "12", "2024", "0.2", " 4411", "7", "\t",
+            "fuck",
+            "ing",
+            " ",
+            "  ",
+            "\n",
+            "I",
+            "a",
+            "s",
+            "5",
+            "h",
+            "1",
+            "t",
+            "$",
+            "!",
+            "@",
+            ".",
+            "-",
+            "_",
+            "*",
+            "'",
+            "\"",
+            "é",
+            "\u{200B}",
+            "\u{0301}",
+            "ж",
+            "東",
+            "😀",
+            "ß",
+            "ﬁ",
+            "Ｆ",
+            "0x1f",
+            "goood",
+            ",",
+            "x86",
+            "12",
+            "2024",
+            "0.2",
+            " 4411",
+            "7",
+            "\t",
+            "Abcdefghijk",
+            "LONGERWORDS",
+            "aab",
         ];
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let (mut fast, mut slow, mut bytes_only) = (

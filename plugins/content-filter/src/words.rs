@@ -11,31 +11,7 @@
 //! automaton, which then decides.
 
 use crate::normalise::{SYMBOL, char_at, joins_after};
-
-/// The high bit of each byte.
-const HIGH: u64 = 0x8080_8080_8080_8080;
-/// One in each byte.
-const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// For each byte of `x` (little-endian), its high bit set when the byte is
-/// not an ASCII letter or digit.
-#[inline]
-fn not_alphanumeric(x: u64) -> u64 {
-    let ascii = x & !HIGH;
-    // The high bit of each byte set when the (7-bit) byte is at least `lo`.
-    let at_least = |v: u64, lo: u8| ((v | HIGH) - ONES * lo as u64) & HIGH;
-    let digit = at_least(ascii, b'0') & !at_least(ascii, b'9' + 1);
-    let folded = ascii | (ONES * 0x20);
-    let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
-    (!(digit | letter) | x) & HIGH
-}
-
-/// Eight bytes of `bytes` from `at`, little-endian, if there are eight.
-#[inline]
-fn load(bytes: &[u8], at: usize) -> Option<u64> {
-    let chunk = bytes.get(at..at + 8)?;
-    Some(u64::from_le_bytes(chunk.try_into().expect("eight bytes")))
-}
+use crate::swar::{self, load};
 
 /// The end of the word that starts at `at` in the normalised `bytes`.
 #[inline]
@@ -43,12 +19,11 @@ pub fn end(bytes: &[u8], at: usize) -> usize {
     let mut end = at;
     loop {
         while let Some(chunk) = load(bytes, end) {
-            let stop = not_alphanumeric(chunk);
-            if stop != 0 {
-                end += (stop.trailing_zeros() / 8) as usize;
+            let letters = swar::leading(swar::alphanumeric(chunk));
+            end += letters;
+            if letters < 8 {
                 break;
             }
-            end += 8;
         }
         while bytes.get(end).is_some_and(u8::is_ascii_alphanumeric) {
             end += 1;
@@ -109,23 +84,6 @@ mod tests {
             }
         }
         end.min(bytes.len())
-    }
-
-    #[test]
-    fn the_swar_test_agrees_with_the_byte_test_on_every_byte_anywhere() {
-        for b in 0..=255u8 {
-            for position in 0..8 {
-                let mut chunk = [b'a'; 8];
-                chunk[position] = b;
-                let stop = not_alphanumeric(u64::from_le_bytes(chunk));
-                let expected = if b.is_ascii_alphanumeric() {
-                    0
-                } else {
-                    0x80 << (8 * position)
-                };
-                assert_eq!(stop, expected, "byte {b:#x} at {position}");
-            }
-        }
     }
 
     #[test]
