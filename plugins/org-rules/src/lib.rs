@@ -340,7 +340,9 @@ mod tests {
             {"id": "codename", "keywords": ["Project Falcon", "Osprey", "猎鹰计划"]},
             {"id": "kelvin", "keywords": ["kelvin scale", "Straße"], "whole_words": false},
             {"id": "exact", "keywords": ["Falcon", "INC-"], "case_sensitive": true},
-            {"id": "gpl", "regex": "GNU (Affero |Lesser )?General Public License"}
+            {"id": "gpl", "regex": "GNU (Affero |Lesser )?General Public License"},
+            {"id": "tickets", "regex": "\\bINC-\\d{4,}\\b"},
+            {"id": "digits", "regex": "\\d{3}-\\d{2}"}
         ]}"#;
         let with = OrgRules::configure(&Settings::new(rules)).unwrap();
         let without = OrgRules::assemble(
@@ -355,7 +357,8 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        assert!(with.rules[0].prefilter.is_some() && with.rules[2].prefilter.is_some());
+        let prefiltered: Vec<bool> = with.rules.iter().map(|r| r.prefilter.is_some()).collect();
+        assert_eq!(prefiltered, [true, true, true, true, true, false]);
         let pieces = [
             "Project",
             "PROJECT",

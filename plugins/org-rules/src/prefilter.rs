@@ -13,10 +13,14 @@
 //! have matched, so findings are the same with and without the prefilter (a
 //! test checks that on varied texts).
 //!
-//! Rules with a `regex`, many keywords, or a keyword with no such piece (`sks`)
-//! are not prefiltered.
+//! A rule with a `regex` is prefiltered when every match of its pattern starts
+//! with one literal ([`Prefilter::from_prefix`]), as most ticket ids, codenames
+//! and licence headers do. Rules with many keywords, a keyword with no piece
+//! (`sks`), or a pattern with no common literal prefix (`(?i)gnu`, `\d+`) are
+//! left to the set of patterns that one pass of a lazy DFA reads.
 
 use memchr::memmem::Finder;
+use regex_syntax::hir::literal::{Extractor, Seq};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 
 /// Rules with more keywords than this are left to their regex: one substring
@@ -50,6 +54,33 @@ impl Prefilter {
                 .collect(),
             case_sensitive,
         })
+    }
+
+    /// The prefilter of a pattern whose matches all start with one literal of
+    /// three bytes or more (`GNU ` in `GNU (Affero |Lesser )?General Public
+    /// License`, `INC-` in `\bINC-\d{4,}\b`), by regex-syntax's prefix
+    /// extraction, which lists literals one of which starts every match. When
+    /// the pattern ignores case, the literals are its spellings (`GNU `, `gNu `,
+    /// ...): lowercased ASCII-wise, as the text will be, they share the prefix.
+    pub fn from_prefix(pattern: &str) -> Option<Prefilter> {
+        let hir = regex_syntax::parse(pattern).ok()?;
+        let prefixes = Extractor::new().extract(&hir);
+        let long = |prefix: &&[u8]| prefix.len() >= 3;
+        let prefilter = |prefix: &[u8], case_sensitive| Prefilter {
+            pieces: vec![Finder::new(prefix).into_owned()],
+            case_sensitive,
+        };
+        if let Some(prefix) = prefixes.longest_common_prefix().filter(long) {
+            return Some(prefilter(prefix, true));
+        }
+        let lowercased = Seq::new(
+            prefixes
+                .literals()?
+                .iter()
+                .map(|literal| literal.as_bytes().to_ascii_lowercase()),
+        );
+        let prefix = lowercased.longest_common_prefix().filter(long)?;
+        Some(prefilter(prefix, false))
     }
 
     /// Whether the rule may match `text`; `lowercase` is `text` lowercased
@@ -133,6 +164,34 @@ mod tests {
         assert_eq!(super::piece("Osprey", true).as_deref(), Some("Osprey"));
         assert!(!folds_at_most_ascii_case('k') && !folds_at_most_ascii_case('S'));
         assert!(folds_at_most_ascii_case('P') && folds_at_most_ascii_case('-'));
+    }
+
+    #[test]
+    fn prefixes_are_the_literal_that_starts_every_match() {
+        let prefix = |p: &str| {
+            Prefilter::from_prefix(p).map(|f| {
+                let needle = String::from_utf8(f.pieces[0].needle().to_vec()).unwrap();
+                (needle, f.case_sensitive)
+            })
+        };
+        let found = |needle: &str, case_sensitive| Some((needle.to_string(), case_sensitive));
+        assert_eq!(prefix(r"\bINC-\d{4,}\b"), found("INC-", true));
+        assert_eq!(prefix(r"(?i)\bINC-\d{4,}\b"), found("inc-", false));
+        assert_eq!(
+            prefix("GNU (Affero |Lesser )?General Public License"),
+            found("GNU ", true)
+        );
+        assert_eq!(
+            prefix("(?i)(?:GNU (Affero |Lesser )?General Public License)"),
+            found("gnu ", false)
+        );
+        // The Kelvin sign is a spelling of `k` that lowercasing leaves alone.
+        assert_eq!(
+            prefix("(?i)ok computer"),
+            found("o", false).filter(|_| false)
+        );
+        assert_eq!(prefix(r"\d{4}-\d{4}"), None);
+        assert_eq!(prefix("ab|abc"), None);
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl Rule {
     /// Validates `spec` and builds the rule. Errors name the rule and the field.
     pub fn new(spec: RuleSpec) -> Result<Rule, String> {
         let pattern = pattern_source(&spec);
-        let prefilter = match spec.regex {
+        let keyword_prefilter = match spec.regex {
             None => Prefilter::new(&spec.keywords, spec.case_sensitive),
             Some(_) => None,
         };
@@ -118,6 +118,11 @@ impl Rule {
             ));
         }
         let pattern = pattern.map_err(fail)?;
+        let prefilter = keyword_prefilter.or_else(|| {
+            pattern
+                .as_ref()
+                .and_then(|p| Prefilter::from_prefix(p.as_str()))
+        });
         let kind = spec.kind.unwrap_or_else(|| "org-rule".into());
         if kind.is_empty()
             || !kind
