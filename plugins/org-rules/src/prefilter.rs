@@ -186,10 +186,7 @@ mod tests {
             found("gnu ", false)
         );
         // The Kelvin sign is a spelling of `k` that lowercasing leaves alone.
-        assert_eq!(
-            prefix("(?i)ok computer"),
-            found("o", false).filter(|_| false)
-        );
+        assert_eq!(prefix("(?i)ok computer"), None);
         assert_eq!(prefix(r"\d{4}-\d{4}"), None);
         assert_eq!(prefix("ab|abc"), None);
     }
