@@ -670,10 +670,10 @@ impl<'a> Writer<'a> {
                         break 'words;
                     };
                     after_space = false;
-                    for at in i..end {
-                        out_bytes[n] = bytes[at];
+                    for (at, &digit) in bytes[i..end].iter().enumerate() {
+                        out_bytes[n] = digit;
                         if MAP {
-                            out_starts[n] = at as u32;
+                            out_starts[n] = (i + at) as u32;
                             out_runs[n] = 1;
                         }
                         n += 1;

@@ -54,9 +54,12 @@ pub fn leading(mask: u64) -> usize {
 mod tests {
     use super::*;
 
+    /// A SWAR test and the byte test it stands for.
+    type Pair = (fn(u64) -> u64, fn(u8) -> bool);
+
     #[test]
     fn every_test_agrees_with_the_byte_test_on_every_byte_anywhere() {
-        let tests: [(fn(u64) -> u64, fn(u8) -> bool); 3] = [
+        let tests: [Pair; 3] = [
             (alphabetic, |b| b.is_ascii_alphabetic()),
             (alphanumeric, |b| b.is_ascii_alphanumeric()),
             (zero, |b| b == 0),
