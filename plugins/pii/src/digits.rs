@@ -112,6 +112,7 @@ pub(crate) fn runs_in(text: &str, starts: &NumberStarts) -> Vec<DigitRun> {
 }
 
 /// ASCII letters, digits and `_`.
+#[inline]
 pub(crate) fn is_ascii_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
@@ -132,6 +133,7 @@ pub(crate) fn is_word_char(c: char) -> bool {
 
 /// Whether the character that ends at byte `end` of the UTF-8 `bytes` is a word
 /// character; false at the start of the text.
+#[inline]
 pub(crate) fn word_before(bytes: &[u8], end: usize) -> bool {
     let Some(&last) = end.checked_sub(1).and_then(|i| bytes.get(i)) else {
         return false;
@@ -139,6 +141,13 @@ pub(crate) fn word_before(bytes: &[u8], end: usize) -> bool {
     if last.is_ascii() {
         return is_ascii_word_byte(last);
     }
+    word_before_outside_ascii(bytes, end)
+}
+
+/// [`word_before`] for a character outside ASCII; out of line, so that the
+/// ASCII test is inlined into every detector's loop.
+#[inline(never)]
+fn word_before_outside_ascii(bytes: &[u8], end: usize) -> bool {
     let mut start = end - 1;
     while start > 0 && bytes[start] & 0xC0 == 0x80 {
         start -= 1;
@@ -148,6 +157,7 @@ pub(crate) fn word_before(bytes: &[u8], end: usize) -> bool {
 
 /// Whether the character that starts at byte `at` of the UTF-8 `bytes` is a word
 /// character; false at the end of the text.
+#[inline]
 pub(crate) fn word_at(bytes: &[u8], at: usize) -> bool {
     let Some(&first) = bytes.get(at) else {
         return false;
@@ -155,6 +165,12 @@ pub(crate) fn word_at(bytes: &[u8], at: usize) -> bool {
     if first.is_ascii() {
         return is_ascii_word_byte(first);
     }
+    word_at_outside_ascii(bytes, at, first)
+}
+
+/// [`word_at`] for a character outside ASCII, out of line.
+#[inline(never)]
+fn word_at_outside_ascii(bytes: &[u8], at: usize, first: u8) -> bool {
     let len = match first {
         0xF0.. => 4,
         0xE0.. => 3,
