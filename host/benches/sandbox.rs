@@ -9,6 +9,10 @@
 //! - `noop/warm` and `noop/fresh`: a plugin that does nothing, on a warm instance
 //!   and on a new instance per call (instantiate + configure + call + drop).
 //! - `load/*`: loading a component: precompiled artifact vs compiling it.
+//!
+//! `SLUICE_BENCH_BUILTINS=<dir>` loads the built-ins from `<dir>/<name>.wasm`
+//! instead of the embedded ones, so that two builds of the plugins can be
+//! measured back to back with one bench binary (docs/benchmarks.md).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sluice::builtin;
@@ -72,6 +76,18 @@ fn bench_settings(plugin: &str) -> &'static str {
     }
 }
 
+/// The component of built-in `name`: the embedded one, or
+/// `$SLUICE_BENCH_BUILTINS/<name>.wasm` when that variable names a directory,
+/// to compare two builds of the plugins back to back with one bench binary.
+fn builtin_bytes(name: &str, embedded: &'static [u8]) -> &'static [u8] {
+    let Some(dir) = std::env::var_os("SLUICE_BENCH_BUILTINS") else {
+        return embedded;
+    };
+    let path = std::path::Path::new(&dir).join(format!("{name}.wasm"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Box::leak(bytes.into_boxed_slice())
+}
+
 fn bench_calls(c: &mut Criterion) {
     let sandbox = Sandbox::new(None).unwrap();
     let builtins: Vec<_> = builtin::BUILTINS
@@ -79,7 +95,7 @@ fn bench_calls(c: &mut Criterion) {
         .map(|b| {
             let source = PluginSource::Builtin {
                 name: b.name,
-                bytes: b.bytes,
+                bytes: builtin_bytes(b.name, b.bytes),
             };
             let plugin = sandbox
                 .load(&source, bench_settings(b.name), Limits::default())

@@ -35,6 +35,7 @@ use crate::normalise::{
     self, Normalised, SYMBOL, char_at, is_unspaced, is_word, joins_after, joins_before,
 };
 use crate::terms;
+use crate::words;
 use aho_corasick::{
     AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind,
     automaton::OverlappingState,
@@ -198,7 +199,7 @@ impl Builder {
         let mut first_bytes = [false; 128];
         for (key, _) in &keys {
             if joins_after(key, 0) {
-                first_words.push(word_hash(key, 0).1);
+                first_words.push(words::end_and_hash(key, 0).1);
             } else if key[0] >= 0x80 {
                 first_chars.extend(char_at(key, 0));
             } else {
@@ -277,7 +278,7 @@ impl Matcher {
                 }
             }
             // A word starts here: nothing before it joins it.
-            let (end, hash) = word_hash(bytes, at);
+            let (end, hash) = words::end_and_hash(bytes, at);
             if self.first_words.contains(hash) {
                 self.anchored(bytes, at, &mut state, found);
             }
@@ -341,32 +342,6 @@ impl Matcher {
         self.candidates(text.bytes(), &mut candidates);
         self.verify(text, &candidates, hits);
     }
-}
-
-/// The end of the word that starts at `at` (the letters and digits that join
-/// it, see [`joins_after`]) and a hash of its bytes.
-#[inline]
-fn word_hash(bytes: &[u8], at: usize) -> (usize, u64) {
-    let mix =
-        |hash: u64, b: u8| (hash.rotate_left(5) ^ b as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut end = at;
-    while let Some(&b) = bytes.get(end) {
-        if b.is_ascii_alphanumeric() {
-            hash = mix(hash, b);
-            end += 1;
-        } else if b >= 0x80 && b != SYMBOL && joins_after(bytes, end) {
-            // A letter of another script written with spaces: all its bytes.
-            let len = char_at(bytes, end).map_or(1, char::len_utf8);
-            for &b in &bytes[end..(end + len).min(bytes.len())] {
-                hash = mix(hash, b);
-            }
-            end += len;
-        } else {
-            break;
-        }
-    }
-    (end.min(bytes.len()), hash | 1)
 }
 
 /// A set of non-zero 64-bit hashes: open addressing, linear probing.

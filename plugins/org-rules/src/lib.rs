@@ -35,6 +35,7 @@
 //! metadata); it reports an empty-span finding on every segment in scope, so that
 //! per-segment caching gives the same result as a full check.
 
+mod prefilter;
 pub mod rule;
 pub mod scope;
 
@@ -58,8 +59,8 @@ struct OrgRulesSettings {
 #[derive(Debug, Default)]
 pub struct OrgRules {
     rules: Vec<Rule>,
-    /// Every rule's pattern, in one set, so a segment is scanned once to learn
-    /// which rules match at all.
+    /// The patterns of the rules without a prefilter, in one set, so a segment
+    /// is scanned once to learn which of them match at all.
     patterns: Option<RegexSet>,
     /// Rule index → its position in `patterns`.
     set_index: Vec<Option<usize>>,
@@ -86,6 +87,7 @@ impl OrgRules {
             (Some(set), true) => Some(set.matches(&segment.text)),
             _ => None,
         };
+        let mut lowercase = None;
         for r in covered {
             let rule = &self.rules[r];
             let finding = |span| {
@@ -98,21 +100,51 @@ impl OrgRules {
                 )
                 .with_replacement(&rule.replacement)
             };
-            match (&rule.pattern, self.set_index[r]) {
-                (None, _) => out.push(finding(0..0)),
-                (Some(pattern), Some(position))
-                    if matched.as_ref().is_some_and(|m| m.matched(position)) =>
-                {
-                    out.extend(
-                        pattern
-                            .find_iter(&segment.text)
-                            .filter(|m| !m.is_empty())
-                            .map(|m| finding(m.range())),
-                    )
-                }
-                _ => {}
+            let Some(pattern) = &rule.pattern else {
+                out.push(finding(0..0));
+                continue;
+            };
+            let may_match = match (self.set_index[r], &rule.prefilter) {
+                (Some(position), _) => matched.as_ref().is_some_and(|m| m.matched(position)),
+                (None, Some(prefilter)) => prefilter.may_match(&segment.text, &mut lowercase),
+                (None, None) => true,
+            };
+            if may_match {
+                out.extend(
+                    pattern
+                        .find_iter(&segment.text)
+                        .filter(|m| !m.is_empty())
+                        .map(|m| finding(m.range())),
+                );
             }
         }
+    }
+}
+
+impl OrgRules {
+    /// The plugin with these rules: the patterns of the rules without a
+    /// prefilter go into one set.
+    fn assemble(rules: Vec<Rule>) -> Result<OrgRules, String> {
+        let mut set_index = Vec::with_capacity(rules.len());
+        let mut sources = Vec::new();
+        for rule in &rules {
+            // Prefiltered rules run their own regex, and only where they may match.
+            let in_set = rule.pattern.as_ref().filter(|_| rule.prefilter.is_none());
+            set_index.push(in_set.map(|pattern| {
+                sources.push(pattern.as_str().to_string());
+                sources.len() - 1
+            }));
+        }
+        let patterns = if sources.is_empty() {
+            None
+        } else {
+            Some(RegexSet::new(&sources).map_err(|e| format!("rules: {e}"))?)
+        };
+        Ok(OrgRules {
+            rules,
+            patterns,
+            set_index,
+        })
     }
 }
 
@@ -129,24 +161,7 @@ impl Guardrail for OrgRules {
             }
             rules.push(Rule::new(spec)?);
         }
-        let mut set_index = Vec::with_capacity(rules.len());
-        let mut sources = Vec::new();
-        for rule in &rules {
-            set_index.push(rule.pattern.as_ref().map(|pattern| {
-                sources.push(pattern.as_str().to_string());
-                sources.len() - 1
-            }));
-        }
-        let patterns = if sources.is_empty() {
-            None
-        } else {
-            Some(RegexSet::new(&sources).map_err(|e| format!("rules: {e}"))?)
-        };
-        Ok(OrgRules {
-            rules,
-            patterns,
-            set_index,
-        })
+        OrgRules::assemble(rules)
     }
 
     fn check(&self, ctx: &Context, segments: &[Segment]) -> Verdict {
@@ -317,5 +332,77 @@ mod tests {
         let text = "Übersicht: «INC-4711» — erledigt";
         let verdict = p.check_text(text);
         assert_eq!(&text[verdict.findings[0].span.clone()], "INC-4711");
+    }
+
+    #[test]
+    fn prefilters_change_no_finding() {
+        let rules = r#"{"rules": [
+            {"id": "codename", "keywords": ["Project Falcon", "Osprey", "猎鹰计划"]},
+            {"id": "kelvin", "keywords": ["kelvin scale", "Straße"], "whole_words": false},
+            {"id": "exact", "keywords": ["Falcon", "INC-"], "case_sensitive": true},
+            {"id": "gpl", "regex": "GNU (Affero |Lesser )?General Public License"},
+            {"id": "tickets", "regex": "\\bINC-\\d{4,}\\b"},
+            {"id": "digits", "regex": "\\d{3}-\\d{2}"}
+        ]}"#;
+        let with = OrgRules::configure(&Settings::new(rules)).unwrap();
+        let without = OrgRules::assemble(
+            serde_json::from_str::<OrgRulesSettings>(rules)
+                .unwrap()
+                .rules
+                .into_iter()
+                .map(|spec| Rule {
+                    prefilter: None,
+                    ..Rule::new(spec).unwrap()
+                })
+                .collect(),
+        )
+        .unwrap();
+        let prefiltered: Vec<bool> = with.rules.iter().map(|r| r.prefilter.is_some()).collect();
+        assert_eq!(prefiltered, [true, true, true, true, true, false]);
+        let pieces = [
+            "Project",
+            "PROJECT",
+            " ",
+            "\t",
+            "Falcon",
+            "falcon",
+            "FALCON",
+            "Osprey",
+            "OSPREY",
+            "O\u{17F}prey",
+            "o\u{17F}PREY",
+            "\u{212A}elvin",
+            "Kelvin",
+            " scale",
+            "SCALE",
+            "Straße",
+            "STRASSE",
+            "stra\u{17F}\u{17F}e",
+            "猎鹰计划",
+            "猎鹰",
+            "INC-",
+            "inc-",
+            "GNU General Public License",
+            "x",
+            "é",
+            "-",
+            "\n",
+            "prey",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..8 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            let found = |p: &OrgRules| {
+                let segments = [Segment::user(text.as_str())];
+                p.check(&Context::request("@m/m"), &segments).findings
+            };
+            assert_eq!(found(&with), found(&without), "{text:?}");
+        }
     }
 }

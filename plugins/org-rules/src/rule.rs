@@ -1,5 +1,6 @@
 //! One rule: what it looks for, what it does, and where it applies.
 
+use crate::prefilter::Prefilter;
 use crate::scope::{Scope, ScopeSpec};
 use regex::Regex;
 use serde::Deserialize;
@@ -93,12 +94,18 @@ pub struct Rule {
     pub pattern: Option<Regex>,
     /// Where it applies.
     pub scope: Scope,
+    /// A quick test that the pattern cannot match, for rules of keywords alone.
+    pub prefilter: Option<Prefilter>,
 }
 
 impl Rule {
     /// Validates `spec` and builds the rule. Errors name the rule and the field.
     pub fn new(spec: RuleSpec) -> Result<Rule, String> {
         let pattern = pattern_source(&spec);
+        let keyword_prefilter = match spec.regex {
+            None => Prefilter::new(&spec.keywords, spec.case_sensitive),
+            Some(_) => None,
+        };
         let id = spec.id;
         let fail = |message: String| format!("rule `{id}`: {message}");
         if id.is_empty()
@@ -111,6 +118,11 @@ impl Rule {
             ));
         }
         let pattern = pattern.map_err(fail)?;
+        let prefilter = keyword_prefilter.or_else(|| {
+            pattern
+                .as_ref()
+                .and_then(|p| Prefilter::from_prefix(p.as_str()))
+        });
         let kind = spec.kind.unwrap_or_else(|| "org-rule".into());
         if kind.is_empty()
             || !kind
@@ -163,6 +175,7 @@ impl Rule {
             replacement: spec.replacement.unwrap_or_else(|| "[REDACTED]".into()),
             pattern,
             scope,
+            prefilter,
             id,
         })
     }

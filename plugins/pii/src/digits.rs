@@ -1,6 +1,7 @@
 //! Runs of digits with separators, the shape shared by card numbers, social
 //! security numbers and phone numbers.
 
+use crate::number_starts::NumberStarts;
 use std::ops::Range;
 
 /// The most groups a run records; longer runs are never a card, SSN or phone.
@@ -46,13 +47,19 @@ impl DigitRun {
 /// on its own: not touching a letter, a digit, or a `_` on either side (so parts
 /// of identifiers, hashes and longer numbers are not runs).
 pub fn runs(text: &str) -> Vec<DigitRun> {
+    runs_in(text, &NumberStarts::new(text.as_bytes()))
+}
+
+/// [`runs`], with the text's number starts already found.
+pub(crate) fn runs_in(text: &str, starts: &NumberStarts) -> Vec<DigitRun> {
     let separators = b" -";
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let mut cursor = starts.cursor();
     let mut i = 0;
     while i < bytes.len() {
         if !bytes[i].is_ascii_digit() {
-            i = next_digit(bytes, i);
+            i = cursor.next(i);
             continue;
         }
         if word_before(bytes, i) {
@@ -104,29 +111,8 @@ pub fn runs(text: &str) -> Vec<DigitRun> {
     out
 }
 
-/// The position of the first ASCII digit at or after `from` (`bytes.len()` when
-/// there is none). Eight bytes at a time: most text has no digit in most words,
-/// and this is the loop every number-shaped detector spends its time in.
-pub(crate) fn next_digit(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // Digits become 0..=9 and nothing else does; then the classic
-        // "has a byte less than 10" test.
-        let shifted = word ^ (ONES * b'0' as u64);
-        if shifted.wrapping_sub(ONES * 10) & !shifted & (ONES * 0x80) != 0 {
-            break;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !bytes[i].is_ascii_digit() {
-        i += 1;
-    }
-    i
-}
-
 /// ASCII letters, digits and `_`.
+#[inline]
 pub(crate) fn is_ascii_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
@@ -147,6 +133,7 @@ pub(crate) fn is_word_char(c: char) -> bool {
 
 /// Whether the character that ends at byte `end` of the UTF-8 `bytes` is a word
 /// character; false at the start of the text.
+#[inline]
 pub(crate) fn word_before(bytes: &[u8], end: usize) -> bool {
     let Some(&last) = end.checked_sub(1).and_then(|i| bytes.get(i)) else {
         return false;
@@ -154,6 +141,13 @@ pub(crate) fn word_before(bytes: &[u8], end: usize) -> bool {
     if last.is_ascii() {
         return is_ascii_word_byte(last);
     }
+    word_before_outside_ascii(bytes, end)
+}
+
+/// [`word_before`] for a character outside ASCII; out of line, so that the
+/// ASCII test is inlined into every detector's loop.
+#[inline(never)]
+fn word_before_outside_ascii(bytes: &[u8], end: usize) -> bool {
     let mut start = end - 1;
     while start > 0 && bytes[start] & 0xC0 == 0x80 {
         start -= 1;
@@ -163,6 +157,7 @@ pub(crate) fn word_before(bytes: &[u8], end: usize) -> bool {
 
 /// Whether the character that starts at byte `at` of the UTF-8 `bytes` is a word
 /// character; false at the end of the text.
+#[inline]
 pub(crate) fn word_at(bytes: &[u8], at: usize) -> bool {
     let Some(&first) = bytes.get(at) else {
         return false;
@@ -170,6 +165,12 @@ pub(crate) fn word_at(bytes: &[u8], at: usize) -> bool {
     if first.is_ascii() {
         return is_ascii_word_byte(first);
     }
+    word_at_outside_ascii(bytes, at, first)
+}
+
+/// [`word_at`] for a character outside ASCII, out of line.
+#[inline(never)]
+fn word_at_outside_ascii(bytes: &[u8], at: usize, first: u8) -> bool {
     let len = match first {
         0xF0.. => 4,
         0xE0.. => 3,
@@ -225,26 +226,6 @@ mod tests {
         assert_eq!(runs[0].groups(), [4, 4, 4, 4]);
         assert_eq!(runs[0].digits(text), "4111111111111111");
         assert_eq!(runs[1].separator, Some(b'-'));
-    }
-
-    #[test]
-    fn next_digit_finds_the_first_digit_at_any_alignment() {
-        let text = "abcdefghijklmnopqrstuvwxyz /:;@[`{ ÿé 7 tail";
-        let seven = text.find('7').unwrap();
-        for from in 0..=seven {
-            assert_eq!(next_digit(text.as_bytes(), from), seven, "from {from}");
-        }
-        assert_eq!(next_digit(text.as_bytes(), seven + 1), text.len());
-        for len in 0..20 {
-            let mut bytes = vec![b'x'; len];
-            assert_eq!(next_digit(&bytes, 0), len);
-            if len > 0 {
-                bytes[len - 1] = b'0';
-                assert_eq!(next_digit(&bytes, 0), len - 1);
-                bytes[len - 1] = b'9';
-                assert_eq!(next_digit(&bytes, 0), len - 1);
-            }
-        }
     }
 
     #[test]

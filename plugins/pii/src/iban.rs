@@ -3,7 +3,8 @@
 //! separated by spaces; the length must be the country's and the mod-97 check
 //! (ISO 13616) must hold.
 
-use crate::digits::{next_digit, word_at, word_before};
+use crate::digits::{word_at, word_before};
+use crate::number_starts::NumberStarts;
 use std::ops::Range;
 
 /// The longest IBAN (34 characters) with a space every four.
@@ -111,13 +112,19 @@ fn country_length(code: &[u8]) -> Option<usize> {
 
 /// IBANs in `text`, as byte ranges.
 pub fn find(text: &str) -> Vec<Range<usize>> {
+    find_in(text, &NumberStarts::new(text.as_bytes()))
+}
+
+/// [`find`], with the text's number starts already found.
+pub(crate) fn find_in(text: &str, starts: &NumberStarts) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let mut cursor = starts.cursor();
     let mut i = 0;
     while i + 4 <= bytes.len() {
         // Every IBAN has check digits at its third byte: jump there.
         if !bytes[i + 2].is_ascii_digit() {
-            i = next_digit(bytes, i + 2).max(i + 3) - 2;
+            i = cursor.next(i + 2).max(i + 3) - 2;
             continue;
         }
         let starts_here = bytes[i].is_ascii_uppercase()

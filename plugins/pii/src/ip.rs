@@ -4,7 +4,8 @@
 //! link-local, unspecified, multicast, broadcast and documentation ranges are
 //! not, nor are version numbers (`v1.2.3.4`, `version 10.0.0.1`).
 
-use crate::digits::{next_digit, word_at, word_before};
+use crate::digits::{word_at, word_before};
+use crate::number_starts::NumberStarts;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
@@ -24,19 +25,25 @@ pub struct Found {
 
 /// Every IP address in `text`.
 pub fn find(text: &str) -> Vec<Found> {
-    let mut found = find_v4(text);
+    find_in(text, &NumberStarts::new(text.as_bytes()))
+}
+
+/// [`find`], with the text's number starts already found.
+pub(crate) fn find_in(text: &str, starts: &NumberStarts) -> Vec<Found> {
+    let mut found = find_v4(text, starts);
     found.extend(find_v6(text));
     found.sort_by_key(|f| f.span.start);
     found
 }
 
-fn find_v4(text: &str) -> Vec<Found> {
+fn find_v4(text: &str, starts: &NumberStarts) -> Vec<Found> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let mut cursor = starts.cursor();
     let mut i = 0;
     while i < bytes.len() {
         if !bytes[i].is_ascii_digit() {
-            i = next_digit(bytes, i);
+            i = cursor.next(i);
             continue;
         }
         if word_before(bytes, i) || (i > 0 && bytes[i - 1] == b'.') {

@@ -24,9 +24,11 @@ mod digits;
 pub mod email;
 pub mod iban;
 pub mod ip;
+mod number_starts;
 pub mod phone;
 pub mod ssn;
 
+use number_starts::NumberStarts;
 use serde::Deserialize;
 use sluice_plugin_sdk::{
     Action, CacheScope, Context, Finding, Guardrail, Mode, Segment, Settings, Verdict,
@@ -120,12 +122,18 @@ impl Pii {
                     .map(|s| (0, s)),
             );
         }
+        // One pass finds where the numbers start, for every number detector.
+        let starts = NumberStarts::new(text.as_bytes());
         if on(1) {
-            out.extend(phone::find(text).into_iter().map(|s| (1, s)));
-            out.extend(phone::find_national(text).into_iter().map(|s| (1, s)));
+            out.extend(phone::find_in(text, &starts).into_iter().map(|s| (1, s)));
+            out.extend(
+                phone::find_national_in(text, &starts)
+                    .into_iter()
+                    .map(|s| (1, s)),
+            );
         }
         let digit_runs = if on(2) || on(4) {
-            digits::runs(text)
+            digits::runs_in(text, &starts)
         } else {
             Vec::new()
         };
@@ -137,7 +145,7 @@ impl Pii {
             );
         }
         if on(3) {
-            out.extend(iban::find(text).into_iter().map(|s| (3, s)));
+            out.extend(iban::find_in(text, &starts).into_iter().map(|s| (3, s)));
         }
         if on(4) {
             out.extend(
@@ -148,7 +156,7 @@ impl Pii {
         }
         if on(5) {
             out.extend(
-                ip::find(text)
+                ip::find_in(text, &starts)
                     .into_iter()
                     .filter(|f| f.public || self.include_private_ips)
                     .map(|f| (5, f.span)),

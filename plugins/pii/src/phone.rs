@@ -7,7 +7,8 @@
 //!   0958`, `+49 (0)30 901820`, `+33 1 23 45 67 89`: 8 to 15 digits, in groups
 //!   separated by spaces, dashes, dots or parentheses.
 
-use crate::digits::{keyword_before, next_digit, word_at, word_before};
+use crate::digits::{keyword_before, word_at, word_before};
+use crate::number_starts::NumberStarts;
 use std::ops::Range;
 
 /// The longest formatted number handled.
@@ -18,7 +19,12 @@ pub const MAX_LEN: usize = 32;
 /// Every number starts with a digit, or with `+` or `(` right before one, so the
 /// scan jumps from digit to digit and tries the byte before it first.
 pub fn find(text: &str) -> Vec<Range<usize>> {
-    let mut found = find_all(text);
+    find_in(text, &NumberStarts::new(text.as_bytes()))
+}
+
+/// [`find`], with the text's number starts already found.
+pub(crate) fn find_in(text: &str, starts: &NumberStarts) -> Vec<Range<usize>> {
+    let mut found = find_all(text, starts);
     found.retain(|span| !is_fictional(&text[span.clone()]));
     found
 }
@@ -30,12 +36,13 @@ fn is_fictional(number: &str) -> bool {
     digits.len() >= 7 && digits[digits.len() - 7..digits.len() - 2] == *b"55501"
 }
 
-fn find_all(text: &str) -> Vec<Range<usize>> {
+fn find_all(text: &str, starts: &NumberStarts) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let mut cursor = starts.cursor();
     let mut from = 0;
     loop {
-        let digit = next_digit(bytes, from);
+        let digit = cursor.next(from);
         if digit >= bytes.len() {
             return out;
         }
@@ -90,11 +97,17 @@ const CONTEXT_REACH: usize = 24;
 /// right after a phone word (`"phone": "..."`, `Tel.`, `téléphone :`). Without
 /// such a word, a national number is indistinguishable from an id or a count.
 pub fn find_national(text: &str) -> Vec<Range<usize>> {
+    find_national_in(text, &NumberStarts::new(text.as_bytes()))
+}
+
+/// [`find_national`], with the text's number starts already found.
+pub(crate) fn find_national_in(text: &str, starts: &NumberStarts) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let mut cursor = starts.cursor();
     let mut from = 0;
     loop {
-        let start = next_digit(bytes, from);
+        let start = cursor.next(from);
         if start >= bytes.len() {
             return out;
         }

@@ -1,0 +1,131 @@
+//! The words of a normalised text, as the matcher's first-word table sees
+//! them: where a word ends, and a hash of its bytes.
+//!
+//! A word is a run of ASCII letters and digits and of letters of scripts
+//! written with spaces ([`joins_after`]). Most words are short runs of ASCII
+//! letters, so both steps go eight bytes at a time: the end is found with a
+//! SWAR test of eight bytes at once, and the hash mixes eight bytes per
+//! multiplication. (One multiplication per byte made the hash a chain of
+//! dependent multiplications, the slowest step of a clean text's scan.) The
+//! hash only has to agree with itself: it picks which words to look up in the
+//! automaton, which then decides.
+
+use crate::normalise::{SYMBOL, char_at, joins_after};
+use crate::swar::{self, load};
+
+/// The end of the word that starts at `at` in the normalised `bytes`.
+#[inline]
+pub fn end(bytes: &[u8], at: usize) -> usize {
+    let mut end = at;
+    loop {
+        while let Some(chunk) = load(bytes, end) {
+            let letters = swar::leading(swar::alphanumeric(chunk));
+            end += letters;
+            if letters < 8 {
+                break;
+            }
+        }
+        while bytes.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+            end += 1;
+        }
+        match bytes.get(end) {
+            // A letter of another script written with spaces: all its bytes.
+            Some(&b) if b >= 0x80 && b != SYMBOL && joins_after(bytes, end) => {
+                end += char_at(bytes, end).map_or(1, char::len_utf8);
+            }
+            _ => return end.min(bytes.len()),
+        }
+    }
+}
+
+/// A hash of `bytes[at..end]`, never zero.
+#[inline]
+pub fn hash(bytes: &[u8], at: usize, end: usize) -> u64 {
+    let mix = |hash: u64, x: u64| (hash.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ (end - at) as u64;
+    let mut i = at;
+    while end - i >= 8 {
+        hash = mix(hash, load(bytes, i).expect("inside the word"));
+        i += 8;
+    }
+    if i < end {
+        let n = end - i;
+        let chunk = load(bytes, i).unwrap_or_else(|| {
+            let mut buf = [0; 8];
+            buf[..n].copy_from_slice(&bytes[i..end]);
+            u64::from_le_bytes(buf)
+        });
+        hash = mix(hash, chunk & (u64::MAX >> (64 - 8 * n)));
+    }
+    hash | 1
+}
+
+/// The end of the word that starts at `at` and its hash.
+#[inline]
+pub fn end_and_hash(bytes: &[u8], at: usize) -> (usize, u64) {
+    let end = end(bytes, at);
+    (end, hash(bytes, at, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word's end, one byte at a time.
+    fn plain_end(bytes: &[u8], at: usize) -> usize {
+        let mut end = at;
+        while let Some(&b) = bytes.get(end) {
+            if b.is_ascii_alphanumeric() {
+                end += 1;
+            } else if b >= 0x80 && b != SYMBOL && joins_after(bytes, end) {
+                end += char_at(bytes, end).map_or(1, char::len_utf8);
+            } else {
+                break;
+            }
+        }
+        end.min(bytes.len())
+    }
+
+    #[test]
+    fn ends_are_those_of_a_byte_by_byte_scan() {
+        let pieces: [&[u8]; 12] = [
+            b"a",
+            b"Z9",
+            b"word",
+            b"longerword",
+            b" ",
+            b".",
+            b"_",
+            "ж".as_bytes(),
+            "東".as_bytes(),
+            &[SYMBOL],
+            b"0x1f",
+            "é".as_bytes(),
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..5000 {
+            let mut text = Vec::new();
+            for _ in 0..8 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            for at in 0..text.len() {
+                assert_eq!(end(&text, at), plain_end(&text, at), "{text:?} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn hashes_depend_on_the_word_only() {
+        let text = b"fuck fucking xfuck fuck";
+        let at = |i: usize| end_and_hash(text, i).1;
+        assert_eq!(at(0), at(19));
+        assert_ne!(at(0), at(5));
+        assert_ne!(at(0), at(13));
+        // At the end of the text, fewer than eight bytes are left to load.
+        assert_eq!(hash(b"fucking", 0, 7), hash(b"fucking and more", 0, 7));
+        assert_ne!(hash(b"a", 0, 1), hash(b"a\0", 0, 2));
+    }
+}
