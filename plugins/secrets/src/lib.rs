@@ -153,8 +153,9 @@
 //! negatives = ['ghp_<token>']          # texts it must find nothing in
 //! ```
 //!
-//! How a scan runs (see [`scan`]): one Aho-Corasick pass finds every keyword, ASCII
-//! case-insensitively; a text without keywords costs nothing more. A rule's regex
+//! How a scan runs (see [`scan`]): one pass finds every keyword, ASCII
+//! case-insensitively (see [`keywords`]: each keyword's rarest three bytes, hashed
+//! into a 64 KB table); a text without keywords costs nothing more. A rule's regex
 //! runs only where its keywords occur, and is compiled the first time that
 //! happens. When every match of a rule begins with one of its keywords (proved from
 //! the regex by [`rules::starts_with_keyword`]), the regex is tried anchored at each
@@ -208,6 +209,7 @@
 mod allow;
 pub mod entropy;
 pub mod fragments;
+pub mod keywords;
 pub mod rules;
 pub mod scan;
 pub mod validate;
@@ -330,7 +332,7 @@ impl Secrets {
             &enabled,
             Allow::new(file.allow),
             settings.allow_values,
-        )?;
+        );
         scanner.compile_enabled();
         Ok(Secrets {
             scanner,
@@ -434,7 +436,7 @@ pub fn check_rule(
         &[true],
         Allow::new(allow.clone()),
         Vec::new(),
-    )?;
+    );
     for (i, example) in def.examples.iter().enumerate() {
         if lone.candidates(example).is_empty() {
             return Err(format!(
