@@ -11,8 +11,8 @@
 //! code, logs and prose about one position in fifty is marked; an Aho-Corasick DFA
 //! over the same 450 keywords (what this replaced) takes more than a megabyte and
 //! misses the cache on most bytes. A byte per flag rather than a bit costs more
-//! memory but fewer instructions per position, which is what counts in the
-//! WebAssembly sandbox (see docs/benchmarks.md).
+//! memory but fewer instructions per position, which is what counts in
+//! WebAssembly (see docs/benchmarks.md).
 //!
 //! Bytes are folded with `| 0x20` before hashing, which maps `A`..`Z` to `a`..`z`
 //! (and a few other bytes onto each other: `_` onto DEL, `\n` onto `*`); folding

@@ -194,14 +194,16 @@
 //!
 //! # Performance
 //!
-//! `examples/throughput.rs` measures it natively. `configure` builds the keyword
-//! automaton and compiles every enabled rule's regexes: about 50 ms natively with
-//! 165 rules, about twice that with 243 (72 and 150 ms in a debug build with
-//! optimised dependencies), and more in the sandbox, once per instance (warm
-//! instances are reused), so that no call pays for compiling inside its deadline. Secret-free code and logs
-//! are scanned at about 250 MB/s natively and 110 to 140 MB/s in the sandbox
-//! (300 MB/s on the gateway's benchmark text); text with a secret every 2 KB at
-//! about 100 MB/s natively.
+//! `examples/throughput.rs` measures it natively. `configure` indexes the keywords
+//! and compiles every enabled rule's regexes: about 50 ms natively with 165 rules,
+//! about twice that with 243 (72 and 150 ms in a debug build with optimised
+//! dependencies), and more in the sandbox, once per instance (warm instances are
+//! reused), so that no call pays for compiling inside its deadline. Most text has
+//! few keywords, so the keyword pass sets the pace: natively, the sandbox
+//! benchmark's coding-agent text is scanned at 650 to 900 MB/s, more varied
+//! secret-free code and logs (with `token`, `password` and `key` in them) at 200
+//! to 300 MB/s, and text with a secret every 2 KB at 55 to 110 MB/s; the sandbox
+//! numbers are in docs/benchmarks.md.
 //!
 //! Findings depend on a segment's text only, so the plugin declares
 //! `CacheScope::Segment`.
