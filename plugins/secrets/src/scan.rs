@@ -40,7 +40,7 @@ pub struct Scanner {
     rules: Vec<Rule>,
     /// The keywords of all enabled rules.
     keywords: Keywords,
-    /// For each keyword of the automaton, the enabled rules that use it.
+    /// For each keyword, the enabled rules that use it.
     keyword_rules: Vec<Vec<u32>>,
     allow: Allow,
     allow_values: HashSet<String>,
