@@ -1,8 +1,8 @@
 //! The scan: one keyword pass over the text, then each triggered rule's regex at or
 //! around its keywords, then the checks that tell secrets from look-alikes.
 //!
-//! A text without any keyword costs one Aho-Corasick pass and nothing else. Then,
-//! per rule:
+//! A text without any keyword costs one pass of [`Keywords::find`] and nothing
+//! else. Then, per rule:
 //!
 //! - when every match of the rule begins with one of its keywords (proved from the
 //!   regex when it is compiled, [`Compiled::keyword_first`]), the regex is tried
@@ -19,8 +19,8 @@
 
 use crate::allow::Allow;
 use crate::entropy::shannon;
+use crate::keywords::Keywords;
 use crate::rules::{ALLOW_MATCH_LOOKBEHIND, Compiled, Rule};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::{Anchored, Input};
 use std::collections::HashSet;
 use std::ops::Range;
@@ -38,9 +38,9 @@ pub struct Candidate {
 #[derive(Debug)]
 pub struct Scanner {
     rules: Vec<Rule>,
-    /// One automaton over the keywords of all enabled rules.
-    keywords: Option<AhoCorasick>,
-    /// For each keyword of the automaton, the enabled rules that use it.
+    /// The keywords of all enabled rules.
+    keywords: Keywords,
+    /// For each keyword, the enabled rules that use it.
     keyword_rules: Vec<Vec<u32>>,
     allow: Allow,
     allow_values: HashSet<String>,
@@ -67,7 +67,7 @@ impl Scanner {
         enabled: &[bool],
         allow: Allow,
         allow_values: impl IntoIterator<Item = String>,
-    ) -> Result<Self, String> {
+    ) -> Self {
         let mut words: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
@@ -89,25 +89,13 @@ impl Scanner {
                 }
             }
         }
-        let keywords = if words.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&words)
-                    .map_err(|e| format!("keywords: {e}"))?,
-            )
-        };
-        Ok(Scanner {
+        Scanner {
             rules,
-            keywords,
+            keywords: Keywords::new(&words),
             keyword_rules,
             allow,
             allow_values: allow_values.into_iter().collect(),
-        })
+        }
     }
 
     /// The rules, enabled or not, in priority order.
@@ -123,18 +111,17 @@ impl Scanner {
     /// Every rule's secrets in `text`, overlaps between rules included.
     pub fn candidates(&self, text: &str) -> Vec<Candidate> {
         let mut out = Vec::new();
-        let Some(keywords) = &self.keywords else {
-            return out;
-        };
+        let mut hits = Vec::new();
+        self.keywords.find(text.as_bytes(), &mut hits);
         // (rule, start, end) windows; per rule they stay sorted and disjoint because
-        // keyword matches arrive in order of their end.
+        // keyword occurrences arrive in order of their start.
         let mut windows: Vec<(u32, usize, usize)> = Vec::new();
         let mut last_window: Vec<u32> = Vec::new();
         // Per keyword-first rule: where its last anchored attempt started, and the
         // span of its last reported match (a keyword inside it starts nothing new).
         let mut last_anchor: Vec<(usize, Range<usize>)> = Vec::new();
-        for hit in keywords.find_overlapping_iter(text) {
-            for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
+        for hit in &hits {
+            for &rule in &self.keyword_rules[hit.keyword as usize] {
                 let Some(compiled) = self.rules[rule as usize].compiled() else {
                     continue;
                 };
@@ -143,21 +130,21 @@ impl Scanner {
                         last_anchor = vec![(usize::MAX, 0..0); self.rules.len()];
                     }
                     let (last_start, reported) = &mut last_anchor[rule as usize];
-                    if hit.start() == *last_start || reported.contains(&hit.start()) {
+                    if hit.start == *last_start || reported.contains(&hit.start) {
                         continue;
                     }
-                    *last_start = hit.start();
+                    *last_start = hit.start;
                     if let Some(end) =
-                        self.anchored(rule as usize, compiled, text, hit.start(), &mut out)
+                        self.anchored(rule as usize, compiled, text, hit.start, &mut out)
                     {
-                        *reported = hit.start()..end;
+                        *reported = hit.start..end;
                     }
                     continue;
                 }
                 let (start, end) = match compiled.max_len {
                     Some(len) => (
-                        hit.start().saturating_sub(len),
-                        hit.end().saturating_add(len).min(text.len()),
+                        hit.start.saturating_sub(len),
+                        hit.end.saturating_add(len).min(text.len()),
                     ),
                     None => (0, text.len()),
                 };
