@@ -65,6 +65,101 @@ impl<G: Guardrail> Harness<G> {
         let verdict = self.check_text(text);
         apply_redactions(text, &verdict.findings)
     }
+
+    /// The plugin's settled offset for `text` as a streamed response so far,
+    /// checked to be on a character boundary within it.
+    ///
+    /// # Panics
+    /// When the offset is past the end or splits a character.
+    pub fn settled(&self, text: &str) -> usize {
+        let at = self.plugin.settled(&Segment::assistant(text));
+        assert!(
+            at <= text.len() && text.is_char_boundary(at),
+            "settled offset {at} is not a character boundary of a {}-byte text",
+            text.len()
+        );
+        at
+    }
+
+    /// What a client would receive of a response streamed in `chunks`, released
+    /// the way the gateway releases it with this plugin alone: after each chunk,
+    /// the pending text is checked and sent up to the settled offset (never
+    /// holding back more than `MAX_MATCH_LEN`), moved back to the start of any
+    /// redaction that straddles it; the end of the stream sends the rest.
+    pub fn stream(&self, chunks: &[&str]) -> String {
+        self.stream_releases(chunks).concat()
+    }
+
+    /// Streams `text` split into two chunks at every character boundary, and
+    /// byte by byte, and checks that the client gets what streaming it whole
+    /// gives: a match split anywhere is still caught. Returns that output.
+    ///
+    /// # Panics
+    /// At the first split whose output differs, naming it.
+    pub fn assert_any_split_streams_alike(&self, text: &str) -> String {
+        let whole = self.stream(&[text]);
+        for cut in (1..text.len()).filter(|&c| text.is_char_boundary(c)) {
+            let streamed = self.stream(&[&text[..cut], &text[cut..]]);
+            assert_eq!(streamed, whole, "split at byte {cut} of {text:?}");
+        }
+        let mut characters: Vec<&str> = Vec::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            characters.push(&rest[..c.len_utf8()]);
+            rest = &rest[c.len_utf8()..];
+        }
+        assert_eq!(
+            self.stream(&characters),
+            whole,
+            "one character at a time: {text:?}"
+        );
+        whole
+    }
+
+    /// Like [`stream`](Harness::stream), but what each chunk released, one entry
+    /// per chunk plus one for the end of the stream.
+    pub fn stream_releases(&self, chunks: &[&str]) -> Vec<String> {
+        let mut pending = String::new();
+        let mut releases = Vec::with_capacity(chunks.len() + 1);
+        for (i, chunk) in chunks.iter().enumerate() {
+            pending.push_str(chunk);
+            let last = i + 1 == chunks.len();
+            releases.push(self.release(&mut pending, false));
+            if last {
+                releases.push(self.release(&mut pending, true));
+            }
+        }
+        releases
+    }
+
+    fn release(&self, pending: &mut String, all: bool) -> String {
+        let mut ctx = Context::request("@test/model");
+        ctx.phase = Phase::Response;
+        let verdict = self.check(&ctx, &[Segment::assistant(pending.as_str())]);
+        let mut cut = if all {
+            pending.len()
+        } else {
+            let floor = crate::default_settled(pending, G::MAX_MATCH_LEN);
+            self.settled(pending).max(floor)
+        };
+        for finding in verdict
+            .findings
+            .iter()
+            .filter(|f| f.action == Action::Redact)
+        {
+            if finding.span.start < cut && cut < finding.span.end {
+                cut = finding.span.start;
+            }
+        }
+        let released: Vec<Finding> = verdict
+            .findings
+            .into_iter()
+            .filter(|f| f.span.end <= cut)
+            .collect();
+        let out = apply_redactions(&pending[..cut], &released);
+        pending.replace_range(..cut, "");
+        out
+    }
 }
 
 /// Applies the `Redact` findings to `text` (all findings must be for one segment).

@@ -1,13 +1,24 @@
 //! Response guardrails on a stream: tokens reach the client as they come, with
-//! only the holdback the plugins declare, and redactions applied in the stream.
+//! only text a match could still be open in held back, and redactions applied in the stream.
 //!
 //! Each channel (a choice's content, a tool call's arguments, a content block)
-//! keeps the text not yet sent. After each delta the guardrails check that text;
-//! everything but the last `holdback` bytes is released, redacted. A finding
-//! that straddles the release point moves the point back to the finding's start,
-//! so a match is never split between what was sent and what was kept; a match
-//! can be at most `holdback` long, so one that starts before the point is always
-//! complete when it is found.
+//! keeps the text not yet sent: its window. After each delta the guardrails
+//! check the window, and everything before the release point goes out, redacted:
+//!
+//! ```text
+//! release point = min over the guardrails that checked the window of
+//!                   max(settled offset the plugin reported,   (verdict.settled)
+//!                       len - its max-match-len)              (never more held)
+//!                 a plugin that failed, or said nothing: len - its max-match-len
+//!               ─► moved back to the start of any redaction straddling it
+//! ```
+//!
+//! A plugin's settled offset says no match can begin before it and still be
+//! open, so a match that starts before the point is complete when it is found,
+//! and what is kept is checked again from the point on with the next delta.
+//! A match is never split between what was sent and what was kept. A plugin
+//! that knows nothing better gets `len - max-match-len`: a match is at most that
+//! long.
 //!
 //! The segment cache ([`super::cache`]) plays no part here: it caches the request
 //! phase only. A window is the channel's unreleased text, which changes with
@@ -34,7 +45,8 @@ pub enum Release {
 pub struct StreamGuard {
     guardrails: Guardrails,
     ctx: Context,
-    holdback: usize,
+    /// Per guardrail of the phase (id, max-match-len): the most each holds back.
+    holdbacks: Vec<(String, usize)>,
     channels: HashMap<String, Channel>,
     /// The call's numbering, shared with its request check.
     placeholders: redact::SharedPlaceholders,
@@ -60,11 +72,15 @@ impl StreamGuard {
         audit: Option<AuditSink>,
         placeholders: redact::SharedPlaceholders,
     ) -> Self {
-        let holdback = guardrails.max_match_len(ctx.phase) as usize;
+        let holdbacks = guardrails
+            .iter()
+            .filter(|g| g.phases.contains(&ctx.phase))
+            .map(|g| (g.id.clone(), g.plugin.info().max_match_len as usize))
+            .collect();
         StreamGuard {
             guardrails,
             ctx,
-            holdback,
+            holdbacks,
             channels: HashMap::new(),
             placeholders,
             audit,
@@ -96,6 +112,9 @@ impl StreamGuard {
         if self.is_idle() {
             return Release::Text(text.to_string());
         }
+        if text.is_empty() {
+            return Release::Text(String::new());
+        }
         let entry = self
             .channels
             .entry(channel.to_string())
@@ -105,9 +124,6 @@ impl StreamGuard {
                 released: 0,
             });
         entry.pending.push_str(text);
-        if entry.pending.len() <= self.holdback {
-            return Release::Text(String::new());
-        }
         self.release(channel, false)
     }
 
@@ -183,11 +199,8 @@ impl StreamGuard {
         let mut cut = if all {
             text.len()
         } else {
-            text.len() - self.holdback
+            self.settled(&outcome, text)
         };
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
         let redactions = outcome.redactions(0);
         for r in &redactions {
             if r.span.start < cut && cut < r.span.end {
@@ -214,6 +227,32 @@ impl StreamGuard {
         entry.pending = text[cut..].to_string();
         entry.released += cut;
         Release::Text(out)
+    }
+
+    /// Where the window `text` is settled for every guardrail that checked it:
+    /// the smallest of their settled offsets, each no earlier than the
+    /// guardrail's max-match-len before the end. Always a character boundary.
+    fn settled(&self, outcome: &super::Outcome, text: &str) -> usize {
+        let len = text.len();
+        let mut settled = len;
+        for decision in &outcome.decisions {
+            let holdback = self
+                .holdbacks
+                .iter()
+                .find(|(id, _)| *id == decision.guardrail)
+                .map_or(len, |(_, holdback)| *holdback);
+            let mut floor = len.saturating_sub(holdback);
+            while !text.is_char_boundary(floor) {
+                floor -= 1;
+            }
+            // Validated by the sandbox: within the text, on a character boundary.
+            let said = match &decision.result {
+                Ok(verdict) => verdict.settled.first().map(|&at| at as usize),
+                Err(_) => None,
+            };
+            settled = settled.min(said.map_or(floor, |at| at.max(floor)));
+        }
+        settled
     }
 
     /// Records the findings of a check that end at or before `up_to` (spans made

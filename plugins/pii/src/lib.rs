@@ -25,6 +25,7 @@ pub mod email;
 pub mod iban;
 pub mod ip;
 pub mod phone;
+mod settled;
 pub mod ssn;
 
 use serde::Deserialize;
@@ -237,6 +238,10 @@ impl Guardrail for Pii {
         } else {
             verdict
         }
+    }
+
+    fn settled(&self, segment: &Segment) -> usize {
+        settled::settled(&segment.text)
     }
 }
 

@@ -55,7 +55,7 @@ fn find_all(text: &str) -> Vec<Range<usize>> {
 
 /// Words that, just before a number, say it is a phone number, in the
 /// languages of the evaluation corpus (lowercase).
-const PHONE_WORDS: &[&str] = &[
+pub(crate) const PHONE_WORDS: &[&str] = &[
     "phone",
     "tel",
     "tél",
@@ -84,7 +84,7 @@ const PHONE_WORDS: &[&str] = &[
 ];
 
 /// How far before a national number its context word may end.
-const CONTEXT_REACH: usize = 24;
+pub(crate) const CONTEXT_REACH: usize = 24;
 
 /// National-format numbers (`0172 88973626`, `01.94.49.66.09`, `(0)30 901820`)
 /// right after a phone word (`"phone": "..."`, `Tel.`, `téléphone :`). Without

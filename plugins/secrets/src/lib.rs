@@ -210,6 +210,7 @@ pub mod entropy;
 pub mod fragments;
 pub mod rules;
 pub mod scan;
+mod settled;
 pub mod validate;
 
 use allow::Allow;
@@ -492,6 +493,10 @@ impl Guardrail for Secrets {
         } else {
             verdict
         }
+    }
+
+    fn settled(&self, segment: &Segment) -> usize {
+        settled::settled(self.scanner.rules(), &segment.text)
     }
 }
 
