@@ -90,14 +90,16 @@ impl<G: Guardrail> Harness<G> {
         self.stream_releases(chunks).concat()
     }
 
-    /// Streams `text` split into two chunks at every character boundary, and
-    /// byte by byte, and checks that the client gets what streaming it whole
-    /// gives: a match split anywhere is still caught. Returns that output.
+    /// Streams `text` in one chunk, split into two chunks at every character
+    /// boundary, and one character at a time, and checks that the client gets
+    /// what checking the whole text at once gives: a match split anywhere is
+    /// still caught, and released context changes nothing. Returns that output.
     ///
     /// # Panics
     /// At the first split whose output differs, naming it.
     pub fn assert_any_split_streams_alike(&self, text: &str) -> String {
-        let whole = self.stream(&[text]);
+        let whole = self.release(&mut text.to_string(), true);
+        assert_eq!(self.stream(&[text]), whole, "one chunk: {text:?}");
         for cut in (1..text.len()).filter(|&c| text.is_char_boundary(c)) {
             let streamed = self.stream(&[&text[..cut], &text[cut..]]);
             assert_eq!(streamed, whole, "split at byte {cut} of {text:?}");

@@ -171,6 +171,19 @@ mod tests {
         }
     }
 
+    /// Every example of every built-in rule, after some plain words, split at
+    /// every byte: what the shape argument above promises, checked rule by rule.
+    #[test]
+    fn every_rule_example_split_at_any_byte_streams_as_a_whole() {
+        let plugin = plugin();
+        for rule in crate::rules::builtin().rules {
+            for example in &rule.examples {
+                let text = format!("Here it is: {example}\nand more words after it");
+                plugin.assert_any_split_streams_alike(&text);
+            }
+        }
+    }
+
     #[test]
     fn words_are_released_as_they_complete() {
         let secrets = plugin();
