@@ -279,3 +279,84 @@ impl StreamGuard {
         audit.record(&released, &self.ctx, segments, &[offset]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FailurePolicy;
+    use crate::guardrails::{Decision, Outcome};
+    use crate::sandbox::{Phase, PluginFailure, Verdict};
+
+    /// A guard whose guardrails hold back at most the given bytes each.
+    fn guard(holdbacks: &[(&str, usize)]) -> StreamGuard {
+        let mut guard = StreamGuard::new(
+            Guardrails::default(),
+            crate::scan::scan_context(Phase::Response),
+            None,
+            redact::SharedPlaceholders::default(),
+        );
+        guard.holdbacks = holdbacks
+            .iter()
+            .map(|(id, n)| (id.to_string(), *n))
+            .collect();
+        guard
+    }
+
+    fn decision(id: &str, result: Result<Verdict, PluginFailure>) -> Decision {
+        Decision {
+            guardrail: id.into(),
+            plugin: id.into(),
+            version: "1".into(),
+            on_failure: FailurePolicy::Allow,
+            result,
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    fn settled_at(offsets: Vec<u32>) -> Result<Verdict, PluginFailure> {
+        Ok(Verdict {
+            action: Action::Allow,
+            reason: None,
+            findings: Vec::new(),
+            settled: offsets,
+        })
+    }
+
+    #[test]
+    fn the_smallest_settled_offset_wins_within_each_holdback() {
+        let text = "a".repeat(100);
+        let guard = guard(&[("words", 256), ("silent", 30), ("eager", 8)]);
+        let outcome = |decisions| Outcome { decisions };
+        // each plugin says where it is settled: the smallest wins
+        let both = outcome(vec![
+            decision("words", settled_at(vec![95])),
+            decision("eager", settled_at(vec![97])),
+        ]);
+        assert_eq!(guard.settled(&both, &text), 95);
+        // one that says nothing holds back its max-match-len
+        let silent = outcome(vec![
+            decision("words", settled_at(vec![95])),
+            decision("silent", settled_at(vec![])),
+        ]);
+        assert_eq!(guard.settled(&silent, &text), 70);
+        // so does one that failed open
+        let failed = outcome(vec![
+            decision("words", settled_at(vec![99])),
+            decision("silent", Err(PluginFailure::Panic("boom".into()))),
+        ]);
+        assert_eq!(guard.settled(&failed, &text), 70);
+        // and none holds back more than its max-match-len, whatever it says
+        let cautious = outcome(vec![decision("eager", settled_at(vec![0]))]);
+        assert_eq!(guard.settled(&cautious, &text), 92);
+    }
+
+    #[test]
+    fn the_holdback_never_splits_a_character() {
+        let text = "ééééé"; // 10 bytes
+        let guard = guard(&[("silent", 3)]);
+        let outcome = Outcome {
+            decisions: vec![decision("silent", settled_at(vec![]))],
+        };
+        assert_eq!(guard.settled(&outcome, text), 6);
+    }
+}
