@@ -75,6 +75,13 @@
 //!         }
 //!         Verdict::from_findings(findings)
 //!     }
+//!
+//!     // Optional: a ticket id holds no whitespace, so in a streamed answer only
+//!     // the last word may still become one; everything before it can go out.
+//!     fn settled(&self, segment: &Segment) -> usize {
+//!         let text = &segment.text;
+//!         text.rfind(|c: char| c.is_ascii_whitespace()).map_or(0, |i| i + 1)
+//!     }
 //! }
 //!
 //! sluice_plugin_sdk::register!(Tickets, name = "tickets");
@@ -83,9 +90,10 @@
 //! let plugin = sluice_plugin_sdk::testing::Harness::<Tickets>::with_defaults();
 //! assert_eq!(plugin.redact("see ACME-42 and ACME-x"), "see [TICKET] and ACME-x");
 //! assert!(sluice_plugin_sdk::testing::Harness::<Tickets>::configure(r#"{"prefix":""}"#).is_err());
-//! // Streamed, the gateway holds back the last 32 bytes (MAX_MATCH_LEN), whatever
-//! // the chunks; a ticket split across them is still redacted:
-//! assert_eq!(plugin.stream(&["see AC", "ME-4", "2 now"]), "see [TICKET] now");
+//! // Streamed, each chunk releases the words before the last one; a ticket
+//! // split across chunks is still redacted:
+//! assert_eq!(plugin.stream_releases(&["see AC", "ME-4", "2 now"]), ["see ", "", "[TICKET] ", "now"]);
+//! plugin.assert_any_split_streams_alike("see ACME-42 now");
 //! ```
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2` and point the

@@ -10,7 +10,9 @@
 //!                   max(settled offset the plugin reported,   (verdict.settled)
 //!                       len - its max-match-len)              (never more held)
 //!                 a plugin that failed, or said nothing: len - its max-match-len
-//!               ─► moved back to the start of any redaction straddling it
+//!               ─► moved back to the start of any redaction straddling it, or
+//!                  reaching the end of the window (it may still grow), until
+//!                  none does
 //! ```
 //!
 //! A plugin's settled offset says no match can begin before it and still be
@@ -18,7 +20,10 @@
 //! and what is kept is checked again from the point on with the next delta.
 //! A match is never split between what was sent and what was kept. A plugin
 //! that knows nothing better gets `len - max-match-len`: a match is at most that
-//! long.
+//! long. A complete redaction found in the kept text stays with the channel
+//! until its text goes out: the point may have passed the context that found
+//! it (the word before a phone number, the name before a password), which the
+//! next check no longer sees.
 //!
 //! The segment cache ([`super::cache`]) plays no part here: it caches the request
 //! phase only. A window is the channel's unreleased text, which changes with
@@ -62,6 +67,11 @@ struct Channel {
     kind: SegmentKind,
     /// Bytes of the channel's text already released: where `pending` starts.
     released: usize,
+    /// Complete redactions found in `pending` by an earlier check, in offsets
+    /// of the channel's whole text: applied when their text goes out, even if
+    /// the window that releases it no longer holds the context that found
+    /// them (the word before a phone number, the name before a password).
+    found: Vec<redact::Redaction>,
 }
 
 impl StreamGuard {
@@ -122,6 +132,7 @@ impl StreamGuard {
                 pending: String::new(),
                 kind,
                 released: 0,
+                found: Vec::new(),
             });
         entry.pending.push_str(text);
         self.release(channel, false)
@@ -201,11 +212,23 @@ impl StreamGuard {
         } else {
             self.settled(&outcome, text)
         };
-        let redactions = outcome.redactions(0);
-        for r in &redactions {
-            if r.span.start < cut && cut < r.span.end {
-                cut = r.span.start;
-            }
+        let len = text.len();
+        let mut redactions = outcome.redactions(0);
+        // Complete ones (not reaching the end, which may grow) are kept until
+        // released; earlier ones join this window's.
+        let complete: Vec<redact::Redaction> = redactions
+            .iter()
+            .filter(|r| r.span.end < len)
+            .map(|r| shifted(r, released_before, true))
+            .collect();
+        redactions.extend(
+            self.channels[channel]
+                .found
+                .iter()
+                .map(|r| shifted(r, released_before, false)),
+        );
+        if !all {
+            cut = back_from_open_redactions(cut, &redactions, len);
         }
         // Findings in the held-back tail are checked again with the next delta:
         // record each once, when its text is released.
@@ -214,6 +237,13 @@ impl StreamGuard {
             .into_iter()
             .filter(|r| r.span.end <= cut)
             .collect();
+        let entry = self.channels.get_mut(channel).expect("channel exists");
+        entry.found.extend(complete);
+        entry
+            .found
+            .retain(|r| r.span.start >= released_before + cut);
+        entry.found.sort_by_key(|r| (r.span.start, r.span.end));
+        entry.found.dedup_by(|a, b| a.span == b.span);
         let [segment] = segments;
         let text = segment.text;
         self.redacted |= !released.is_empty();
@@ -278,6 +308,41 @@ impl StreamGuard {
         }
         audit.record(&released, &self.ctx, segments, &[offset]);
     }
+}
+
+/// `redaction` with its span moved from window offsets to the channel's
+/// (`forward`), or back, the window starting at `window_start`.
+fn shifted(redaction: &redact::Redaction, window_start: usize, forward: bool) -> redact::Redaction {
+    let span = &redaction.span;
+    let span = if forward {
+        span.start + window_start..span.end + window_start
+    } else {
+        span.start - window_start..span.end - window_start
+    };
+    redact::Redaction {
+        span,
+        replacement: redaction.replacement.clone(),
+    }
+}
+
+/// The release point `cut` moved back to the start of every redaction that
+/// straddles it or reaches the end of the window (an unfinished private key
+/// matches up to what has arrived, and grows with the next delta), again until
+/// none does: a moved point may fall inside another.
+fn back_from_open_redactions(
+    mut cut: usize,
+    redactions: &[redact::Redaction],
+    len: usize,
+) -> usize {
+    while let Some(start) = redactions
+        .iter()
+        .filter(|r| r.span.start < cut && (cut < r.span.end || r.span.end == len))
+        .map(|r| r.span.start)
+        .min()
+    {
+        cut = start;
+    }
+    cut
 }
 
 #[cfg(test)]
@@ -348,6 +413,24 @@ mod tests {
         // and none holds back more than its max-match-len, whatever it says
         let cautious = outcome(vec![decision("eager", settled_at(vec![0]))]);
         assert_eq!(guard.settled(&cautious, &text), 92);
+    }
+
+    #[test]
+    fn redactions_that_straddle_or_reach_the_end_are_held_whole() {
+        let redaction = |span: std::ops::Range<usize>| redact::Redaction {
+            span,
+            replacement: "[X]".into(),
+        };
+        // reaching the end of the window: it may still grow
+        assert_eq!(
+            back_from_open_redactions(100, &[redaction(60..100)], 100),
+            60
+        );
+        // straddling, then the moved point inside another
+        let overlapping = [redaction(50..70), redaction(65..90)];
+        assert_eq!(back_from_open_redactions(80, &overlapping, 100), 50);
+        // complete and before the point: released
+        assert_eq!(back_from_open_redactions(80, &[redaction(10..20)], 100), 80);
     }
 
     #[test]

@@ -12,13 +12,25 @@
 //!   near the end (or begun at it, as `social ` is), a number may still come
 //!   that needs it, so the text is held from the word's neighbourhood.
 //!
+//! - Context that excuses a match is held the same way: a version word
+//!   (`version`, `section`, `pinned`) in the line's last [`EXCUSE_REACH`] bytes
+//!   before a dotted quad, or a login command (`ssh`, `scp`) before
+//!   `user@host`, so that the stream lets pass what the whole text does.
+//!
 //! Everything before the earliest of those is settled, at the start of a run
 //! of non-whitespace, so that a window reads its first word as the whole text
-//! does. Context that only excuses a match (a version word before a dotted
-//! quad, `ssh` before `user@host`) may be released before it: the stream then
-//! redacts what the whole text would have let pass, never the reverse.
+//! does.
 
-use crate::{card, iban, ip, phone, ssn};
+use crate::{card, email, iban, ip, phone, ssn};
+
+/// How far back on its line the context that excuses a dotted quad or a
+/// `user@host` is looked for, from the start of the trailing run: more than
+/// the 32 characters `ip` reads, and the 80 bytes `email` reads.
+const EXCUSE_REACH: usize = 128;
+
+/// The words of that context (lowercase; any occurrence that starts a word
+/// counts, whatever follows).
+const EXCUSING: &[&str] = &["ver", "release", "build", "oid", "section", "chapter", "§"];
 
 /// The longest match that may hold whitespace.
 const LONGEST_SPACED: usize = max(
@@ -31,6 +43,9 @@ const REACH: usize = max(phone::CONTEXT_REACH, ssn::CONTEXT_REACH);
 
 /// The longest context word, in bytes.
 const LONGEST_WORD: usize = 24;
+
+/// The longest context word with a space in it (`social security`), in bytes.
+const SPACED_WORD: usize = 16;
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
@@ -52,6 +67,9 @@ pub fn settled(text: &str) -> usize {
     if has_context_word(&text[context_from..]) {
         settled = settled.min(run_start(bytes, context_from));
     }
+    if let Some(from) = excusing_context(text, settled, len) {
+        settled = settled.min(run_start(bytes, from));
+    }
     for word in phone::PHONE_WORDS.iter().chain(ssn::SSN_WORDS) {
         for (at, _) in word.char_indices().skip(1) {
             let begun = &word[..at];
@@ -60,20 +78,65 @@ pub fn settled(text: &str) -> usize {
             }
         }
     }
-    settled
+    keep_context_whole(text, settled)
+}
+
+/// `settled`, moved back until no context word sits just before it: a number
+/// still held after the point is never cut from the word that makes it a phone
+/// number or an SSN (or that excuses it), which the next window would not see.
+fn keep_context_whole(text: &str, mut settled: usize) -> usize {
+    let bytes = text.as_bytes();
+    loop {
+        // Words with a space (`social security`) may straddle the point.
+        let to = floor_boundary(text, (settled + SPACED_WORD).min(text.len()));
+        let from = ceil_boundary(text, settled.saturating_sub(REACH + LONGEST_WORD));
+        let qualified = has_context_word(&text[from..to]).then_some(from);
+        let excused = excusing_context(text, settled, to);
+        let back = match (qualified, excused) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return settled,
+        };
+        let back = run_start(bytes, back);
+        if back >= settled {
+            return settled;
+        }
+        settled = back;
+    }
+}
+
+/// Where the line's last [`EXCUSE_REACH`] bytes before `at` start, when they
+/// (up to `until`) hold a word that excuses a dotted quad or a `user@host`
+/// after it.
+fn excusing_context(text: &str, at: usize, until: usize) -> Option<usize> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let from = ceil_boundary(text, at.saturating_sub(EXCUSE_REACH).max(line_start));
+    let window = text[from..until.max(from)].to_lowercase();
+    let excused = EXCUSING
+        .iter()
+        .chain(ip::VERSION_WORDS)
+        .chain(email::LOGIN_COMMANDS)
+        .any(|word| starts_a_word(&window, word));
+    excused.then_some(from)
 }
 
 /// Whether a phone or SSN word starts a word in `window` (a loose test: any
 /// such word counts, whatever follows it).
 fn has_context_word(window: &str) -> bool {
     let lower = window.to_lowercase();
-    phone::PHONE_WORDS.iter().chain(ssn::SSN_WORDS).any(|word| {
-        lower.match_indices(word).any(|(at, _)| {
-            lower[..at]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphabetic())
-        })
+    phone::PHONE_WORDS
+        .iter()
+        .chain(ssn::SSN_WORDS)
+        .any(|word| starts_a_word(&lower, word))
+}
+
+/// Whether `word` occurs in `lower` with no letter or digit just before it.
+fn starts_a_word(lower: &str, word: &str) -> bool {
+    lower.match_indices(word).any(|(at, _)| {
+        lower[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric())
     })
 }
 
@@ -89,6 +152,13 @@ fn run_start(bytes: &[u8], at: usize) -> usize {
         .iter()
         .rposition(u8::is_ascii_whitespace)
         .map_or(0, |i| i + 1)
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 fn ceil_boundary(text: &str, mut at: usize) -> usize {
@@ -143,6 +213,19 @@ mod tests {
         for text in cases {
             let whole = plugin.assert_any_split_streams_alike(text);
             assert_ne!(whole, text, "the case has something to redact: {text}");
+        }
+    }
+
+    /// What excuses a number in the whole text excuses it in a stream too.
+    #[test]
+    fn excused_numbers_stay_excused_split_at_any_byte() {
+        let plugin = plugin();
+        for text in [
+            "see section 4.5.1.54 of the spec",
+            "we pinned the driver to 9.9.11.34 last week",
+            "then run ssh deploy@build-01.internal.example.org now",
+        ] {
+            assert_eq!(plugin.assert_any_split_streams_alike(text), text);
         }
     }
 

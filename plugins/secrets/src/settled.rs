@@ -14,18 +14,22 @@
 //!   (`bot ` and `vault token` hold spaces: `... bot ` waits for what follows), or
 //! - in the run of non-whitespace before a keyword in the last
 //!   [`MAX_WINDOWED_MATCH`] bytes (`password = "...`, a PEM header, a
-//!   `curl -u` line): held from there until the gateway's bound releases it.
+//!   `curl -u` line): held from there until the gateway's bound releases it;
+//! - or it is a private key block whose END line has not come, however long
+//!   (the gateway's bound then cuts inside it, and the block's redaction,
+//!   which straddles the cut, holds it whole).
 //!
 //! Everything before the earliest of those is settled. Starting a window just
 //! after whitespace keeps `\b` and `^` reading as they do in the whole text.
-//! The 64 bytes of a line that `allow_match` regexes look at may be released
-//! before a match: a finding that context would have excused is then redacted
-//! in the stream, never the reverse.
+//! Before a keyword that has arrived, the 64 bytes of its line that
+//! `allow_match` regexes read are held too. Before one yet to come they may be
+//! released: a secret that context would have excused (`for example: ...`) is
+//! then redacted in the stream, never the reverse.
 //!
 //! Rules from `extra_rules` promise none of this: with any, the plugin keeps
 //! the SDK's default.
 
-use crate::rules::{self, MAX_WINDOWED_MATCH, Rule};
+use crate::rules::{self, ALLOW_MATCH_LOOKBEHIND, MAX_WINDOWED_MATCH, Rule};
 use aho_corasick::{AhoCorasick, MatchKind};
 use sluice_plugin_sdk::default_settled;
 use std::collections::HashSet;
@@ -83,7 +87,13 @@ pub fn settled(rules: &[Rule], text: &str) -> usize {
     let tail = floor_boundary(text, len.saturating_sub(MAX_WINDOWED_MATCH));
     let mut settled = run_start(bytes, len);
     for hit in keywords.automaton.find_overlapping_iter(&text[tail..]) {
-        settled = settled.min(run_start(bytes, tail + hit.start()));
+        settled = settled.min(with_allow_context(
+            bytes,
+            run_start(bytes, tail + hit.start()),
+        ));
+    }
+    if let Some(begin) = open_key_block(text) {
+        settled = settled.min(run_start(bytes, begin));
     }
     for begun in 1..=keywords.longest_prefix.min(len) {
         let end = bytes[len - begun..].to_ascii_lowercase();
@@ -92,6 +102,38 @@ pub fn settled(rules: &[Rule], text: &str) -> usize {
         }
     }
     settled
+}
+
+/// Where the last private key block starts, while its END line has not come:
+/// the block's match ends before a half-written END line, and would otherwise
+/// be released without it.
+fn open_key_block(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    let begin = ["-----begin", "---- begin"]
+        .iter()
+        .filter_map(|marker| lower.rfind(marker))
+        .max()?;
+    let rest = &lower[begin..];
+    let ended = ["-----end", "---- end"].iter().any(|marker| {
+        rest.find(marker)
+            .is_some_and(|at| rest[at..].contains("key-----") || rest[at..].contains("key ----"))
+    });
+    (!ended).then_some(begin)
+}
+
+/// Where the text an `allow_match` regex reads before a match at `at` starts:
+/// up to [`ALLOW_MATCH_LOOKBEHIND`] bytes of its line, from a run start.
+fn with_allow_context(bytes: &[u8], at: usize) -> usize {
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let from = at.saturating_sub(ALLOW_MATCH_LOOKBEHIND).max(line_start);
+    if from == at {
+        at
+    } else {
+        run_start(bytes, from)
+    }
 }
 
 /// The start of the run of non-whitespace that ends at `at`.
@@ -128,10 +170,12 @@ mod tests {
     #[test]
     fn a_begun_token_or_keyword_is_held() {
         let secrets = plugin();
+        // a keyword holds its line's last 64 bytes before it, for allow_match
         let text = "use the token ghp_aB3";
-        assert_eq!(secrets.settled(text), text.find("token").unwrap());
-        let text = "the bot ";
-        assert_eq!(secrets.settled(text), text.find("bot").unwrap());
+        assert_eq!(secrets.settled(text), 0);
+        let text =
+            "a long line of words that allow_match regexes do not read at all, then the bot ";
+        assert_eq!(secrets.settled(text), text.find("line").unwrap());
         let text = "then run gh";
         assert_eq!(secrets.settled(text), text.len() - 2);
     }
@@ -139,7 +183,7 @@ mod tests {
     #[test]
     fn an_assignment_is_held_past_its_spaces() {
         let text = "config:\n  db_password = \"hunter";
-        assert_eq!(plugin().settled(text), text.find("db_password").unwrap());
+        assert_eq!(plugin().settled(text), "config:\n".len());
     }
 
     #[test]
