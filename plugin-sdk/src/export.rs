@@ -62,9 +62,28 @@ impl<G: Guardrail, I: crate::__private::Identity> wit::Guest for Shim<G, I> {
                 .as_ref()
                 .and_then(|p| p.downcast_ref::<G>())
                 .ok_or_else(|| "check called before configure".to_string())?;
-            Ok(verdict_to_wit(plugin.check(&ctx, &segments)))
+            let mut verdict = verdict_to_wit(plugin.check(&ctx, &segments));
+            if ctx.phase == Phase::Response {
+                verdict.settled = segments
+                    .iter()
+                    .map(|segment| to_u32(settled_within(plugin, segment)))
+                    .collect();
+            }
+            Ok(verdict)
         })
     }
+}
+
+/// The plugin's settled offset, clamped into the text and onto a character
+/// boundary, so that a slip in a plugin's arithmetic holds text back instead of
+/// failing the call.
+fn settled_within<G: Guardrail>(plugin: &G, segment: &Segment) -> usize {
+    let text = &segment.text;
+    let mut at = plugin.settled(segment).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Writes a line to the gateway's log (see [`crate::log`]).
@@ -128,6 +147,7 @@ fn verdict_to_wit(verdict: Verdict) -> wt::Verdict {
         action: action_to_wit(verdict.action),
         reason: verdict.reason,
         findings: verdict.findings.into_iter().map(finding_to_wit).collect(),
+        settled: Vec::new(),
     }
 }
 

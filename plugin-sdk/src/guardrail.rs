@@ -15,9 +15,10 @@ pub trait Guardrail: Default + 'static {
     const PHASES: &'static [Phase] = &[Phase::Request, Phase::Response];
 
     /// The longest text, in bytes, a single finding can span. When a response is
-    /// streamed, the gateway holds back this many bytes so that a match split across
-    /// two chunks is still caught before it reaches the client. Keep it honest and
-    /// small: it is latency added to every streamed response.
+    /// streamed, the gateway holds back at most this many bytes so that a match
+    /// split across two chunks is still caught before it reaches the client. Keep
+    /// it honest and small: unless [`settled`](Guardrail::settled) says better, it
+    /// is latency added to every streamed response.
     const MAX_MATCH_LEN: u32 = 256;
 
     /// Whether the gateway may cache findings per segment. Leave at `None` unless a
@@ -44,4 +45,31 @@ pub trait Guardrail: Default + 'static {
     /// Return findings as byte spans into `segments[i].text`; the gateway validates
     /// them and applies redactions and blocks itself.
     fn check(&self, ctx: &Context, segments: &[Segment]) -> Verdict;
+
+    /// How much of a streamed response's text is settled: a byte offset into
+    /// `segment.text` (on a character boundary, at most its length) such that no
+    /// match starts before it and is still open, waiting for text yet to come,
+    /// and no finding in the rest will need text before it. The gateway sends
+    /// the client everything before the smallest settled offset of its
+    /// guardrails, and checks the rest again, from there, with the next chunk.
+    ///
+    /// Called after [`check`](Guardrail::check) for each segment of the response
+    /// phase only. The default, `len - MAX_MATCH_LEN` (the most a match can reach
+    /// back), is always right; override it to release text sooner, for example
+    /// up to the start of a trailing word that could still grow into a match.
+    /// Returning less than the default changes nothing: the gateway never holds
+    /// back more than `MAX_MATCH_LEN` bytes. When in doubt, return less.
+    fn settled(&self, segment: &Segment) -> usize {
+        default_settled(&segment.text, Self::MAX_MATCH_LEN)
+    }
+}
+
+/// The settled offset a plugin gets without saying anything: `MAX_MATCH_LEN`
+/// bytes before the end, moved back to a character boundary.
+pub fn default_settled(text: &str, max_match_len: u32) -> usize {
+    let mut at = text.len().saturating_sub(max_match_len as usize);
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }

@@ -5,10 +5,13 @@
 //! with a [`Verdict`]: allow, flag, redact or block, with [`Finding`]s that point at
 //! byte spans of the text. The gateway, not the plugin, applies redactions and
 //! blocks, writes the audit trail, and holds back streamed text so that a match
-//! split across two chunks is still caught.
+//! split across two chunks is still caught: at most
+//! [`MAX_MATCH_LEN`](Guardrail::MAX_MATCH_LEN) bytes, less where the plugin's
+//! [`settled`](Guardrail::settled) offset says no match can still be open.
 //!
 //! A plugin is a type that implements [`Guardrail`] (one required method,
-//! [`Guardrail::check`]) and is named once with [`register!`]. Built for the
+//! [`Guardrail::check`]; an optional one, [`Guardrail::settled`], releases
+//! streamed text sooner) and is named once with [`register!`]. Built for the
 //! `wasm32-wasip2` target, the crate becomes a WebAssembly component that the
 //! gateway loads into a sandbox: no files, no network, no environment, a memory
 //! cap and a deadline on every call.
@@ -72,6 +75,13 @@
 //!         }
 //!         Verdict::from_findings(findings)
 //!     }
+//!
+//!     // Optional: a ticket id holds no whitespace, so in a streamed answer only
+//!     // the last word may still become one; everything before it can go out.
+//!     fn settled(&self, segment: &Segment) -> usize {
+//!         let text = &segment.text;
+//!         text.rfind(|c: char| c.is_ascii_whitespace()).map_or(0, |i| i + 1)
+//!     }
 //! }
 //!
 //! sluice_plugin_sdk::register!(Tickets, name = "tickets");
@@ -80,6 +90,10 @@
 //! let plugin = sluice_plugin_sdk::testing::Harness::<Tickets>::with_defaults();
 //! assert_eq!(plugin.redact("see ACME-42 and ACME-x"), "see [TICKET] and ACME-x");
 //! assert!(sluice_plugin_sdk::testing::Harness::<Tickets>::configure(r#"{"prefix":""}"#).is_err());
+//! // Streamed, each chunk releases the words before the last one; a ticket
+//! // split across chunks is still redacted:
+//! assert_eq!(plugin.stream_releases(&["see AC", "ME-4", "2 now"]), ["see ", "", "[TICKET] ", "now"]);
+//! plugin.assert_any_split_streams_alike("see ACME-42 now");
 //! ```
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2` and point the
@@ -103,7 +117,7 @@ mod types;
 #[cfg(target_arch = "wasm32")]
 mod export;
 
-pub use guardrail::Guardrail;
+pub use guardrail::{Guardrail, default_settled};
 pub use settings::{Mode, Settings};
 pub use types::{Action, CacheScope, Context, Finding, Phase, Segment, SegmentKind, Verdict};
 

@@ -65,6 +65,147 @@ impl<G: Guardrail> Harness<G> {
         let verdict = self.check_text(text);
         apply_redactions(text, &verdict.findings)
     }
+
+    /// The plugin's settled offset for `text` as a streamed response so far,
+    /// checked to be on a character boundary within it.
+    ///
+    /// # Panics
+    /// When the offset is past the end or splits a character.
+    pub fn settled(&self, text: &str) -> usize {
+        let at = self.plugin.settled(&Segment::assistant(text));
+        assert!(
+            at <= text.len() && text.is_char_boundary(at),
+            "settled offset {at} is not a character boundary of a {}-byte text",
+            text.len()
+        );
+        at
+    }
+
+    /// What a client would receive of a response streamed in `chunks`, released
+    /// the way the gateway releases it with this plugin alone: after each chunk,
+    /// the pending text is checked and sent up to the settled offset (never
+    /// holding back more than `MAX_MATCH_LEN`), moved back to the start of any
+    /// redaction that straddles it or reaches the end; the end of the stream
+    /// sends the rest.
+    pub fn stream(&self, chunks: &[&str]) -> String {
+        self.stream_releases(chunks).concat()
+    }
+
+    /// Streams `text` in one chunk, split into two chunks at every character
+    /// boundary, and one character at a time, and checks that the client gets
+    /// what checking the whole text at once gives: a match split anywhere is
+    /// still caught, and released context changes nothing. Returns that output.
+    ///
+    /// # Panics
+    /// At the first split whose output differs, naming it.
+    pub fn assert_any_split_streams_alike(&self, text: &str) -> String {
+        let whole = self.release(
+            &mut Window {
+                pending: text.to_string(),
+                found: Vec::new(),
+            },
+            true,
+        );
+        assert_eq!(self.stream(&[text]), whole, "one chunk: {text:?}");
+        for cut in (1..text.len()).filter(|&c| text.is_char_boundary(c)) {
+            let streamed = self.stream(&[&text[..cut], &text[cut..]]);
+            assert_eq!(streamed, whole, "split at byte {cut} of {text:?}");
+        }
+        let mut characters: Vec<&str> = Vec::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            characters.push(&rest[..c.len_utf8()]);
+            rest = &rest[c.len_utf8()..];
+        }
+        assert_eq!(
+            self.stream(&characters),
+            whole,
+            "one character at a time: {text:?}"
+        );
+        whole
+    }
+
+    /// Like [`stream`](Harness::stream), but what each chunk released, one entry
+    /// per chunk plus one for the end of the stream.
+    pub fn stream_releases(&self, chunks: &[&str]) -> Vec<String> {
+        let mut window = Window::default();
+        let mut releases = Vec::with_capacity(chunks.len() + 1);
+        for (i, chunk) in chunks.iter().enumerate() {
+            window.pending.push_str(chunk);
+            releases.push(self.release(&mut window, false));
+            if i + 1 == chunks.len() {
+                releases.push(self.release(&mut window, true));
+            }
+        }
+        releases
+    }
+
+    /// Checks the window and sends what may go, as the gateway does.
+    fn release(&self, window: &mut Window, all: bool) -> String {
+        let pending = &window.pending;
+        let mut ctx = Context::request("@test/model");
+        ctx.phase = Phase::Response;
+        let verdict = self.check(&ctx, &[Segment::assistant(pending.as_str())]);
+        let len = pending.len();
+        let mut redactions: Vec<Finding> = verdict
+            .findings
+            .into_iter()
+            .filter(|f| f.action == Action::Redact)
+            .collect();
+        // Complete ones (not reaching the end, which may grow) are kept until
+        // their text goes out, even if a later window loses their context.
+        let complete: Vec<Finding> = redactions
+            .iter()
+            .filter(|f| f.span.end < len)
+            .cloned()
+            .collect();
+        let earlier = std::mem::take(&mut window.found);
+        redactions.extend(earlier.iter().cloned());
+        let mut cut = if all {
+            len
+        } else {
+            let floor = crate::default_settled(pending, G::MAX_MATCH_LEN);
+            self.settled(pending).max(floor)
+        };
+        // Back to the start of any redaction that straddles the point or
+        // reaches the end (it may grow), until none does.
+        while let Some(start) = redactions
+            .iter()
+            .filter(|f| !all && f.span.start < cut && (cut < f.span.end || f.span.end == len))
+            .map(|f| f.span.start)
+            .min()
+        {
+            cut = start;
+        }
+        let out = apply_redactions(
+            &pending[..cut],
+            &redactions
+                .iter()
+                .filter(|f| f.span.end <= cut)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        window.found = complete
+            .into_iter()
+            .chain(earlier)
+            .filter(|f| f.span.start >= cut)
+            .map(|mut f| {
+                f.span = f.span.start - cut..f.span.end - cut;
+                f
+            })
+            .collect();
+        window.found.sort_by_key(|f| (f.span.start, f.span.end));
+        window.found.dedup_by(|a, b| a.span == b.span);
+        window.pending.replace_range(..cut, "");
+        out
+    }
+}
+
+/// A stream's text not yet sent, and the complete redactions found in it.
+#[derive(Default)]
+struct Window {
+    pending: String,
+    found: Vec<Finding>,
 }
 
 /// Applies the `Redact` findings to `text` (all findings must be for one segment).

@@ -79,6 +79,16 @@ impl Segment {
             text: text.into(),
         }
     }
+
+    /// An assistant message segment, as in a streamed response; handy in tests.
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Segment {
+            path: "choices[0].message.content".into(),
+            role: "assistant".into(),
+            kind: SegmentKind::Message,
+            text: text.into(),
+        }
+    }
 }
 
 /// Facts about the call the segments belong to.

@@ -199,7 +199,7 @@ fn plugin_check_describes_configures_and_runs_a_plugin() {
         .output()
         .unwrap();
     let (_, stderr) = text(&output);
-    assert!(stderr.contains("contract 0.2.0"), "{stderr}");
+    assert!(stderr.contains("contract 0.1.0"), "{stderr}");
 }
 
 #[test]

@@ -24,8 +24,8 @@ fn another_contract_version_is_refused_naming_file_and_versions() {
     );
     let message = err.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
-    assert!(message.contains("contract 0.2.0"), "{message}");
-    assert!(message.contains("implements 0.1.0"), "{message}");
+    assert!(message.contains("contract 0.1.0"), "{message}");
+    assert!(message.contains("implements 0.2.0"), "{message}");
 }
 
 #[test]

@@ -37,4 +37,5 @@ mod security;
 mod segment_cache;
 mod serve;
 mod server_hardening;
+mod stream_release;
 mod support;

@@ -89,6 +89,8 @@ fn spans_outside_the_text_or_inside_a_character_are_refused() {
     let cases = [
         ("span:range", "spans bytes 0..15 of a 10-byte segment"),
         ("span:mid-char é", "splits a UTF-8 character"),
+        ("settled:range", "settled offset 14 of a 13-byte segment"),
+        ("settled:count", "2 settled offsets for 1 segments"),
         ("span:segment", "names segment 99 but there are 1"),
     ];
     for (text, expected) in cases {

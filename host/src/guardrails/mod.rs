@@ -243,16 +243,6 @@ impl Guardrails {
         *hasher.finalize().as_bytes()
     }
 
-    /// The longest match any guardrail of `phase` declares: the streaming holdback.
-    pub fn max_match_len(&self, phase: Phase) -> u32 {
-        self.list
-            .iter()
-            .filter(|g| g.phases.contains(&phase))
-            .map(|g| g.plugin.info().max_match_len)
-            .max()
-            .unwrap_or(0)
-    }
-
     /// Runs the guardrails of `ctx.phase` over `segments`. Request segments go
     /// through the segment cache when one is on: the outcome is the same, and
     /// only segments not seen before are scanned.

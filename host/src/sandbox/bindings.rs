@@ -25,7 +25,7 @@ pub use self::generated::sluice::guardrail::types::{
 };
 
 /// The contract version this host implements, from the WIT package.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// The fully qualified name of the interface a guardrail exports, minus version.
 pub const PLUGIN_INTERFACE: &str = "sluice:guardrail/plugin";
@@ -127,9 +127,10 @@ mod tests {
 
     #[test]
     fn contract_compatibility_follows_semver() {
-        assert!(compatible("0.1.0"));
-        assert!(compatible("0.1.7"));
-        assert!(!compatible("0.2.0"));
+        assert!(compatible("0.2.0"));
+        assert!(compatible("0.2.7"));
+        assert!(!compatible("0.1.0"), "0.1 verdicts have no settled offsets");
+        assert!(!compatible("0.3.0"));
         assert!(!compatible("1.1.0"));
         assert!(!compatible("garbage"));
     }

@@ -61,6 +61,7 @@ pub fn validate(
             }
         }
     }
+    check_settled(&verdict.settled, segments)?;
     if let Some(reason) = &verdict.reason
         && reason.len() > MAX_REASON
     {
@@ -70,4 +71,29 @@ pub fn validate(
         return Err("the verdict says redact but names nothing to redact".into());
     }
     Ok(verdict)
+}
+
+/// Settled offsets are either absent or one per segment, each on a character
+/// boundary of its segment's text.
+fn check_settled(settled: &[u32], segments: &[Segment]) -> Result<(), String> {
+    if settled.is_empty() {
+        return Ok(());
+    }
+    if settled.len() != segments.len() {
+        return Err(format!(
+            "{} settled offsets for {} segments",
+            settled.len(),
+            segments.len()
+        ));
+    }
+    for (i, (&offset, segment)) in settled.iter().zip(segments).enumerate() {
+        let text = &segment.text;
+        if offset as usize > text.len() || !text.is_char_boundary(offset as usize) {
+            return Err(format!(
+                "settled offset {offset} of a {}-byte segment (segment {i}) is past its end or splits a UTF-8 character",
+                text.len()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -129,6 +129,7 @@ pub mod hidden;
 pub mod matcher;
 pub mod normalise;
 mod settings;
+mod settled;
 mod swar;
 pub mod terms;
 mod words;
@@ -156,6 +157,8 @@ pub struct ContentFilter {
     lists_version: u32,
     /// Buffers reused from call to call (one instance serves one call at a time).
     scratch: RefCell<Scratch>,
+    /// Whether the word lists are the built-in ones (see [`settled`]).
+    builtin_terms: bool,
 }
 
 /// Buffers reused across calls.
@@ -262,6 +265,7 @@ impl Guardrail for ContentFilter {
             matcher: config.matcher,
             lists_version: config.lists_version,
             scratch: RefCell::default(),
+            builtin_terms: settled::builtin_terms(settings),
         })
     }
 
@@ -296,6 +300,10 @@ impl Guardrail for ContentFilter {
         } else {
             verdict
         }
+    }
+
+    fn settled(&self, segment: &Segment) -> usize {
+        settled::settled(&segment.text, self.builtin_terms)
     }
 }
 

@@ -43,7 +43,7 @@ pub fn find(text: &str) -> Vec<Range<usize>> {
 }
 
 /// Commands whose `user@host` argument is a login, not an address.
-const LOGIN_COMMANDS: &[&str] = &[
+pub(crate) const LOGIN_COMMANDS: &[&str] = &[
     "ssh",
     "scp",
     "sftp",

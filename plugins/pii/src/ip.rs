@@ -176,7 +176,7 @@ fn is_version_context(before: &str) -> bool {
 }
 
 /// Words that make a dotted quad later in the sentence a version (lowercase).
-const VERSION_WORDS: &[&str] = &[
+pub(crate) const VERSION_WORDS: &[&str] = &[
     "version",
     "release",
     "driver",

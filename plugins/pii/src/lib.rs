@@ -26,6 +26,7 @@ pub mod iban;
 pub mod ip;
 mod number_starts;
 pub mod phone;
+mod settled;
 pub mod ssn;
 
 use number_starts::NumberStarts;
@@ -245,6 +246,10 @@ impl Guardrail for Pii {
         } else {
             verdict
         }
+    }
+
+    fn settled(&self, segment: &Segment) -> usize {
+        settled::settled(&segment.text)
     }
 }
 

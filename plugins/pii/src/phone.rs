@@ -62,7 +62,7 @@ fn find_all(text: &str, starts: &NumberStarts) -> Vec<Range<usize>> {
 
 /// Words that, just before a number, say it is a phone number, in the
 /// languages of the evaluation corpus (lowercase).
-const PHONE_WORDS: &[&str] = &[
+pub(crate) const PHONE_WORDS: &[&str] = &[
     "phone",
     "tel",
     "tél",
@@ -91,7 +91,7 @@ const PHONE_WORDS: &[&str] = &[
 ];
 
 /// How far before a national number its context word may end.
-const CONTEXT_REACH: usize = 24;
+pub(crate) const CONTEXT_REACH: usize = 24;
 
 /// National-format numbers (`0172 88973626`, `01.94.49.66.09`, `(0)30 901820`)
 /// right after a phone word (`"phone": "..."`, `Tel.`, `téléphone :`). Without

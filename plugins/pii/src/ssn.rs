@@ -10,10 +10,10 @@ use std::ops::Range;
 pub const MAX_LEN: usize = 11;
 
 /// Words that make nine bare digits right after them an SSN (lowercase).
-const SSN_WORDS: &[&str] = &["ssn", "social security", "ss#", "ss #", "tin"];
+pub(crate) const SSN_WORDS: &[&str] = &["ssn", "social security", "ss#", "ss #", "tin"];
 
 /// How far before the digits the word may end.
-const CONTEXT_REACH: usize = 32;
+pub(crate) const CONTEXT_REACH: usize = 32;
 
 /// SSNs in `text`, as byte ranges.
 pub fn find(text: &str) -> Vec<Range<usize>> {

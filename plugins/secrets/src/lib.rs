@@ -214,6 +214,7 @@ pub mod fragments;
 pub mod keywords;
 pub mod rules;
 pub mod scan;
+mod settled;
 pub mod validate;
 
 use allow::Allow;
@@ -496,6 +497,10 @@ impl Guardrail for Secrets {
         } else {
             verdict
         }
+    }
+
+    fn settled(&self, segment: &Segment) -> usize {
+        settled::settled(self.scanner.rules(), &segment.text)
     }
 }
 

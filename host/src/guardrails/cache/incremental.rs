@@ -238,6 +238,7 @@ fn merge(stored: &[Option<super::Findings>], fresh: Vec<Vec<Finding>>) -> Verdic
         action: Action::Allow,
         reason: None,
         findings,
+        settled: Vec::new(),
     };
     verdict.action = verdict.strongest_finding();
     verdict
@@ -300,6 +301,7 @@ mod tests {
             action: Action::Allow,
             reason: (blocks > 0).then(|| format!("{blocks} forbidden words")),
             findings,
+            settled: Vec::new(),
         };
         verdict.action = verdict.strongest_finding();
         verdict
@@ -484,6 +486,7 @@ mod tests {
             action: Action::Flag,
             reason: None,
             findings: Vec::new(),
+            settled: Vec::new(),
         };
         let left_at_allow = Verdict {
             action: Action::Allow,

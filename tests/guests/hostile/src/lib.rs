@@ -14,6 +14,8 @@
 //! | `span:range`    | a finding past the end of the text                     |
 //! | `span:mid-char` | a finding that splits the `é` at the end of the text   |
 //! | `span:segment`  | a finding naming a segment that does not exist         |
+//! | `settled:range` | a settled offset past the end of the text              |
+//! | `settled:count` | two settled offsets for one segment                    |
 //! | `findings:N`    | N findings                                             |
 //! | `label:N`       | one finding whose kind is N bytes long                 |
 //! | `log:N`         | writes N log lines                                     |
@@ -62,6 +64,7 @@ fn verdict(findings: Vec<Finding>) -> Verdict {
         action: Action::Allow,
         reason: None,
         findings,
+        settled: Vec::new(),
     }
 }
 
@@ -133,6 +136,18 @@ impl Guest for Hostile {
         }
         if text.starts_with("span:segment") {
             return Ok(verdict(vec![finding(99, 0, 1, "segment".into())]));
+        }
+        if text.starts_with("settled:range") {
+            return Ok(Verdict {
+                settled: vec![len + 1],
+                ..verdict(vec![])
+            });
+        }
+        if text.starts_with("settled:count") {
+            return Ok(Verdict {
+                settled: vec![0, 0],
+                ..verdict(vec![])
+            });
         }
         if let Some(n) = number(text, "findings:") {
             let all = (0..n).map(|_| finding(0, 0, 1, "many".into())).collect();

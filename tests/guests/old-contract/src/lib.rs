@@ -1,5 +1,6 @@
-//! A guardrail built against contract 0.2.0 (a copy of the WIT with the version
-//! changed): the gateway, which implements 0.1.0, must refuse it by name.
+//! A guardrail built against contract 0.1.0 (a copy of the WIT before 0.2.0
+//! added settled offsets): the gateway, which implements 0.2.0, must refuse it
+//! by name.
 #![cfg(target_arch = "wasm32")]
 #![allow(missing_docs)]
 

@@ -1,0 +1,241 @@
+//! How much of a streamed answer is settled: no secret can begin before the
+//! offset and still be open (see the SDK's `Guardrail::settled`).
+//!
+//! Every match contains one of its rule's keywords, and what a match holds
+//! before its first keyword never contains ASCII whitespace: keyword-first
+//! rules start at the keyword; the others put only a token before it
+//! (`[0-9a-f]{32}-us`, `sv=...&sig=`, `<db_password>`) or one boundary
+//! character (`(?:^|\s)--password`), which the start of a window stands in
+//! for. So a match still open at the end of the text starts
+//!
+//! - in the trailing run of non-whitespace (a half-seen `ghp_...`, `sk-ant-`,
+//!   a hex run that may end in `-us1`), or
+//! - in the run of non-whitespace before a keyword that has begun at the end
+//!   (`bot ` and `vault token` hold spaces: `... bot ` waits for what follows), or
+//! - in the run of non-whitespace before a keyword in the last
+//!   [`MAX_WINDOWED_MATCH`] bytes (`password = "...`, a PEM header, a
+//!   `curl -u` line): held from there until the gateway's bound releases it;
+//! - or it is a private key block whose END line has not come, however long
+//!   (the gateway's bound then cuts inside it, and the block's redaction,
+//!   which straddles the cut, holds it whole).
+//!
+//! Everything before the earliest of those is settled. Starting a window just
+//! after whitespace keeps `\b` and `^` reading as they do in the whole text.
+//! Before a keyword that has arrived, the 64 bytes of its line that
+//! `allow_match` regexes read are held too. Before one yet to come they may be
+//! released: a secret that context would have excused (`for example: ...`) is
+//! then redacted in the stream, never the reverse.
+//!
+//! Rules from `extra_rules` promise none of this: with any, the plugin keeps
+//! the SDK's default.
+
+use crate::rules::{self, ALLOW_MATCH_LOOKBEHIND, MAX_WINDOWED_MATCH, Rule};
+use aho_corasick::{AhoCorasick, MatchKind};
+use sluice_plugin_sdk::default_settled;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+/// The keywords of the built-in rules, enabled or not (more keywords only hold
+/// more back).
+struct Keywords {
+    automaton: AhoCorasick,
+    /// Every proper prefix of a keyword, lowercase: what may end the text.
+    prefixes: HashSet<Vec<u8>>,
+    /// The longest of them.
+    longest_prefix: usize,
+    /// How many rules the built-in file has: more means `extra_rules`.
+    builtin_rules: usize,
+}
+
+fn keywords() -> &'static Keywords {
+    static KEYWORDS: OnceLock<Keywords> = OnceLock::new();
+    KEYWORDS.get_or_init(|| {
+        let file = rules::builtin();
+        let mut words: Vec<String> = file
+            .rules
+            .iter()
+            .flat_map(|rule| rule.keywords.iter().map(|k| k.to_ascii_lowercase()))
+            .collect();
+        words.sort();
+        words.dedup();
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&words)
+            .expect("the built-in keywords build an automaton");
+        let prefixes: HashSet<Vec<u8>> = words
+            .iter()
+            .flat_map(|w| (1..w.len()).map(move |n| w.as_bytes()[..n].to_vec()))
+            .collect();
+        Keywords {
+            automaton,
+            longest_prefix: prefixes.iter().map(Vec::len).max().unwrap_or(0),
+            prefixes,
+            builtin_rules: file.rules.len(),
+        }
+    })
+}
+
+/// The settled offset of `text` for a scanner running `rules`.
+pub fn settled(rules: &[Rule], text: &str) -> usize {
+    let keywords = keywords();
+    if rules.len() != keywords.builtin_rules {
+        return default_settled(text, MAX_WINDOWED_MATCH as u32);
+    }
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    let tail = floor_boundary(text, len.saturating_sub(MAX_WINDOWED_MATCH));
+    let mut settled = run_start(bytes, len);
+    for hit in keywords.automaton.find_overlapping_iter(&text[tail..]) {
+        settled = settled.min(with_allow_context(
+            bytes,
+            run_start(bytes, tail + hit.start()),
+        ));
+    }
+    if let Some(begin) = open_key_block(text) {
+        settled = settled.min(run_start(bytes, begin));
+    }
+    for begun in 1..=keywords.longest_prefix.min(len) {
+        let end = bytes[len - begun..].to_ascii_lowercase();
+        if keywords.prefixes.contains(&end) {
+            settled = settled.min(run_start(bytes, len - begun));
+        }
+    }
+    settled
+}
+
+/// Where the last private key block starts, while its END line has not come:
+/// the block's match ends before a half-written END line, and would otherwise
+/// be released without it.
+fn open_key_block(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    let begin = ["-----begin", "---- begin"]
+        .iter()
+        .filter_map(|marker| lower.rfind(marker))
+        .max()?;
+    let rest = &lower[begin..];
+    let ended = ["-----end", "---- end"].iter().any(|marker| {
+        rest.find(marker)
+            .is_some_and(|at| rest[at..].contains("key-----") || rest[at..].contains("key ----"))
+    });
+    (!ended).then_some(begin)
+}
+
+/// Where the text an `allow_match` regex reads before a match at `at` starts:
+/// up to [`ALLOW_MATCH_LOOKBEHIND`] bytes of its line, from a run start.
+fn with_allow_context(bytes: &[u8], at: usize) -> usize {
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let from = at.saturating_sub(ALLOW_MATCH_LOOKBEHIND).max(line_start);
+    if from == at {
+        at
+    } else {
+        run_start(bytes, from)
+    }
+}
+
+/// The start of the run of non-whitespace that ends at `at`.
+fn run_start(bytes: &[u8], at: usize) -> usize {
+    bytes[..at]
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+        .map_or(0, |i| i + 1)
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Secrets;
+    use sluice_plugin_sdk::testing::Harness;
+
+    fn plugin() -> Harness<Secrets> {
+        Harness::<Secrets>::with_defaults()
+    }
+
+    #[test]
+    fn plain_words_are_settled_up_to_the_last_one() {
+        let text = "Here is the plan for the refactor: we move the parser first";
+        assert_eq!(plugin().settled(text), text.len() - "first".len());
+        assert_eq!(plugin().settled("done. "), "done. ".len());
+    }
+
+    #[test]
+    fn a_begun_token_or_keyword_is_held() {
+        let secrets = plugin();
+        // a keyword holds its line's last 64 bytes before it, for allow_match
+        let text = "use the token ghp_aB3";
+        assert_eq!(secrets.settled(text), 0);
+        let text =
+            "a long line of words that allow_match regexes do not read at all, then the bot ";
+        assert_eq!(secrets.settled(text), text.find("line").unwrap());
+        let text = "then run gh";
+        assert_eq!(secrets.settled(text), text.len() - 2);
+    }
+
+    #[test]
+    fn an_assignment_is_held_past_its_spaces() {
+        let text = "config:\n  db_password = \"hunter";
+        assert_eq!(plugin().settled(text), "config:\n".len());
+    }
+
+    #[test]
+    fn extra_rules_keep_the_default() {
+        let settings = r#"{"extra_rules": [{"id": "acme-token", "title": "Acme", "keywords": ["acme_"],
+            "regex": "\\b(ACME_[A-Za-z0-9]{32})\\b", "examples": ["ACME_q8FwL2zVr7Kd0sPbX3mN6tYhZk3pW9qv"]}]}"#;
+        let secrets = Harness::<Secrets>::configure(settings).unwrap();
+        let text = "x".repeat(600) + " plain words";
+        assert_eq!(secrets.settled(&text), text.len() - 512);
+    }
+
+    /// Secrets of many shapes, each split into two chunks at every byte and
+    /// streamed with the settled offsets: the client never sees the secret,
+    /// and gets what the whole text redacts.
+    #[test]
+    fn a_secret_split_at_any_byte_never_reaches_the_client() {
+        let plugin = plugin();
+        let cases = [
+            "Set GITHUB_TOKEN=ghp_R8x2kP9qL4mN7vB1cZ6wT3yH5jD0fG2sA8eK and rerun.",
+            "the key is sk-ant-api03-Zq8Xw2Lp9Rt4Vn7Mk1Bc6Hd3Fj5Gs0Ya8Ue2Io4Pq9Wr1Ts6Ly end",
+            "db:\n  password = \"c0rr3ct-h0rse-Battery9\"\nnext line",
+            "connect to postgres://app:Sup3rS3cretPw@db.internal:5432/app now",
+            "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZXBsb3kiLCJyb2xlIjoiYWRtaW4ifQ.Xk9wP2mQ7rT4vB8nL1cZ6yH3jD5fG0sA8eKqW2 done",
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8Xp2Lk3M\n",
+        ];
+        for text in cases {
+            let whole = plugin.assert_any_split_streams_alike(text);
+            assert_ne!(whole, text, "the case has something to redact: {text}");
+        }
+    }
+
+    /// Every example of every built-in rule, after some plain words, split at
+    /// every byte: what the shape argument above promises, checked rule by rule.
+    #[test]
+    fn every_rule_example_split_at_any_byte_streams_as_a_whole() {
+        let plugin = plugin();
+        for rule in crate::rules::builtin().rules {
+            for example in &rule.examples {
+                let text = format!("Here it is: {example}\nand more words after it");
+                plugin.assert_any_split_streams_alike(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn words_are_released_as_they_complete() {
+        let secrets = plugin();
+        let words = ["The ", "parser ", "reads ", "each ", "line ", "once."];
+        let releases = secrets.stream_releases(&words);
+        assert_eq!(releases[0], "The ");
+        assert_eq!(releases[1], "parser ");
+        assert_eq!(releases[2], "reads ");
+        assert_eq!(releases.concat(), words.concat());
+    }
+}
