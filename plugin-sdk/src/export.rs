@@ -79,11 +79,7 @@ impl<G: Guardrail, I: crate::__private::Identity> wit::Guest for Shim<G, I> {
 /// failing the call.
 fn settled_within<G: Guardrail>(plugin: &G, segment: &Segment) -> usize {
     let text = &segment.text;
-    let mut at = plugin.settled(segment).min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
+    text.floor_char_boundary(plugin.settled(segment))
 }
 
 /// Writes a line to the gateway's log (see [`crate::log`]).

@@ -67,9 +67,5 @@ pub trait Guardrail: Default + 'static {
 /// The settled offset a plugin gets without saying anything: `MAX_MATCH_LEN`
 /// bytes before the end, moved back to a character boundary.
 pub fn default_settled(text: &str, max_match_len: u32) -> usize {
-    let mut at = text.len().saturating_sub(max_match_len as usize);
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
+    text.floor_char_boundary(text.len().saturating_sub(max_match_len as usize))
 }

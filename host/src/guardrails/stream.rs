@@ -271,10 +271,7 @@ impl StreamGuard {
                 .iter()
                 .find(|(id, _)| *id == decision.guardrail)
                 .map_or(len, |(_, holdback)| *holdback);
-            let mut floor = len.saturating_sub(holdback);
-            while !text.is_char_boundary(floor) {
-                floor -= 1;
-            }
+            let floor = text.floor_char_boundary(len.saturating_sub(holdback));
             // Validated by the sandbox: within the text, on a character boundary.
             let said = match &decision.result {
                 Ok(verdict) => verdict.settled.first().map(|&at| at as usize),

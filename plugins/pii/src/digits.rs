@@ -193,10 +193,7 @@ fn decode(bytes: &[u8]) -> Option<char> {
 /// turns a bare number into a phone number or an SSN (`phone: 0172 88973626`,
 /// `SSN 747216732`).
 pub(crate) fn keyword_before(text: &str, at: usize, reach: usize, keywords: &[&str]) -> bool {
-    let mut from = at.saturating_sub(reach);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
+    let from = text.ceil_char_boundary(at.saturating_sub(reach));
     let window = text[from..at].to_lowercase();
     keywords.iter().any(|keyword| {
         window.match_indices(keyword).any(|(i, _)| {

@@ -70,10 +70,7 @@ fn is_login_not_address(text: &str, start: usize, end: usize) -> bool {
         return true;
     }
     let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
-    let mut from = line.len().saturating_sub(80);
-    while !line.is_char_boundary(from) {
-        from += 1;
-    }
+    let from = line.ceil_char_boundary(line.len().saturating_sub(80));
     line[from..]
         .split(|c: char| c.is_whitespace() || matches!(c, '`' | '$' | ';' | '&' | '|'))
         .any(|word| LOGIN_COMMANDS.contains(&word))

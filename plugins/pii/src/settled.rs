@@ -56,14 +56,12 @@ pub fn settled(text: &str) -> usize {
     let bytes = text.as_bytes();
     let len = bytes.len();
     let mut settled = run_start(bytes, len);
-    let spaced_from = ceil_boundary(text, len.saturating_sub(LONGEST_SPACED.max(ip::MAX_LEN)));
+    let spaced_from = text.ceil_char_boundary(len.saturating_sub(LONGEST_SPACED.max(ip::MAX_LEN)));
     if let Some(digit) = bytes[spaced_from..].iter().position(u8::is_ascii_digit) {
         settled = settled.min(run_start(bytes, spaced_from + digit));
     }
-    let context_from = ceil_boundary(
-        text,
-        len.saturating_sub(REACH + LONGEST_SPACED + LONGEST_WORD),
-    );
+    let context_from =
+        text.ceil_char_boundary(len.saturating_sub(REACH + LONGEST_SPACED + LONGEST_WORD));
     if has_context_word(&text[context_from..]) {
         settled = settled.min(run_start(bytes, context_from));
     }
@@ -88,8 +86,8 @@ fn keep_context_whole(text: &str, mut settled: usize) -> usize {
     let bytes = text.as_bytes();
     loop {
         // Words with a space (`social security`) may straddle the point.
-        let to = floor_boundary(text, (settled + SPACED_WORD).min(text.len()));
-        let from = ceil_boundary(text, settled.saturating_sub(REACH + LONGEST_WORD));
+        let to = text.floor_char_boundary((settled + SPACED_WORD).min(text.len()));
+        let from = text.ceil_char_boundary(settled.saturating_sub(REACH + LONGEST_WORD));
         let qualified = has_context_word(&text[from..to]).then_some(from);
         let excused = excusing_context(text, settled, to);
         let back = match (qualified, excused) {
@@ -110,7 +108,7 @@ fn keep_context_whole(text: &str, mut settled: usize) -> usize {
 /// after it.
 fn excusing_context(text: &str, at: usize, until: usize) -> Option<usize> {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let from = ceil_boundary(text, at.saturating_sub(EXCUSE_REACH).max(line_start));
+    let from = text.ceil_char_boundary(at.saturating_sub(EXCUSE_REACH).max(line_start));
     let window = text[from..until.max(from)].to_lowercase();
     let excused = EXCUSING
         .iter()
@@ -152,20 +150,6 @@ fn run_start(bytes: &[u8], at: usize) -> usize {
         .iter()
         .rposition(u8::is_ascii_whitespace)
         .map_or(0, |i| i + 1)
-}
-
-fn floor_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
-fn ceil_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at += 1;
-    }
-    at
 }
 
 #[cfg(test)]

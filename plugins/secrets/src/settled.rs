@@ -84,7 +84,7 @@ pub fn settled(rules: &[Rule], text: &str) -> usize {
     }
     let bytes = text.as_bytes();
     let len = bytes.len();
-    let tail = floor_boundary(text, len.saturating_sub(MAX_WINDOWED_MATCH));
+    let tail = text.floor_char_boundary(len.saturating_sub(MAX_WINDOWED_MATCH));
     let mut settled = run_start(bytes, len);
     for hit in keywords.automaton.find_overlapping_iter(&text[tail..]) {
         settled = settled.min(with_allow_context(
@@ -142,13 +142,6 @@ fn run_start(bytes: &[u8], at: usize) -> usize {
         .iter()
         .rposition(u8::is_ascii_whitespace)
         .map_or(0, |i| i + 1)
-}
-
-fn floor_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
 
 #[cfg(test)]
