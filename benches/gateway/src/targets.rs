@@ -316,7 +316,9 @@ fn tail(log: &Path) -> String {
 /// A sluice config for `target` with the mock at `mock`, listening on `port`.
 /// The defaults stay as a user gets them: the audit trail and the state in
 /// SQLite files next to the config, the guardrail segment cache on (the bodies
-/// are unique, so it cannot help), the response cache off.
+/// are unique, so it cannot help), the response cache off. The TOML in
+/// `$SLUICE_BENCH_EXTRA_CONFIG` (a file), if set, is appended to every sluice
+/// config, for A/B runs of a setting (say `[guardrail_cache]\nenabled = false`).
 pub fn sluice_config(target: Target, mock: SocketAddr, port: u16) -> String {
     let mut config = format!(
         r#"[server]
@@ -367,6 +369,12 @@ settings.rules = [
 ]
 "#,
         );
+    }
+    if let Some(path) = std::env::var_os("SLUICE_BENCH_EXTRA_CONFIG") {
+        let extra = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("SLUICE_BENCH_EXTRA_CONFIG {}: {e}", path.display()));
+        config.push('\n');
+        config.push_str(&extra);
     }
     config
 }
