@@ -884,7 +884,9 @@ async fn guard_shared(
 /// An upstream error answer's body, to pass on with its status: as is when
 /// the provider speaks the client's API, re-worded into the client's format
 /// when translating, and a 502 when it is not JSON. Either way it goes through
-/// the response guardrails before the client sees it.
+/// the response guardrails before the client sees it. A redirect is a 502 that
+/// says so (the client cannot follow it: it would reach the provider without
+/// the gateway).
 fn upstream_error(
     api: Api,
     provider: &str,
@@ -892,6 +894,16 @@ fn upstream_error(
     body: &[u8],
     translating: bool,
 ) -> Result<Value, ApiError> {
+    if status.is_redirection() {
+        return Err(ApiError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "provider `{provider}` answered {} (a redirect), which the gateway does not follow; \
+                 its `base_url` should name the final address",
+                status.as_u16()
+            ),
+        ));
+    }
     match serde_json::from_slice::<Value>(body) {
         // A body in the client's own error shape passes unchanged; a cloud's
         // (AWS's `{"message"}`, Google's `{"error": {"status"}}`) is

@@ -752,6 +752,48 @@ async fn upstream_failures_become_clear_errors_never_hangs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_redirecting_provider_is_not_followed_and_its_key_goes_nowhere_else() {
+    // A provider address that answers 307 to another server: following it
+    // would send that server the provider's `x-api-key`.
+    let elsewhere = MockUpstream::start().await;
+    let target = format!("http://{}/v1/messages", elsewhere.addr);
+    let redirector = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, target)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let moved = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirector).await.unwrap() });
+    let h = start(&format!(
+        "[[providers]]\nslug = \"moved\"\nkind = \"anthropic\"\nbase_url = \"http://{moved}\"\napi_key = \"{ANTHROPIC_PROVIDER_KEY}\"\n"
+    ))
+    .await;
+
+    let response = h
+        .openai(
+            json!({"model": "@moved/claude-x", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("307") && message.contains("redirect"),
+        "{message}"
+    );
+    assert!(
+        elsewhere.received().is_empty(),
+        "the redirect was followed: {:?}",
+        elsewhere.received()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn echo_shows_what_the_guardrails_changed_in_both_apis() {
     let h = start(PII).await;
     let body: Value = h

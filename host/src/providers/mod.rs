@@ -291,6 +291,12 @@ impl Providers {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            // A redirect is passed on as an error, never followed: following
+            // one would send the provider's key to wherever it points
+            // (reqwest strips `Authorization` across hosts, not `x-api-key`,
+            // `api-key` or `x-goog-api-key`), and a POST would lose its body
+            // on a 301-303.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let providers = config
             .providers
