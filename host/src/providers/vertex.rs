@@ -61,6 +61,9 @@ impl Vertex {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
+            // As for the providers' client: a signed assertion goes to the
+            // configured token endpoint only, never where a redirect points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let tokens = TokenSource::new(&key, config.token_uri.as_deref(), client)
             .map_err(|e| anyhow::anyhow!("provider `{slug}`: {e}"))?;
