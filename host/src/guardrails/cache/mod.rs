@@ -31,16 +31,19 @@ pub use key::SegmentKey;
 
 use crate::sandbox::Finding;
 use quick_cache::Weighter;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 /// What an entry holds: the findings of one segment, spans relative to it.
 type Findings = Arc<[Finding]>;
 
 /// The estimated bytes of an entry besides its findings: the table slot with
-/// its key and pointer (quick_cache's own estimate: (32 + 16 + 21) × 1.5) plus
-/// the findings' shared allocation header.
-const ENTRY_OVERHEAD: u64 = 128;
+/// its key and pointer (quick_cache's own estimate: (32 + 16 + 21) × 1.5).
+const ENTRY_OVERHEAD: u64 = 112;
+
+/// The findings' shared allocation header, when there are findings (entries
+/// without any share one allocation, see [`SegmentCache::insert`]).
+const FINDINGS_HEADER: u64 = 16;
 
 /// Guardrail findings per segment, shared by every request (and, unless
 /// `per_key`, every gateway key). Cheap to share: wrap it in an `Arc`.
@@ -167,9 +170,16 @@ impl SegmentCache {
         self.entries.get(key)
     }
 
-    /// Stores the findings of one segment.
+    /// Stores the findings of one segment. Most segments have none, and all of
+    /// those share one allocation.
     fn insert(&self, key: SegmentKey, findings: Vec<Finding>) {
-        self.entries.insert(key, findings.into());
+        static NONE: LazyLock<Findings> = LazyLock::new(|| Arc::from(Vec::new()));
+        let findings = if findings.is_empty() {
+            NONE.clone()
+        } else {
+            findings.into()
+        };
+        self.entries.insert(key, findings);
     }
 
     /// Counts `segments` segments of `bytes` bytes given to a plugin.
@@ -194,7 +204,11 @@ struct ByWeight;
 
 impl Weighter<SegmentKey, Findings> for ByWeight {
     fn weight(&self, _key: &SegmentKey, findings: &Findings) -> u64 {
+        if findings.is_empty() {
+            return ENTRY_OVERHEAD;
+        }
         ENTRY_OVERHEAD
+            + FINDINGS_HEADER
             + findings
                 .iter()
                 .map(|f| {
@@ -279,6 +293,19 @@ mod tests {
         assert_eq!(stats.capacity, capacity);
         // The newest entries are the ones kept.
         assert!(cache.get(&key(9_999)).is_some());
+    }
+
+    #[test]
+    fn entries_without_findings_share_one_allocation() {
+        let cache = SegmentCache::new(1 << 20, false);
+        cache.insert(key(1), Vec::new());
+        cache.insert(key(2), Vec::new());
+        cache.insert(key(3), vec![email_at(0)]);
+        let (one, two) = (cache.get(&key(1)).unwrap(), cache.get(&key(2)).unwrap());
+        assert!(one.is_empty() && Arc::ptr_eq(&one, &two));
+        assert_eq!(cache.get(&key(3)).unwrap().len(), 1);
+        let weight = cache.stats().weight;
+        assert!(weight > 3 * ENTRY_OVERHEAD + FINDINGS_HEADER, "{weight}");
     }
 
     #[test]
