@@ -110,6 +110,8 @@
 extern crate self as sluice_plugin_sdk;
 
 mod guardrail;
+#[cfg(feature = "regex")]
+pub mod open_match;
 mod settings;
 pub mod testing;
 mod types;
