@@ -33,6 +33,19 @@ use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind, Look};
 use std::sync::Mutex;
 
+/// What a match that begins at some offset of a text can still become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// More text could make one, or a longer one.
+    Open,
+    /// Decided: one has ended before the end of the text, and none longer can
+    /// come (with Unicode word boundaries read as always true, it may be one
+    /// the patterns would not report).
+    Ended,
+    /// Decided: none begins there, whatever comes.
+    Never,
+}
+
 /// The patterns of a plugin, ready to say where a streamed text is settled.
 #[derive(Debug)]
 pub struct OpenMatches {
@@ -97,22 +110,35 @@ impl OpenMatches {
     /// be open at the end of `text`: more text could make one, or a longer one.
     /// True when unsure.
     pub fn may_be_open(&self, text: &str, start: usize) -> bool {
+        self.fate(text, start) == Fate::Open
+    }
+
+    /// What a match that begins at `start` (a character boundary) of `text`
+    /// can still become; [`Fate::Open`] when unsure.
+    pub fn fate(&self, text: &str, start: usize) -> Fate {
         self.with_cache(|dfa, cache| {
             let input = Input::new(text).range(start..).anchored(Anchored::Yes);
             let Ok(mut state) = dfa.start_state_forward(cache, &input) else {
-                return true;
+                return Fate::Open;
             };
+            let mut matched = false;
             for &byte in &text.as_bytes()[start..] {
                 if state.is_dead() {
-                    return false;
+                    break;
                 }
                 state = match dfa.next_state(cache, state, byte) {
                     Ok(next) if !next.is_quit() => next,
-                    _ => return true,
+                    _ => return Fate::Open,
                 };
+                matched |= state.is_match();
             }
-            let decided = state.is_dead() || state.is_match() && only_ended(dfa, cache, state);
-            !decided
+            if state.is_dead() {
+                if matched { Fate::Ended } else { Fate::Never }
+            } else if state.is_match() && only_ended(dfa, cache, state) {
+                Fate::Ended
+            } else {
+                Fate::Open
+            }
         })
     }
 
@@ -236,6 +262,15 @@ mod tests {
         assert!(m.may_be_open("INC-12345", 0));
         assert!(!m.may_be_open("INC-12345.", 0));
         assert!(!m.may_be_open("INC-12.", 0));
+    }
+
+    #[test]
+    fn the_fate_tells_an_ended_match_from_none() {
+        let m = open(&[r"\bINC-\d{4,}\b"]);
+        assert_eq!(m.fate("INC-1234 and", 0), Fate::Ended);
+        assert_eq!(m.fate("INC-1234.", 0), Fate::Ended);
+        assert_eq!(m.fate("INC-12 and", 0), Fate::Never);
+        assert_eq!(m.fate("INC-1234", 0), Fate::Open);
     }
 
     #[test]
