@@ -14,7 +14,13 @@
 //!   (`bot ` and `vault token` hold spaces: `... bot ` waits for what follows), or
 //! - in the run of non-whitespace before a keyword in the last
 //!   [`MAX_WINDOWED_MATCH`] bytes (`password = "...`, a PEM header, a
-//!   `curl -u` line): held from there until the gateway's bound releases it;
+//!   `curl -u` line) whose match may still come, or has ended: held from there
+//!   until the match is decided, or the gateway's bound releases it. Whether
+//!   it may still come, each rule with the keyword says by its regex as a lazy
+//!   DFA ([`OpenMatches`](sluice_plugin_sdk::open_match::OpenMatches)), run
+//!   anchored from every place its match could begin; a keyword from which
+//!   every one has died without matching (`token` in "one token at a time",
+//!   once ` at` has come) holds nothing;
 //! - or it is a private key block whose END line has not come, however long
 //!   (the gateway's bound then cuts inside it, and the block's redaction,
 //!   which straddles the cut, holds it whole).
