@@ -11,10 +11,11 @@
 //!
 //! A plugin is a type that implements [`Guardrail`] (one required method,
 //! [`Guardrail::check`]; an optional one, [`Guardrail::settled`], releases
-//! streamed text sooner) and is named once with [`register!`]. Built for the
-//! `wasm32-wasip2` target, the crate becomes a WebAssembly component that the
-//! gateway loads into a sandbox: no files, no network, no environment, a memory
-//! cap and a deadline on every call.
+//! streamed text sooner; with the `regex` feature, `open_match::OpenMatches`
+//! computes it from the plugin's regexes) and is named once with [`register!`].
+//! Built for the `wasm32-wasip2` target, the crate becomes a WebAssembly
+//! component that the gateway loads into a sandbox: no files, no network, no
+//! environment, a memory cap and a deadline on every call.
 //!
 //! # Example
 //!
@@ -110,6 +111,8 @@
 extern crate self as sluice_plugin_sdk;
 
 mod guardrail;
+#[cfg(feature = "regex")]
+pub mod open_match;
 mod settings;
 pub mod testing;
 mod types;

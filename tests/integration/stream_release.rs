@@ -1,6 +1,7 @@
 //! Streams with response guardrails release text as soon as every plugin says
-//! it is settled, and a secret or an address split at any byte across the
-//! stream's chunks still never reaches the client: on Chat Completions,
+//! it is settled, and a secret, an address or an organisation rule's match
+//! (a keyword, a regex) split at any byte across the stream's chunks still
+//! never reaches the client: on Chat Completions,
 //! Messages and Responses streams alike.
 //!
 //! The mock echoes the user's text back in 3-byte pieces; with the guardrails
@@ -10,7 +11,24 @@
 use crate::gateway::{self, Harness, KEY};
 use serde_json::{Value, json};
 
-const RESPONSE_GUARDRAILS: &str = "[[guardrails]]\nplugin = \"secrets\"\nphases = [\"response\"]\n\n[[guardrails]]\nplugin = \"pii\"\nphases = [\"response\"]\n";
+/// `secrets`, `pii` and `org-rules` (a keyword rule and a regex rule, both
+/// redacting) on responses.
+const RESPONSE_GUARDRAILS: &str = r#"[[guardrails]]
+plugin = "secrets"
+phases = ["response"]
+
+[[guardrails]]
+plugin = "pii"
+phases = ["response"]
+
+[[guardrails]]
+plugin = "org-rules"
+phases = ["response"]
+settings.rules = [
+  { id = "codename", keywords = ["Project Falcon"], action = "redact", replacement = "[CODENAME]" },
+  { id = "tickets", regex = '\bINC-\d{4,}\b', action = "redact", replacement = "[TICKET]" },
+]
+"#;
 
 #[derive(Clone, Copy, Debug)]
 enum Api {
@@ -82,6 +100,8 @@ async fn a_secret_or_address_split_at_any_byte_never_reaches_the_client() {
             "[SECRET:anthropic-api-key_1]",
         ),
         ("leak.person@corp-mail.com", "[EMAIL_1]"),
+        ("Project Falcon", "[CODENAME_1]"),
+        ("INC-20931", "[TICKET_1]"),
     ];
     for api in APIS {
         for (secret, placeholder) in cases {

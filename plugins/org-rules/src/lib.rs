@@ -38,6 +38,7 @@
 mod prefilter;
 pub mod rule;
 pub mod scope;
+mod settled;
 
 use regex::RegexSet;
 use rule::{Rule, RuleSpec};
@@ -64,6 +65,8 @@ pub struct OrgRules {
     patterns: Option<RegexSet>,
     /// Rule index → its position in `patterns`.
     set_index: Vec<Option<usize>>,
+    /// Where a streamed answer is settled for the rules with a pattern.
+    settled: settled::Settled,
 }
 
 impl OrgRules {
@@ -141,6 +144,7 @@ impl OrgRules {
             Some(RegexSet::new(&sources).map_err(|e| format!("rules: {e}"))?)
         };
         Ok(OrgRules {
+            settled: settled::Settled::new(&rules),
             rules,
             patterns,
             set_index,
@@ -189,6 +193,11 @@ impl Guardrail for OrgRules {
             Some(reason) => verdict.with_reason(reason),
             None => verdict,
         }
+    }
+
+    fn settled(&self, segment: &Segment) -> usize {
+        self.settled
+            .offset(&self.rules, segment, Self::MAX_MATCH_LEN)
     }
 }
 

@@ -149,6 +149,11 @@ impl Scope {
             })
     }
 
+    /// Whether the rule may apply in `phase`, whatever the call.
+    pub fn covers_phase(&self, phase: Phase) -> bool {
+        self.phases.is_empty() || self.phases.contains(&phase)
+    }
+
     /// Whether the rule applies to `segment` (of a call it covers).
     pub fn covers_segment(&self, segment: &Segment) -> bool {
         (self.roles.is_empty() || self.roles.contains(&segment.role))

@@ -7,6 +7,7 @@ use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use serde::Deserialize;
+use sluice_plugin_sdk::open_match::OpenMatches;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -280,6 +281,9 @@ pub struct Rule {
     /// The definition.
     pub def: RuleDef,
     compiled: OnceLock<Option<Compiled>>,
+    /// The regex as a lazy DFA that tells an open match from a decided one,
+    /// built when a streamed answer first needs it.
+    open: OnceLock<Option<OpenMatches>>,
 }
 
 impl Rule {
@@ -288,6 +292,7 @@ impl Rule {
         Rule {
             def,
             compiled: OnceLock::new(),
+            open: OnceLock::new(),
         }
     }
 
@@ -296,6 +301,7 @@ impl Rule {
         Rule {
             def,
             compiled: OnceLock::from(Some(compiled)),
+            open: OnceLock::new(),
         }
     }
 
@@ -305,6 +311,14 @@ impl Rule {
     pub fn compiled(&self) -> Option<&Compiled> {
         self.compiled
             .get_or_init(|| Compiled::new(&self.def).ok())
+            .as_ref()
+    }
+
+    /// The regex, ready to say whether a match beginning at an offset of a
+    /// streamed text is decided; `None` if it does not compile.
+    pub fn open_matches(&self) -> Option<&OpenMatches> {
+        self.open
+            .get_or_init(|| OpenMatches::new(&[&self.def.regex]).ok())
             .as_ref()
     }
 }

@@ -14,7 +14,13 @@
 //!   (`bot ` and `vault token` hold spaces: `... bot ` waits for what follows), or
 //! - in the run of non-whitespace before a keyword in the last
 //!   [`MAX_WINDOWED_MATCH`] bytes (`password = "...`, a PEM header, a
-//!   `curl -u` line): held from there until the gateway's bound releases it;
+//!   `curl -u` line) whose match may still come, or has ended: held from there
+//!   until the match is decided, or the gateway's bound releases it. Whether
+//!   it may still come, each rule with the keyword says by its regex as a lazy
+//!   DFA ([`OpenMatches`](sluice_plugin_sdk::open_match::OpenMatches)), run
+//!   anchored from every place its match could begin; a keyword from which
+//!   every one has died without matching (`token` in "one token at a time",
+//!   once ` at` has come) holds nothing;
 //! - or it is a private key block whose END line has not come, however long
 //!   (the gateway's bound then cuts inside it, and the block's redaction,
 //!   which straddles the cut, holds it whole).
@@ -32,6 +38,7 @@
 use crate::rules::{self, ALLOW_MATCH_LOOKBEHIND, MAX_WINDOWED_MATCH, Rule};
 use aho_corasick::{AhoCorasick, MatchKind};
 use sluice_plugin_sdk::default_settled;
+use sluice_plugin_sdk::open_match::Fate;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -39,6 +46,9 @@ use std::sync::OnceLock;
 /// more back).
 struct Keywords {
     automaton: AhoCorasick,
+    /// For each keyword of the automaton, the rules that have it (indices into
+    /// the built-in file's rules, which are the scanner's when it has no extras).
+    rules_of: Vec<Vec<usize>>,
     /// Every proper prefix of a keyword, lowercase: what may end the text.
     prefixes: HashSet<Vec<u8>>,
     /// The longest of them.
@@ -58,6 +68,19 @@ fn keywords() -> &'static Keywords {
             .collect();
         words.sort();
         words.dedup();
+        let rules_of = words
+            .iter()
+            .map(|word| {
+                (0..file.rules.len())
+                    .filter(|&r| {
+                        file.rules[r]
+                            .keywords
+                            .iter()
+                            .any(|k| k.eq_ignore_ascii_case(word))
+                    })
+                    .collect()
+            })
+            .collect();
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -69,6 +92,7 @@ fn keywords() -> &'static Keywords {
             .collect();
         Keywords {
             automaton,
+            rules_of,
             longest_prefix: prefixes.iter().map(Vec::len).max().unwrap_or(0),
             prefixes,
             builtin_rules: file.rules.len(),
@@ -87,10 +111,15 @@ pub fn settled(rules: &[Rule], text: &str) -> usize {
     let tail = text.floor_char_boundary(len.saturating_sub(MAX_WINDOWED_MATCH));
     let mut settled = run_start(bytes, len);
     for hit in keywords.automaton.find_overlapping_iter(&text[tail..]) {
-        settled = settled.min(with_allow_context(
-            bytes,
-            run_start(bytes, tail + hit.start()),
-        ));
+        let at = tail + hit.start();
+        if !starts_nothing(
+            rules,
+            &keywords.rules_of[hit.pattern().as_usize()],
+            text,
+            at,
+        ) {
+            settled = settled.min(with_allow_context(bytes, run_start(bytes, at)));
+        }
     }
     if let Some(begin) = open_key_block(text) {
         settled = settled.min(run_start(bytes, begin));
@@ -102,6 +131,32 @@ pub fn settled(rules: &[Rule], text: &str) -> usize {
         }
     }
     settled
+}
+
+/// Whether no rule of `with_keyword` (whose keyword begins at `at`) has a
+/// match around that keyword, nor can have one whatever text comes: each
+/// rule's regex, anchored at every place such a match could begin (the
+/// keyword for a keyword-first rule; else any of the run of non-whitespace
+/// before it, or the one boundary character before the run), has died
+/// without matching. Such a keyword needs nothing held: not its text, nor the
+/// context `allow_match` would read before a match. A match that has ended
+/// is still held with its context, as before, since a window starting between
+/// the two would judge it without that context.
+fn starts_nothing(rules: &[Rule], with_keyword: &[usize], text: &str, at: usize) -> bool {
+    let bytes = text.as_bytes();
+    with_keyword.iter().all(|&r| {
+        let (Some(compiled), Some(open)) = (rules[r].compiled(), rules[r].open_matches()) else {
+            return false;
+        };
+        let first = if compiled.keyword_first {
+            at
+        } else {
+            run_start(bytes, at).saturating_sub(1)
+        };
+        (first..=at)
+            .filter(|&start| text.is_char_boundary(start))
+            .all(|start| open.fate(text, start) == Fate::Never)
+    })
 }
 
 /// Where the last private key block starts, while its END line has not come:
@@ -174,6 +229,24 @@ mod tests {
     }
 
     #[test]
+    fn a_keyword_that_starts_no_match_is_released() {
+        let secrets = plugin();
+        // `token` is a keyword of the generic assignment rule; ` at` ends it
+        let text = "This is the mock upstream, answering one token at a time so";
+        assert_eq!(secrets.settled(text), text.len() - "so".len());
+        let words = ["Hello", "!", " one", " token", " at", " a", " time", "."];
+        let releases = secrets.stream_releases(&words);
+        assert_eq!(releases[4], "one token ", "released once ` at` decides it");
+        // while the assignment may still come, it is held with its line
+        for open in ["one token", "one token ", "one token =", "one token = 'abc"] {
+            assert_eq!(secrets.settled(open), 0, "{open}");
+        }
+        // a match that has ended keeps its context held, as before
+        let text = "the token = c0rr3ctH0rseBattery9 then more";
+        assert_eq!(secrets.settled(text), 0);
+    }
+
+    #[test]
     fn an_assignment_is_held_past_its_spaces() {
         let text = "config:\n  db_password = \"hunter";
         assert_eq!(plugin().settled(text), "config:\n".len());
@@ -201,6 +274,8 @@ mod tests {
             "connect to postgres://app:Sup3rS3cretPw@db.internal:5432/app now",
             "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZXBsb3kiLCJyb2xlIjoiYWRtaW4ifQ.Xk9wP2mQ7rT4vB8nL1cZ6yH3jD5fG0sA8eKqW2 done",
             "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8Xp2Lk3M\n",
+            "one token at a time; the secret of it: token = \"c0rr3ct-h0rse-Battery9\" ok",
+            "a token, a secret, then api_key=Zq8Xw2Lp9Rt4Vn7Mk1Bc6Hd3 and more",
         ];
         for text in cases {
             let whole = plugin.assert_any_split_streams_alike(text);

@@ -1,0 +1,319 @@
+//! Settled offsets for plugins whose matches are regexes (feature `regex`).
+//!
+//! [`OpenMatches`] answers the two questions [`Guardrail::settled`] needs,
+//! exactly, from a lazy DFA of the patterns:
+//!
+//! - [`may_be_open`](OpenMatches::may_be_open): can a match that begins at
+//!   this offset still be open, that is, could text yet to come make it match
+//!   or match longer? The DFA runs anchored at the offset over the rest of the
+//!   text, with every match kind kept ([`MatchKind::All`], so a preferred
+//!   alternative that has matched does not hide a longer one still running).
+//!   When every thread has died, or only a match that has ended is left, the
+//!   offset is decided: the check just run found what it will ever find there.
+//! - [`starts_alike`](OpenMatches::starts_alike): does a window that starts at
+//!   this offset read as the whole text does there? The gateway checks what it
+//!   holds back on its own, so its first byte has no neighbour before it: `\b`,
+//!   `^` and `\A` must see the same at the cut as in the whole text, or a
+//!   window could match where the whole text does not (`falcon` in
+//!   `peregrinefalcon` cut before the `f`).
+//!
+//! The lazy DFA cannot read Unicode word boundaries past ASCII text; rather
+//! than give up there, they are read as always true. That only adds matches,
+//! so a start it calls decided is decided; and a window starts only after a
+//! character that is not a word character, where a word boundary at the start
+//! of the window reads as it does in the whole text.
+//!
+//! [`Guardrail::settled`]: crate::Guardrail::settled
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::{LazyStateID, StartError};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::start;
+use regex_automata::{Anchored, Input, MatchKind};
+use regex_syntax::hir::{Hir, HirKind, Look};
+use std::sync::Mutex;
+
+/// What a match that begins at some offset of a text can still become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// More text could make one, or a longer one.
+    Open,
+    /// Decided: one has ended before the end of the text, and none longer can
+    /// come (with Unicode word boundaries read as always true, it may be one
+    /// the patterns would not report).
+    Ended,
+    /// Decided: none begins there, whatever comes.
+    Never,
+}
+
+/// The patterns of a plugin, ready to say where a streamed text is settled.
+#[derive(Debug)]
+pub struct OpenMatches {
+    dfa: DFA,
+    /// One cache serves the calls; a call that finds it busy makes its own.
+    cache: Mutex<Cache>,
+    /// Whether a pattern holds a Unicode word boundary (read as always true).
+    unicode_words: bool,
+}
+
+impl OpenMatches {
+    /// Compiles `patterns` (`regex` crate syntax, as the `regex` crate parses
+    /// them by default); a match of any of them counts.
+    pub fn new<P: AsRef<str>>(patterns: &[P]) -> Result<OpenMatches, String> {
+        let hirs = patterns
+            .iter()
+            .map(|p| regex_syntax::parse(p.as_ref()).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<Hir>, String>>()?;
+        OpenMatches::from_hirs(hirs)
+    }
+
+    /// Like [`new`](OpenMatches::new), from patterns already parsed.
+    pub fn from_hirs(hirs: Vec<Hir>) -> Result<OpenMatches, String> {
+        let mut unicode_words = false;
+        let relaxed: Vec<Hir> = hirs
+            .into_iter()
+            .map(|hir| without_unicode_words(hir, &mut unicode_words))
+            .collect();
+        let nfa = thompson::Compiler::new()
+            .configure(thompson::Config::new().which_captures(WhichCaptures::None))
+            .build_many_from_hir(&relaxed)
+            .map_err(|e| e.to_string())?;
+        let dfa = DFA::builder()
+            .configure(DFA::config().match_kind(MatchKind::All))
+            .build_from_nfa(nfa)
+            .map_err(|e| e.to_string())?;
+        let cache = Mutex::new(dfa.create_cache());
+        Ok(OpenMatches {
+            dfa,
+            cache,
+            unicode_words,
+        })
+    }
+
+    /// The settled offset of `text` when matches may begin anywhere from
+    /// `from` on (a character boundary; the caller's bound, before which it
+    /// promises nothing): the earliest start whose match may still be open,
+    /// moved back to where a window [starts alike](OpenMatches::starts_alike);
+    /// `from` if there is no such place after it.
+    pub fn settled(&self, text: &str, from: usize) -> usize {
+        let open = (from..text.len())
+            .filter(|&at| text.is_char_boundary(at))
+            .find(|&at| self.may_be_open(text, at))
+            .unwrap_or(text.len());
+        (from..=open)
+            .rev()
+            .find(|&at| text.is_char_boundary(at) && self.starts_alike(text, at))
+            .unwrap_or(from)
+    }
+
+    /// Whether a match that begins at `start` (a character boundary) may still
+    /// be open at the end of `text`: more text could make one, or a longer one.
+    /// True when unsure.
+    pub fn may_be_open(&self, text: &str, start: usize) -> bool {
+        self.fate(text, start) == Fate::Open
+    }
+
+    /// What a match that begins at `start` (a character boundary) of `text`
+    /// can still become; [`Fate::Open`] when unsure.
+    pub fn fate(&self, text: &str, start: usize) -> Fate {
+        self.with_cache(|dfa, cache| {
+            let input = Input::new(text).range(start..).anchored(Anchored::Yes);
+            let Ok(mut state) = dfa.start_state_forward(cache, &input) else {
+                return Fate::Open;
+            };
+            let mut matched = false;
+            for &byte in &text.as_bytes()[start..] {
+                if state.is_dead() {
+                    break;
+                }
+                state = match dfa.next_state(cache, state, byte) {
+                    Ok(next) if !next.is_quit() => next,
+                    _ => return Fate::Open,
+                };
+                matched |= state.is_match();
+            }
+            if state.is_dead() {
+                if matched { Fate::Ended } else { Fate::Never }
+            } else if state.is_match() && only_ended(dfa, cache, state) {
+                Fate::Ended
+            } else {
+                Fate::Open
+            }
+        })
+    }
+
+    /// Whether a window of `text` starting at `at` (a character boundary)
+    /// reads as the whole text does there: with nothing before it, a match at
+    /// its start sees what it sees in the whole text.
+    pub fn starts_alike(&self, text: &str, at: usize) -> bool {
+        if at == 0 {
+            return true;
+        }
+        if self.unicode_words
+            && text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(regex_syntax::is_word_character)
+        {
+            return false;
+        }
+        self.with_cache(|dfa, cache| {
+            let mut start = |look_behind| {
+                let config = start::Config::new()
+                    .anchored(Anchored::Yes)
+                    .look_behind(look_behind);
+                dfa.start_state(cache, &config)
+            };
+            let state = |s: Result<LazyStateID, StartError>| s.ok();
+            let within = state(start(Some(text.as_bytes()[at - 1])));
+            let alone = state(start(None));
+            within.is_some() && within == alone
+        })
+    }
+
+    fn with_cache<T>(&self, f: impl FnOnce(&DFA, &mut Cache) -> T) -> T {
+        match self.cache.try_lock() {
+            Ok(mut cache) => f(&self.dfa, &mut cache),
+            Err(_) => f(&self.dfa, &mut self.dfa.create_cache()),
+        }
+    }
+}
+
+/// Whether the match state `state` has nothing left but the match that ended:
+/// every byte, and the end of the text, lead to the dead state.
+fn only_ended(dfa: &DFA, cache: &mut Cache, state: LazyStateID) -> bool {
+    let classes = *dfa.byte_classes();
+    classes.representatives(..).all(|unit| {
+        let next = match unit.as_u8() {
+            Some(byte) => dfa.next_state(cache, state, byte),
+            None => dfa.next_eoi_state(cache, state),
+        };
+        next.is_ok_and(|next| next.is_dead())
+    })
+}
+
+/// `hir` with its Unicode word boundaries made always true; sets `found` if
+/// it had any.
+fn without_unicode_words(hir: Hir, found: &mut bool) -> Hir {
+    match hir.into_kind() {
+        HirKind::Look(look) if is_unicode_word(look) => {
+            *found = true;
+            Hir::empty()
+        }
+        HirKind::Look(look) => Hir::look(look),
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(literal) => Hir::literal(literal.0),
+        HirKind::Class(class) => Hir::class(class),
+        HirKind::Repetition(mut repetition) => {
+            repetition.sub = Box::new(without_unicode_words(*repetition.sub, found));
+            Hir::repetition(repetition)
+        }
+        HirKind::Capture(mut capture) => {
+            capture.sub = Box::new(without_unicode_words(*capture.sub, found));
+            Hir::capture(capture)
+        }
+        HirKind::Concat(subs) => Hir::concat(
+            subs.into_iter()
+                .map(|sub| without_unicode_words(sub, found))
+                .collect(),
+        ),
+        HirKind::Alternation(subs) => Hir::alternation(
+            subs.into_iter()
+                .map(|sub| without_unicode_words(sub, found))
+                .collect(),
+        ),
+    }
+}
+
+fn is_unicode_word(look: Look) -> bool {
+    matches!(
+        look,
+        Look::WordUnicode
+            | Look::WordUnicodeNegate
+            | Look::WordStartUnicode
+            | Look::WordEndUnicode
+            | Look::WordStartHalfUnicode
+            | Look::WordEndHalfUnicode
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(patterns: &[&str]) -> OpenMatches {
+        OpenMatches::new(patterns).unwrap()
+    }
+
+    #[test]
+    fn a_start_is_open_while_the_pattern_can_still_match_from_it() {
+        let m = open(&[r"\bproject\s+falcon\b", r"\bINC-\d{4,}\b"]);
+        let text = "see project  fal";
+        let start = text.find("project").unwrap();
+        assert!(m.may_be_open(text, start));
+        assert!(!m.may_be_open(text, start + 1), "`roject` starts nothing");
+        // a whole word at the end waits for the boundary after it
+        assert!(m.may_be_open("project falcon", 0));
+        // decided: the match has ended, or cannot happen
+        assert!(!m.may_be_open("project falcon ", 0));
+        assert!(!m.may_be_open("project falconry", 0));
+        assert!(!m.may_be_open("project x", 0));
+        // `\d{4,}` may go on while digits come
+        assert!(m.may_be_open("INC-12345", 0));
+        assert!(!m.may_be_open("INC-12345.", 0));
+        assert!(!m.may_be_open("INC-12.", 0));
+    }
+
+    #[test]
+    fn the_fate_tells_an_ended_match_from_none() {
+        let m = open(&[r"\bINC-\d{4,}\b"]);
+        assert_eq!(m.fate("INC-1234 and", 0), Fate::Ended);
+        assert_eq!(m.fate("INC-1234.", 0), Fate::Ended);
+        assert_eq!(m.fate("INC-12 and", 0), Fate::Never);
+        assert_eq!(m.fate("INC-1234", 0), Fate::Open);
+    }
+
+    #[test]
+    fn a_preferred_alternative_that_matched_does_not_hide_a_longer_one() {
+        // Leftmost-first would stop at `foo`; `foobar` may still come.
+        let m = open(&["foo|foobar"]);
+        assert!(m.may_be_open("foob", 0));
+        assert!(!m.may_be_open("foox", 0));
+    }
+
+    #[test]
+    fn an_end_of_text_anchor_keeps_the_start_open() {
+        let m = open(&[r"key=\w+\z"]);
+        assert!(m.may_be_open("key=abc", 0));
+        assert!(!m.may_be_open("key=abc ", 0));
+    }
+
+    #[test]
+    fn windows_start_only_where_the_start_reads_alike() {
+        let words = open(&[r"\bfalcon\b"]);
+        let text = "peregrinefalc";
+        assert!(!words.starts_alike(text, text.find("falc").unwrap()));
+        assert_eq!(words.settled(text, 0), 0, "the word is held whole");
+        assert_eq!(words.settled("a peregrine falc", 0), "a peregrine ".len());
+        assert_eq!(words.settled("plain words. ", 0), "plain words. ".len());
+        assert_eq!(words.settled("plain words", 0), "plain ".len());
+        assert!(words.starts_alike("é falc", "é ".len()));
+        assert!(!words.starts_alike("éfalc", "é".len()));
+        // No assertion: every start reads alike, so text goes out as it comes.
+        let literal = open(&["GNU (Affero |Lesser )?General Public License"]);
+        assert_eq!(literal.settled("plain words", 0), "plain words".len());
+        assert_eq!(literal.settled("under the GNU Gen", 0), "under the ".len());
+        // `^` without (?m) holds at the start of the text only.
+        let anchored = open(&["^secret"]);
+        assert!(!anchored.starts_alike("a secret", 2));
+        assert!(anchored.starts_alike("a secret", 0));
+    }
+
+    #[test]
+    fn settled_never_goes_below_the_callers_bound() {
+        let m = open(&[r"\bfalcon\b"]);
+        let text = "wordswordswords";
+        assert_eq!(m.settled(text, 5), 5);
+        assert_eq!(m.settled("ab é", 3), 3, "a character boundary");
+    }
+}
