@@ -34,6 +34,16 @@ git commit --amend --no-edit && git push --force-with-lease origin main
 The master branch was renamed; update the whitelist in config.yaml and abort the migration.
 "#;
 
+/// The text of the sandbox benchmark (`host/benches/sandbox.rs`): code, a
+/// compiler error, a log line and JSON, with no word of the lists.
+const AGENT: &str = r#"fn handle(req: Request) -> Result<Response, Error> {
+    let user = db.find_user(req.user_id).await?; // see issue #4411
+    tracing::info!(elapsed_ms = 12, "loaded {} rows", rows.len());
+error[E0382]: borrow of moved value: `config` at src/main.rs:88:17
+The test `routing::fallback_on_503` failed: expected 200, got 503 after 3 retries.
+{"model":"gpt-4o","temperature":0.2,"max_tokens":1024,"stream":true}
+"#;
+
 fn main() {
     let t = Instant::now();
     let filter = ContentFilter::configure(&Settings::new(
@@ -42,17 +52,19 @@ fn main() {
     .expect("valid settings");
     let configure = t.elapsed();
 
-    let mut text = String::new();
-    while text.len() < 1 << 20 {
-        text.push_str(SAMPLE);
-    }
+    let text = about_a_megabyte(SAMPLE);
     let ctx = Context::request("@test/model");
     let clean = [Segment::user(text.clone())];
     let dirty = [Segment::user(
         text.replace("worker pool", "fucking worker pool"),
     )];
+    let agent = [Segment::user(about_a_megabyte(AGENT))];
 
-    for (name, segments) in [("clean", &clean), ("with matches", &dirty)] {
+    for (name, segments) in [
+        ("clean", &clean),
+        ("with matches", &dirty),
+        ("bench text", &agent),
+    ] {
         let verdict = filter.check(&ctx, segments);
         let secs = best_of(30, || {
             black_box(filter.check(&ctx, black_box(segments)));
@@ -66,24 +78,7 @@ fn main() {
             verdict.findings.len()
         );
     }
-    // The stages on their own.
-    let mut normalised = Normalised::default();
-    let secs = best_of(30, || normalise(black_box(&text), &mut normalised));
-    println!(
-        "   normalise: {:.0} MB/s (with the offset map)",
-        text.len() as f64 / 1e6 / secs
-    );
-    let secs = best_of(30, || normalise_bytes(black_box(&text), &mut normalised));
-    println!(
-        "   normalise: {:.0} MB/s (bytes only)",
-        text.len() as f64 / 1e6 / secs
-    );
-    let mut spans = Vec::new();
-    let secs = best_of(30, || {
-        spans.clear();
-        hidden::find(black_box(&text), &mut spans);
-    });
-    println!(" hidden text: {:.0} MB/s", text.len() as f64 / 1e6 / secs);
+    // The stages on their own, on each clean text.
     let lists = BuiltinLists::load().expect("lists");
     let mut builder = Builder::default();
     for category in Category::WORDS {
@@ -92,13 +87,29 @@ fn main() {
         }
     }
     let matcher = builder.build().expect("automaton");
-    normalise_bytes(&text, &mut normalised);
-    let mut candidates = Vec::new();
-    let secs = best_of(30, || {
-        candidates.clear();
-        matcher.candidates(black_box(normalised.bytes()), &mut candidates);
-    });
-    println!("     matcher: {:.0} MB/s", text.len() as f64 / 1e6 / secs);
+    for (name, segments) in [("clean", &clean), ("bench text", &agent)] {
+        let text = &segments[0].text;
+        let mbs = |secs: f64| text.len() as f64 / 1e6 / secs;
+        println!("{name}:");
+        let mut normalised = Normalised::default();
+        let secs = best_of(30, || normalise(black_box(text), &mut normalised));
+        println!("   normalise: {:.0} MB/s (with the offset map)", mbs(secs));
+        let secs = best_of(30, || normalise_bytes(black_box(text), &mut normalised));
+        println!("   normalise: {:.0} MB/s (bytes only)", mbs(secs));
+        let mut spans = Vec::new();
+        let secs = best_of(30, || {
+            spans.clear();
+            hidden::find(black_box(text), &mut spans);
+        });
+        println!(" hidden text: {:.0} MB/s", mbs(secs));
+        normalise_bytes(text, &mut normalised);
+        let mut candidates = Vec::new();
+        let secs = best_of(30, || {
+            candidates.clear();
+            matcher.candidates(black_box(normalised.bytes()), &mut candidates);
+        });
+        println!("     matcher: {:.0} MB/s", mbs(secs));
+    }
 
     println!(
         "   configure: {:.1} ms, {} patterns, automaton {} KiB, lists version {}",
@@ -107,6 +118,15 @@ fn main() {
         filter.automaton_memory() >> 10,
         filter.lists_version()
     );
+}
+
+/// `sample` repeated to about 1 MB.
+fn about_a_megabyte(sample: &str) -> String {
+    let mut text = String::new();
+    while text.len() < 1 << 20 {
+        text.push_str(sample);
+    }
+    text
 }
 
 /// The shortest of `rounds` runs of `f`, in seconds: the machine this runs on
