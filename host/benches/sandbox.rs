@@ -22,27 +22,6 @@ use sluice::sandbox::{
 };
 use std::hint::black_box;
 
-/// Coding-agent-like text of about `len` bytes with no personal data in it.
-fn agent_text(len: usize) -> String {
-    let lines = [
-        "fn handle(req: Request) -> Result<Response, Error> {",
-        "    let user = db.find_user(req.user_id).await?; // see issue #4411",
-        "    tracing::info!(elapsed_ms = 12, \"loaded {} rows\", rows.len());",
-        "error[E0382]: borrow of moved value: `config` at src/main.rs:88:17",
-        "The test `routing::fallback_on_503` failed: expected 200, got 503 after 3 retries.",
-        "{\"model\":\"gpt-4o\",\"temperature\":0.2,\"max_tokens\":1024,\"stream\":true}",
-    ];
-    let mut text = String::with_capacity(len + 100);
-    let mut i = 0;
-    while text.len() < len {
-        text.push_str(lines[i % lines.len()]);
-        text.push('\n');
-        i += 1;
-    }
-    text.truncate(len);
-    text
-}
-
 fn segments(text: &str) -> Vec<Segment> {
     vec![Segment {
         path: "messages[0].content".into(),
@@ -116,7 +95,7 @@ fn bench_calls(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("call");
     for size in [32 << 10, 1 << 20] {
-        let text = agent_text(size);
+        let text = sluice_plugin_sdk::testing::agent_text(size);
         let segs = segments(&text);
         let label = if size < 1 << 20 {
             format!("{}KB", size >> 10)

@@ -253,6 +253,31 @@ fn assert_valid_span(finding: &Finding, segments: &[Segment]) {
     );
 }
 
+/// Coding-agent-like text of about `len` bytes with no personal data or
+/// secret in it: six lines of code, a compiler error, a test log and a JSON
+/// request, repeated. The input of the sandbox benchmark
+/// (`host/benches/sandbox.rs`) and of the plugins' native throughput examples,
+/// so that their numbers compare.
+pub fn agent_text(len: usize) -> String {
+    let lines = [
+        "fn handle(req: Request) -> Result<Response, Error> {",
+        "    let user = db.find_user(req.user_id).await?; // see issue #4411",
+        "    tracing::info!(elapsed_ms = 12, \"loaded {} rows\", rows.len());",
+        "error[E0382]: borrow of moved value: `config` at src/main.rs:88:17",
+        "The test `routing::fallback_on_503` failed: expected 200, got 503 after 3 retries.",
+        "{\"model\":\"gpt-4o\",\"temperature\":0.2,\"max_tokens\":1024,\"stream\":true}",
+    ];
+    let mut text = String::with_capacity(len + 100);
+    let mut i = 0;
+    while text.len() < len {
+        text.push_str(lines[i % lines.len()]);
+        text.push('\n');
+        i += 1;
+    }
+    text.truncate(len);
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

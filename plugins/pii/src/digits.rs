@@ -47,7 +47,7 @@ impl DigitRun {
 /// on its own: not touching a letter, a digit, or a `_` on either side (so parts
 /// of identifiers, hashes and longer numbers are not runs).
 pub fn runs(text: &str) -> Vec<DigitRun> {
-    runs_in(text, &NumberStarts::new(text.as_bytes()))
+    runs_in(text, &NumberStarts::all(text.as_bytes()))
 }
 
 /// [`runs`], with the text's number starts already found.

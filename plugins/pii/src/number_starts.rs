@@ -12,6 +12,19 @@
 //! check digits, would not be letters). A detector that looked at a digit in
 //! the middle of a run only spent time on it; a test runs each detector with
 //! every digit listed and checks that it finds the same.
+//!
+//! Nor is every run start listed, only those where a match may begin
+//! ([`may_start_match`]): code is full of short numbers (`= 12,`, `:88:17`,
+//! `E0382`) that no detector can take, and each detector walked past each of
+//! them. A match that starts at a run (or at the `+` or `(` right before it)
+//! holds at least seven digits (phone numbers, cards and SSNs) or four digits
+//! and three dots (IPv4), all within the stretch of digits and separators
+//! that starts there; an IBAN's run has two capital letters right before it.
+//! A start left out is one where every detector would find nothing, and then
+//! so would it at every later start that a detector skips from there (each
+//! such start lies in the same stretch, so it is left out too); a test runs
+//! each detector with every run start listed and checks that it finds the
+//! same.
 
 /// The high bit of each byte.
 const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -22,13 +35,42 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 /// ASCII digit.
 #[inline]
 fn digit_mask(x: u64) -> u64 {
-    let ascii = x & !HIGH;
-    // The high bit of each byte set when the (7-bit) byte is at least `lo`.
-    let at_least = |v: u64, lo: u8| ((v | HIGH) - ONES * lo as u64) & HIGH;
-    at_least(ascii, b'0') & !at_least(ascii, b'9' + 1) & !x
+    // A digit is a byte that is less than 10 once `0` is taken off its high
+    // nibble: its low seven bits plus 118 stay below 128 (no carry into the
+    // next byte: at most 127 + 118), and its own high bit is clear.
+    let offset = x ^ (ONES * u64::from(b'0'));
+    !(((offset & !HIGH) + ONES * (128 - 10)) | offset) & HIGH
 }
 
-/// The start of every run of ASCII digits in a text, in order.
+/// Whether a match may begin at the run of digits that starts at `start`,
+/// or at the `+` or `(` right before it: an IBAN's check digits (two capital
+/// letters before them), or at least seven digits, or four digits and three
+/// dots, in the stretch of digits, spaces, dashes, dots, slashes and
+/// parentheses from `start` (every byte a phone number, card, SSN or IPv4
+/// address holds after its first digit is one of those).
+#[inline]
+fn may_start_match(bytes: &[u8], start: usize) -> bool {
+    if start >= 2 && bytes[start - 2].is_ascii_uppercase() && bytes[start - 1].is_ascii_uppercase()
+    {
+        return true;
+    }
+    let (mut digits, mut dots) = (0, 0);
+    for &b in &bytes[start..] {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dots += 1,
+            b' ' | b'-' | b'/' | b'(' | b')' => {}
+            _ => break,
+        }
+        if digits >= 7 || (digits >= 4 && dots >= 3) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Where runs of ASCII digits start in a text, in order: those where a match
+/// may begin ([`NumberStarts::new`]), or all of them ([`NumberStarts::all`]).
 #[derive(Debug, Clone, Default)]
 pub struct NumberStarts {
     starts: Vec<usize>,
@@ -36,8 +78,20 @@ pub struct NumberStarts {
 }
 
 impl NumberStarts {
-    /// Finds the runs of `bytes`, eight bytes at a time.
+    /// The run starts of `bytes` where a match may begin ([`may_start_match`]).
     pub fn new(bytes: &[u8]) -> Self {
+        Self::filtered(bytes, may_start_match)
+    }
+
+    /// Every run start of `bytes`, for what reads runs of any length
+    /// ([`crate::digits::runs`]).
+    pub fn all(bytes: &[u8]) -> Self {
+        Self::filtered(bytes, |_, _| true)
+    }
+
+    /// The run starts of `bytes` that `keep` keeps, found eight bytes at a time.
+    #[inline]
+    fn filtered(bytes: &[u8], keep: impl Fn(&[u8], usize) -> bool) -> Self {
         let mut starts = Vec::new();
         let mut after_digit = false;
         let mut i = 0;
@@ -45,14 +99,17 @@ impl NumberStarts {
             let digits = digit_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
             let mut first = digits & !((digits << 8) | (u64::from(after_digit) << 7));
             while first != 0 {
-                starts.push(i + (first.trailing_zeros() / 8) as usize);
+                let start = i + (first.trailing_zeros() / 8) as usize;
+                if keep(bytes, start) {
+                    starts.push(start);
+                }
                 first &= first - 1;
             }
             after_digit = digits >> 63 != 0;
             i += 8;
         }
         for (at, b) in bytes.iter().enumerate().skip(i) {
-            if b.is_ascii_digit() && !after_digit {
+            if b.is_ascii_digit() && !after_digit && keep(bytes, at) {
                 starts.push(at);
             }
             after_digit = b.is_ascii_digit();
@@ -109,20 +166,16 @@ impl Cursor<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Pseudo-random texts full of digits, at every alignment.
-    pub(crate) fn number_texts(count: usize) -> Vec<String> {
-        let pieces = [
-            "0", "1", "7", "42", "555", "2671", "4111", " ", "-", ".", "/", "+", "(", ")", ":",
-            "a", "DE", "x", "_", "é", "東", "\n", "::", "@",
-        ];
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    /// `count` pseudo-random texts, each `length` pieces drawn from `pieces`.
+    pub(crate) fn texts_of(pieces: &[&str], count: usize, length: usize, seed: u64) -> Vec<String> {
+        let mut seed = seed;
         (0..count)
             .map(|_| {
                 let mut text = String::new();
-                for _ in 0..24 {
+                for _ in 0..length {
                     seed ^= seed << 13;
                     seed ^= seed >> 7;
                     seed ^= seed << 17;
@@ -133,17 +186,87 @@ mod tests {
             .collect()
     }
 
+    /// Pseudo-random texts full of digits, at every alignment.
+    fn number_texts(count: usize) -> Vec<String> {
+        let pieces = [
+            "0", "1", "7", "42", "555", "2671", "4111", " ", "-", ".", "/", "+", "(", ")", ":",
+            "a", "DE", "x", "_", "é", "東", "\n", "::", "@",
+        ];
+        texts_of(&pieces, count, 24, 0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Pseudo-random texts made of the pieces of phone numbers, cards, SSNs,
+    /// IBANs and IPv4 addresses, their separators and their context words,
+    /// so that many of them hold matches.
+    fn match_texts(count: usize) -> Vec<String> {
+        let pieces = [
+            "+44 20 7946 0958",
+            "(415) 555-2671",
+            "1-415-555-2671",
+            "4111 1111 1111 1111",
+            "078-05-1120",
+            "747216732",
+            "DE89 3704 0044 0532 0130 00",
+            "GB82WEST12345698765432",
+            "81.2.69.160",
+            "8.8.8.8",
+            "0172 88973626",
+            "+49 (0)30 901820",
+            "tel ",
+            "SSN ",
+            "phone: ",
+            "v",
+            "415",
+            "555",
+            "2671",
+            "1111",
+            "69",
+            "160",
+            "0",
+            "12",
+            "3",
+            " ",
+            " ",
+            "-",
+            ".",
+            "/",
+            "(",
+            ")",
+            "+",
+            ":",
+            "x",
+            "DE",
+            "_",
+            "é",
+            "\n",
+        ];
+        texts_of(&pieces, count, 12, 0x9e37_79b9_7f4a_7c15)
+    }
+
     #[test]
     fn starts_are_the_digits_that_follow_no_digit() {
         for text in number_texts(3000) {
             let bytes = text.as_bytes();
-            let starts = NumberStarts::new(bytes);
+            let starts = NumberStarts::all(bytes);
             let expected: Vec<usize> = (0..bytes.len())
                 .filter(|&i| {
                     bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit())
                 })
                 .collect();
             assert_eq!(starts.starts, expected, "{text:?}");
+        }
+        let mut seed: u64 = 0x0123_4567_89ab_cdef;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let expected = seed
+                .to_le_bytes()
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.is_ascii_digit())
+                .fold(0, |mask, (i, _)| mask | 0x80 << (8 * i));
+            assert_eq!(digit_mask(seed), expected, "{seed:#x}");
         }
         for b in 0..=255u8 {
             let chunk = [b; 8];
@@ -152,55 +275,72 @@ mod tests {
         }
     }
 
+    /// What each detector finds in `text` from `starts`; of the digit runs,
+    /// those of at least `min_run_digits` digits.
+    fn detected(text: &str, starts: &NumberStarts, min_run_digits: usize) -> String {
+        use crate::{digits, iban, ip, phone};
+        let runs: Vec<_> = digits::runs_in(text, starts)
+            .into_iter()
+            .filter(|run| run.digit_count >= min_run_digits)
+            .collect();
+        format!(
+            "phone {:?}\nnational {:?}\nruns {runs:?}\niban {:?}\nip {:?}",
+            phone::find_in(text, starts),
+            phone::find_national_in(text, starts),
+            iban::find_in(text, starts),
+            ip::find_in(text, starts),
+        )
+    }
+
     #[test]
     fn detectors_find_the_same_with_every_digit_listed() {
-        use crate::{digits, iban, ip, phone};
         let mut texts = number_texts(3000);
-        texts.extend(
-            [
-                "call +44 20 7946 0958 or (415) 555-2671, 1-415-555-2671",
-                "phone: 0172 88973626, tel 01.94.49.66.09, +49 (0)30 901820",
-                "card 4111 1111 1111 1111, ssn 078-05-1120, SSN 747216732",
-                "IBAN DE89 3704 0044 0532 0130 00 and GB82WEST12345698765432",
-                "from 8.8.8.8 and 10.0.0.1, v1.2.3.4, 2001:db8::1, 123456789012345678",
-            ]
-            .map(String::from),
-        );
+        texts.extend(match_texts(3000));
         for text in &texts {
             let bytes = text.as_bytes();
-            let (starts, every) = (NumberStarts::new(bytes), NumberStarts::every_digit(bytes));
             assert_eq!(
-                phone::find_in(text, &starts),
-                phone::find_in(text, &every),
-                "{text:?}"
-            );
-            assert_eq!(
-                phone::find_national_in(text, &starts),
-                phone::find_national_in(text, &every),
-                "{text:?}"
-            );
-            assert_eq!(
-                digits::runs_in(text, &starts),
-                digits::runs_in(text, &every),
-                "{text:?}"
-            );
-            assert_eq!(
-                iban::find_in(text, &starts),
-                iban::find_in(text, &every),
-                "{text:?}"
-            );
-            assert_eq!(
-                ip::find_in(text, &starts),
-                ip::find_in(text, &every),
+                detected(text, &NumberStarts::all(bytes), 0),
+                detected(text, &NumberStarts::every_digit(bytes), 0),
                 "{text:?}"
             );
         }
     }
 
+    /// The starts where no match may begin are left out ([`may_start_match`]):
+    /// every detector finds the same as with every run start listed, and so
+    /// do cards and SSNs, which take runs of nine digits and more.
+    #[test]
+    fn detectors_find_the_same_with_only_the_starts_where_a_match_may_begin() {
+        use crate::{card, digits, ssn};
+        let mut texts = number_texts(3000);
+        texts.extend(match_texts(20_000));
+        let mut matched = 0;
+        for text in &texts {
+            let bytes = text.as_bytes();
+            let (some, all) = (NumberStarts::new(bytes), NumberStarts::all(bytes));
+            let found = detected(text, &all, 7);
+            assert_eq!(detected(text, &some, 7), found, "{text:?}");
+            let (some_runs, all_runs) = (digits::runs_in(text, &some), digits::runs_in(text, &all));
+            assert_eq!(
+                card::from_runs(text, &some_runs),
+                card::from_runs(text, &all_runs),
+                "{text:?}"
+            );
+            assert_eq!(
+                ssn::from_runs(text, &some_runs),
+                ssn::from_runs(text, &all_runs),
+                "{text:?}"
+            );
+            matched += usize::from(found.contains(".."));
+        }
+        // The texts exercise the detectors: most hold a match.
+        assert!(matched > texts.len() / 2, "{matched} of {}", texts.len());
+    }
+
     #[test]
     fn a_cursor_goes_forwards_and_backwards() {
         let text = b"ab 12 x 345 6";
-        let starts = NumberStarts::new(text);
+        let starts = NumberStarts::all(text);
         let mut cursor = starts.cursor();
         assert_eq!(cursor.next(0), 3);
         assert_eq!(cursor.next(4), 8);

@@ -109,28 +109,6 @@ fn block(rng: &mut Lcg) -> String {
     }
 }
 
-/// The coding-agent text of the sandbox benchmark (`agent_text` in
-/// `host/benches/sandbox.rs`), so that native and sandbox numbers compare.
-fn sandbox_agent_text(len: usize) -> String {
-    let lines = [
-        "fn handle(req: Request) -> Result<Response, Error> {",
-        "    let user = db.find_user(req.user_id).await?; // see issue #4411",
-        "    tracing::info!(elapsed_ms = 12, \"loaded {} rows\", rows.len());",
-        "error[E0382]: borrow of moved value: `config` at src/main.rs:88:17",
-        "The test `routing::fallback_on_503` failed: expected 200, got 503 after 3 retries.",
-        "{\"model\":\"gpt-4o\",\"temperature\":0.2,\"max_tokens\":1024,\"stream\":true}",
-    ];
-    let mut text = String::with_capacity(len + 100);
-    let mut i = 0;
-    while text.len() < len {
-        text.push_str(lines[i % lines.len()]);
-        text.push('\n');
-        i += 1;
-    }
-    text.truncate(len);
-    text
-}
-
 fn secret_free(bytes: usize) -> String {
     let mut rng = Lcg(42);
     let mut text = String::with_capacity(bytes + 4096);
@@ -233,7 +211,7 @@ fn main() {
         );
     }
     for len in [32 << 10, 1 << 20] {
-        let text = sandbox_agent_text(len);
+        let text = sluice_plugin_sdk::testing::agent_text(len);
         let rounds = (64 << 20) / len;
         let (mbs, findings) = measure(&plugin, &text, len, rounds);
         println!(
