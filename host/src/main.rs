@@ -260,11 +260,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Turns transparent huge pages off for this process. mimalloc asks for them
-/// on its arenas (`madvise(MADV_HUGEPAGE)`), and then a heap of a few MB in use
-/// sits in whole 2 MB pages: 12 MB more at rest with four guardrails and 30 to
-/// 60 MB more under load (docs/benchmarks.md, "Peak memory"). Best effort: a
-/// kernel without THP refuses, and nothing changes.
+/// Turns transparent huge pages off for this process (and the processes it
+/// starts, such as MCP stdio servers, which inherit the setting). mimalloc asks
+/// for them on its arenas (`madvise(MADV_HUGEPAGE)`), and then a heap of a few
+/// MB in use sits in whole 2 MB pages: with four guardrails, 12 MB more at rest
+/// and 24 to 50 MB more at the peak under load (docs/benchmarks.md, "Peak
+/// memory"). Best effort: a kernel without THP refuses, and nothing changes.
 #[allow(unsafe_code)]
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]

@@ -158,6 +158,7 @@ impl OpenMatches {
             return false;
         }
         self.with_cache(|dfa, cache| {
+            let clears = cache.clear_count();
             let mut start = |look_behind| {
                 let config = start::Config::new()
                     .anchored(Anchored::Yes)
@@ -167,7 +168,9 @@ impl OpenMatches {
             let state = |s: Result<LazyStateID, StartError>| s.ok();
             let within = state(start(Some(text.as_bytes()[at - 1])));
             let alone = state(start(None));
-            within.is_some() && within == alone
+            // Two ids compare only if no cache clear came between them (a
+            // clear renumbers states); after one, say "not alike", the safe way.
+            within.is_some() && within == alone && cache.clear_count() == clears
         })
     }
 
@@ -180,15 +183,19 @@ impl OpenMatches {
 }
 
 /// Whether the match state `state` has nothing left but the match that ended:
-/// every byte, and the end of the text, lead to the dead state.
+/// every byte, and the end of the text, lead to the dead state. `state` is
+/// asked for many transitions, and a cache clear while computing one renumbers
+/// the states, `state` among them: after a clear the answer is "no", the safe
+/// way.
 fn only_ended(dfa: &DFA, cache: &mut Cache, state: LazyStateID) -> bool {
     let classes = *dfa.byte_classes();
+    let clears = cache.clear_count();
     classes.representatives(..).all(|unit| {
         let next = match unit.as_u8() {
             Some(byte) => dfa.next_state(cache, state, byte),
             None => dfa.next_eoi_state(cache, state),
         };
-        next.is_ok_and(|next| next.is_dead())
+        next.is_ok_and(|next| next.is_dead()) && cache.clear_count() == clears
     })
 }
 

@@ -24,7 +24,10 @@ fn deadline_interrupts_an_infinite_loop_and_spares_bounded_work() {
         timeout: Duration::from_millis(50),
         ..Limits::default()
     };
+    // The deadline's clock starts with the first plugin, not before.
+    assert!(!sandbox.ticking());
     let plugin = hostile(&sandbox, limits);
+    assert!(sandbox.ticking());
     check(&plugin, "spin:100000").expect("bounded work finishes within the deadline");
 
     let started = Instant::now();

@@ -80,6 +80,12 @@ pub enum LoadError {
         /// The plugin's explanation.
         message: String,
     },
+    /// The thread that enforces plugin deadlines could not be started.
+    #[error("cannot start the thread that enforces plugin deadlines: {source}")]
+    Ticker {
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// One `check` call failed. The gateway applies the plugin's failure policy

@@ -13,7 +13,8 @@
 //! Every call then runs with a wall-clock deadline (epoch interruption), a memory
 //! cap, a cap on what the guest may make the host copy out, and no ambient
 //! authority; see [`Limits`] for the defaults and [`InstanceMode`] for how
-//! instances are reused.
+//! instances are reused. The deadline's clock, a thread that advances the
+//! engine's epoch every millisecond, starts with the first plugin loaded.
 
 mod bindings;
 mod cache;
@@ -37,6 +38,7 @@ use bindings::{GuardrailPre, PLUGIN_INTERFACE, compatible};
 use plugin::{ConfigureError, configure, describe, start_instance};
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 use store::StoreState;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -85,12 +87,16 @@ pub struct Sandbox {
     engine: Engine,
     linker: Linker<StoreState>,
     cache: Option<ArtifactCache>,
-    _ticker: engine::EpochTicker,
+    /// Advances the engine's epoch for the plugins' deadlines. Started by the
+    /// first [`Sandbox::load`], so that a gateway without plugins has no
+    /// thread waking a thousand times a second.
+    ticker: Mutex<Option<engine::EpochTicker>>,
 }
 
 impl Sandbox {
-    /// Builds the engine, the linker and the epoch ticker. With `cache`, compiled
-    /// components are stored there and loaded from there on the next start.
+    /// Builds the engine and the linker (the epoch ticker starts with the first
+    /// plugin). With `cache`, compiled components are stored there and loaded
+    /// from there on the next start.
     pub fn new(cache: Option<ArtifactCache>) -> anyhow::Result<Self> {
         let engine = engine::new_engine().map_err(wasm_error)?;
         let mut linker = Linker::new(&engine);
@@ -99,13 +105,32 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wasm_error)?;
         bindings::host_interface::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(wasm_error)?;
-        let ticker = engine::EpochTicker::start(&engine)?;
         Ok(Sandbox {
             engine,
             linker,
             cache,
-            _ticker: ticker,
+            ticker: Mutex::new(None),
         })
+    }
+
+    /// Whether the epoch ticker runs (it does once a plugin is loaded).
+    pub fn ticking(&self) -> bool {
+        self.ticker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Starts the epoch ticker unless it runs: no plugin code runs without it,
+    /// since its deadlines count its ticks.
+    fn start_ticker(&self) -> Result<(), LoadError> {
+        let mut ticker = self.ticker.lock().unwrap_or_else(PoisonError::into_inner);
+        if ticker.is_none() {
+            let started = engine::EpochTicker::start(&self.engine)
+                .map_err(|source| LoadError::Ticker { source })?;
+            *ticker = Some(started);
+        }
+        Ok(())
     }
 
     /// The shared engine.
@@ -156,6 +181,7 @@ impl Sandbox {
         settings: &str,
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
+        self.start_ticker()?;
         let origin = source.label();
         let bytes = source.bytes()?;
         let (component, _) = self.compile_bytes(&bytes, &origin)?;

@@ -15,6 +15,14 @@
 //! The rules' scopes of model, key and metadata are not known here (no call
 //! context); every rule that may run on responses and covers the segment's
 //! role and kind counts, which can only hold more.
+//!
+//! Limit: the offset this plugin gives starts a window alike, but the gateway
+//! cuts at the smallest offset over all its plugins (or where another
+//! plugin's redaction begins), which may be mid-word; a rule that looks
+//! behind its match start (`\B…`, or `\b` before a non-word character, as in
+//! `\b-\d+` on `x-123`) can then judge the next window differently from the
+//! whole text. Plain keywords and patterns that start with a word character
+//! after `\b` are not affected.
 
 use crate::rule::Rule;
 use sluice_plugin_sdk::open_match::OpenMatches;

@@ -38,6 +38,8 @@ pub struct Candidate {
 #[derive(Debug)]
 pub struct Scanner {
     rules: Vec<Rule>,
+    /// Per rule, whether it runs.
+    enabled: Vec<bool>,
     /// The keywords of all enabled rules.
     keywords: Keywords,
     /// For each keyword, the enabled rules that use it.
@@ -91,6 +93,7 @@ impl Scanner {
         }
         Scanner {
             rules,
+            enabled: enabled.to_vec(),
             keywords: Keywords::new(&words),
             keyword_rules,
             allow,
@@ -101,6 +104,11 @@ impl Scanner {
     /// The rules, enabled or not, in priority order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// Per rule of [`Scanner::rules`], whether it runs.
+    pub fn enabled(&self) -> &[bool] {
+        &self.enabled
     }
 
     /// The secrets in `text`: at most one per span, the most specific rule's.

@@ -100,8 +100,9 @@ fn keywords() -> &'static Keywords {
     })
 }
 
-/// The settled offset of `text` for a scanner running `rules`.
-pub fn settled(rules: &[Rule], text: &str) -> usize {
+/// The settled offset of `text` for a scanner running those of `rules` that
+/// are `enabled`.
+pub fn settled(rules: &[Rule], enabled: &[bool], text: &str) -> usize {
     let keywords = keywords();
     if rules.len() != keywords.builtin_rules {
         return default_settled(text, MAX_WINDOWED_MATCH as u32);
@@ -114,6 +115,7 @@ pub fn settled(rules: &[Rule], text: &str) -> usize {
         let at = tail + hit.start();
         if !starts_nothing(
             rules,
+            enabled,
             &keywords.rules_of[hit.pattern().as_usize()],
             text,
             at,
@@ -141,10 +143,20 @@ pub fn settled(rules: &[Rule], text: &str) -> usize {
 /// without matching. Such a keyword needs nothing held: not its text, nor the
 /// context `allow_match` would read before a match. A match that has ended
 /// is still held with its context, as before, since a window starting between
-/// the two would judge it without that context.
-fn starts_nothing(rules: &[Rule], with_keyword: &[usize], text: &str, at: usize) -> bool {
+/// the two would judge it without that context. A rule that is not `enabled`
+/// reports nothing, so it holds nothing (and is never compiled here).
+fn starts_nothing(
+    rules: &[Rule],
+    enabled: &[bool],
+    with_keyword: &[usize],
+    text: &str,
+    at: usize,
+) -> bool {
     let bytes = text.as_bytes();
     with_keyword.iter().all(|&r| {
+        if !enabled[r] {
+            return true;
+        }
         let (Some(compiled), Some(open)) = (rules[r].compiled(), rules[r].open_matches()) else {
             return false;
         };
