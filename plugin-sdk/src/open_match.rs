@@ -33,6 +33,11 @@ use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind, Look};
 use std::sync::Mutex;
 
+/// The most memory one lazy DFA's cache takes (regex-automata's default is 2
+/// MiB): a plugin may hold one per rule, inside its capped memory, and the
+/// small windows of a stream visit few states.
+const CACHE_CAPACITY: usize = 256 << 10;
+
 /// What a match that begins at some offset of a text can still become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
@@ -69,6 +74,13 @@ impl OpenMatches {
 
     /// Like [`new`](OpenMatches::new), from patterns already parsed.
     pub fn from_hirs(hirs: Vec<Hir>) -> Result<OpenMatches, String> {
+        OpenMatches::with_cache_capacity(hirs, CACHE_CAPACITY)
+    }
+
+    /// [`from_hirs`](OpenMatches::from_hirs) with the lazy DFA's cache bounded
+    /// by `capacity` bytes (at least the DFA's minimum); a full cache is
+    /// cleared and rebuilt as it is used.
+    fn with_cache_capacity(hirs: Vec<Hir>, capacity: usize) -> Result<OpenMatches, String> {
         let mut unicode_words = false;
         let relaxed: Vec<Hir> = hirs
             .into_iter()
@@ -79,7 +91,12 @@ impl OpenMatches {
             .build_many_from_hir(&relaxed)
             .map_err(|e| e.to_string())?;
         let dfa = DFA::builder()
-            .configure(DFA::config().match_kind(MatchKind::All))
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(capacity)
+                    .skip_cache_capacity_check(true),
+            )
             .build_from_nfa(nfa)
             .map_err(|e| e.to_string())?;
         let cache = Mutex::new(dfa.create_cache());
@@ -184,9 +201,10 @@ impl OpenMatches {
 
 /// Whether the match state `state` has nothing left but the match that ended:
 /// every byte, and the end of the text, lead to the dead state. `state` is
-/// asked for many transitions, and a cache clear while computing one renumbers
-/// the states, `state` among them: after a clear the answer is "no", the safe
-/// way.
+/// asked for many transitions, while regex-automata promises only the ID its
+/// last call returned: in practice IDs change only when a call clears the
+/// cache (renumbering the states, `state` among them), so after a clear the
+/// answer is "no", the safe way, and no stale ID is used.
 fn only_ended(dfa: &DFA, cache: &mut Cache, state: LazyStateID) -> bool {
     let classes = *dfa.byte_classes();
     let clears = cache.clear_count();
@@ -250,6 +268,52 @@ mod tests {
 
     fn open(patterns: &[&str]) -> OpenMatches {
         OpenMatches::new(patterns).unwrap()
+    }
+
+    #[test]
+    fn a_cache_cleared_mid_question_never_decides_what_a_full_one_would_not() {
+        // The smallest cache clears all the time; after a clear the answers
+        // may only turn to "open" / "not alike", never to a decision.
+        let patterns = [
+            r"\bproject\s+falcon\b",
+            r"\bINC-\d{4,}\b",
+            r"(?i)tok[a-z]{2,9}=\w{6,}",
+        ];
+        let hirs = || {
+            patterns
+                .iter()
+                .map(|p| regex_syntax::parse(p).unwrap())
+                .collect()
+        };
+        let full = OpenMatches::from_hirs(hirs()).unwrap();
+        let tiny = OpenMatches::with_cache_capacity(hirs(), 0).unwrap();
+        let pieces = [
+            "project", " ", "falcon", "INC-", "12345", "token=", "abcdef", "x", ".", "é",
+        ];
+        let mut seed = 7u64;
+        let (mut same, mut cleared) = (0, 0);
+        for _ in 0..3_000 {
+            let mut text = String::new();
+            for _ in 0..6 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            for at in (0..text.len()).filter(|&at| text.is_char_boundary(at)) {
+                let (expected, got) = (full.fate(&text, at), tiny.fate(&text, at));
+                if got == expected {
+                    same += 1;
+                } else {
+                    assert_eq!(got, Fate::Open, "{text:?} at {at}: full says {expected:?}");
+                    cleared += 1;
+                }
+                if tiny.starts_alike(&text, at) {
+                    assert!(full.starts_alike(&text, at), "{text:?} at {at}");
+                }
+            }
+        }
+        assert!(same > cleared, "{same} alike, {cleared} turned open");
     }
 
     #[test]
