@@ -69,3 +69,12 @@ pub trait Guardrail: Default + 'static {
 pub fn default_settled(text: &str, max_match_len: u32) -> usize {
     text.floor_char_boundary(text.len().saturating_sub(max_match_len as usize))
 }
+
+/// Where the run of non-whitespace (ASCII whitespace) that ends at `at`
+/// begins: a settled offset that keeps a trailing word together.
+pub fn run_start(bytes: &[u8], at: usize) -> usize {
+    bytes[..at]
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+        .map_or(0, |i| i + 1)
+}

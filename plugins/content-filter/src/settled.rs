@@ -31,7 +31,7 @@ use crate::hidden::is_invisible;
 use crate::matcher::MAX_TERM_LEN;
 use crate::normalise::{self, Normalised, is_word};
 use crate::terms::{self, BuiltinLists};
-use sluice_plugin_sdk::{Settings, default_settled};
+use sluice_plugin_sdk::{Settings, default_settled, run_start};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 
@@ -175,14 +175,6 @@ fn ends_in_spaced_letter(text: &str) -> bool {
     }
     rest.next().is_some_and(char::is_alphanumeric)
         && rest.next().is_none_or(|c| !c.is_alphanumeric())
-}
-
-/// The start of the run of non-whitespace that ends at `at`.
-fn run_start(bytes: &[u8], at: usize) -> usize {
-    bytes[..at]
-        .iter()
-        .rposition(u8::is_ascii_whitespace)
-        .map_or(0, |i| i + 1)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 //! does.
 
 use crate::{card, email, iban, ip, phone, ssn};
+use sluice_plugin_sdk::run_start;
 
 /// How far back on its line the context that excuses a dotted quad or a
 /// `user@host` is looked for, from the start of the trailing run: more than
@@ -142,14 +143,6 @@ fn ends_with_ignoring_case(text: &str, suffix: &str) -> bool {
     text.len() >= suffix.len()
         && text.is_char_boundary(text.len() - suffix.len())
         && text[text.len() - suffix.len()..].to_lowercase() == suffix
-}
-
-/// The start of the run of non-whitespace that ends at `at`.
-fn run_start(bytes: &[u8], at: usize) -> usize {
-    bytes[..at]
-        .iter()
-        .rposition(u8::is_ascii_whitespace)
-        .map_or(0, |i| i + 1)
 }
 
 #[cfg(test)]

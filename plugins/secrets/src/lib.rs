@@ -500,7 +500,7 @@ impl Guardrail for Secrets {
     }
 
     fn settled(&self, segment: &Segment) -> usize {
-        settled::settled(self.scanner.rules(), self.scanner.enabled(), &segment.text)
+        settled::settled(&self.scanner, &segment.text)
     }
 }
 

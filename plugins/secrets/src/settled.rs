@@ -35,10 +35,11 @@
 //! Rules from `extra_rules` promise none of this: with any, the plugin keeps
 //! the SDK's default.
 
-use crate::rules::{self, ALLOW_MATCH_LOOKBEHIND, MAX_WINDOWED_MATCH, Rule};
+use crate::rules::{self, ALLOW_MATCH_LOOKBEHIND, MAX_WINDOWED_MATCH};
+use crate::scan::Scanner;
 use aho_corasick::{AhoCorasick, MatchKind};
-use sluice_plugin_sdk::default_settled;
 use sluice_plugin_sdk::open_match::Fate;
+use sluice_plugin_sdk::{default_settled, run_start};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -100,11 +101,10 @@ fn keywords() -> &'static Keywords {
     })
 }
 
-/// The settled offset of `text` for a scanner running those of `rules` that
-/// are `enabled`.
-pub fn settled(rules: &[Rule], enabled: &[bool], text: &str) -> usize {
+/// The settled offset of `text` for `scanner`'s enabled rules.
+pub fn settled(scanner: &Scanner, text: &str) -> usize {
     let keywords = keywords();
-    if rules.len() != keywords.builtin_rules {
+    if scanner.rules().len() != keywords.builtin_rules {
         return default_settled(text, MAX_WINDOWED_MATCH as u32);
     }
     let bytes = text.as_bytes();
@@ -114,8 +114,7 @@ pub fn settled(rules: &[Rule], enabled: &[bool], text: &str) -> usize {
     for hit in keywords.automaton.find_overlapping_iter(&text[tail..]) {
         let at = tail + hit.start();
         if !starts_nothing(
-            rules,
-            enabled,
+            scanner,
             &keywords.rules_of[hit.pattern().as_usize()],
             text,
             at,
@@ -143,21 +142,16 @@ pub fn settled(rules: &[Rule], enabled: &[bool], text: &str) -> usize {
 /// without matching. Such a keyword needs nothing held: not its text, nor the
 /// context `allow_match` would read before a match. A match that has ended
 /// is still held with its context, as before, since a window starting between
-/// the two would judge it without that context. A rule that is not `enabled`
-/// reports nothing, so it holds nothing (and is never compiled here).
-fn starts_nothing(
-    rules: &[Rule],
-    enabled: &[bool],
-    with_keyword: &[usize],
-    text: &str,
-    at: usize,
-) -> bool {
+/// the two would judge it without that context. A rule the scanner does not
+/// run reports nothing, so it holds nothing (and is never compiled here).
+fn starts_nothing(scanner: &Scanner, with_keyword: &[usize], text: &str, at: usize) -> bool {
     let bytes = text.as_bytes();
     with_keyword.iter().all(|&r| {
-        if !enabled[r] {
+        if !scanner.enabled()[r] {
             return true;
         }
-        let (Some(compiled), Some(open)) = (rules[r].compiled(), rules[r].open_matches()) else {
+        let rule = &scanner.rules()[r];
+        let (Some(compiled), Some(open)) = (rule.compiled(), rule.open_matches()) else {
             return false;
         };
         let first = if compiled.keyword_first {
@@ -201,14 +195,6 @@ fn with_allow_context(bytes: &[u8], at: usize) -> usize {
     } else {
         run_start(bytes, from)
     }
-}
-
-/// The start of the run of non-whitespace that ends at `at`.
-fn run_start(bytes: &[u8], at: usize) -> usize {
-    bytes[..at]
-        .iter()
-        .rposition(u8::is_ascii_whitespace)
-        .map_or(0, |i| i + 1)
 }
 
 #[cfg(test)]
