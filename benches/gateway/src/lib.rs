@@ -20,6 +20,8 @@
 //! - [`targets`]: starting sluice (with a config written for the scenario), the
 //!   Portkey gateway and the LiteLLM proxy, pinned to their own core, and reading
 //!   their peak memory.
+//! - [`proxy`]: a bare reverse proxy on sluice's own HTTP stack (hyper's
+//!   server and pooled client), the floor of that stack beside nginx's.
 //! - [`run`]: the orchestrator, which measures every scenario and returns a
 //!   [`run::Report`]; [`report`] prints it as markdown tables.
 //!
@@ -35,9 +37,11 @@
 pub mod body;
 pub mod load;
 pub mod mock;
+pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod server_thread;
 pub mod targets;
 
 pub use run::{Options, Report, run};

@@ -21,8 +21,9 @@ struct Args {
     sluice: PathBuf,
     /// Scenarios to run, comma-separated (their direct baselines are added);
     /// default: all. Names: direct, direct-anthropic, direct-32k, direct-stream,
-    /// passthrough, passthrough-anthropic, guardrails, guardrails-32k, stream,
-    /// stream-guardrails, portkey, litellm.
+    /// passthrough, passthrough-32k, nginx, nginx-32k, hyper-proxy,
+    /// hyper-proxy-32k, passthrough-anthropic, guardrails, guardrails-32k,
+    /// stream, stream-guardrails, portkey, litellm.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Seconds of each closed-loop run.

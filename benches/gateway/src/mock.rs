@@ -15,6 +15,7 @@
 //! millisecond's resolution), the closing events right after the last. A whole
 //! answer carries the same text.
 
+use crate::server_thread::{ServerThread, accept_until};
 use bytes::Bytes;
 use futures_util::Stream;
 use http_body_util::{BodyExt, Either, Full, StreamBody};
@@ -79,8 +80,8 @@ pub struct Mock {
     /// Where it listens (127.0.0.1).
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropping it stops the mock.
+    _server: ServerThread,
 }
 
 struct Shared {
@@ -115,19 +116,14 @@ impl Mock {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(options));
-        let (stop, stopped) = tokio::sync::oneshot::channel();
         let state = shared.clone();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let thread = std::thread::Builder::new()
-            .name("mock-upstream".into())
-            .spawn(move || runtime.block_on(serve(listener, state, stopped)))?;
+        let server = ServerThread::spawn("mock-upstream", move |stopped| {
+            serve(listener, state, stopped)
+        })?;
         Ok(Mock {
             addr,
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -142,43 +138,24 @@ impl Mock {
     }
 }
 
-impl Drop for Mock {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 async fn serve(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
-    mut stopped: tokio::sync::oneshot::Receiver<()>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-        return;
-    };
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = &mut stopped => return,
-        };
-        let Ok((socket, _)) = accepted else { continue };
-        let _ = socket.set_nodelay(true);
+    accept_until(listener, stopped, move |socket| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(shared.answer(request).await) }
-            });
+        let service = hyper::service::service_fn(move |request| {
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(shared.answer(request).await) }
+        });
+        async move {
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(socket), service)
                 .await;
-        });
-    }
+        }
+    })
+    .await;
 }
 
 impl Shared {

@@ -243,6 +243,27 @@ fn targets(out: &mut String, report: &Report) {
             );
         }
     }
+    for (sluice, proxy, nginx, what) in [
+        ("passthrough", "hyper-proxy", "nginx", "small bodies"),
+        (
+            "passthrough-32k",
+            "hyper-proxy-32k",
+            "nginx-32k",
+            "unique 32 KB bodies",
+        ),
+    ] {
+        if let (Some(s), Some(p), Some(n)) = (rate(sluice), rate(proxy), rate(nginx))
+            && p > 0.0
+            && n > 0.0
+        {
+            let _ = writeln!(
+                out,
+                "- (not a target) the bare hyper proxy, {what}: {p:.0} requests/s, {:.0}% of nginx; sluice passthrough is {:.0}% of it",
+                p / n * 100.0,
+                s / p * 100.0,
+            );
+        }
+    }
     if let Some(r) = report.row("passthrough")
         && let (Some(closed), Some(open), Some(base)) = (&r.closed, &r.open, &r.baseline_open)
     {

@@ -303,8 +303,10 @@ fn measure(
     let work = Arc::new(workload(scenario, addr, headers));
     if let Err(why) = probe(&work) {
         row.skipped = Some(match &gateway {
-            Some(g) => format!("never answered: {why} (log: {})", g.log.display()),
-            None => format!("never answered: {why}"),
+            Some(Gateway { log: Some(log), .. }) => {
+                format!("never answered: {why} (log: {})", log.display())
+            }
+            _ => format!("never answered: {why}"),
         });
         return row;
     }
@@ -359,6 +361,7 @@ fn start(
             placement,
         )?),
         Target::Nginx => Some(targets::start_nginx(dir, mock, placement)?),
+        Target::HyperProxy => Some(targets::start_hyper_proxy(mock, placement)?),
         Target::Portkey => Some(targets::start_portkey(
             &options.peers,
             dir,

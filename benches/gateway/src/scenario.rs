@@ -35,6 +35,9 @@ pub enum Target {
     /// nginx as a plain reverse proxy (one worker, kept-alive upstream
     /// connections, no body parsing): what a proxy's speed is on this core.
     Nginx,
+    /// A bare reverse proxy on sluice's own HTTP stack (hyper's server and
+    /// pooled client, one thread; [`crate::proxy`]): the floor of that stack.
+    HyperProxy,
     /// The Portkey gateway (npm `@portkey-ai/gateway`).
     Portkey,
     /// The LiteLLM proxy (PyPI `litellm[proxy]`).
@@ -146,6 +149,22 @@ pub const ALL: &[Scenario] = &[
         name: "nginx-32k",
         about: "nginx as a reverse proxy, unique 32 KB requests",
         target: Target::Nginx,
+        api: Api::OpenAi,
+        body: BodyKind::Agent32k,
+        stream: false,
+    },
+    Scenario {
+        name: "hyper-proxy",
+        about: "a bare hyper reverse proxy, small OpenAI requests",
+        target: Target::HyperProxy,
+        api: Api::OpenAi,
+        body: BodyKind::Small,
+        stream: false,
+    },
+    Scenario {
+        name: "hyper-proxy-32k",
+        about: "a bare hyper reverse proxy, unique 32 KB requests",
+        target: Target::HyperProxy,
         api: Api::OpenAi,
         body: BodyKind::Agent32k,
         stream: false,

@@ -3,6 +3,7 @@
 //! proxy; pinning with `taskset`; peak memory from `/proc`.
 
 use crate::body::{ANTHROPIC_MODEL, OPENAI_MODEL};
+use crate::proxy::Proxy;
 use crate::scenario::Target;
 use anyhow::{Context as _, bail};
 use std::net::SocketAddr;
@@ -66,16 +67,17 @@ impl Placement {
         let Some(cpu) = self.load_cpu else {
             return Ok(());
         };
-        let status = Command::new("taskset")
-            .args(["-a", "-p", "-c", &cpu.to_string()])
-            .arg(std::process::id().to_string())
-            .stdout(Stdio::null())
-            .status()
-            .context("run taskset")?;
-        if !status.success() {
-            bail!("taskset could not pin the harness to core {cpu}");
-        }
-        Ok(())
+        let pid = std::process::id().to_string();
+        taskset(
+            &["-a", "-p", "-c", &cpu.to_string(), &pid],
+            "the harness",
+            cpu,
+        )
+    }
+
+    /// The gateway's core, if the gateway is pinned.
+    pub fn gateway_cpu(&self) -> Option<usize> {
+        self.gateway_cpu
     }
 
     /// `program` as a command, pinned to the gateway's core.
@@ -161,7 +163,38 @@ impl Peers {
     }
 }
 
-/// A gateway process, stopped when dropped.
+/// The calling thread (only it) pinned to `cpu`, with `taskset` on its
+/// thread id.
+pub fn pin_this_thread(cpu: usize) -> anyhow::Result<()> {
+    // `/proc/thread-self` links to `<pid>/task/<tid>`.
+    let link = std::fs::read_link("/proc/thread-self").context("read /proc/thread-self")?;
+    let tid = link
+        .file_name()
+        .and_then(|name| name.to_str())
+        .context("no thread id in /proc/thread-self")?
+        .to_string();
+    taskset(
+        &["-p", "-c", &cpu.to_string(), &tid],
+        &format!("thread {tid}"),
+        cpu,
+    )
+}
+
+/// Runs `taskset` with `args`, which pin `what` to `cpu`.
+fn taskset(args: &[&str], what: &str, cpu: usize) -> anyhow::Result<()> {
+    let status = Command::new("taskset")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .context("run taskset")?;
+    if !status.success() {
+        bail!("taskset could not pin {what} to core {cpu}");
+    }
+    Ok(())
+}
+
+/// A gateway, stopped when dropped: a process, or the bare proxy on a thread
+/// of the harness.
 pub struct Gateway {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -169,18 +202,26 @@ pub struct Gateway {
     pub headers: Vec<(String, String)>,
     /// The guardrails it serves with (sluice's start-up line names them).
     pub guardrails: Vec<String>,
-    /// Its log file.
-    pub log: PathBuf,
-    child: Child,
+    /// Its log file (none for the bare proxy, which logs nothing).
+    pub log: Option<PathBuf>,
+    running: Running,
+}
+
+/// How a gateway runs.
+enum Running {
+    Process(Child),
+    /// Held to be dropped: dropping the proxy stops it.
+    Thread(#[expect(dead_code, reason = "held only to stop the proxy when dropped")] Proxy),
 }
 
 impl Gateway {
     /// The process's peak resident memory (VmHWM), with its descendants', in
     /// KiB (a sum: pages they share count once per process).
+    /// `None` for a gateway on a thread of the harness.
     pub fn peak_memory_kib(&self) -> Option<u64> {
         let mut total = 0;
         let mut any = false;
-        for pid in descendants(self.child.id()) {
+        for pid in descendants(self.pid()?) {
             if let Some(kib) = vm_hwm_kib(pid) {
                 total += kib;
                 any = true;
@@ -191,19 +232,25 @@ impl Gateway {
 
     /// How many threads the process has now.
     pub fn threads(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
         status_field(&status, "Threads:")
     }
 
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// The process id (`None` for a gateway on a thread of the harness).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.running {
+            Running::Process(child) => Some(child.id()),
+            Running::Thread(_) => None,
+        }
     }
 }
 
-impl Drop for Gateway {
+impl Drop for Running {
     fn drop(&mut self) {
-        let pids = descendants(self.child.id());
+        let Running::Process(child) = self else {
+            return; // the proxy stops itself
+        };
+        let pids = descendants(child.id());
         // SIGTERM to the gateway and its children (uvicorn workers), then wait.
         for pid in pids.iter().rev() {
             let _ = Command::new("kill")
@@ -213,7 +260,7 @@ impl Drop for Gateway {
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = child.try_wait() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -224,8 +271,8 @@ impl Drop for Gateway {
                 .stderr(Stdio::null())
                 .status();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -434,8 +481,8 @@ pub fn start_sluice(
         addr,
         headers: vec![("authorization".into(), format!("Bearer {GATEWAY_KEY}"))],
         guardrails,
-        log,
-        child,
+        log: Some(log),
+        running: Running::Process(child),
     })
 }
 
@@ -536,8 +583,21 @@ pub fn start_nginx(dir: &Path, mock: SocketAddr, placement: Placement) -> anyhow
         addr,
         headers: Vec::new(),
         guardrails: Vec::new(),
-        log,
-        child,
+        log: Some(log),
+        running: Running::Process(child),
+    })
+}
+
+/// Starts the bare hyper proxy ([`crate::proxy`]) to the mock, on a thread
+/// pinned to the gateway's core.
+pub fn start_hyper_proxy(mock: SocketAddr, placement: Placement) -> anyhow::Result<Gateway> {
+    let proxy = Proxy::start(mock, placement.gateway_cpu()).context("start the hyper proxy")?;
+    Ok(Gateway {
+        addr: proxy.addr,
+        headers: Vec::new(),
+        guardrails: Vec::new(),
+        log: None,
+        running: Running::Thread(proxy),
     })
 }
 
@@ -578,8 +638,8 @@ pub fn start_portkey(
             ("authorization".into(), format!("Bearer {UPSTREAM_KEY}")),
         ],
         guardrails: Vec::new(),
-        log,
-        child,
+        log: Some(log),
+        running: Running::Process(child),
     })
 }
 
@@ -624,8 +684,8 @@ pub fn start_litellm(
             format!("Bearer {LITELLM_MASTER_KEY}"),
         )],
         guardrails: Vec::new(),
-        log,
-        child,
+        log: Some(log),
+        running: Running::Process(child),
     })
 }
 
