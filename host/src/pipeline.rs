@@ -819,10 +819,10 @@ async fn guard_steps(
 
 /// Runs the guardrails of `ctx.phase` over the text `extract` finds in a
 /// whole JSON body (a request, an answer, an error) and returns it with their
-/// redactions applied; a block is an error. Plugins run on the blocking pool,
-/// so a slow or hostile one (bounded by its deadline) never holds up the async
-/// workers that serve other requests; at most `[sandbox] parallel_checks`
-/// checks run at once.
+/// redactions applied; a block is an error. Plugins run on the guardrails'
+/// own threads ([`crate::guardrails::pool`]), so a slow or hostile one
+/// (bounded by its deadline) never holds up the async workers that serve
+/// other requests; at most `[sandbox] parallel_checks` checks run at once.
 pub(crate) async fn guard_body(
     guardrails: &Guardrails,
     ctx: Context,
@@ -846,31 +846,30 @@ async fn guard_shared(
     if !guardrails.runs_in(ctx.phase) {
         return Ok((body, false));
     }
-    let guardrails = guardrails.clone();
+    let set = guardrails.clone();
     let span = tracing::info_span!("guardrails", phase = ctx.phase.as_str());
-    let slot = guardrails.slot().instrument(span.clone()).await;
-    let checked = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        let _span = span.entered();
-        let extracted = extract(&body);
-        let outcome = guardrails.check(&ctx, &extracted.segments, StopAt::FirstBlock);
-        outcome.log_failures();
-        call.observed.guardrails(&outcome, ctx.phase);
-        if let Some(audit) = &call.audit {
-            audit.record(&outcome, &ctx, &extracted.segments, &[]);
-        }
-        match outcome.action() {
-            Action::Block => Err(outcome.block_message().unwrap_or_default()),
-            Action::Redact => {
-                let mut placeholders = redact::lock(&call.placeholders);
-                let redacted =
-                    extracted.apply(Arc::make_mut(&mut body), &outcome, &mut placeholders);
-                Ok((body, redacted))
+    let checked = guardrails
+        .run_check(move || {
+            let _span = span.entered();
+            let extracted = extract(&body);
+            let outcome = set.check(&ctx, &extracted.segments, StopAt::FirstBlock);
+            outcome.log_failures();
+            call.observed.guardrails(&outcome, ctx.phase);
+            if let Some(audit) = &call.audit {
+                audit.record(&outcome, &ctx, &extracted.segments, &[]);
             }
-            Action::Allow | Action::Flag => Ok((body, false)),
-        }
-    })
-    .await;
+            match outcome.action() {
+                Action::Block => Err(outcome.block_message().unwrap_or_default()),
+                Action::Redact => {
+                    let mut placeholders = redact::lock(&call.placeholders);
+                    let redacted =
+                        extracted.apply(Arc::make_mut(&mut body), &outcome, &mut placeholders);
+                    Ok((body, redacted))
+                }
+                Action::Allow | Action::Flag => Ok((body, false)),
+            }
+        })
+        .await;
     match checked {
         Ok(Ok(checked)) => Ok(checked),
         Ok(Err(message)) => Err(ApiError::new(ErrorKind::Blocked, message)),

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod cache;
+pub mod pool;
 pub mod redact;
 pub mod stream;
 
@@ -28,9 +29,9 @@ use crate::sandbox::{
     Verdict,
 };
 use cache::{CachedRun, SegmentCache};
+use pool::{CheckPanicked, CheckPool};
 pub use redact::Redaction;
 use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// One configured guardrail: a loaded plugin with its id, phases and policy.
 #[derive(Clone)]
@@ -61,9 +62,9 @@ pub enum StopAt {
 pub struct Guardrails {
     list: Arc<[Guardrail]>,
     cache: Option<Arc<SegmentCache>>,
-    /// Checks that may run at once on the blocking pool ([`Guardrails::slot`]),
+    /// The threads checks of whole bodies run on ([`Guardrails::run_check`]),
     /// shared by every subset.
-    slots: Arc<Semaphore>,
+    checks: Arc<CheckPool>,
 }
 
 impl Default for Guardrails {
@@ -71,7 +72,7 @@ impl Default for Guardrails {
         Guardrails {
             list: Arc::from(Vec::new()),
             cache: None,
-            slots: Arc::new(Semaphore::new(default_parallel_checks())),
+            checks: Arc::new(CheckPool::new(default_parallel_checks())),
         }
     }
 }
@@ -165,21 +166,19 @@ impl Guardrails {
     /// The same guardrails, with at most `checks` body checks running at once.
     pub fn with_parallel_checks(self, checks: usize) -> Self {
         Guardrails {
-            slots: Arc::new(Semaphore::new(checks.max(1))),
+            checks: Arc::new(CheckPool::new(checks)),
             ..self
         }
     }
 
-    /// Waits for a turn to run a check off the async workers. Holding it while
-    /// the check runs keeps the checks in flight at the configured bound
-    /// (`[sandbox] parallel_checks`); requests past it queue here, in order,
-    /// instead of each starting a thread and warming instances of every plugin.
-    pub async fn slot(&self) -> OwnedSemaphorePermit {
-        self.slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the guardrail semaphore is never closed")
+    /// Runs `check` off the async workers, on the pool's threads: at most
+    /// `[sandbox] parallel_checks` at once, later ones in the order they came.
+    pub async fn run_check<T, F>(&self, check: F) -> Result<T, CheckPanicked>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.checks.run(check).await
     }
 
     /// The same guardrails, checking request segments through `cache` (which
@@ -208,7 +207,7 @@ impl Guardrails {
                     .cloned()
                     .collect(),
                 cache: self.cache.clone(),
-                slots: self.slots.clone(),
+                checks: self.checks.clone(),
             },
         }
     }
