@@ -18,6 +18,31 @@ fn assert_serves(plugin: &sluice::sandbox::Plugin) {
 }
 
 #[test]
+fn the_deadline_clock_ticks_during_calls_and_rests_between_them() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    check(&plugin, "spin:100000").expect("bounded work finishes");
+    // At rest: no call in flight, so no ticks (one may end a tick begun during
+    // the last call).
+    std::thread::sleep(Duration::from_millis(5));
+    let resting = sandbox.epoch_ticks();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        sandbox.epoch_ticks() <= resting + 1,
+        "ticks with no call in flight"
+    );
+    // A call that runs past a few ticks sees them (and its deadline with them).
+    let limits = Limits {
+        timeout: Duration::from_millis(20),
+        ..Limits::default()
+    };
+    let looping = hostile(&sandbox, limits);
+    let failure = check(&looping, "loop").unwrap_err();
+    assert_eq!(failure, PluginFailure::Timeout(Duration::from_millis(20)));
+    assert!(sandbox.epoch_ticks() >= resting + 20);
+}
+
+#[test]
 fn deadline_interrupts_an_infinite_loop_and_spares_bounded_work() {
     let sandbox = sandbox();
     let limits = Limits {

@@ -89,8 +89,10 @@ pub struct Sandbox {
     cache: Option<ArtifactCache>,
     /// Advances the engine's epoch for the plugins' deadlines. Started by the
     /// first [`Sandbox::load`], so that a gateway without plugins has no
-    /// thread waking a thousand times a second.
+    /// such thread; it ticks only while `clock` says a call is in flight.
     ticker: Mutex<Option<engine::EpochTicker>>,
+    /// Calls into plugin code in flight, for the ticker.
+    clock: engine::Clock,
 }
 
 impl Sandbox {
@@ -110,10 +112,12 @@ impl Sandbox {
             linker,
             cache,
             ticker: Mutex::new(None),
+            clock: engine::Clock::default(),
         })
     }
 
-    /// Whether the epoch ticker runs (it does once a plugin is loaded).
+    /// Whether the epoch ticker has started (it does with the first plugin
+    /// loaded; it then ticks only while a call is in flight).
     pub fn ticking(&self) -> bool {
         self.ticker
             .lock()
@@ -121,12 +125,17 @@ impl Sandbox {
             .is_some()
     }
 
+    /// How many times the epoch has advanced: only while plugin code runs.
+    pub fn epoch_ticks(&self) -> u64 {
+        self.clock.ticks()
+    }
+
     /// Starts the epoch ticker unless it runs: no plugin code runs without it,
     /// since its deadlines count its ticks.
     fn start_ticker(&self) -> Result<(), LoadError> {
         let mut ticker = self.ticker.lock().unwrap_or_else(PoisonError::into_inner);
         if ticker.is_none() {
-            let started = engine::EpochTicker::start(&self.engine)
+            let started = engine::EpochTicker::start(&self.engine, &self.clock)
                 .map_err(|source| LoadError::Ticker { source })?;
             *ticker = Some(started);
         }
@@ -201,8 +210,8 @@ impl Sandbox {
             origin: origin.clone(),
             failure,
         };
-        let mut instance =
-            start_instance(&self.engine, &pre, &origin, &limits).map_err(setup_failed)?;
+        let mut instance = start_instance(&self.engine, &self.clock, &pre, &origin, &limits)
+            .map_err(setup_failed)?;
         let info = describe(&mut instance, &limits).map_err(setup_failed)?;
         check_info(&info).map_err(|reason| LoadError::BadInfo {
             origin: origin.clone(),

@@ -6,7 +6,7 @@
 //! threads may call `check` at once; each call has an instance to itself.
 
 use super::bindings::{Context, Guardrail, GuardrailPre, Info, Segment, Verdict};
-use super::engine::deadline_ticks;
+use super::engine::{Awake, Clock, deadline_ticks};
 use super::error::PluginFailure;
 use super::limits::{InstanceMode, Limits};
 use super::store::{StoreState, new_store, truncate};
@@ -36,6 +36,8 @@ struct Inner {
     limits: Limits,
     idle: Mutex<Vec<Instance>>,
     instantiations: AtomicU64,
+    /// The epoch clock every instance's deadlines count on.
+    clock: Clock,
 }
 
 /// One live instance with its store.
@@ -99,6 +101,7 @@ impl Plugin {
                 limits,
                 idle: Mutex::new(Vec::new()),
                 instantiations: AtomicU64::new(1),
+                clock: first.store.data().clock().clone(),
             }),
         };
         if plugin.inner.limits.instances == InstanceMode::Reuse {
@@ -144,14 +147,13 @@ impl Plugin {
         };
         instance.uses += 1;
         instance.store.data_mut().begin_call(limits.max_log_lines);
-        instance
-            .store
-            .set_epoch_deadline(deadline_ticks(limits.timeout));
+        let awake = arm(&mut instance.store, limits.timeout);
         let result = instance.bindings.sluice_guardrail_plugin().call_check(
             &mut instance.store,
             ctx,
             segments,
         );
+        drop(awake);
         let dropped = instance.store.data().log_lines_dropped;
         if dropped > 0 {
             tracing::warn!(plugin = %self.inner.info.name, dropped, "plugin log lines dropped (per-call limit)");
@@ -199,9 +201,14 @@ impl Plugin {
     fn instantiate(&self) -> Result<Instance, String> {
         let inner = &self.inner;
         self.inner.instantiations.fetch_add(1, Ordering::Relaxed);
-        let mut instance =
-            start_instance(&inner.engine, &inner.pre, &inner.info.name, &inner.limits)
-                .map_err(|failure| failure.to_string())?;
+        let mut instance = start_instance(
+            &inner.engine,
+            &inner.clock,
+            &inner.pre,
+            &inner.info.name,
+            &inner.limits,
+        )
+        .map_err(|failure| failure.to_string())?;
         configure(&mut instance, &inner.settings, &inner.limits).map_err(|e| match e {
             ConfigureError::Refused(message) => format!("refused its settings: {message}"),
             ConfigureError::Failed(failure) => failure.to_string(),
@@ -210,16 +217,27 @@ impl Plugin {
     }
 }
 
+/// Sets `store`'s deadline `timeout` from now and wakes the epoch ticker for
+/// the call about to run into plugin code; hold the result until it returns.
+fn arm(store: &mut Store<StoreState>, timeout: Duration) -> Awake {
+    let awake = store.data().clock().awake();
+    store.set_epoch_deadline(deadline_ticks(timeout));
+    awake
+}
+
 /// Instantiates the component in a new store with every limit set.
 pub(super) fn start_instance(
     engine: &Engine,
+    clock: &Clock,
     pre: &GuardrailPre<StoreState>,
     name: &str,
     limits: &Limits,
 ) -> Result<Instance, PluginFailure> {
-    let mut store = new_store(engine, name, limits.memory, limits.max_output_bytes);
-    store.set_epoch_deadline(deadline_ticks(limits.setup_timeout));
-    match pre.instantiate(&mut store) {
+    let mut store = new_store(engine, clock, name, limits.memory, limits.max_output_bytes);
+    let awake = arm(&mut store, limits.setup_timeout);
+    let instantiated = pre.instantiate(&mut store);
+    drop(awake);
+    match instantiated {
         Ok(bindings) => Ok(Instance {
             store,
             bindings,
@@ -231,9 +249,7 @@ pub(super) fn start_instance(
 
 /// Calls `describe` on a new instance.
 pub(super) fn describe(instance: &mut Instance, limits: &Limits) -> Result<Info, PluginFailure> {
-    instance
-        .store
-        .set_epoch_deadline(deadline_ticks(limits.setup_timeout));
+    let _awake = arm(&mut instance.store, limits.setup_timeout);
     instance
         .bindings
         .sluice_guardrail_plugin()
@@ -255,9 +271,7 @@ pub(super) fn configure(
     settings: &str,
     limits: &Limits,
 ) -> Result<(), ConfigureError> {
-    instance
-        .store
-        .set_epoch_deadline(deadline_ticks(limits.setup_timeout));
+    let _awake = arm(&mut instance.store, limits.setup_timeout);
     match instance
         .bindings
         .sluice_guardrail_plugin()

@@ -2,6 +2,7 @@
 //! memory limiter, the captured stderr, and the host's side of the contract (`log`).
 
 use super::bindings::{Level, host_interface as host};
+use super::engine::Clock;
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store};
@@ -19,6 +20,8 @@ const LOG_LINE_MAX: usize = 1024;
 pub struct StoreState {
     /// Which plugin this is, for log lines.
     plugin: String,
+    /// The epoch clock its deadlines count on.
+    clock: Clock,
     wasi: WasiCtx,
     table: ResourceTable,
     stderr: MemoryOutputPipe,
@@ -36,7 +39,7 @@ impl StoreState {
     /// A fresh state. Nothing ambient is granted: no preopened directories, no
     /// environment, no arguments, no sockets, stdin empty, stdout discarded,
     /// stderr captured (bounded), and clocks that always read zero.
-    pub fn new(plugin: &str, memory_cap: u64) -> Self {
+    pub fn new(plugin: &str, memory_cap: u64, clock: Clock) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -46,6 +49,7 @@ impl StoreState {
             .build();
         StoreState {
             plugin: plugin.to_string(),
+            clock,
             wasi,
             table: ResourceTable::new(),
             stderr,
@@ -55,6 +59,11 @@ impl StoreState {
             log_lines_left: 0,
             log_lines_dropped: 0,
         }
+    }
+
+    /// The epoch clock its deadlines count on.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Resets the per-call counters before a call.
@@ -74,11 +83,12 @@ impl StoreState {
 /// Builds a store for one instance, with every limit set.
 pub fn new_store(
     engine: &wasmtime::Engine,
+    clock: &Clock,
     plugin: &str,
     memory_cap: u64,
     max_output_bytes: usize,
 ) -> Store<StoreState> {
-    let mut store = Store::new(engine, StoreState::new(plugin, memory_cap));
+    let mut store = Store::new(engine, StoreState::new(plugin, memory_cap, clock.clone()));
     store.limiter(|state| state as &mut dyn ResourceLimiter);
     store.set_hostcall_fuel(max_output_bytes);
     store.epoch_deadline_trap();
