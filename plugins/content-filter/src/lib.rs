@@ -123,6 +123,7 @@
 //!   ordinary text: a megabyte of spaced-out letters, of a term repeated, of
 //!   bidi pairs or of words that start phrases goes at 25–100 MB/s natively.
 
+mod block;
 pub mod category;
 pub mod fold;
 pub mod hidden;
