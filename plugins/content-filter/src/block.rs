@@ -6,11 +6,19 @@
 //! [`classify`] turns sixteen bytes into [`Classes`]: bit `i` of each mask is
 //! byte `i`. With WebAssembly SIMD (the built-in plugins are compiled with
 //! `+simd128`) that is a handful of `i8x16` compares and a bitmask each; other
-//! targets (native tests, the throughput example) use two `u64` halves
-//! ([`crate::swar`]). [`Classes::plain`] then says how much of the block the
+//! targets use two `u64` halves ([`crate::swar`]), for the tests: natively the
+//! byte loops are faster ([`PAYS`]). [`Classes::plain`] then says how much of the block the
 //! fast path would write unchanged but for lowercasing. A unit test checks
 //! both against the byte-at-a-time classes on every byte value at every
 //! position; the normaliser's test compares the paths on generated texts.
+
+/// Whether blocks pay: with WebAssembly SIMD (the built-in plugins) the
+/// normaliser and the word scan go sixteen bytes at a time where they can.
+/// Natively, without SIMD here, the `u64` emulation costs more than the byte
+/// loops it replaces (the `throughput` example's coding text: 330 MB/s
+/// without, 197 MB/s with), so both keep their byte loops; tests use the
+/// blocks on every target.
+pub const PAYS: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
 /// The classes of sixteen bytes of text, bit `i` for byte `i`, and the bytes
 /// as the fast path writes them.

@@ -30,6 +30,7 @@
 //! thousands of phrases the automaton is a large NFA that costs several
 //! nanoseconds a byte, and most words start no term.
 
+use crate::block;
 use crate::category::Category;
 use crate::normalise::{
     self, Normalised, SYMBOL, char_at, is_unspaced, is_word, joins_after, joins_before,
@@ -252,12 +253,12 @@ impl Matcher {
     /// Only needs the bytes ([`normalise::normalise_bytes`]); an empty result
     /// means the text has no match.
     pub fn candidates(&self, bytes: &[u8], found: &mut Vec<Candidate>) {
-        self.scan::<true>(bytes, found);
+        self.scan::<{ block::PAYS }>(bytes, found);
     }
 
     /// [`Matcher::candidates`]; `BLOCKS` turns on the words of plain ASCII
-    /// found sixteen bytes at a time (off only in tests, to check that both
-    /// ways find the same).
+    /// found sixteen bytes at a time (see [`block::PAYS`]; tests check that
+    /// both ways find the same).
     fn scan<const BLOCKS: bool>(&self, bytes: &[u8], found: &mut Vec<Candidate>) {
         let mut state = OverlappingState::start();
         let mut at = 0;
