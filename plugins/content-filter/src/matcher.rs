@@ -30,7 +30,6 @@
 //! thousands of phrases the automaton is a large NFA that costs several
 //! nanoseconds a byte, and most words start no term.
 
-use crate::block;
 use crate::category::Category;
 use crate::normalise::{
     self, Normalised, SYMBOL, char_at, is_unspaced, is_word, joins_after, joins_before,
@@ -253,11 +252,11 @@ impl Matcher {
     /// Only needs the bytes ([`normalise::normalise_bytes`]); an empty result
     /// means the text has no match.
     pub fn candidates(&self, bytes: &[u8], found: &mut Vec<Candidate>) {
-        self.scan::<{ block::PAYS }>(bytes, found);
+        self.scan::<{ words::BLOCKS_PAY }>(bytes, found);
     }
 
     /// [`Matcher::candidates`]; `BLOCKS` turns on the words of plain ASCII
-    /// found sixteen bytes at a time (see [`block::PAYS`]; tests check that
+    /// found sixteen bytes at a time (see [`words::BLOCKS_PAY`]; tests check that
     /// both ways find the same).
     fn scan<const BLOCKS: bool>(&self, bytes: &[u8], found: &mut Vec<Candidate>) {
         let mut state = OverlappingState::start();

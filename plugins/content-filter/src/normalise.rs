@@ -43,7 +43,6 @@
 //! spelling, invisible characters inside it included, never the ones around
 //! it, and always falls on character boundaries.
 
-use crate::block;
 use crate::fold::{self, Reads};
 use crate::swar;
 use std::ops::Range;
@@ -413,19 +412,18 @@ fn is_hex_literal(word: &[u8]) -> bool {
 /// Normalises `text` into `out`, with the map back to `text`
 /// ([`Normalised::starts`], [`Normalised::runs`], [`Normalised::original_span`]).
 pub fn normalise(text: &str, out: &mut Normalised) {
-    run::<true, true, false>(text, out);
+    run::<true, true>(text, out);
 }
 
 /// Normalises `text` into `out` without the map: the same bytes, faster. For a
 /// first look; normalise again with [`normalise`] when something may match.
 pub fn normalise_bytes(text: &str, out: &mut Normalised) {
-    run::<false, true, { block::PAYS }>(text, out);
+    run::<false, true>(text, out);
 }
 
 /// The normaliser; `FAST` turns the fast path for plain ASCII words on (off
-/// only in tests, to check that both paths write the same), `BLOCKS` its
-/// blocks of sixteen bytes (without the map only; see [`block::PAYS`]).
-fn run<const MAP: bool, const FAST: bool, const BLOCKS: bool>(text: &str, out: &mut Normalised) {
+/// only in tests, to check that both paths write the same).
+fn run<const MAP: bool, const FAST: bool>(text: &str, out: &mut Normalised) {
     // The text is never longer normalised, but for lowercase letters of other
     // scripts that grow in UTF-8 (`push` makes room for those).
     out.reset(text.len() + 64, MAP);
@@ -442,7 +440,7 @@ fn run<const MAP: bool, const FAST: bool, const BLOCKS: bool>(text: &str, out: &
                         && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)))
             {
                 // Most of any text: words of two or more ASCII letters.
-                i = w.fast::<MAP, BLOCKS>(bytes, i);
+                i = w.fast::<MAP>(bytes, i);
                 continue;
             }
             w.ascii(b, i as u32);
@@ -560,7 +558,7 @@ impl<'a> Writer<'a> {
     /// that may be leetspeak, single letters, other characters). Leaves the
     /// state as the general path would; returns where it stopped.
     #[inline]
-    fn fast<const MAP: bool, const BLOCKS: bool>(&mut self, bytes: &[u8], mut i: usize) -> usize {
+    fn fast<const MAP: bool>(&mut self, bytes: &[u8], mut i: usize) -> usize {
         self.out.reserve(bytes.len() - i);
         if !self.in_word {
             self.start_plain_word();
@@ -579,30 +577,6 @@ impl<'a> Writer<'a> {
         let (out_bytes, out_starts, out_runs) =
             (&mut out.bytes[..], &mut out.starts[..], &mut out.runs[..]);
         'words: loop {
-            if !MAP && BLOCKS && !rewrite {
-                // Sixteen bytes at a time, while they are plain words and
-                // what is between them, each block up to a letter in a word.
-                while let (Some(chunk), Some(&after), Some(room)) = (
-                    bytes.get(i..i + 16),
-                    bytes.get(i + 16),
-                    out_bytes.get_mut(n..n + 16),
-                ) {
-                    let classes = block::classify(chunk.try_into().expect("16 bytes"), last);
-                    let Some(plain) = classes.plain(after.is_ascii_alphabetic()) else {
-                        break;
-                    };
-                    // All sixteen are written; those after `len` are written
-                    // again or left beyond the text.
-                    room.copy_from_slice(&classes.bytes);
-                    if let Some(start) = plain.word {
-                        new_word = true;
-                        word = n + start;
-                    }
-                    n += plain.len;
-                    i += plain.len;
-                    last = plain.last;
-                }
-            }
             if !MAP {
                 // Eight letters at a time, while none repeats the one before.
                 while let (Some(chunk), Some(room)) =
@@ -1123,10 +1097,10 @@ mod tests {
         assert_paths_agree(&pieces, 20000, 10);
     }
 
-    /// Mostly plain code and prose, where the fast path writes sixteen bytes
-    /// at a time ([`crate::block`]), with what stops it now and then.
+    /// Mostly plain code and prose, where the fast path runs longest, with
+    /// what stops it now and then.
     #[test]
-    fn blocks_write_what_the_general_path_writes() {
+    fn plain_code_is_written_the_same_by_every_path() {
         let pieces = [
             "fn",
             "handle",
@@ -1165,12 +1139,11 @@ mod tests {
     }
 
     /// Normalises `texts` texts of `length` pieces each, drawn from `pieces`,
-    /// with and without the map, the fast path and its blocks, and checks
-    /// that all write the same.
+    /// with and without the map and with and without the fast path, and
+    /// checks that all write the same.
     fn assert_paths_agree(pieces: &[&str], texts: usize, length: usize) {
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let (mut fast, mut slow, mut bytes_only, mut blocks) = (
-            Normalised::default(),
+        let (mut fast, mut slow, mut bytes_only) = (
             Normalised::default(),
             Normalised::default(),
             Normalised::default(),
@@ -1184,11 +1157,9 @@ mod tests {
                 text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
             }
             normalise(&text, &mut fast);
-            run::<true, false, false>(&text, &mut slow);
+            run::<true, false>(&text, &mut slow);
             normalise_bytes(&text, &mut bytes_only);
-            run::<false, true, true>(&text, &mut blocks);
             assert_eq!(fast.bytes(), slow.bytes(), "{text:?}");
-            assert_eq!(fast.bytes(), blocks.bytes(), "{text:?}");
             assert_eq!(fast.starts(), slow.starts(), "{text:?}");
             assert_eq!(fast.runs(), slow.runs(), "{text:?}");
             assert_eq!(fast.bytes(), bytes_only.bytes(), "{text:?}");
