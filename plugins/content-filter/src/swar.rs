@@ -44,7 +44,7 @@ pub fn alphanumeric(x: u64) -> u64 {
 
 /// A mask's bytes as eight bits, bit `i` for byte `i` (for targets without
 /// SIMD: see [`crate::words::block`]).
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(any(test, not(all(target_arch = "wasm32", target_feature = "simd128"))))]
 #[inline]
 pub fn bits(mask: u64) -> u16 {
     ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u16
