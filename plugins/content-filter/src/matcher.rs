@@ -215,7 +215,7 @@ impl Builder {
             runs: self.runs,
             first_words: HashSet64::new(&first_words),
             first_chars,
-            first_bytes,
+            first_bytes: words::ByteSet::new(&first_bytes),
         })
     }
 }
@@ -233,7 +233,7 @@ pub struct Matcher {
     /// First characters of keys in scripts without spaces, sorted.
     first_chars: Vec<char>,
     /// First bytes of keys that start with punctuation.
-    first_bytes: [bool; 128],
+    first_bytes: words::ByteSet,
 }
 
 impl Matcher {
@@ -252,12 +252,51 @@ impl Matcher {
     /// Only needs the bytes ([`normalise::normalise_bytes`]); an empty result
     /// means the text has no match.
     pub fn candidates(&self, bytes: &[u8], found: &mut Vec<Candidate>) {
+        self.scan::<{ words::BLOCKS_PAY }>(bytes, found);
+    }
+
+    /// [`Matcher::candidates`]; `BLOCKS` turns on the words of plain ASCII
+    /// found sixteen bytes at a time (see [`words::BLOCKS_PAY`]; tests check that
+    /// both ways find the same).
+    fn scan<const BLOCKS: bool>(&self, bytes: &[u8], found: &mut Vec<Candidate>) {
         let mut state = OverlappingState::start();
         let mut at = 0;
         while at < bytes.len() {
+            if BLOCKS && let Some(chunk) = bytes.get(at..at + 16) {
+                // `at` is never inside a word: the words that start in the
+                // block before its first byte of another kind, one by one.
+                let block = words::block(chunk.try_into().expect("16 bytes"), &self.first_bytes);
+                let plain = block.others.trailing_zeros() as usize;
+                if plain > 0 {
+                    let letters = block.alphanumeric;
+                    let mut starts = letters & !(letters << 1) & (u16::MAX >> (16 - plain));
+                    let mut next = at + plain;
+                    while starts != 0 {
+                        let start = starts.trailing_zeros() as usize;
+                        starts &= starts - 1;
+                        let len = (!letters >> start).trailing_zeros() as usize;
+                        // A word that goes on past the block, or into a
+                        // letter of another script, is measured in full.
+                        let end = if start + len < 16 && block.others & (1 << (start + len)) == 0 {
+                            at + start + len
+                        } else {
+                            words::end(bytes, at + start)
+                        };
+                        if self
+                            .first_words
+                            .contains(words::hash(bytes, at + start, end))
+                        {
+                            self.anchored(bytes, at + start, &mut state, found);
+                        }
+                        next = next.max(end);
+                    }
+                    at = next;
+                    continue;
+                }
+            }
             let b = bytes[at];
             if b < 0x80 && !b.is_ascii_alphanumeric() {
-                if self.first_bytes[b as usize] {
+                if self.first_bytes.contains(b) {
                     self.anchored(bytes, at, &mut state, found);
                 }
                 at += 1;
@@ -461,6 +500,25 @@ mod tests {
 
     const P: Target = Target::Category(Category::Profanity);
 
+    /// `count` pseudo-random texts of `length` pieces each, drawn from `pieces`.
+    fn texts<'a>(
+        pieces: &'a [&str],
+        count: usize,
+        length: usize,
+    ) -> impl Iterator<Item = String> + 'a {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        (0..count).map(move |_| {
+            (0..length)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    pieces[(seed % pieces.len() as u64) as usize]
+                })
+                .collect()
+        })
+    }
+
     #[test]
     fn matches_are_on_word_boundaries() {
         let m = matcher(&[(P, "ass"), (P, "cunt"), (P, "cock")]);
@@ -616,21 +674,61 @@ mod tests {
             "\n",
             "é",
         ];
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         let mut norm = Normalised::default();
-        for _ in 0..3000 {
-            let mut text = String::new();
-            for _ in 0..12 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
-            }
+        for text in texts(&pieces, 3000, 12) {
             normalise::normalise_bytes(&text, &mut norm);
             let mut found = Vec::new();
             m.candidates(norm.bytes(), &mut found);
             found.sort();
             assert_eq!(found, plain_scan(&m, &keys, norm.bytes()), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn blocks_of_sixteen_bytes_find_what_the_byte_scan_finds() {
+        let m = matcher(&[
+            (P, "fuck"),
+            (P, "f*ck"),
+            (P, "#fuck"),
+            (P, "motherfucker"),
+            (P, "-rf now"),
+            (P, "жук"),
+            (P, "東京"),
+        ]);
+        let pieces = [
+            "fuck",
+            "mother",
+            "fucker",
+            "f",
+            "*",
+            "#",
+            "ck",
+            " ",
+            "-",
+            "rf",
+            " now",
+            ".",
+            "(",
+            "ж",
+            "ук",
+            "東京",
+            "😀",
+            "é",
+            "12",
+            "x86",
+            "abcdefghijklmnopqrstuvwxyz",
+            "longerword",
+            ", ",
+        ];
+        let mut norm = Normalised::default();
+        let (mut blocks, mut bytewise) = (Vec::new(), Vec::new());
+        for text in texts(&pieces, 20000, 16) {
+            normalise::normalise_bytes(&text, &mut norm);
+            blocks.clear();
+            bytewise.clear();
+            m.scan::<true>(norm.bytes(), &mut blocks);
+            m.scan::<false>(norm.bytes(), &mut bytewise);
+            assert_eq!(blocks, bytewise, "{text:?}");
         }
     }
 

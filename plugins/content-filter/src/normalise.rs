@@ -1094,15 +1094,63 @@ mod tests {
             "LONGERWORDS",
             "aab",
         ];
+        assert_paths_agree(&pieces, 20000, 10);
+    }
+
+    /// Mostly plain code and prose, where the fast path runs longest, with
+    /// what stops it now and then.
+    #[test]
+    fn plain_code_is_written_the_same_by_every_path() {
+        let pieces = [
+            "fn",
+            "handle",
+            "Request",
+            " ",
+            " ",
+            ", ",
+            "(",
+            ")",
+            "::",
+            "-> ",
+            "{",
+            "\n",
+            "\t",
+            "a",
+            "I",
+            " x ",
+            "word",
+            "Hello",
+            "look",
+            "e.g.",
+            "1",
+            "'",
+            "é",
+            "  ",
+            ".",
+            "*",
+            "abcdefghijklmnopq",
+            "ZZtop",
+            "Ab",
+            "s",
+            "\0",
+            "_",
+        ];
+        assert_paths_agree(&pieces, 20000, 30);
+    }
+
+    /// Normalises `texts` texts of `length` pieces each, drawn from `pieces`,
+    /// with and without the map and with and without the fast path, and
+    /// checks that all write the same.
+    fn assert_paths_agree(pieces: &[&str], texts: usize, length: usize) {
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let (mut fast, mut slow, mut bytes_only) = (
             Normalised::default(),
             Normalised::default(),
             Normalised::default(),
         );
-        for _ in 0..20000 {
+        for _ in 0..texts {
             let mut text = String::new();
-            for _ in 0..10 {
+            for _ in 0..length {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;

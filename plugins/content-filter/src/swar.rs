@@ -29,12 +29,25 @@ pub fn alphabetic(x: u64) -> u64 {
     at_least(folded, b'a') & !at_least(folded, b'z' + 1) & !x
 }
 
+/// ASCII digits.
+#[inline]
+pub fn digit(x: u64) -> u64 {
+    let ascii = x & !HIGH;
+    at_least(ascii, b'0') & !at_least(ascii, b'9' + 1) & !x
+}
+
 /// ASCII letters and digits.
 #[inline]
 pub fn alphanumeric(x: u64) -> u64 {
-    let ascii = x & !HIGH;
-    let digit = at_least(ascii, b'0') & !at_least(ascii, b'9' + 1) & !x;
-    digit | alphabetic(x)
+    digit(x) | alphabetic(x)
+}
+
+/// A mask's bytes as eight bits, bit `i` for byte `i` (for targets without
+/// SIMD: see [`crate::words::block`]).
+#[cfg(any(test, not(all(target_arch = "wasm32", target_feature = "simd128"))))]
+#[inline]
+pub fn bits(mask: u64) -> u16 {
+    ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u16
 }
 
 /// Zero bytes.
@@ -59,9 +72,10 @@ mod tests {
 
     #[test]
     fn every_test_agrees_with_the_byte_test_on_every_byte_anywhere() {
-        let tests: [Pair; 3] = [
+        let tests: [Pair; 4] = [
             (alphabetic, |b| b.is_ascii_alphabetic()),
             (alphanumeric, |b| b.is_ascii_alphanumeric()),
+            (digit, |b| b.is_ascii_digit()),
             (zero, |b| b == 0),
         ];
         for (swar, byte) in tests {
@@ -87,5 +101,15 @@ mod tests {
         assert_eq!(leading(HIGH), 8);
         assert_eq!(leading(0), 0);
         assert_eq!(leading(alphabetic(u64::from_le_bytes(*b"abc.defg"))), 3);
+    }
+
+    #[test]
+    fn bits_gathers_one_bit_per_byte() {
+        assert_eq!(
+            bits(alphabetic(u64::from_le_bytes(*b"abc.defg"))),
+            0b1111_0111
+        );
+        assert_eq!(bits(HIGH), 0xFF);
+        assert_eq!(bits(0x80 << 56), 0x80);
     }
 }
