@@ -350,6 +350,7 @@ async fn tool_calls_are_rate_limited_per_tool_and_in_the_metrics_and_request_log
     );
     let (h, alpha, _beta) = two_servers(&limit).await;
     let mcp = client(&h, KEY).await;
+    crate::support::clear_of_a_minute_edge().await;
     for _ in 0..2 {
         call(&mcp, "alpha__echo", json!({"text": "x"}))
             .await

@@ -90,6 +90,7 @@ async fn responses_calls_are_governed_and_refuse_what_no_target_runs() {
         "{PII}\n[[rate_limits]]\nid = \"two\"\nkey = \"*\"\nper = \"minute\"\nrequests = 2\n"
     );
     let h = gateway::start(&extra).await;
+    crate::support::clear_of_a_minute_edge().await;
     for refused in [
         json!({"model": "@an/echo-last", "input": "hi", "tools": [{"type": "web_search"}]}),
         json!({"model": "@an/echo-last", "input": "hi", "previous_response_id": "resp_1"}),

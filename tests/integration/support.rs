@@ -311,3 +311,20 @@ impl RedisDb {
         Some(RedisDb { url })
     }
 }
+
+/// Waits, when the current calendar minute has less than fifteen seconds
+/// left, until the next one has begun. Rate limits count in calendar windows
+/// (`per = "minute"` resets on the minute), so a test that fills one and then
+/// expects a refusal must not have its window end halfway through.
+pub async fn clear_of_a_minute_edge() {
+    const MINUTE_MS: u128 = 60_000;
+    const MARGIN_MS: u128 = 15_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_millis();
+    let left = MINUTE_MS - now % MINUTE_MS;
+    if left < MARGIN_MS {
+        tokio::time::sleep(std::time::Duration::from_millis(left as u64 + 50)).await;
+    }
+}
