@@ -186,6 +186,13 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
     if let Some(cache) = gateway.guardrails.cache() {
         eprintln!("sluice: guardrail cache: {}", cache.stats());
     }
+    for guardrail in gateway.guardrails.iter() {
+        eprintln!(
+            "sluice: guardrail `{}`: {}",
+            guardrail.id,
+            guardrail.plugin.stats()
+        );
+    }
     eprintln!("sluice: stopped");
     Ok(())
 }

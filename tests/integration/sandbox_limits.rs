@@ -211,6 +211,63 @@ fn warm_instances_are_reused_and_replaced_after_a_trap() {
     assert_eq!(plugin.stats().instantiations, 2);
 }
 
+/// Waits (up to a generous bound) until `plugin` has prepared `n` successors.
+fn wait_for_successors(plugin: &sluice::sandbox::Plugin, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while plugin.stats().successors < n {
+        assert!(
+            Instant::now() < deadline,
+            "no successor: {}",
+            plugin.stats()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_used_up_instance_is_replaced_off_the_call_path() {
+    let sandbox = sandbox();
+    let limits = Limits {
+        max_uses: 3,
+        ..Limits::default()
+    };
+    let plugin = hostile(&sandbox, limits);
+    let rule =
+        |plugin: &sluice::sandbox::Plugin| check(plugin, "count").unwrap().findings[0].rule.clone();
+    for k in 1..=3 {
+        assert_eq!(rule(&plugin), format!("call-{k}"));
+    }
+    // Used up: its successor is prepared on another thread; until it is ready
+    // the old instance serves, so no call creates an instance.
+    wait_for_successors(&plugin, 1);
+    assert_eq!(rule(&plugin), "call-1", "the successor serves");
+    for _ in 0..20 {
+        check(&plugin, "count").unwrap();
+    }
+    let stats = plugin.stats();
+    assert_eq!(stats.cold_calls, 0, "{stats}");
+}
+
+#[test]
+fn an_instance_grown_too_big_is_replaced_off_the_call_path() {
+    let sandbox = sandbox();
+    let limits = Limits {
+        recycle_memory: 4 << 20,
+        ..Limits::default()
+    };
+    let plugin = hostile(&sandbox, limits);
+    check(&plugin, "alloc:8").expect("8 MiB fits under the cap");
+    wait_for_successors(&plugin, 1);
+    let verdict = check(&plugin, "count").unwrap();
+    assert_eq!(verdict.findings[0].rule, "call-1", "the successor serves");
+    let stats = plugin.stats();
+    assert_eq!(
+        (stats.cold_calls, stats.instantiations, stats.idle),
+        (0, 2, 1),
+        "{stats}"
+    );
+}
+
 #[test]
 fn fresh_mode_never_shares_an_instance_between_calls() {
     let sandbox = sandbox();

@@ -10,7 +10,9 @@ pub enum InstanceMode {
     /// plugin that compiles rules can be hundreds of microseconds. The trade-off:
     /// state a plugin keeps in its memory survives into later calls, which may be
     /// for other gateway keys. The host discards an instance after any failure,
-    /// after `max_uses` calls, and when its memory has grown past `recycle_memory`.
+    /// and replaces one after `max_uses` calls or when its memory has grown past
+    /// `recycle_memory`: a successor is prepared on a thread of its own while the
+    /// old instance keeps serving, so no call waits for the instantiation.
     Reuse,
     /// A new instance for every call, discarded after it: nothing a plugin saw can
     /// survive into another call. Costs an instantiation and `configure` per call.
@@ -31,9 +33,11 @@ pub struct Limits {
     pub instances: InstanceMode,
     /// Idle warm instances kept per plugin (with `Reuse`).
     pub max_idle: usize,
-    /// Calls after which a warm instance is replaced (with `Reuse`).
+    /// Calls after which a warm instance is replaced (with `Reuse`); it serves
+    /// the calls that come while its successor is prepared.
     pub max_uses: u64,
-    /// Memory size past which a warm instance is replaced after its call.
+    /// Memory size past which a warm instance is replaced after its call (as
+    /// with `max_uses`, once its successor is ready; `memory` is the hard cap).
     pub recycle_memory: u64,
     /// The most findings one verdict may carry.
     pub max_findings: usize,

@@ -2,8 +2,23 @@
 //!
 //! Calls take an instance from the plugin's idle list (or create and configure a
 //! new one), run under the per-call deadline, and give the instance back unless it
-//! failed, is used up, or grew too big (see [`InstanceMode`]). Any number of
-//! threads may call `check` at once; each call has an instance to itself.
+//! failed (see [`InstanceMode`]). Any number of threads may call `check` at once;
+//! each call has an instance to itself.
+//!
+//! An instance that is used up or grew too big is replaced off the call path:
+//!
+//! ```text
+//! give back an instance past max_uses or recycle_memory
+//!     ─► a thread of its own instantiates and configures a successor
+//!        (meanwhile the old instance keeps serving calls)
+//!     ─► under the idle list's lock: the old one is marked replaced and taken
+//!        out of the list, the successor goes in
+//!     ─► the old one is dropped when it next comes back (or right away if idle)
+//! ```
+//!
+//! So no call waits for an instantiation and `configure` (tens of milliseconds
+//! for a plugin that compiles hundreds of rules) unless every warm instance is
+//! busy. An instance marked replaced is never put back in the list.
 
 use super::bindings::{Context, Guardrail, GuardrailPre, Info, Segment, Verdict};
 use super::engine::{Awake, Clock, deadline_ticks};
@@ -11,8 +26,8 @@ use super::error::PluginFailure;
 use super::limits::{InstanceMode, Limits};
 use super::store::{StoreState, new_store, truncate};
 use super::verdict_check::validate;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 use wasmtime::{Engine, Store, Trap};
 
@@ -36,6 +51,8 @@ struct Inner {
     limits: Limits,
     idle: Mutex<Vec<Instance>>,
     instantiations: AtomicU64,
+    cold_calls: AtomicU64,
+    successors: AtomicU64,
     /// The epoch clock every instance's deadlines count on.
     clock: Clock,
 }
@@ -45,6 +62,18 @@ pub(super) struct Instance {
     store: Store<StoreState>,
     bindings: Guardrail,
     uses: u64,
+    /// Set when a successor is being prepared; true once the successor is in
+    /// the idle list and this instance is retired. Only set with the idle
+    /// list's lock held.
+    replaced: Option<Arc<AtomicBool>>,
+}
+
+impl Instance {
+    fn is_replaced(&self) -> bool {
+        self.replaced
+            .as_ref()
+            .is_some_and(|replaced| replaced.load(Ordering::Acquire))
+    }
 }
 
 /// What a configured plugin is: a BLAKE3 hash of its component's bytes and of the
@@ -75,8 +104,24 @@ impl Fingerprint {
 pub struct PluginStats {
     /// Instances created so far (including the one made at load).
     pub instantiations: u64,
+    /// Calls that found no warm instance idle and created one themselves
+    /// (every call with [`InstanceMode::Fresh`]).
+    pub cold_calls: u64,
+    /// Instances created off the call path, each to replace one that was used
+    /// up or grew too big; counted once it is in the idle list.
+    pub successors: u64,
     /// Warm instances waiting for a call.
     pub idle: usize,
+}
+
+impl std::fmt::Display for PluginStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} instances created ({} inside a call, {} replacing a used-up one off the call path), {} idle",
+            self.instantiations, self.cold_calls, self.successors, self.idle
+        )
+    }
 }
 
 impl Plugin {
@@ -101,6 +146,8 @@ impl Plugin {
                 limits,
                 idle: Mutex::new(Vec::new()),
                 instantiations: AtomicU64::new(1),
+                cold_calls: AtomicU64::new(0),
+                successors: AtomicU64::new(0),
                 clock: first.store.data().clock().clone(),
             }),
         };
@@ -134,6 +181,8 @@ impl Plugin {
     pub fn stats(&self) -> PluginStats {
         PluginStats {
             instantiations: self.inner.instantiations.load(Ordering::Relaxed),
+            cold_calls: self.inner.cold_calls.load(Ordering::Relaxed),
+            successors: self.inner.successors.load(Ordering::Relaxed),
             idle: self.inner.idle.lock().map(|idle| idle.len()).unwrap_or(0),
         }
     }
@@ -143,7 +192,10 @@ impl Plugin {
         let limits = &self.inner.limits;
         let mut instance = match self.take_idle() {
             Some(instance) => instance,
-            None => self.instantiate().map_err(PluginFailure::Instantiate)?,
+            None => {
+                self.inner.cold_calls.fetch_add(1, Ordering::Relaxed);
+                self.instantiate().map_err(PluginFailure::Instantiate)?
+            }
         };
         instance.uses += 1;
         instance.store.data_mut().begin_call(limits.max_log_lines);
@@ -181,19 +233,97 @@ impl Plugin {
         self.inner.idle.lock().ok()?.pop()
     }
 
-    fn give_back(&self, instance: Instance) {
-        let limits = &self.inner.limits;
-        let keep = limits.instances == InstanceMode::Reuse
-            && instance.uses < limits.max_uses
-            && instance.store.data().memory_size <= limits.recycle_memory;
-        if !keep {
+    /// Puts `instance` back in the idle list, unless it has been replaced or
+    /// the list is full (then it is dropped). One that is used up or grew too
+    /// big goes back too, with a successor started for it.
+    fn give_back(&self, mut instance: Instance) {
+        if self.inner.limits.instances != InstanceMode::Reuse {
             return;
         }
-        if let Ok(mut idle) = self.inner.idle.lock()
-            && idle.len() < limits.max_idle
-        {
-            idle.push(instance);
+        if instance.replaced.is_none() && self.is_due(&instance) {
+            let replaced = Arc::new(AtomicBool::new(false));
+            if !self.start_successor(&replaced) {
+                return; // retired now: the next call without an idle instance creates one
+            }
+            instance.replaced = Some(replaced);
         }
+        let dropped = match self.inner.idle.lock() {
+            Ok(mut idle) if idle.len() < self.inner.limits.max_idle && !instance.is_replaced() => {
+                idle.push(instance);
+                None
+            }
+            _ => Some(instance),
+        };
+        // A store is freed outside the lock.
+        drop(dropped);
+    }
+
+    /// Whether `instance` has served its calls or grown past the memory at
+    /// which it is replaced.
+    fn is_due(&self, instance: &Instance) -> bool {
+        let limits = &self.inner.limits;
+        instance.uses >= limits.max_uses
+            || instance.store.data().memory_size > limits.recycle_memory
+    }
+
+    /// Starts a thread that prepares a successor for the instance `replaced`
+    /// belongs to ([`Plugin::install_successor`]); false if none could start.
+    fn start_successor(&self, replaced: &Arc<AtomicBool>) -> bool {
+        let plugin: Weak<Inner> = Arc::downgrade(&self.inner);
+        let replaced = replaced.clone();
+        let started = std::thread::Builder::new()
+            .name("sluice-successor".into())
+            .spawn(move || {
+                // A plugin dropped meanwhile (a config reload) needs none.
+                if let Some(inner) = plugin.upgrade() {
+                    Plugin { inner }.install_successor(&replaced);
+                }
+            });
+        if let Err(error) = &started {
+            tracing::warn!(plugin = %self.inner.info.name, %error, "could not start a thread to prepare a successor instance");
+        }
+        started.is_ok()
+    }
+
+    /// Creates and configures a successor, then, under the idle list's lock,
+    /// marks the instance of `replaced` as retired, takes it out of the list if
+    /// it is there, and puts the successor in. If the successor cannot be made
+    /// the old instance is retired all the same (the next call that finds no
+    /// idle instance then creates one, and reports the failure).
+    fn install_successor(&self, replaced: &AtomicBool) {
+        let successor = self.instantiate();
+        if let Err(message) = &successor {
+            tracing::warn!(plugin = %self.inner.info.name, "could not prepare a successor instance: {message}");
+        }
+        let made = successor.is_ok();
+        let mut dropped = Vec::new();
+        {
+            let mut idle = self
+                .inner
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            replaced.store(true, Ordering::Release);
+            let mut at = 0;
+            while at < idle.len() {
+                if idle[at].is_replaced() {
+                    dropped.push(idle.swap_remove(at));
+                } else {
+                    at += 1;
+                }
+            }
+            match successor {
+                Ok(successor) if idle.len() < self.inner.limits.max_idle => idle.push(successor),
+                Ok(successor) => dropped.push(successor),
+                Err(_) => {}
+            }
+        }
+        // Counted once in place, for a caller that waits for it.
+        if made {
+            self.inner.successors.fetch_add(1, Ordering::Relaxed);
+        }
+        // Stores are freed outside the lock.
+        drop(dropped);
     }
 
     /// Creates and configures a new instance (the settings were accepted at load,
@@ -242,6 +372,7 @@ pub(super) fn start_instance(
             store,
             bindings,
             uses: 0,
+            replaced: None,
         }),
         Err(error) => Err(classify(error, &store, limits, limits.setup_timeout)),
     }
