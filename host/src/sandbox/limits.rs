@@ -34,7 +34,10 @@ pub struct Limits {
     /// Idle warm instances kept per plugin (with `Reuse`).
     pub max_idle: usize,
     /// Calls after which a warm instance is replaced (with `Reuse`); it serves
-    /// the calls that come while its successor is prepared.
+    /// the calls that come while its successor is prepared. A million: a
+    /// streamed answer is a call per delta, and at 100,000 an instance of each
+    /// plugin was replaced every few seconds under load, each replacement a
+    /// `configure` of up to 180 ms and a second instance's memory meanwhile.
     pub max_uses: u64,
     /// Memory size past which a warm instance is replaced after its call (as
     /// with `max_uses`, once its successor is ready; `memory` is the hard cap).
@@ -58,7 +61,7 @@ impl Default for Limits {
             memory: 128 << 20,
             instances: InstanceMode::Reuse,
             max_idle: 16,
-            max_uses: 100_000,
+            max_uses: 1_000_000,
             recycle_memory: 32 << 20,
             max_findings: 10_000,
             max_output_bytes: 4 << 20,
