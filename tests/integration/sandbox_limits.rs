@@ -269,6 +269,34 @@ fn an_instance_grown_too_big_is_replaced_off_the_call_path() {
 }
 
 #[test]
+fn a_plugin_configured_past_recycle_memory_does_not_replace_an_instance_per_call() {
+    let sandbox = sandbox();
+    // Every configured instance has at least one page: past a 1-byte bound
+    // from the start, so a successor could never be smaller.
+    let limits = Limits {
+        recycle_memory: 1,
+        ..Limits::default()
+    };
+    let plugin = hostile(&sandbox, limits);
+    for _ in 0..20 {
+        check(&plugin, "count").unwrap();
+    }
+    // Give a successor, had one been started, the time to be counted.
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = plugin.stats();
+    assert_eq!(
+        (stats.instantiations, stats.successors, stats.cold_calls),
+        (1, 0, 0),
+        "{stats}"
+    );
+    let verdict = check(&plugin, "count").unwrap();
+    assert_eq!(
+        verdict.findings[0].rule, "call-21",
+        "one instance served every call"
+    );
+}
+
+#[test]
 fn fresh_mode_never_shares_an_instance_between_calls() {
     let sandbox = sandbox();
     let limits = Limits {

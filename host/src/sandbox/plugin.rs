@@ -53,6 +53,10 @@ struct Inner {
     instantiations: AtomicU64,
     cold_calls: AtomicU64,
     successors: AtomicU64,
+    /// Set when a freshly configured instance was already past
+    /// `recycle_memory`: replacing instances for their memory cannot help, so
+    /// only `max_uses` replaces them (see [`Plugin::check_configured_size`]).
+    outgrew_recycle_memory: AtomicBool,
     /// The epoch clock every instance's deadlines count on.
     clock: Clock,
 }
@@ -148,9 +152,11 @@ impl Plugin {
                 instantiations: AtomicU64::new(1),
                 cold_calls: AtomicU64::new(0),
                 successors: AtomicU64::new(0),
+                outgrew_recycle_memory: AtomicBool::new(false),
                 clock: first.store.data().clock().clone(),
             }),
         };
+        plugin.check_configured_size(&first);
         if plugin.inner.limits.instances == InstanceMode::Reuse {
             plugin.give_back(first);
         }
@@ -263,7 +269,31 @@ impl Plugin {
     fn is_due(&self, instance: &Instance) -> bool {
         let limits = &self.inner.limits;
         instance.uses >= limits.max_uses
-            || instance.store.data().memory_size > limits.recycle_memory
+            || (instance.store.data().memory_size > limits.recycle_memory
+                && !self.inner.outgrew_recycle_memory.load(Ordering::Relaxed))
+    }
+
+    /// Notes a freshly configured instance that is already past
+    /// `recycle_memory` (a plugin whose rules need more than that): its
+    /// successors would be too, so each call would start one. From then on
+    /// only `max_uses` replaces this plugin's instances; `memory` stays the
+    /// hard cap. Said once, as a warning.
+    fn check_configured_size(&self, instance: &Instance) {
+        let size = instance.store.data().memory_size;
+        let limit = self.inner.limits.recycle_memory;
+        if size > limit
+            && !self
+                .inner
+                .outgrew_recycle_memory
+                .swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                plugin = %self.inner.info.name,
+                size,
+                recycle_memory = limit,
+                "a configured instance is already past recycle_memory: its instances are no longer replaced for their memory (raise recycle_memory above its size)"
+            );
+        }
     }
 
     /// Starts a thread that prepares a successor for the instance `replaced`
@@ -344,6 +374,7 @@ impl Plugin {
             ConfigureError::Refused(message) => format!("refused its settings: {message}"),
             ConfigureError::Failed(failure) => failure.to_string(),
         })?;
+        self.check_configured_size(&instance);
         Ok(instance)
     }
 }
