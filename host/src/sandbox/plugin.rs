@@ -277,7 +277,7 @@ impl Plugin {
     /// `recycle_memory` (a plugin whose rules need more than that): its
     /// successors would be too, so each call would start one. From then on
     /// only `max_uses` replaces this plugin's instances; `memory` stays the
-    /// hard cap. Said once, as a warning.
+    /// hard cap (`memory_mb` in the config). Said once, as a warning.
     fn check_configured_size(&self, instance: &Instance) {
         let size = instance.store.data().memory_size;
         let limit = self.inner.limits.recycle_memory;
@@ -291,7 +291,7 @@ impl Plugin {
                 plugin = %self.inner.info.name,
                 size,
                 recycle_memory = limit,
-                "a configured instance is already past recycle_memory: its instances are no longer replaced for their memory (raise recycle_memory above its size)"
+                "a configured instance is already past the memory at which instances are replaced: they are replaced only after max_uses calls from now on"
             );
         }
     }
