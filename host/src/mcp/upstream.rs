@@ -14,7 +14,7 @@ use rmcp::service::{NotificationContext, Peer, PeerRequestOptions, RoleClient, R
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceError, ServiceExt};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
@@ -51,7 +51,59 @@ enum State {
 /// notifications to the call that asked for them, by progress token.
 #[derive(Clone, Default)]
 pub struct Relay {
-    watching: Arc<std::sync::Mutex<HashMap<String, ProgressSender>>>,
+    watching: Arc<std::sync::Mutex<Watchers>>,
+}
+
+/// The calls waiting for progress, and notifications that came first.
+#[derive(Default)]
+struct Watchers {
+    /// Each call's sender, by progress token.
+    by_token: HashMap<String, ProgressSender>,
+    /// Notifications that came before their call was watched, oldest first
+    /// (at most [`MAX_EARLY`]). rmcp picks a call's progress token and sends
+    /// the request before the caller learns the token, and hands each
+    /// notification to [`Relay::on_progress`] on a task of its own, so a
+    /// server that reports progress at once can be heard before the watcher
+    /// is in place.
+    early: VecDeque<(String, ProgressNotificationParam)>,
+}
+
+/// The most notifications kept for calls not watched yet (tokens no call
+/// claims, such as those of calls whose client asked for no progress, are
+/// dropped as newer ones come).
+const MAX_EARLY: usize = 64;
+
+impl Watchers {
+    /// Passes `notification` to the call watching `key`, or keeps it for
+    /// that call's watcher.
+    fn deliver(&mut self, key: String, notification: ProgressNotificationParam) {
+        match self.by_token.get(&key) {
+            Some(sender) => {
+                let _ = sender.send(notification);
+            }
+            None => {
+                if self.early.len() == MAX_EARLY {
+                    self.early.pop_front();
+                }
+                self.early.push_back((key, notification));
+            }
+        }
+    }
+
+    /// Watches `key` with `sender`, which first gets what came early.
+    fn watch(&mut self, key: String, sender: ProgressSender) {
+        let mut at = 0;
+        while at < self.early.len() {
+            if self.early[at].0 == key {
+                if let Some((_, notification)) = self.early.remove(at) {
+                    let _ = sender.send(notification);
+                }
+            } else {
+                at += 1;
+            }
+        }
+        self.by_token.insert(key, sender);
+    }
 }
 
 /// Where one call's progress notifications go.
@@ -64,10 +116,8 @@ impl ClientHandler for Relay {
         _context: NotificationContext<RoleClient>,
     ) {
         let key = token_key(&params.progress_token);
-        let watching = self.watching.lock().expect("progress watchers");
-        if let Some(sender) = watching.get(&key) {
-            let _ = sender.send(params);
-        }
+        let mut watching = self.watching.lock().expect("progress watchers");
+        watching.deliver(key, params);
     }
 }
 
@@ -89,7 +139,7 @@ impl Relay {
         self.watching
             .lock()
             .expect("progress watchers")
-            .insert(key.clone(), progress);
+            .watch(key.clone(), progress);
         let _unwatch = Unwatch {
             relay: self.clone(),
             key,
@@ -110,7 +160,7 @@ struct Unwatch {
 impl Drop for Unwatch {
     fn drop(&mut self) {
         let mut watching = self.relay.watching.lock().expect("progress watchers");
-        watching.remove(&self.key);
+        watching.by_token.remove(&self.key);
     }
 }
 
@@ -342,5 +392,41 @@ mod tests {
     fn backoff_doubles_up_to_thirty_seconds() {
         let waits: Vec<u64> = (1..=8).map(|n| backoff(n).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+
+    fn step(token: &str, message: &str) -> ProgressNotificationParam {
+        ProgressNotificationParam::new(ProgressToken(NumberOrString::String(token.into())), 1.0)
+            .with_message(message.to_string())
+    }
+
+    fn messages(receiver: &mut mpsc::UnboundedReceiver<ProgressNotificationParam>) -> Vec<String> {
+        std::iter::from_fn(|| receiver.try_recv().ok())
+            .filter_map(|n| n.message)
+            .collect()
+    }
+
+    #[test]
+    fn progress_heard_before_its_call_is_watched_reaches_the_call() {
+        let mut watchers = Watchers::default();
+        watchers.deliver("7".into(), step("7", "first"));
+        watchers.deliver("8".into(), step("8", "another call's"));
+        watchers.deliver("7".into(), step("7", "second"));
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        watchers.watch("7".into(), sender);
+        watchers.deliver("7".into(), step("7", "third"));
+        assert_eq!(messages(&mut receiver), ["first", "second", "third"]);
+        assert_eq!(watchers.early.len(), 1, "the other call's is kept for it");
+    }
+
+    #[test]
+    fn unclaimed_progress_is_bounded() {
+        let mut watchers = Watchers::default();
+        for n in 0..MAX_EARLY + 10 {
+            watchers.deliver(n.to_string(), step(&n.to_string(), "unclaimed"));
+        }
+        assert_eq!(watchers.early.len(), MAX_EARLY);
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        watchers.watch("0".into(), sender);
+        assert!(messages(&mut receiver).is_empty(), "the oldest went first");
     }
 }
