@@ -253,6 +253,26 @@ fn assert_valid_span(finding: &Finding, segments: &[Segment]) {
     );
 }
 
+/// `count` pseudo-random texts, each `length` pieces drawn from `pieces` (an
+/// xorshift sequence from `seed`, so a failing text is the same on every
+/// run). For differential tests: a fast path against the straightforward
+/// one, over texts made of the pieces that make them differ.
+pub fn texts_from(pieces: &[&str], count: usize, length: usize, seed: u64) -> Vec<String> {
+    let mut seed = seed;
+    (0..count)
+        .map(|_| {
+            let mut text = String::new();
+            for _ in 0..length {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            text
+        })
+        .collect()
+}
+
 /// Coding-agent-like text of about `len` bytes with no personal data or
 /// secret in it: six lines of code, a compiler error, a test log and a JSON
 /// request, repeated. The input of the sandbox benchmark

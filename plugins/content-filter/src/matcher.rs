@@ -477,6 +477,7 @@ pub fn resolve(hits: &mut Vec<Hit>) {
 mod tests {
     use super::*;
     use crate::normalise::normalise;
+    use sluice_plugin_sdk::testing::texts_from;
 
     fn matcher(terms: &[(Target, &str)]) -> Matcher {
         let mut builder = Builder::default();
@@ -499,25 +500,7 @@ mod tests {
     }
 
     const P: Target = Target::Category(Category::Profanity);
-
-    /// `count` pseudo-random texts of `length` pieces each, drawn from `pieces`.
-    fn texts<'a>(
-        pieces: &'a [&str],
-        count: usize,
-        length: usize,
-    ) -> impl Iterator<Item = String> + 'a {
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        (0..count).map(move |_| {
-            (0..length)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    pieces[(seed % pieces.len() as u64) as usize]
-                })
-                .collect()
-        })
-    }
+    const SEED: u64 = 0x2545_f491_4f6c_dd1d;
 
     #[test]
     fn matches_are_on_word_boundaries() {
@@ -675,7 +658,7 @@ mod tests {
             "é",
         ];
         let mut norm = Normalised::default();
-        for text in texts(&pieces, 3000, 12) {
+        for text in texts_from(&pieces, 3000, 12, SEED) {
             normalise::normalise_bytes(&text, &mut norm);
             let mut found = Vec::new();
             m.candidates(norm.bytes(), &mut found);
@@ -722,7 +705,7 @@ mod tests {
         ];
         let mut norm = Normalised::default();
         let (mut blocks, mut bytewise) = (Vec::new(), Vec::new());
-        for text in texts(&pieces, 20000, 16) {
+        for text in texts_from(&pieces, 20000, 16, SEED) {
             normalise::normalise_bytes(&text, &mut norm);
             blocks.clear();
             bytewise.clear();

@@ -1142,20 +1142,13 @@ mod tests {
     /// with and without the map and with and without the fast path, and
     /// checks that all write the same.
     fn assert_paths_agree(pieces: &[&str], texts: usize, length: usize) {
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let (mut fast, mut slow, mut bytes_only) = (
             Normalised::default(),
             Normalised::default(),
             Normalised::default(),
         );
-        for _ in 0..texts {
-            let mut text = String::new();
-            for _ in 0..length {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
-            }
+        let seed = 0x9e37_79b9_7f4a_7c15;
+        for text in sluice_plugin_sdk::testing::texts_from(pieces, texts, length, seed) {
             normalise(&text, &mut fast);
             run::<true, false>(&text, &mut slow);
             normalise_bytes(&text, &mut bytes_only);

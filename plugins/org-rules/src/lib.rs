@@ -398,15 +398,8 @@ mod tests {
             "\n",
             "prey",
         ];
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..3000 {
-            let mut text = String::new();
-            for _ in 0..8 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
-            }
+        let seed = 0x9e37_79b9_7f4a_7c15;
+        for text in sluice_plugin_sdk::testing::texts_from(&pieces, 3000, 8, seed) {
             let found = |p: &OrgRules| {
                 let segments = [Segment::user(text.as_str())];
                 p.check(&Context::request("@m/m"), &segments).findings

@@ -367,7 +367,7 @@ mod tests {
             "::ffff:8.8.8.8",
             "dead:beef:cafe:babe:face:fade:deaf:bead",
         ];
-        let texts = crate::number_starts::tests::texts_of(&pieces, 30_000, 16, 0x51_7cc1_b727);
+        let texts = sluice_plugin_sdk::testing::texts_from(&pieces, 30_000, 16, 0x51_7cc1_b727);
         let mut found = 0;
         for text in &texts {
             let expected = find_v6_skipping(text, |_, _| false);

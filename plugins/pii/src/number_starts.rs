@@ -166,25 +166,8 @@ impl Cursor<'_> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// `count` pseudo-random texts, each `length` pieces drawn from `pieces`.
-    pub(crate) fn texts_of(pieces: &[&str], count: usize, length: usize, seed: u64) -> Vec<String> {
-        let mut seed = seed;
-        (0..count)
-            .map(|_| {
-                let mut text = String::new();
-                for _ in 0..length {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
-                }
-                text
-            })
-            .collect()
-    }
 
     /// Pseudo-random texts full of digits, at every alignment.
     fn number_texts(count: usize) -> Vec<String> {
@@ -192,7 +175,7 @@ pub(crate) mod tests {
             "0", "1", "7", "42", "555", "2671", "4111", " ", "-", ".", "/", "+", "(", ")", ":",
             "a", "DE", "x", "_", "é", "東", "\n", "::", "@",
         ];
-        texts_of(&pieces, count, 24, 0x2545_f491_4f6c_dd1d)
+        sluice_plugin_sdk::testing::texts_from(&pieces, count, 24, 0x2545_f491_4f6c_dd1d)
     }
 
     /// Pseudo-random texts made of the pieces of phone numbers, cards, SSNs,
@@ -240,7 +223,7 @@ pub(crate) mod tests {
             "é",
             "\n",
         ];
-        texts_of(&pieces, count, 12, 0x9e37_79b9_7f4a_7c15)
+        sluice_plugin_sdk::testing::texts_from(&pieces, count, 12, 0x9e37_79b9_7f4a_7c15)
     }
 
     #[test]
