@@ -14,7 +14,8 @@
 //! cap, a cap on what the guest may make the host copy out, and no ambient
 //! authority; see [`Limits`] for the defaults and [`InstanceMode`] for how
 //! instances are reused. The deadline's clock, a thread that advances the
-//! engine's epoch every millisecond, starts with the first plugin loaded.
+//! engine's epoch every millisecond while plugin code runs (and sleeps
+//! otherwise), starts with the first plugin loaded.
 
 mod bindings;
 mod cache;
