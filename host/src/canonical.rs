@@ -399,9 +399,19 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Every input token, cached or not.
+    /// Every input token, cached or not. Counts are a provider's word, so the
+    /// sum saturates instead of overflowing on absurd ones.
     pub fn total_input(&self) -> u64 {
-        self.input.unwrap_or(0) + self.cache_read.unwrap_or(0) + self.cache_write.unwrap_or(0)
+        self.input
+            .unwrap_or(0)
+            .saturating_add(self.cache_read.unwrap_or(0))
+            .saturating_add(self.cache_write.unwrap_or(0))
+    }
+
+    /// Every token, input (cached or not) and output; saturating, as
+    /// [`Usage::total_input`].
+    pub fn total(&self) -> u64 {
+        self.total_input().saturating_add(self.output.unwrap_or(0))
     }
 
     /// This usage with the counts `later` reports replacing these.

@@ -403,7 +403,7 @@ fn usage(usage: &Value) -> Usage {
 fn usage_json(usage: &Usage) -> Value {
     let input = usage.total_input();
     let output = usage.output.unwrap_or(0);
-    json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output})
+    json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": usage.total()})
 }
 
 /// Encodes a chat completion.

@@ -295,7 +295,7 @@ fn usage(usage: &Value) -> Usage {
 fn usage_json(usage: &Usage) -> Value {
     let (input, output) = (usage.input.unwrap_or(0), usage.output.unwrap_or(0));
     let mut value = json!({"inputTokens": input, "outputTokens": output,
-                           "totalTokens": usage.total_input() + output});
+                           "totalTokens": usage.total()});
     if let Some(tokens) = usage.cache_read {
         value["cacheReadInputTokens"] = json!(tokens);
     }

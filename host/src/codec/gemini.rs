@@ -516,7 +516,11 @@ fn usage(usage: &Value) -> Usage {
         usage["thoughtsTokenCount"].as_u64(),
     ) {
         (None, None) => None,
-        (candidates, thoughts) => Some(candidates.unwrap_or(0) + thoughts.unwrap_or(0)),
+        (candidates, thoughts) => Some(
+            candidates
+                .unwrap_or(0)
+                .saturating_add(thoughts.unwrap_or(0)),
+        ),
     };
     Usage {
         input: usage["promptTokenCount"]
@@ -532,7 +536,7 @@ fn usage(usage: &Value) -> Usage {
 fn usage_json(usage: &Usage) -> Value {
     let (input, output) = (usage.total_input(), usage.output.unwrap_or(0));
     let mut value = json!({"promptTokenCount": input, "candidatesTokenCount": output,
-                           "totalTokenCount": input + output});
+                           "totalTokenCount": usage.total()});
     if let Some(cached) = usage.cache_read {
         value["cachedContentTokenCount"] = json!(cached);
     }

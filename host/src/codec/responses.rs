@@ -410,7 +410,7 @@ fn usage_json(usage: &Usage) -> Value {
         "input_tokens_details": {"cached_tokens": usage.cache_read.unwrap_or(0)},
         "output_tokens": output,
         "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input + output,
+        "total_tokens": usage.total(),
     })
 }
 

@@ -326,9 +326,7 @@ impl Drop for Ticket {
         let cost = self.price.map_or(0, |p| p.cost_nanos(&usage));
         if let (Some(observed), Some(reported)) = (&self.observed, self.usage) {
             let mut facts = observed.facts();
-            let input =
-                reported.input_tokens + reported.cache_read_tokens + reported.cache_write_tokens;
-            facts.tokens = Some((input, reported.output_tokens));
+            facts.tokens = Some((reported.all_input(), reported.output_tokens));
             facts.cost_usd = self.price.map(|_| cost as f64 / 1e9);
         }
         let adds = self

@@ -30,12 +30,15 @@ fn count(value: &Value, pointer: &str) -> Option<u64> {
 impl Usage {
     /// Every token, input (cached or not) and output.
     pub fn total(&self) -> u64 {
-        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+        self.all_input().saturating_add(self.output_tokens)
     }
 
-    /// All input tokens, cached or not.
+    /// All input tokens, cached or not. Counts are a provider's word, so the
+    /// sums saturate instead of overflowing on absurd ones.
     pub fn all_input(&self) -> u64 {
-        self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        self.input_tokens
+            .saturating_add(self.cache_read_tokens)
+            .saturating_add(self.cache_write_tokens)
     }
 
     /// Reads the `usage` object of an answer (or stream event) in a
@@ -70,8 +73,9 @@ impl Usage {
                     .min(prompt);
                 Some(Usage {
                     input_tokens: prompt - cached,
-                    output_tokens: count(usage, "/candidatesTokenCount").unwrap_or(0)
-                        + count(usage, "/thoughtsTokenCount").unwrap_or(0),
+                    output_tokens: count(usage, "/candidatesTokenCount")
+                        .unwrap_or(0)
+                        .saturating_add(count(usage, "/thoughtsTokenCount").unwrap_or(0)),
                     cache_read_tokens: cached,
                     cache_write_tokens: 0,
                 })
