@@ -16,9 +16,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 /// A label set: fixed names, bounded values.
@@ -55,6 +56,31 @@ pub struct Metrics {
     log_dropped: Counter,
     reloads: Family<Labels, Counter>,
     live: Arc<LiveCollector>,
+    /// The series of the label sets requests were counted in, by their raw
+    /// label values ([`Metrics::series_of`]).
+    series: RwLock<HashMap<String, Arc<RequestSeries>>>,
+}
+
+/// Label sets of requests whose series are kept resolved; past it, a new
+/// label set is resolved for each request (the families stay bounded either
+/// way: see [`Bound`]).
+const MAX_CACHED_SERIES: usize = 10_000;
+
+/// The series one request's label set counts in, resolved once.
+struct RequestSeries {
+    requests: Counter,
+    request_duration: Histogram,
+    upstream_duration: Histogram,
+    overhead: Histogram,
+    time_to_first_token: OnceLock<Histogram>,
+    inter_token: OnceLock<Histogram>,
+    /// Input and output tokens.
+    tokens: OnceLock<(Counter, Counter)>,
+    cost: OnceLock<Counter<f64, AtomicU64>>,
+    /// `provider`, `model`, `key`, `team` (bounded): the labels of usage and cost.
+    usage: Labels,
+    /// `api`, `provider` (bounded): the labels of the duration histograms.
+    by_provider: Labels,
 }
 
 /// What a scrape reads from the serving gateway: the segment cache's counters
@@ -153,6 +179,7 @@ impl Metrics {
             log_dropped: Counter::default(),
             reloads: Family::default(),
             live: Arc::new(LiveCollector::default()),
+            series: RwLock::new(HashMap::new()),
             registry: Registry::default(),
         };
         let m = &metrics;
@@ -246,6 +273,129 @@ impl Metrics {
 
     /// Counts one finished request.
     pub fn request(&self, s: &RequestSample<'_>) {
+        let series = self.series_of(s);
+        series.requests.inc();
+        series.request_duration.observe(s.total.as_secs_f64());
+        if let Some(upstream) = s.upstream {
+            series.upstream_duration.observe(upstream.as_secs_f64());
+        }
+        series.overhead.observe(s.overhead.as_secs_f64());
+        if let Some(ttft) = s.time_to_first_token {
+            series
+                .time_to_first_token
+                .get_or_init(|| {
+                    self.time_to_first_token
+                        .get_or_create_owned(&series.by_provider)
+                })
+                .observe(ttft.as_secs_f64());
+        }
+        if !s.inter_token.is_empty() {
+            let histogram = series
+                .inter_token
+                .get_or_init(|| self.inter_token.get_or_create_owned(&series.by_provider));
+            for gap in s.inter_token {
+                histogram.observe(gap.as_secs_f64());
+            }
+        }
+        if let Some((input, output)) = s.tokens {
+            let (input_tokens, output_tokens) = series.tokens.get_or_init(|| {
+                let labels = |direction: &'static str| -> Labels {
+                    let mut labels = vec![("direction", direction.to_string())];
+                    labels.extend(series.usage.iter().cloned());
+                    labels
+                };
+                (
+                    self.tokens.get_or_create_owned(&labels("input")),
+                    self.tokens.get_or_create_owned(&labels("output")),
+                )
+            });
+            input_tokens.inc_by(input);
+            output_tokens.inc_by(output);
+        }
+        if let Some(cost) = s.cost_usd {
+            series
+                .cost
+                .get_or_init(|| self.cost.get_or_create_owned(&series.usage))
+                .inc_by(cost);
+        }
+        let api = || s.api.to_string();
+        let provider = || series.by_provider[1].1.clone();
+        if let Some(class) = s.error {
+            self.errors
+                .get_or_create(&vec![("api", api()), ("class", class.into())])
+                .inc();
+            let rejection = match class {
+                "budget_exceeded" => Some("budget"),
+                "rate_limited" if s.upstream.is_none() => Some("rate_limit"),
+                _ => None,
+            };
+            if let Some(kind) = rejection {
+                self.rejections
+                    .get_or_create(&vec![
+                        ("kind", kind.into()),
+                        ("key", series.usage[2].1.clone()),
+                        ("team", series.usage[3].1.clone()),
+                    ])
+                    .inc();
+            }
+        }
+        if let Some(result) = s.cache {
+            self.response_cache
+                .get_or_create(&vec![("result", result.into())])
+                .inc();
+        }
+        if s.retries > 0 {
+            self.retries
+                .get_or_create(&vec![("provider", provider())])
+                .inc_by(u64::from(s.retries));
+        }
+        if s.fallback {
+            let config = self.bounds.config.get(s.config.unwrap_or("none"));
+            self.fallbacks
+                .get_or_create(&vec![("config", config), ("provider", provider())])
+                .inc();
+        }
+    }
+
+    /// The series `s` counts in: looked up by its label values, resolved
+    /// (bounded, each family's series found or made) the first time they
+    /// are seen. Past [`MAX_CACHED_SERIES`] label sets, new ones are resolved
+    /// for each request and not kept.
+    fn series_of(&self, s: &RequestSample<'_>) -> Arc<RequestSeries> {
+        // each value after its length, so that no value can pass for two
+        let mut id = String::with_capacity(96);
+        let _ = write!(id, "{}", s.status);
+        let tags = self.tags.iter().map(|tag| tag_value(s.metadata, tag));
+        for part in [s.api, s.provider, s.model, s.key, s.team]
+            .into_iter()
+            .chain(tags)
+        {
+            let _ = write!(id, " {}:{part}", part.len());
+        }
+        let cached = self
+            .series
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        if let Some(series) = cached {
+            return series;
+        }
+        let series = Arc::new(self.resolve(s));
+        let mut cache = self
+            .series
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() < MAX_CACHED_SERIES {
+            cache.insert(id, series.clone());
+        }
+        series
+    }
+
+    /// The series of `s`'s label values, bounded, found or made in each
+    /// family. Token and cost series, and streams' histograms, are made when
+    /// first counted (so a label set that never had them exports none).
+    fn resolve(&self, s: &RequestSample<'_>) -> RequestSeries {
         let b = &self.bounds;
         let provider = b.provider.get(s.provider);
         let model = b.model.get(s.model);
@@ -261,97 +411,25 @@ impl Metrics {
             ("status", s.status.to_string()),
         ];
         for tag in &self.tags {
-            let value = s
-                .metadata
-                .iter()
-                .find(|(name, _)| name == tag)
-                .map_or("none", |(_, v)| v.as_str());
-            labels.push((tag_label(tag), b.tag.get(value)));
+            labels.push((tag_label(tag), b.tag.get(tag_value(s.metadata, tag))));
         }
-        self.requests.get_or_create(&labels).inc();
         let by_provider: Labels = vec![("api", api.clone()), ("provider", provider.clone())];
-        self.request_duration
-            .get_or_create(&by_provider)
-            .observe(s.total.as_secs_f64());
-        if let Some(upstream) = s.upstream {
-            self.upstream_duration
-                .get_or_create(&by_provider)
-                .observe(upstream.as_secs_f64());
-        }
-        self.overhead
-            .get_or_create(&vec![("api", api.clone())])
-            .observe(s.overhead.as_secs_f64());
-        if let Some(ttft) = s.time_to_first_token {
-            self.time_to_first_token
-                .get_or_create(&by_provider)
-                .observe(ttft.as_secs_f64());
-        }
-        if !s.inter_token.is_empty() {
-            let histogram = self.inter_token.get_or_create(&by_provider);
-            for gap in s.inter_token {
-                histogram.observe(gap.as_secs_f64());
-            }
-        }
-        let usage_labels = |direction: &'static str| -> Labels {
-            vec![
-                ("direction", direction.into()),
-                ("provider", provider.clone()),
-                ("model", model.clone()),
-                ("key", key.clone()),
-                ("team", team.clone()),
-            ]
-        };
-        if let Some((input, output)) = s.tokens {
-            self.tokens
-                .get_or_create(&usage_labels("input"))
-                .inc_by(input);
-            self.tokens
-                .get_or_create(&usage_labels("output"))
-                .inc_by(output);
-        }
-        if let Some(cost) = s.cost_usd {
-            let labels: Labels = vec![
-                ("provider", provider.clone()),
-                ("model", model.clone()),
-                ("key", key.clone()),
-                ("team", team.clone()),
-            ];
-            self.cost.get_or_create(&labels).inc_by(cost);
-        }
-        if let Some(class) = s.error {
-            self.errors
-                .get_or_create(&vec![("api", api.clone()), ("class", class.into())])
-                .inc();
-            let rejection = match class {
-                "budget_exceeded" => Some("budget"),
-                "rate_limited" if s.upstream.is_none() => Some("rate_limit"),
-                _ => None,
-            };
-            if let Some(kind) = rejection {
-                self.rejections
-                    .get_or_create(&vec![
-                        ("kind", kind.into()),
-                        ("key", key.clone()),
-                        ("team", team.clone()),
-                    ])
-                    .inc();
-            }
-        }
-        if let Some(result) = s.cache {
-            self.response_cache
-                .get_or_create(&vec![("result", result.into())])
-                .inc();
-        }
-        if s.retries > 0 {
-            self.retries
-                .get_or_create(&vec![("provider", provider.clone())])
-                .inc_by(u64::from(s.retries));
-        }
-        if s.fallback {
-            let config = b.config.get(s.config.unwrap_or("none"));
-            self.fallbacks
-                .get_or_create(&vec![("config", config), ("provider", provider)])
-                .inc();
+        RequestSeries {
+            requests: self.requests.get_or_create_owned(&labels),
+            request_duration: self.request_duration.get_or_create_owned(&by_provider),
+            upstream_duration: self.upstream_duration.get_or_create_owned(&by_provider),
+            overhead: self.overhead.get_or_create_owned(&vec![("api", api)]),
+            time_to_first_token: OnceLock::new(),
+            inter_token: OnceLock::new(),
+            tokens: OnceLock::new(),
+            cost: OnceLock::new(),
+            usage: vec![
+                ("provider", provider),
+                ("model", model),
+                ("key", key),
+                ("team", team),
+            ],
+            by_provider,
         }
     }
 
@@ -448,6 +526,14 @@ fn tag_label(tag: &str) -> &'static str {
     let name: &'static str = Box::leak(wanted.into_boxed_str());
     names.push(name);
     name
+}
+
+/// The value of metadata tag `tag`, or `none`.
+fn tag_value<'a>(metadata: &'a [(String, String)], tag: &str) -> &'a str {
+    metadata
+        .iter()
+        .find(|(name, _)| name == tag)
+        .map_or("none", |(_, v)| v.as_str())
 }
 
 /// The bounds of every dimension.
@@ -600,6 +686,58 @@ mod tests {
         assert!(text.contains("model=\"@a/two\""), "{text}");
         assert!(!text.contains("@a/three"), "{text}");
         assert!(text.contains("model=\"other\""), "{text}");
+    }
+
+    #[test]
+    fn a_label_set_seen_again_counts_in_the_same_series() {
+        let metrics = Metrics::new(&config(10, &[]));
+        for (input, cost) in [(3, 0.25), (4, 0.5)] {
+            metrics.request(&RequestSample {
+                api: "openai",
+                provider: "p",
+                model: "@p/m",
+                key: "k",
+                status: 200,
+                tokens: Some((input, 1)),
+                cost_usd: Some(cost),
+                ..RequestSample::default()
+            });
+        }
+        let text = metrics.render(Live::default());
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+                .to_string()
+        };
+        assert!(line("sluice_requests_total{").ends_with(" 2"), "{text}");
+        assert!(
+            line("sluice_tokens_total{direction=\"input\"").ends_with(" 7"),
+            "{text}"
+        );
+        assert!(line("sluice_cost_usd_total{").ends_with(" 0.75"), "{text}");
+        // a request that streamed nothing has no first-token series
+        assert!(
+            !text.contains("sluice_time_to_first_token_seconds_count{"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn label_values_do_not_run_into_each_other() {
+        let metrics = Metrics::new(&config(10, &[]));
+        for (model, key) in [("a", "b c"), ("a b", "c")] {
+            metrics.request(&RequestSample {
+                api: "openai",
+                model,
+                key,
+                status: 200,
+                ..RequestSample::default()
+            });
+        }
+        let text = metrics.render(Live::default());
+        assert!(text.contains("model=\"a\",key=\"b c\""), "{text}");
+        assert!(text.contains("model=\"a b\",key=\"c\""), "{text}");
     }
 
     #[test]

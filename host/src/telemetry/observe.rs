@@ -13,7 +13,7 @@
 //! was sent: what is left is what sluice itself spent.
 
 use super::metrics::{DecisionSample, Metrics, RequestSample};
-use super::recent::{Recent, Sample};
+use super::recent::{KeptLine, Recent, Sample};
 use super::request_log::RequestLog;
 use crate::api::error::{Api, ErrorKind};
 use crate::guardrails::Outcome;
@@ -280,26 +280,28 @@ fn action_named(name: &str) -> Action {
 impl Drop for Inner {
     fn drop(&mut self) {
         let total = self.started.elapsed();
-        let facts = self.facts.get_mut().expect("observed facts");
-        let overhead = total.saturating_sub(facts.upstream + facts.client_wait);
-        let team = tag(&facts.metadata, "team");
-        let api = (facts.surface)
-            .or(facts.api.map(Api::as_str))
-            .unwrap_or("none");
-        let time_to_first_token = facts.first_content.map(|t| t - self.started);
+        let facts = std::mem::take(self.facts.get_mut().expect("observed facts"));
+        let finished = Finished {
+            start_ms: crate::clock::now_ms() - total.as_millis() as i64,
+            overhead: total.saturating_sub(facts.upstream + facts.client_wait),
+            time_to_first_token: facts.first_content.map(|t| t - self.started),
+            total,
+            facts,
+        };
+        let facts = &finished.facts;
         self.metrics.request(&RequestSample {
-            api,
+            api: finished.api(),
             provider: facts.provider.as_deref().unwrap_or("none"),
             model: facts.model.as_deref().unwrap_or("none"),
             key: facts.key_id.as_deref().unwrap_or("none"),
-            team: team.unwrap_or("none"),
+            team: tag(&facts.metadata, "team").unwrap_or("none"),
             metadata: &facts.metadata,
             status: facts.status,
             error: facts.error.as_ref().map(|(class, _)| *class),
             total,
             upstream: facts.called_upstream.then_some(facts.upstream),
-            overhead,
-            time_to_first_token,
+            overhead: finished.overhead,
+            time_to_first_token: finished.time_to_first_token,
             inter_token: &facts.gaps,
             tokens: facts.tokens,
             cost_usd: facts.cost_usd,
@@ -308,15 +310,54 @@ impl Drop for Inner {
             fallback: facts.fallback,
             config: facts.config.as_deref(),
         });
-        let now_ms = crate::clock::now_ms();
-        let line = LogLine {
-            time: crate::clock::format_time(now_ms - total.as_millis() as i64),
+        if let Some(log) = &self.log
+            && let Some(text) = finished.text()
+        {
+            log.write(text);
+        }
+        let sample = Sample {
+            provider: facts.provider.as_deref().unwrap_or("none"),
+            error: facts.error.is_some(),
+            total,
+            overhead: finished.overhead,
+        };
+        let now_ms = finished.start_ms + total.as_millis() as i64;
+        self.recent.count(now_ms, &sample);
+        self.recent.keep(Box::new(finished));
+    }
+}
+
+/// A finished request: its facts and timings, what its log line says. The
+/// console keeps these ([`Recent`]) and makes their lines only when it is
+/// asked for them, so a request that is not logged costs no JSON.
+struct Finished {
+    facts: Facts,
+    /// When it arrived (milliseconds since the epoch).
+    start_ms: i64,
+    total: Duration,
+    overhead: Duration,
+    time_to_first_token: Option<Duration>,
+}
+
+impl Finished {
+    /// The API (or surface) label.
+    fn api(&self) -> &'static str {
+        (self.facts.surface)
+            .or(self.facts.api.map(Api::as_str))
+            .unwrap_or("none")
+    }
+
+    /// Its request-log line.
+    fn line(&self) -> LogLine<'_> {
+        let facts = &self.facts;
+        LogLine {
+            time: crate::clock::format_time(self.start_ms),
             request_id: &facts.request_id,
             trace_id: tag(&facts.metadata, crate::metadata::TRACE_ID_TAG),
-            api,
+            api: self.api(),
             stream: facts.stream,
             key_id: facts.key_id.as_deref(),
-            team,
+            team: tag(&facts.metadata, "team"),
             metadata: facts
                 .metadata
                 .iter()
@@ -338,34 +379,40 @@ impl Drop for Inner {
             input_tokens: facts.tokens.map(|t| t.0),
             output_tokens: facts.tokens.map(|t| t.1),
             cost_usd: facts.cost_usd,
-            duration_ms: millis(total),
+            duration_ms: millis(self.total),
             upstream_ms: facts.called_upstream.then(|| millis(facts.upstream)),
-            overhead_ms: millis(overhead),
-            time_to_first_token_ms: time_to_first_token.map(millis),
+            overhead_ms: millis(self.overhead),
+            time_to_first_token_ms: self.time_to_first_token.map(millis),
             guardrails: &facts.guardrails,
             request_body: facts.request_body.as_deref(),
             response_body: facts.response_body.as_deref(),
-        };
-        let text = match serde_json::to_string(&line) {
-            Ok(text) => text,
-            Err(e) => {
-                tracing::error!(error = %e, "a request log line could not be made");
-                return;
-            }
-        };
-        let sample = Sample {
-            provider: facts.provider.as_deref().unwrap_or("none"),
-            error: facts.error.is_some(),
-            total,
-            overhead,
-        };
-        match &self.log {
-            Some(log) => {
-                self.recent.record(now_ms, &sample, text.clone());
-                log.write(text);
-            }
-            None => self.recent.record(now_ms, &sample, text),
         }
+    }
+}
+
+impl KeptLine for Finished {
+    fn text(&self) -> Option<String> {
+        serde_json::to_string(&self.line())
+            .inspect_err(|e| tracing::error!(error = %e, "a request log line could not be made"))
+            .ok()
+    }
+
+    fn weight(&self) -> usize {
+        let facts = &self.facts;
+        let strings = [
+            facts.request_body.as_ref(),
+            facts.response_body.as_ref(),
+            facts.error.as_ref().map(|(_, message)| message),
+        ];
+        let metadata: usize = facts.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        std::mem::size_of::<Self>()
+            + metadata
+            + strings
+                .into_iter()
+                .flatten()
+                .map(String::len)
+                .sum::<usize>()
+            + facts.guardrails.len() * std::mem::size_of::<GuardrailFacts>()
     }
 }
 

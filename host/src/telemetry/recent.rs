@@ -154,11 +154,14 @@ impl Series {
             };
         }
         bucket.all.add(sample);
-        bucket
-            .providers
-            .entry(sample.provider.to_string())
-            .or_default()
-            .add(sample);
+        match bucket.providers.get_mut(sample.provider) {
+            Some(counts) => counts.add(sample),
+            None => {
+                let mut counts = Counts::default();
+                counts.add(sample);
+                bucket.providers.insert(sample.provider.to_string(), counts);
+            }
+        }
     }
 
     fn range(&self, from_ms: i64, to_ms: i64) -> Vec<&Bucket> {
@@ -194,6 +197,24 @@ pub struct Point {
     pub counts: Counts,
 }
 
+/// A kept request line: its text is made when it is read.
+pub trait KeptLine: Send {
+    /// The line (the JSON of a request-log line), if it can be made.
+    fn text(&self) -> Option<String>;
+    /// About how many bytes it holds (for [`KEEP_BYTES`]).
+    fn weight(&self) -> usize;
+}
+
+impl KeptLine for String {
+    fn text(&self) -> Option<String> {
+        Some(self.clone())
+    }
+
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
 /// The recorder.
 pub struct Recent {
     lines: Mutex<Lines>,
@@ -203,7 +224,7 @@ pub struct Recent {
 
 struct Lines {
     next_seq: u64,
-    kept: VecDeque<(u64, String)>,
+    kept: VecDeque<(u64, Box<dyn KeptLine>)>,
     /// The bytes of the lines in `kept`.
     bytes: usize,
 }
@@ -227,19 +248,22 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Recent {
-    /// Counts a finished request at `now_ms`, and keeps its line (the JSON of
-    /// a request-log line).
-    pub fn record(&self, now_ms: i64, sample: &Sample<'_>, line: String) {
+    /// Counts a finished request at `now_ms`.
+    pub fn count(&self, now_ms: i64, sample: &Sample<'_>) {
         locked(&self.minutes).add(now_ms, sample);
         locked(&self.hours).add(now_ms, sample);
+    }
+
+    /// Keeps a finished request's line (made when it is read).
+    pub fn keep(&self, line: Box<dyn KeptLine>) {
         let mut lines = locked(&self.lines);
         let seq = lines.next_seq;
         lines.next_seq += 1;
-        lines.bytes += line.len();
+        lines.bytes += line.weight();
         lines.kept.push_back((seq, line));
         while lines.kept.len() > KEEP_LINES || (lines.bytes > KEEP_BYTES && lines.kept.len() > 1) {
             if let Some((_, old)) = lines.kept.pop_front() {
-                lines.bytes -= old.len();
+                lines.bytes -= old.weight();
             }
         }
     }
@@ -248,9 +272,14 @@ impl Recent {
     /// `limit` (the newest ones when there are more).
     pub fn lines_after(&self, after: u64, limit: usize) -> Vec<(u64, String)> {
         let lines = locked(&self.lines);
-        let newer: Vec<&(u64, String)> = lines.kept.iter().filter(|(s, _)| *s > after).collect();
+        let newer: Vec<&(u64, Box<dyn KeptLine>)> =
+            lines.kept.iter().filter(|(s, _)| *s > after).collect();
         let skip = newer.len().saturating_sub(limit);
-        newer.into_iter().skip(skip).cloned().collect()
+        newer
+            .into_iter()
+            .skip(skip)
+            .filter_map(|(seq, line)| Some((*seq, line.text()?)))
+            .collect()
     }
 
     /// Per-`bucket_ms` points from `from_ms` to `to_ms` (per minute when
@@ -333,9 +362,12 @@ mod tests {
     fn series_count_per_bucket_and_provider() {
         let recent = Recent::default();
         let t0 = 1_000 * HOUR_MS;
-        recent.record(t0 + 1, &sample("oa", false, 10), "{}".into());
-        recent.record(t0 + 2, &sample("oa", true, 20), "{}".into());
-        recent.record(t0 + MINUTE_MS, &sample("an", false, 30), "{}".into());
+        recent.count(t0 + 1, &sample("oa", false, 10));
+        recent.keep(Box::new("{}".to_string()));
+        recent.count(t0 + 2, &sample("oa", true, 20));
+        recent.keep(Box::new("{}".to_string()));
+        recent.count(t0 + MINUTE_MS, &sample("an", false, 30));
+        recent.keep(Box::new("{}".to_string()));
         let minutes = recent.series(t0, t0 + HOUR_MS, MINUTE_MS, None);
         assert_eq!(minutes.len(), 2);
         assert_eq!(
@@ -348,7 +380,8 @@ mod tests {
         let providers = recent.providers(t0, t0 + HOUR_MS);
         assert_eq!(providers["an"].requests, 1);
         // A day later the minute slots are reused, the old counts gone.
-        recent.record(t0 + 24 * HOUR_MS + 1, &sample("oa", false, 1), "{}".into());
+        recent.count(t0 + 24 * HOUR_MS + 1, &sample("oa", false, 1));
+        recent.keep(Box::new("{}".to_string()));
         let old = recent.series(t0, t0 + MINUTE_MS, MINUTE_MS, None);
         assert!(old.is_empty(), "{old:?}");
     }
@@ -357,7 +390,8 @@ mod tests {
     fn lines_are_kept_up_to_the_limit_and_read_after_a_sequence() {
         let recent = Recent::default();
         for i in 0..KEEP_LINES + 5 {
-            recent.record(0, &sample("oa", false, 1), format!("{i}"));
+            recent.count(0, &sample("oa", false, 1));
+            recent.keep(Box::new(format!("{i}")));
         }
         let last = recent.lines_after(0, 3);
         assert_eq!(last.len(), 3);
@@ -372,7 +406,8 @@ mod tests {
         let recent = Recent::default();
         let big = "x".repeat(KEEP_BYTES / 4 + 1);
         for _ in 0..10 {
-            recent.record(0, &sample("oa", false, 1), big.clone());
+            recent.count(0, &sample("oa", false, 1));
+            recent.keep(Box::new(big.clone()));
         }
         assert_eq!(recent.lines_after(0, usize::MAX).len(), 3);
     }
