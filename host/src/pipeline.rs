@@ -6,7 +6,10 @@
 //!          + the tags `x-sluice-metadata` may set + trace id)
 //!        ─► read the body (only now: a caller without a key never gets one
 //!          buffered) ─► parse (JSON object, `messages` array, `model`,
-//!          `max_tokens`)
+//!          `max_tokens`): in full, or only its head when no request
+//!          guardrail, routing config, cache or body log will read it (read in
+//!          full after routing if a target needs it translated or overridden;
+//!          else its bytes go upstream with only the model spliced in)
 //!        ─► route (routing config: header | key | server default; else the model:
 //!          alias | @provider/model | key default | server default) ─► a plan
 //!          of targets (see [`crate::routing`])
@@ -52,6 +55,7 @@
 
 mod echo_answer;
 pub mod forward;
+mod head;
 pub mod responses;
 mod stream;
 
@@ -74,7 +78,7 @@ use crate::response_cache::{
 };
 use crate::routing::attempt::{self, Answer, Outbound};
 use crate::routing::condition::Facts;
-use crate::routing::{CONFIG_HEADER, Failure, Plan, Planner, Report};
+use crate::routing::{CONFIG_HEADER, Failure, Plan, Planner, Report, Step};
 use crate::sandbox::{Action, Context, Phase};
 use crate::telemetry::{OVERHEAD_HEADER, Observed, otel};
 use crate::translate::{self, StreamTranslator};
@@ -235,12 +239,19 @@ async fn chat_inner(
     // auth (headers only), then the body
     let (caller, call) = authenticate(&gateway, headers, request_id, observed, extra).await?;
     let body = crate::api::read_body(&gateway, body).await?;
-    // parse
-    let request = parse_body(api, &body)?;
+    // parse: in full, or only its head when nothing may need more (see
+    // `ClientBody::head_only`)
+    let head_only = may_pass_through(&gateway, api, headers, &caller, observed);
+    let parsed = if head_only {
+        parse_head(api, &body)?
+    } else {
+        parse_body(api, &body)?
+    };
     let who = Authenticated { caller, call };
     let request = ClientBody {
-        parsed: request,
+        parsed,
         raw: body,
+        head_only,
     };
     chat_request(gateway, api, headers, who, request, observed, extra).await
 }
@@ -256,6 +267,36 @@ pub(crate) struct Authenticated {
 pub(crate) struct ClientBody {
     pub(crate) parsed: Value,
     pub(crate) raw: Bytes,
+    /// Whether `parsed` is only the body's head ([`parse_head`]): a request
+    /// that no guardrail, routing config, cache or body log reads. It is
+    /// parsed in full as soon as its plan needs more (a translation, an
+    /// override, the echo provider); else its bytes go upstream as they came,
+    /// the model spliced in.
+    pub(crate) head_only: bool,
+}
+
+/// Whether a request may go upstream without its body being read past its
+/// head: a Chat Completions or Messages request of a caller no request
+/// guardrail checks, with no routing config, no response cache and no body
+/// log. (Its plan may still need the whole body: see [`ClientBody::head_only`].)
+fn may_pass_through(
+    gateway: &Gateway,
+    api: Api,
+    headers: &HeaderMap,
+    caller: &Caller,
+    observed: &Observed,
+) -> bool {
+    api != Api::Responses
+        && gateway.response_cache.is_none()
+        && !observed.logs_bodies()
+        && !gateway
+            .guardrails
+            .subset(caller.guardrails.as_deref())
+            .runs_in(Phase::Request)
+        && matches!(
+            gateway.routing.choose(headers, caller.config.as_deref()),
+            Ok(None)
+        )
 }
 
 /// A chat request from the route phase on: `request` is a parsed, checked
@@ -274,9 +315,10 @@ pub(crate) async fn chat_request(
     let ClientBody {
         parsed: request,
         raw,
+        head_only,
     } = request;
     // the client's bytes, while the parsed body still says what they say
-    let (request, raw) = match api {
+    let (mut request, raw) = match api {
         Api::Responses => {
             let (request, continued) =
                 responses::continue_conversation(&gateway.conversations, &key_id, request).await?;
@@ -327,6 +369,20 @@ pub(crate) async fn chat_request(
     if api == Api::Responses {
         responses::keep_targets_that_can_serve(&request, &mut plan)?;
     }
+    // a body read only to its head passes through when every target takes
+    // it as it is; else it is read in full now
+    let passes_through = |step: &Step<'_>| {
+        let provider = step.route.provider;
+        step.overrides.is_empty()
+            && provider.dialect_for(api.dialect(), &step.route.model) == Some(api.dialect())
+    };
+    let head_only = match &raw {
+        Some(raw) if head_only && !plan.steps.iter().all(passes_through) => {
+            request = parse_body(api, raw)?;
+            false
+        }
+        _ => head_only,
+    };
     {
         let mut facts = observed.facts();
         facts.config = plan.config.clone();
@@ -374,6 +430,7 @@ pub(crate) async fn chat_request(
     let client = ClientRequest {
         parsed: &request,
         raw: raw.as_ref(),
+        head_only,
     };
     guard_steps(api, &guardrails, &mut plan, client, &caller, &call).await?;
     let checked = plan.steps[0].body.clone().expect("every step is checked");
@@ -656,15 +713,66 @@ const MAX_TOKENS: u64 = i32::MAX as u64;
 
 /// Parses and checks the shape of a chat request body in `api`'s format.
 pub(crate) fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
-    let invalid = |message: String| ApiError::new(ErrorKind::InvalidRequest, message);
-    let text = std::str::from_utf8(body).map_err(|e| {
+    let text = utf8(body)?;
+    let value: Value = serde_json::from_str(text).map_err(not_json)?;
+    check_fields(api, &value)?;
+    Ok(value)
+}
+
+/// The top-level members of a chat request that the gateway reads on a
+/// request's way through; [`parse_head`] parses only these in full.
+const HEAD_MEMBERS: [&str; 6] = [
+    "model",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+];
+
+/// The head of a chat request body in `api`'s format: the whole body checked
+/// as [`parse_body`] checks it (UTF-8, JSON syntax, the same fields, the same
+/// errors), but only its [`HEAD_MEMBERS`] parsed into values; every other
+/// top-level member is an empty value of its own type (`[]` for an array, `""`
+/// for a string...). It is never sent anywhere: a request read only to its
+/// head goes upstream as its bytes ([`ClientBody::head_only`]).
+pub(crate) fn parse_head(api: Api, body: &[u8]) -> Result<Value, ApiError> {
+    utf8(body)?;
+    match serde_json::from_slice::<head::Head>(body) {
+        Ok(head) => {
+            let head = Value::Object(head.0);
+            check_fields(api, &head)?;
+            Ok(head)
+        }
+        // not an object, or not JSON: the error `parse_body` gives
+        Err(_) => Err(parse_body(api, body).err().unwrap_or_else(|| {
+            ApiError::new(
+                ErrorKind::InvalidRequest,
+                "the request body must be a JSON object",
+            )
+        })),
+    }
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(ErrorKind::InvalidRequest, message)
+}
+
+fn utf8(body: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(body).map_err(|e| {
         invalid(format!(
             "the request body is not valid UTF-8 (invalid byte at offset {})",
             e.valid_up_to()
         ))
-    })?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| invalid(format!("the request body is not valid JSON: {e}")))?;
+    })
+}
+
+fn not_json(e: serde_json::Error) -> ApiError {
+    invalid(format!("the request body is not valid JSON: {e}"))
+}
+
+/// The checks of a chat request's fields, on a parsed body or its head.
+fn check_fields(api: Api, value: &Value) -> Result<(), ApiError> {
     if !value.is_object() {
         return Err(invalid("the request body must be a JSON object".into()));
     }
@@ -705,7 +813,7 @@ pub(crate) fn parse_body(api: Api, body: &[u8]) -> Result<Value, ApiError> {
             }
         }
     }
-    Ok(value)
+    Ok(())
 }
 
 fn context(api: Api, phase: Phase, route: &Route<'_>, caller: &Caller) -> Context {
@@ -766,6 +874,8 @@ fn chat_segments(api: Api, phase: Phase) -> fn(&Value) -> Extracted {
 struct ClientRequest<'a> {
     parsed: &'a Arc<Value>,
     raw: Option<&'a Bytes>,
+    /// `parsed` is only the head of `raw` ([`ClientBody::head_only`]).
+    head_only: bool,
 }
 
 /// The request guardrails, over the body each step sends (steps with the same
@@ -811,6 +921,7 @@ async fn guard_steps(
         bodies.push(body);
     }
     for (step, (body, raw)) in plan.steps.iter_mut().zip(bodies) {
+        step.head_only = request.head_only && raw.is_some();
         step.body = Some(body);
         step.raw = raw;
     }

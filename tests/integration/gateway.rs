@@ -365,6 +365,79 @@ async fn an_unchanged_request_goes_upstream_byte_for_byte_but_its_model() {
     assert_eq!(sent["x_future"]["n"], 1000.0);
 }
 
+/// A request no guardrail reads is parsed no further than its head and goes
+/// upstream as the client wrote it, but its model. When its bytes cannot be
+/// edited in place (a key written with escapes, a key given twice) or its
+/// provider speaks the other API, it is read in full and sent as it says; its
+/// errors are those of a request read in full.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_no_guardrail_reads_passes_through_or_is_read_in_full_when_it_must() {
+    let h = start("").await;
+    let send = |body: Vec<u8>, path: &'static str| {
+        h.client
+            .post(format!("{}{path}", h.base))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let written = "{ \"temperature\": 1.50,\n \"messages\": [{\"role\": \"user\", \"content\": \"caf\\u00e9 \u{e9}\"}],\n \"model\" : \"@oa/echo-last\", \"x_future\": {\"n\": 1e3} }";
+    let response = send(written.into(), "/v1/chat/completions").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        String::from_utf8_lossy(&h.mock.last_raw_body()),
+        written.replace("\"@oa/echo-last\"", "\"echo-last\""),
+        "only the model changed"
+    );
+    // bytes the splice declines: read in full, then written
+    for body in [
+        r#"{"mod\u0065l": "@oa/echo-last", "messages": [{"role": "user", "content": "escaped key"}]}"#,
+        r#"{"model": "@oc/none", "messages": [{"role": "user", "content": "key twice"}], "model": "@oa/echo-last"}"#,
+    ] {
+        let response = send(body.into(), "/v1/chat/completions").await.unwrap();
+        assert_eq!(response.status(), 200, "{body}");
+        let sent = h.mock.last();
+        assert_eq!(sent.path, "/v1/chat/completions", "{body}");
+        assert_eq!(sent.body["model"], "echo-last", "{body}");
+        let said = sent.body["messages"][0]["content"].as_str().unwrap();
+        assert!(said == "escaped key" || said == "key twice", "{body}");
+    }
+    // a provider of the other API: translated from the whole body
+    let body = r#"{"model": "claude-test", "messages": [{"role": "user", "content": "across"}]}"#;
+    let response = send(body.into(), "/v1/chat/completions").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let sent = h.mock.last();
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(sent.body["messages"][0]["content"][0]["text"], "across");
+    // the errors of a body read in full
+    for (body, error) in [
+        (
+            &br#"{"model": "@oa/echo-last", "messages": {}}"#[..],
+            "`messages` must be an array",
+        ),
+        (br#"{"model": "@oa/echo-last"}"#, "`messages` is required"),
+        (br#"[1, 2]"#, "must be a JSON object"),
+        (
+            br#"{"model": "@oa/echo-last", "messages": [}"#,
+            "not valid JSON",
+        ),
+        (
+            b"{\"model\": \"@oa/echo-last\", \"messages\": [\"\xff\"]}",
+            "not valid UTF-8",
+        ),
+        (
+            br#"{"model": "@oa/echo-last", "messages": [], "max_tokens": 0}"#,
+            "`max_tokens` must be",
+        ),
+    ] {
+        let response = send(body.to_vec(), "/v1/chat/completions").await.unwrap();
+        assert_eq!(response.status(), 400, "{}", String::from_utf8_lossy(body));
+        let answer: Value = response.json().await.unwrap();
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(error), "{message}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_value_keeps_one_numbered_placeholder_across_the_request() {
     let h = start(PII).await;

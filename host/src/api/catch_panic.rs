@@ -5,23 +5,24 @@
 //! stream is being sent ends that stream. The panic's message goes to the log
 //! (the standard panic hook), never to the client.
 
-use super::error::{ApiError, ErrorKind};
-use axum::extract::Request;
-use axum::middleware::Next;
+use super::error::{Api, ApiError, ErrorKind};
+use axum::http::Uri;
 use axum::response::Response;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 
-/// The layer: runs the rest of the app, turning a panic into a 500.
-pub async fn catch_panic(request: Request, next: Next) -> Response {
-    let api = super::api_of_request(&request);
-    let route = request.uri().path().to_string();
+/// Runs `handler` (the rest of the app, for a request to `uri` in `api`),
+/// turning a panic into a 500 in `api`'s format.
+pub async fn or_500(api: Api, uri: Uri, handler: impl Future<Output = Response>) -> Response {
     // Unwind safety: the request's own state is dropped with it; shared state
     // behind locks recovers from poisoning (see `routing::circuit`).
-    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+    match AssertUnwindSafe(handler).catch_unwind().await {
         Ok(response) => response,
         Err(_) => {
-            tracing::error!(route, "a request handler panicked; answered 500");
+            tracing::error!(
+                route = uri.path(),
+                "a request handler panicked; answered 500"
+            );
             ApiError::new(
                 ErrorKind::Internal,
                 "the gateway failed on this request (an internal error, logged); try again",
@@ -36,6 +37,7 @@ mod tests {
     use super::*;
     use axum::Router;
     use axum::body::Body;
+    use axum::extract::Request;
     use axum::routing::post;
     use tower::ServiceExt;
 
@@ -47,7 +49,13 @@ mod tests {
         let app = Router::new()
             .route("/v1/messages", post(panics))
             .route("/v1/models", post(panics))
-            .layer(axum::middleware::from_fn(catch_panic));
+            .layer(axum::middleware::from_fn(
+                |request: Request, next: axum::middleware::Next| async move {
+                    let api = crate::api::api_of_request(&request);
+                    let uri = request.uri().clone();
+                    or_500(api, uri, next.run(request)).await
+                },
+            ));
         let mut request = Request::post(path);
         if let Some((name, value)) = header {
             request = request.header(name, value);

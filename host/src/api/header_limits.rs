@@ -5,11 +5,7 @@
 //! [`crate::server::connections::MAX_HEADERS`] headers, past which it answers a
 //! bare 431 itself) so that this layer can refuse them with a JSON body.
 
-use super::error::{ApiError, ErrorKind};
-use axum::extract::Request;
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 
 /// The most header bytes a request may send (names, values, and four bytes of
 /// separators for each).
@@ -17,16 +13,9 @@ pub const MAX_HEADER_BYTES: usize = 64 << 10;
 /// The most headers a request may send.
 pub const MAX_HEADERS: usize = 100;
 
-/// The layer: a 431 when the request's headers are over either limit.
-pub async fn limit_headers(request: Request, next: Next) -> Response {
-    match check(request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(message) => ApiError::new(ErrorKind::HeadersTooLarge, message)
-            .render(super::api_of_request(&request)),
-    }
-}
-
-fn check(headers: &HeaderMap) -> Result<(), String> {
+/// Whether `headers` are within both limits; else why not (answered with a
+/// 431, [`ErrorKind::HeadersTooLarge`](super::error::ErrorKind)).
+pub fn check(headers: &HeaderMap) -> Result<(), String> {
     if headers.len() > MAX_HEADERS {
         return Err(format!(
             "the request has {} headers; the limit is {MAX_HEADERS}",

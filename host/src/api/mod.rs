@@ -56,14 +56,17 @@ use error::{Api, ApiError, ErrorKind};
 use serde_json::json;
 use std::sync::Arc;
 
-/// The gateway's routes, and the layers every request passes, outermost
-/// first:
+/// The gateway's routes, behind one layer every request passes
+/// ([`front_door`]), which does, in this order:
 ///
 /// 1. [`catch_panic`]: a panic anywhere below becomes a 500 in the caller's
 ///    format.
 /// 2. [`header_limits`]: too many or too large headers, a 431.
 /// 3. [`keyless_guard`]: without gateway keys, only local programs may call
 ///    the API (403, 415).
+///
+/// Then the route's handler: [`pipeline`] writes down the phases of a chat
+/// request.
 ///
 /// A known route called with another method gets a 405, an unknown one a 404,
 /// both in the caller's format.
@@ -113,13 +116,34 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     routes
-        .layer(middleware::from_fn_with_state(
-            gateway.clone(),
-            keyless_guard,
-        ))
-        .layer(middleware::from_fn(header_limits::limit_headers))
-        .layer(middleware::from_fn(catch_panic::catch_panic))
+        .layer(middleware::from_fn_with_state(gateway.clone(), front_door))
         .with_state(gateway)
+}
+
+/// The layer of [`router`]: its three steps in one (one layer costs a
+/// service clone and a boxed future per request).
+async fn front_door(
+    State(gateway): State<Arc<Gateway>>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    let api = api_of_request(&request);
+    let uri = request.uri().clone();
+    catch_panic::or_500(api, uri, async move {
+        if let Err(message) = header_limits::check(request.headers()) {
+            return ApiError::new(ErrorKind::HeadersTooLarge, message).render(api);
+        }
+        let path = request.uri().path();
+        let api_route = path.starts_with("/v1/") || path.starts_with("/messages");
+        if api_route
+            && gateway.keys.open_now().await
+            && let Some(refused) = keyless_guard(&request, api)
+        {
+            return refused;
+        }
+        next.run(request).await
+    })
+    .await
 }
 
 /// Which API a request speaks: its route's, else its headers' ([`api_of`]).
@@ -131,24 +155,12 @@ pub(crate) fn api_of_request(request: &Request) -> Api {
     }
 }
 
-/// Without gateway keys, refuses API requests that do not come from a
-/// program on this machine ([`crate::auth::keyless`]).
-async fn keyless_guard(
-    State(gateway): State<Arc<Gateway>>,
-    request: Request,
-    next: middleware::Next,
-) -> Response {
-    let path = request.uri().path();
-    let api_route = path.starts_with("/v1/") || path.starts_with("/messages");
-    if api_route && gateway.keys.open_now().await {
-        let api = api_of_request(&request);
-        let checked =
-            crate::auth::keyless::check(request.method(), request.uri(), request.headers());
-        if let Err(error) = checked {
-            return error.render(api);
-        }
-    }
-    next.run(request).await
+/// Without gateway keys, an API request must come from a program on this
+/// machine ([`crate::auth::keyless`]); else its refusal, in `api`'s format.
+fn keyless_guard(request: &Request, api: Api) -> Option<Response> {
+    crate::auth::keyless::check(request.method(), request.uri(), request.headers())
+        .err()
+        .map(|error| error.render(api))
 }
 
 async fn method_not_allowed(request: Request) -> Response {

@@ -91,7 +91,16 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
     let upstream_body = match client_bytes {
         Some(bytes) => bytes,
         None => {
-            let mut body = Value::clone(&checked);
+            let mut body = match step.raw.as_deref().filter(|_| step.head_only) {
+                // nothing changed the client's bytes, but they cannot be
+                // sent as they are: they are read in full now
+                Some(raw) => serde_json::from_slice(raw).map_err(|e| {
+                    Failure::Malformed(format!(
+                        "internal error: the request body could not be read in full ({e})"
+                    ))
+                })?,
+                None => Value::clone(&checked),
+            };
             if let Some(object) = body.as_object_mut() {
                 object.insert("model".into(), Value::String(route.model.clone()));
             }

@@ -42,6 +42,10 @@ pub struct Step<'p> {
     /// overrides, nothing redacted. Sent as they are, with only the model
     /// spliced in, to a provider that speaks the client's dialect.
     pub raw: Option<Bytes>,
+    /// Whether `body` is only the head of `raw` (a request no guardrail
+    /// read, parsed no further than its top-level fields): the whole body is
+    /// `raw`, parsed when it cannot be sent as it is.
+    pub head_only: bool,
     /// Its retries.
     pub retry: RetryPolicy,
     /// How long its answer may take to start (`None`: the provider's timeout).
@@ -127,6 +131,7 @@ impl<'p> Planner<'_, 'p> {
                 overrides: Map::new(),
                 body: None,
                 raw: None,
+                head_only: false,
                 retry: RetryPolicy::none(),
                 timeout: None,
                 enter_on: None,
@@ -177,6 +182,7 @@ impl<'p> Planner<'_, 'p> {
                 overrides: inherited.overrides,
                 body: None,
                 raw: None,
+                head_only: false,
                 retry: inherited.retry.unwrap_or_else(RetryPolicy::none),
                 timeout: inherited.timeout,
                 enter_on: None,
