@@ -55,7 +55,6 @@
 
 mod echo_answer;
 pub mod forward;
-mod head;
 pub mod responses;
 mod stream;
 
@@ -491,6 +490,7 @@ pub(crate) async fn chat_request(
         client_headers: headers,
         client: &gateway.providers.client,
         max_answer: gateway.limits.max_answer,
+        usage_only: api != Api::Responses && !guardrails.runs_in(Phase::Response),
     };
     let calling = Instant::now();
     let (result, report) = gateway
@@ -738,9 +738,9 @@ const HEAD_MEMBERS: [&str; 6] = [
 /// head goes upstream as its bytes ([`ClientBody::head_only`]).
 pub(crate) fn parse_head(api: Api, body: &[u8]) -> Result<Value, ApiError> {
     utf8(body)?;
-    match serde_json::from_slice::<head::Head>(body) {
+    match crate::api::shallow::read_object(body, &HEAD_MEMBERS) {
         Ok(head) => {
-            let head = Value::Object(head.0);
+            let head = Value::Object(head);
             check_fields(api, &head)?;
             Ok(head)
         }
@@ -1091,4 +1091,88 @@ pub(crate) fn rand_id() -> u64 {
             .unwrap_or(0),
     );
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HEAD_MEMBERS, parse_body, parse_head};
+    use crate::api::error::Api;
+    use serde_json::Value;
+
+    /// The JSON type of a value, by name.
+    fn kind(value: &Value) -> &'static str {
+        match value {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+
+    #[test]
+    fn the_head_passes_and_refuses_what_a_whole_parse_does_and_keeps_its_members() {
+        let bodies: [&[u8]; 22] = [
+            br#"{"model": "m", "messages": [{"role": "user", "content": "hi"}]}"#,
+            br#"{"messages": [], "stream": true, "stream_options": {"include_usage": true}}"#,
+            br#"{"model": "m", "messages": [], "system": "be brief", "tools": [{"a": [1, {"b": null}]}],
+                "temperature": 0.5, "n": -1, "top_p": 1e3, "metadata": {"x": "y"}, "flag": false, "none": null}"#,
+            br#"{"mod\u0065l": "escaped", "messages": [], "model": "twice"}"#,
+            br#"{"model": "m", "messages": [], "max_tokens": 100, "max_completion_tokens": null}"#,
+            br#"{"model": "m", "messages": [], "max_tokens": 0}"#,
+            br#"{"model": "m", "messages": [], "max_output_tokens": 1.5}"#,
+            br#"{"model": 7, "messages": []}"#,
+            br#"{"model": "m", "messages": [], "stream": "yes"}"#,
+            br#"{"model": "m", "messages": {}}"#,
+            br#"{"model": "m"}"#,
+            br#"{"model": "m", "input": "text"}"#,
+            br#"{"model": "m", "input": 3}"#,
+            br#"[{"model": "m"}]"#,
+            br#""text""#,
+            br#"{"model": "m", "messages": [}"#,
+            br#"{"model": "m", "messages": []} trailing"#,
+            b"{\"model\": \"m\", \"messages\": [\"\xff\"]}",
+            br#"{"model": "m", "messages": ["\ud800 lone"]}"#,
+            br#"{"model": "m", "messages": [1e999]}"#,
+            br#"{"model": "m", "messages": [], "tools": [-0.0, 18446744073709551616, "\u00e9\n"]}"#,
+            b"",
+        ];
+        let deep = format!(
+            r#"{{"model": "m", "messages": [{}{}]}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let bodies = bodies.into_iter().chain([deep.as_bytes()]);
+        for api in [Api::OpenAi, Api::Anthropic, Api::Responses] {
+            for body in bodies.clone() {
+                let shown = String::from_utf8_lossy(body);
+                match (parse_body(api, body), parse_head(api, body)) {
+                    (Ok(whole), Ok(head)) => {
+                        let (whole, head) = (whole.as_object().unwrap(), head.as_object().unwrap());
+                        let keys = |m: &serde_json::Map<String, Value>| {
+                            m.keys().cloned().collect::<Vec<_>>()
+                        };
+                        assert_eq!(keys(whole), keys(head), "{shown}");
+                        for (key, value) in whole {
+                            if HEAD_MEMBERS.contains(&key.as_str()) {
+                                assert_eq!(value, &head[key], "{key} of {shown}");
+                            } else {
+                                assert_eq!(kind(value), kind(&head[key]), "{key} of {shown}");
+                            }
+                        }
+                    }
+                    (Err(whole), Err(head)) => {
+                        assert_eq!(whole.message, head.message, "{shown}");
+                        assert_eq!(whole.kind, head.kind, "{shown}");
+                    }
+                    (whole, head) => panic!(
+                        "{api:?} {shown}: whole {:?}, head {:?}",
+                        whole.map_err(|e| e.message),
+                        head.map_err(|e| e.message)
+                    ),
+                }
+            }
+        }
+    }
 }

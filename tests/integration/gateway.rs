@@ -366,7 +366,8 @@ async fn an_unchanged_request_goes_upstream_byte_for_byte_but_its_model() {
 }
 
 /// A request no guardrail reads is parsed no further than its head and goes
-/// upstream as the client wrote it, but its model. When its bytes cannot be
+/// upstream as the client wrote it, but its model; its answer is read only
+/// for its usage. When its bytes cannot be
 /// edited in place (a key written with escapes, a key given twice) or its
 /// provider speaks the other API, it is read in full and sent as it says; its
 /// errors are those of a request read in full.
@@ -389,6 +390,31 @@ async fn a_request_no_guardrail_reads_passes_through_or_is_read_in_full_when_it_
         written.replace("\"@oa/echo-last\"", "\"echo-last\""),
         "only the model changed"
     );
+    // its answer, read only for its usage, reaches the client whole
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "you said: café é"
+    );
+    assert_eq!(answer["usage"]["prompt_tokens"], 10);
+    let metrics = h
+        .client
+        .get(format!("{}/metrics", h.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = metrics
+        .lines()
+        .find(|l| l.starts_with("sluice_tokens_total{direction=\"input\""))
+        .unwrap_or_else(|| panic!("no input tokens counted: {metrics}"));
+    assert!(counted.ends_with(" 10"), "{counted}");
+    // an answer that is not JSON is still refused
+    let body = r#"{"model": "@oa/not-json", "messages": [{"role": "user", "content": "x"}]}"#;
+    let response = send(body.into(), "/v1/chat/completions").await.unwrap();
+    assert_eq!(response.status(), 502);
     // bytes the splice declines: read in full, then written
     for body in [
         r#"{"mod\u0065l": "@oa/echo-last", "messages": [{"role": "user", "content": "escaped key"}]}"#,

@@ -37,6 +37,7 @@ pub mod error;
 pub mod header_limits;
 pub mod models;
 pub mod segments;
+pub mod shallow;
 pub mod splice;
 pub mod sse;
 pub mod stream;

@@ -91,7 +91,7 @@ impl Usage {
     }
 
     /// The field of an answer (or stream event) that holds its usage.
-    fn field(dialect: Dialect) -> &'static str {
+    pub fn field(dialect: Dialect) -> &'static str {
         match dialect {
             Dialect::Gemini => "usageMetadata",
             _ => "usage",

@@ -27,13 +27,18 @@ pub struct Outbound<'a> {
     pub client: &'a reqwest::Client,
     /// The largest answer (or error body) read whole, in bytes.
     pub max_answer: usize,
+    /// Whether a whole answer in the client's dialect is read only for its
+    /// usage ([`crate::api::shallow`]): nothing else reads it (no response
+    /// guardrail, nothing kept). A translated answer is always read in full.
+    pub usage_only: bool,
 }
 
 /// An answer, in the provider's format.
 pub enum Answer {
     /// A whole JSON answer: parsed, and the bytes it came in.
     Whole {
-        /// The answer (a JSON object).
+        /// The answer (a JSON object): in full, or only its usage when
+        /// [`Outbound::usage_only`] (its other members empty).
         parsed: Value,
         /// Its bytes, as the provider sent them.
         raw: Bytes,
@@ -346,11 +351,18 @@ async fn classify(
     let bytes = read_limited(response, out.max_answer)
         .await
         .map_err(|e| Failure::Malformed(e.message(slug)))?;
-    let parsed = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| {
-            Failure::Malformed(format!("provider `{slug}` sent an answer that is not JSON"))
-        })?;
+    let parsed = if out.usage_only && !translated {
+        let usage = crate::governance::usage::Usage::field(out.dialect);
+        crate::api::shallow::read_object(&bytes, &[usage])
+            .ok()
+            .map(Value::Object)
+    } else {
+        serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .filter(Value::is_object)
+    };
+    let parsed = parsed.ok_or_else(|| {
+        Failure::Malformed(format!("provider `{slug}` sent an answer that is not JSON"))
+    })?;
     Ok(Answer::Whole { parsed, raw: bytes })
 }

@@ -1,0 +1,203 @@
+//! A JSON object read only for some of its top-level members: every value is
+//! parsed and checked as it would be for a tree (strings and their escapes,
+//! numbers, nesting depth), so it passes or fails as `serde_json::Value`
+//! would, but only the members asked for become values; the others stand as
+//! empty values of their own type (`[]`, `{}`, `""`, `0`).
+//!
+//! This is how a body that only passes through is read: a request's head
+//! (model, stream, token limits; see [`crate::pipeline::parse_head`]), an
+//! answer's usage. Its messages, tools and texts, nearly all of its bytes, are
+//! checked but never built into a tree.
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// The JSON object `body` with only its members named in `kept` built (a
+/// member given twice: the last counts, as in a parsed tree); an error where
+/// `serde_json::from_slice::<Value>` has one, or when `body` is JSON but no
+/// object.
+pub fn read_object(body: &[u8], kept: &[&str]) -> serde_json::Result<Map<String, Value>> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let members = Members { kept }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(members)
+}
+
+struct Members<'k> {
+    kept: &'k [&'k str],
+}
+
+impl<'de> DeserializeSeed<'de> for Members<'_> {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Members<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = if self.kept.contains(&key.as_str()) {
+                map.next_value::<Value>()?
+            } else {
+                map.next_value::<Kind>()?.0
+            };
+            members.insert(key, value);
+        }
+        Ok(members)
+    }
+}
+
+/// A value's type, with its contents skipped: `[]`, `{}`, `""`, `0`, or the
+/// value itself when it is `true`, `false` or `null`.
+struct Kind(Value);
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Kind, D::Error> {
+        deserializer.deserialize_any(KindOf)
+    }
+}
+
+struct KindOf;
+
+impl<'de> Visitor<'de> for KindOf {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Kind, E> {
+        Ok(Kind(Value::Bool(value)))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Kind, E> {
+        Ok(Kind(Value::from(0)))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Kind, E> {
+        Ok(Kind(Value::from(0)))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Kind, E> {
+        Ok(Kind(Value::from(0)))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Kind, E> {
+        Ok(Kind(Value::String(String::new())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Kind, E> {
+        Ok(Kind(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Kind(Value::Array(Vec::new())))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Kind(Value::Object(Map::new())))
+    }
+}
+
+/// A value parsed as a tree would be (so refused where a tree would be:
+/// a bad escape, a number out of range, nesting too deep), and not kept.
+/// serde's `IgnoredAny` is not enough: serde_json skips it more leniently.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Skip, D::Error> {
+        deserializer.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_kept_members_are_built_and_the_rest_keep_their_type() {
+        let body = br#"{"usage": {"n": 1}, "choices": [{"text": "long"}], "id": "x", "n": 2.5,
+            "ok": true, "none": null, "meta": {"a": [1]}}"#;
+        let members = read_object(body, &["usage", "ok"]).unwrap();
+        let expected = serde_json::json!({"usage": {"n": 1}, "choices": [], "id": "",
+            "n": 0, "ok": true, "none": null, "meta": {}});
+        assert_eq!(Value::Object(members), expected);
+    }
+
+    #[test]
+    fn it_fails_where_a_tree_would() {
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(200), "]".repeat(200));
+        let bodies: [&[u8]; 7] = [
+            br#"{"a": ["\ud800"]}"#,
+            br#"{"a": [1e999]}"#,
+            deep.as_bytes(),
+            br#"{"a": [}"#,
+            br#"{"a": 1} {}"#,
+            br#"[1]"#,
+            b"{\"a\": \"\xff\"}",
+        ];
+        for body in bodies {
+            let shown = String::from_utf8_lossy(body);
+            assert!(
+                serde_json::from_slice::<Value>(body).map_or(true, |v| !v.is_object()),
+                "{shown}"
+            );
+            assert!(read_object(body, &[]).is_err(), "{shown}");
+        }
+    }
+}
