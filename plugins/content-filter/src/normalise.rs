@@ -131,6 +131,8 @@ pub struct Normalised {
     /// `starts` and `runs` are filled in ([`normalise`], not
     /// [`normalise_bytes`]).
     mapped: bool,
+    /// Every byte of the original text was ASCII.
+    ascii: bool,
 }
 
 impl Normalised {
@@ -169,6 +171,13 @@ impl Normalised {
         self.len == 0
     }
 
+    /// Whether the original text was ASCII only: then it has no invisible
+    /// characters, and [`crate::hidden`] need not look (known for free, as
+    /// the normaliser takes every byte outside ASCII apart anyway).
+    pub fn was_ascii(&self) -> bool {
+        self.ascii
+    }
+
     /// The original byte span of the normalised bytes `span` (non-empty) of
     /// `text`, the text this was made from by [`normalise`].
     pub fn original_span(&self, text: &str, span: Range<usize>) -> Range<usize> {
@@ -204,6 +213,7 @@ impl Normalised {
     fn reset(&mut self, capacity: usize, mapped: bool) {
         self.len = 0;
         self.mapped = mapped;
+        self.ascii = true;
         if self.bytes.len() < capacity {
             self.resize(capacity);
         }
@@ -447,6 +457,7 @@ fn run<const MAP: bool, const FAST: bool>(text: &str, out: &mut Normalised) {
             i += 1;
             continue;
         }
+        w.out.ascii = false;
         let len = char_len(b);
         let c = text[i..i + len].chars().next().unwrap_or_default();
         let start = i as u32;
@@ -1156,6 +1167,8 @@ mod tests {
             assert_eq!(fast.starts(), slow.starts(), "{text:?}");
             assert_eq!(fast.runs(), slow.runs(), "{text:?}");
             assert_eq!(fast.bytes(), bytes_only.bytes(), "{text:?}");
+            assert_eq!(bytes_only.was_ascii(), text.is_ascii(), "{text:?}");
+            assert_eq!(fast.was_ascii(), text.is_ascii(), "{text:?}");
         }
     }
 
