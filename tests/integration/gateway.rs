@@ -150,6 +150,28 @@ metadata = {{ team = "a" }}
 const PII: &str = "[[guardrails]]\nplugin = \"pii\"\n";
 
 impl Harness {
+    /// POSTs `body` (bytes, sent as they are, as JSON) to `path` with the
+    /// test key.
+    pub fn post_raw(&self, path: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body)
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `/admin/usage?{query}` with `admin_key`.
     pub async fn usage(&self, admin_key: &str, query: &str) -> Value {
         let response = self
@@ -374,14 +396,7 @@ async fn an_unchanged_request_goes_upstream_byte_for_byte_but_its_model() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_no_guardrail_reads_passes_through_or_is_read_in_full_when_it_must() {
     let h = start("").await;
-    let send = |body: Vec<u8>, path: &'static str| {
-        h.client
-            .post(format!("{}{path}", h.base))
-            .bearer_auth(KEY)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
+    let send = |body: Vec<u8>, path: &'static str| h.post_raw(path, body).send();
     let written = "{ \"temperature\": 1.50,\n \"messages\": [{\"role\": \"user\", \"content\": \"caf\\u00e9 \u{e9}\"}],\n \"model\" : \"@oa/echo-last\", \"x_future\": {\"n\": 1e3} }";
     let response = send(written.into(), "/v1/chat/completions").await.unwrap();
     assert_eq!(response.status(), 200);
@@ -397,15 +412,7 @@ async fn a_request_no_guardrail_reads_passes_through_or_is_read_in_full_when_it_
         "you said: café é"
     );
     assert_eq!(answer["usage"]["prompt_tokens"], 10);
-    let metrics = h
-        .client
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     let counted = metrics
         .lines()
         .find(|l| l.starts_with("sluice_tokens_total{direction=\"input\""))
@@ -684,14 +691,7 @@ async fn a_block_mid_stream_ends_it_with_an_error_event() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_gets_a_clear_error_with_the_right_status() {
     let h = start(PII).await;
-    let post = |path: &str, body: Vec<u8>| {
-        h.client
-            .post(format!("{}{path}", h.base))
-            .bearer_auth(KEY)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
+    let post = |path: &str, body: Vec<u8>| h.post_raw(path, body).send();
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         (
             "/v1/chat/completions",

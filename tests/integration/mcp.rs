@@ -385,15 +385,7 @@ async fn tool_calls_are_rate_limited_per_tool_and_in_the_metrics_and_request_log
     let served = calls.iter().find(|l| l["status"] == 200).unwrap();
     assert!(served["duration_ms"].as_f64().unwrap() > 0.0);
     assert!(served["upstream_ms"].as_f64().is_some());
-    let metrics = h
-        .client
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     let lines: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("sluice_requests_total") && l.contains("api=\"mcp\""))
