@@ -27,6 +27,7 @@ mod mock_upstream;
 mod observability;
 mod pairs;
 mod plugin_authoring;
+mod proxy;
 mod quality;
 mod response_cache;
 mod responses;
