@@ -40,3 +40,4 @@ mod serve;
 mod server_hardening;
 mod stream_release;
 mod support;
+mod tls_upstream;

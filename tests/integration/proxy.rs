@@ -14,13 +14,15 @@ use tokio::net::{TcpListener, TcpStream};
 /// A forward proxy: plain HTTP requests in absolute form are passed to the
 /// server they name, and `CONNECT` opens a tunnel. It records each
 /// connection's first request line.
-struct Proxy {
-    addr: SocketAddr,
+pub struct Proxy {
+    /// Where it listens.
+    pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proxy {
-    async fn start() -> Self {
+    /// A proxy on a free loopback port.
+    pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -33,7 +35,8 @@ impl Proxy {
         Proxy { addr, seen }
     }
 
-    fn seen(&self) -> Vec<String> {
+    /// The first request line of each connection so far.
+    pub fn seen(&self) -> Vec<String> {
         self.seen.lock().unwrap().clone()
     }
 }
