@@ -4,15 +4,16 @@
 //! fields, so the two never part), with a default version for clients that
 //! send none (OpenAI clients on an Anthropic model).
 
+use super::http::Request;
 use super::{Endpoint, Outgoing, Upstream, UpstreamError};
 use crate::canonical::Dialect;
 use crate::codec;
 use crate::config::ProviderConfig;
 use crate::secret::Secret;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderName, Uri};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use reqwest::{RequestBuilder, Url};
 
 /// The Anthropic API version sent when the client gives none.
 const DEFAULT_VERSION: &str = "2023-06-01";
@@ -20,8 +21,8 @@ const DEFAULT_VERSION: &str = "2023-06-01";
 /// Anthropic.
 #[derive(Debug)]
 pub struct Anthropic {
-    messages: Url,
-    count_tokens: Url,
+    messages: Uri,
+    count_tokens: Uri,
     key: Option<Secret>,
 }
 
@@ -49,16 +50,12 @@ impl Upstream for Anthropic {
         codec::Target::default()
     }
 
-    fn request<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
         let url = match call.endpoint {
             Endpoint::CountTokens => &self.count_tokens,
             _ => &self.messages,
         };
-        let request = super::post_json(client, url, call.body);
+        let request = Request::post_json(url.clone(), call.body);
         let request = headers(request, self.key.as_ref(), call.client_headers);
         async move { Ok(request) }.boxed()
     }
@@ -67,22 +64,28 @@ impl Upstream for Anthropic {
 /// `request` with the key in `x-api-key`, and the client's version (or the
 /// default) and every beta value of the client's.
 pub(super) fn headers(
-    mut request: RequestBuilder,
+    mut request: Request,
     key: Option<&Secret>,
     client_headers: &HeaderMap,
-) -> RequestBuilder {
+) -> Request {
     let version = client_headers
         .get("anthropic-version")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(DEFAULT_VERSION);
-    request = request.header("anthropic-version", version);
-    for beta in client_headers.get_all("anthropic-beta") {
-        request = request.header("anthropic-beta", beta);
-    }
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(DEFAULT_VERSION));
+    request = request.header(HeaderName::from_static("anthropic-version"), version);
+    request = with_betas(request, client_headers);
     match key {
-        Some(key) => request.header("x-api-key", key.expose()),
+        Some(key) => request.secret("x-api-key", key.expose()),
         None => request,
     }
+}
+
+/// `request` with every `anthropic-beta` value of the client's.
+pub(super) fn with_betas(mut request: Request, client_headers: &HeaderMap) -> Request {
+    for beta in client_headers.get_all("anthropic-beta") {
+        request = request.header(HeaderName::from_static("anthropic-beta"), beta.clone());
+    }
+    request
 }
 
 /// A Messages body as a cloud serving Claude wants it (Bedrock, Vertex AI):

@@ -14,6 +14,7 @@
 //! clients can use model names (and prices apply) whatever the deployments
 //! are called.
 
+use super::http::Request;
 use super::{Endpoint, Outgoing, Upstream, UpstreamError, path_segment};
 use crate::canonical::Dialect;
 use crate::codec;
@@ -21,13 +22,14 @@ use crate::config::ProviderConfig;
 use crate::secret::Secret;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use reqwest::RequestBuilder;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Azure OpenAI.
 #[derive(Debug)]
 pub struct AzureOpenAi {
+    /// The provider's slug, for errors.
+    slug: String,
     /// The resource's URL, without a trailing `/`.
     base: String,
     /// The deployment paths' `api-version`; `None`: the v1 paths.
@@ -43,7 +45,8 @@ impl AzureOpenAi {
     pub fn new(config: &ProviderConfig) -> anyhow::Result<Self> {
         let base = super::endpoint_url(config, "")?;
         Ok(AzureOpenAi {
-            base: base.as_str().trim_end_matches('/').to_string(),
+            slug: config.slug.clone(),
+            base: base.to_string().trim_end_matches('/').to_string(),
             api_version: config.api_version.clone(),
             deployments: config.deployments.clone().unwrap_or_default(),
             key: config.api_key.clone(),
@@ -87,11 +90,7 @@ impl Upstream for AzureOpenAi {
         }
     }
 
-    fn request<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
         let deployment = self.deployment(call.model);
         let (url, body) = match (&self.api_version, call.dialect) {
             (Some(version), _) => (
@@ -112,15 +111,13 @@ impl Upstream for AzureOpenAi {
                 with_model(call.body, deployment),
             ),
         };
-        let mut request = client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body);
-        request = match (&self.entra_token, &self.key) {
-            (Some(token), _) => request.bearer_auth(token.expose()),
-            (None, Some(key)) => request.header("api-key", key.expose()),
-            (None, None) => request,
-        };
-        async move { Ok(request) }.boxed()
+        let request = super::post_json_to(&self.slug, &url, body).map(|request| {
+            match (&self.entra_token, &self.key) {
+                (Some(token), _) => request.bearer(token.expose()),
+                (None, Some(key)) => request.secret("api-key", key.expose()),
+                (None, None) => request,
+            }
+        });
+        async move { request }.boxed()
     }
 }

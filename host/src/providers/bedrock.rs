@@ -16,13 +16,13 @@
 
 use super::aws::credentials::Credentials;
 use super::aws::sigv4::Signer;
+use super::http::Request;
 use super::{Endpoint, Outgoing, Upstream, UpstreamError, path_segment};
 use crate::canonical::Dialect;
 use crate::codec;
 use crate::config::ProviderConfig;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use reqwest::RequestBuilder;
 use std::time::SystemTime;
 
 /// The `anthropic_version` Bedrock wants in a Claude body.
@@ -102,11 +102,7 @@ impl Upstream for Bedrock {
         codec::Target::default()
     }
 
-    fn request<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
         let (operation, body) = match (call.dialect, call.stream) {
             (Dialect::Messages, false) => ("invoke", claude_body(&call.body, call.client_headers)),
             (Dialect::Messages, true) => (
@@ -131,15 +127,15 @@ impl Upstream for Bedrock {
             .signer
             .sign("POST", &url, &headers, &body, SystemTime::now())
             .map_err(|e| UpstreamError::Auth(self.slug.clone(), e.to_string()));
-        let request = signed.map(|signed| {
-            let mut request = client.post(&url).body(body);
+        let request = signed.and_then(|signed| {
+            let mut request = super::post_to(&self.slug, &url, body)?;
             for (name, value) in headers {
-                request = request.header(name, value);
+                request = request.header_str(name, value);
             }
             for (name, value) in signed {
-                request = request.header(name, value);
+                request = request.secret(name, &value);
             }
-            request
+            Ok(request)
         });
         async move { request }.boxed()
     }

@@ -1,13 +1,13 @@
 //! The `echo` provider: answers with the request it would have sent upstream, so
 //! a user sees exactly what the guardrails changed. Needs no key and no network.
 
+use super::http::Request;
 use super::{Endpoint, Outgoing, Upstream, UpstreamError};
 use crate::api::sse::SseEvent;
 use crate::canonical::Dialect;
 use crate::codec;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 
 /// The built-in echo provider: it answers in the gateway, so it serves no
@@ -29,11 +29,7 @@ impl Upstream for Echo {
         codec::Target::default()
     }
 
-    fn request<'a>(
-        &'a self,
-        _: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
         async move { Err(UpstreamError::Unsupported("echo".into(), call.endpoint)) }.boxed()
     }
 }

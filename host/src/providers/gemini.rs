@@ -5,6 +5,7 @@
 //! /v1beta/models/{model}:generateContent`, and
 //! `:streamGenerateContent?alt=sse` for a stream.
 
+use super::http::Request;
 use super::{Endpoint, Outgoing, Upstream, UpstreamError, path_segment};
 use crate::canonical::Dialect;
 use crate::codec;
@@ -12,11 +13,12 @@ use crate::config::ProviderConfig;
 use crate::secret::Secret;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use reqwest::RequestBuilder;
 
 /// The Gemini API.
 #[derive(Debug)]
 pub struct Gemini {
+    /// The provider's slug, for errors.
+    slug: String,
     /// The base URL, without a trailing `/`.
     base: String,
     key: Option<Secret>,
@@ -27,7 +29,8 @@ impl Gemini {
     pub fn new(config: &ProviderConfig) -> anyhow::Result<Self> {
         let base = super::endpoint_url(config, "")?;
         Ok(Gemini {
-            base: base.as_str().trim_end_matches('/').to_string(),
+            slug: config.slug.clone(),
+            base: base.to_string().trim_end_matches('/').to_string(),
             key: config.api_key.clone(),
         })
     }
@@ -57,23 +60,17 @@ impl Upstream for Gemini {
         codec::Target::default()
     }
 
-    fn request<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
         let url = format!(
             "{}/v1beta/models/{}",
             self.base,
             method(call.model, call.stream)
         );
-        let mut request = client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(call.body);
-        if let Some(key) = &self.key {
-            request = request.header("x-goog-api-key", key.expose());
-        }
-        async move { Ok(request) }.boxed()
+        let request =
+            super::post_json_to(&self.slug, &url, call.body).map(|request| match &self.key {
+                Some(key) => request.secret("x-goog-api-key", key.expose()),
+                None => request,
+            });
+        async move { request }.boxed()
     }
 }

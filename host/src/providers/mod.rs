@@ -33,6 +33,7 @@ pub mod bedrock;
 pub mod echo;
 pub mod gemini;
 pub mod google;
+pub mod http;
 pub mod openai;
 pub mod openai_compatible;
 pub mod vertex;
@@ -43,7 +44,7 @@ use crate::codec;
 use crate::config::{Config, ModelAliases, ProviderConfig, ProviderKind};
 use axum::http::HeaderMap;
 use futures_util::future::BoxFuture;
-use reqwest::RequestBuilder;
+use http::Request;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -93,11 +94,20 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
 
     /// The HTTP request for `call`: its address, the provider's key or
     /// token, and the API's own headers. No time limit is set here.
-    fn request<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>>;
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>>;
+}
+
+/// A POST of `body` to `url`, an address made per request (the model in its
+/// path), for provider `slug`.
+pub(crate) fn post_to(slug: &str, url: &str, body: Vec<u8>) -> Result<Request, UpstreamError> {
+    Request::post_to(url, body).map_err(|e| {
+        UpstreamError::Connect(slug.to_string(), format!("its address is not a URL ({e})"))
+    })
+}
+
+/// As [`post_to`], with a JSON body.
+pub(crate) fn post_json_to(slug: &str, url: &str, body: Vec<u8>) -> Result<Request, UpstreamError> {
+    post_to(slug, url, body).map(Request::json)
 }
 
 /// The implementation of a configured provider.
@@ -117,20 +127,24 @@ fn upstream_of(config: &ProviderConfig) -> anyhow::Result<Box<dyn Upstream>> {
 }
 
 /// The base URL of `config` (its own, or its kind's default) joined with
-/// `path`, parsed once when the provider is built rather than per request.
-pub(crate) fn endpoint_url(config: &ProviderConfig, path: &str) -> anyhow::Result<reqwest::Url> {
+/// `path`, parsed once when the provider is built rather than per request
+/// (as a URL first: checked and normalised as before the gateway had a
+/// client of its own).
+pub(crate) fn endpoint_url(config: &ProviderConfig, path: &str) -> anyhow::Result<axum::http::Uri> {
     let base_url = config
         .base_url
         .as_deref()
         .or_else(|| config.kind.default_base_url())
         .unwrap_or_default();
     let url = format!("{}{path}", base_url.trim_end_matches('/'));
-    reqwest::Url::parse(&url).map_err(|e| {
+    let not_a_url = |e: &dyn std::fmt::Display| {
         anyhow::anyhow!(
             "provider `{}`: base_url {base_url:?} is not a URL ({e})",
             config.slug
         )
-    })
+    };
+    let url = reqwest::Url::parse(&url).map_err(|e| not_a_url(&e))?;
+    axum::http::Uri::try_from(url.as_str()).map_err(|e| not_a_url(&e))
 }
 
 /// `text` as one path segment: everything but unreserved characters (and
@@ -146,18 +160,6 @@ pub(crate) fn path_segment(text: &str) -> String {
         }
     }
     out
-}
-
-/// A POST of a JSON `body` to `url`.
-pub(crate) fn post_json(
-    client: &reqwest::Client,
-    url: &reqwest::Url,
-    body: Vec<u8>,
-) -> RequestBuilder {
-    client
-        .post(url.clone())
-        .header("content-type", "application/json")
-        .body(body)
 }
 
 /// A configured upstream.
@@ -197,7 +199,7 @@ pub enum UpstreamError {
     /// No response within the provider's timeout.
     #[error("provider `{0}` did not answer within {1:?}")]
     Timeout(String, Duration),
-    /// Connection refused, reset, DNS, TLS...
+    /// Connection refused, reset, DNS, TLS, a request that cannot be sent...
     #[error("provider `{0}` could not be reached: {1}")]
     Connect(String, String),
     /// The provider does not serve the endpoint.
@@ -258,19 +260,20 @@ impl Provider {
     /// ([`Provider::idle_timeout`]); a stream may last any time.
     pub async fn send(
         &self,
-        client: &reqwest::Client,
+        client: &http::Client,
         call: Outgoing<'_>,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<http::Response, UpstreamError> {
         if !self.serves(call.endpoint) {
             return Err(UpstreamError::Unsupported(self.slug.clone(), call.endpoint));
         }
-        let request = self.upstream.request(client, call).await?;
-        request.send().await.map_err(|e| {
+        let request = self.upstream.request(call).await?;
+        client.send(request).await.map_err(|e| {
             if e.is_timeout() {
                 UpstreamError::Timeout(self.slug.clone(), self.timeout)
             } else {
-                // reqwest's message names the URL, never a header: no key leaks.
-                UpstreamError::Connect(self.slug.clone(), error_chain(&e))
+                // The message names the cause (and a bad header by its
+                // name), never a header's value: no key leaks.
+                UpstreamError::Connect(self.slug.clone(), e.to_string())
             }
         })
     }
@@ -283,21 +286,18 @@ pub struct Providers {
     aliases: ModelAliases,
     default_model: Option<String>,
     /// Shared HTTP client (connection pools per upstream).
-    pub client: reqwest::Client,
+    pub client: http::Client,
 }
 
 impl Providers {
     /// Builds the providers of `config`.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            // A redirect is passed on as an error, never followed: following
-            // one would send the provider's key to wherever it points
-            // (reqwest strips `Authorization` across hosts, not `x-api-key`,
-            // `api-key` or `x-goog-api-key`), and a POST would lose its body
-            // on a 301-303.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        // A redirect is passed on as an error, never followed (neither
+        // client follows one): following one would send the provider's key
+        // to wherever it points (a client strips `Authorization` across
+        // hosts, not `x-api-key`, `api-key` or `x-goog-api-key`), and a POST
+        // would lose its body on a 301-303.
+        let client = http::Client::new()?;
         let providers = config
             .providers
             .iter()
@@ -382,18 +382,6 @@ impl Providers {
     }
 }
 
-/// An error and its causes on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,7 +402,7 @@ mod tests {
 
     /// The request `kind` makes for a chat call in `dialect`, with `client`
     /// as the client's headers.
-    async fn made(kind: ProviderKind, dialect: Dialect, client: &HeaderMap) -> reqwest::Request {
+    async fn made(kind: ProviderKind, dialect: Dialect, client: &HeaderMap) -> Request {
         let upstream = configured(kind);
         let call = Outgoing {
             endpoint: Endpoint::Chat,
@@ -424,9 +412,7 @@ mod tests {
             body: b"{}".to_vec(),
             client_headers: client,
         };
-        let client = reqwest::Client::new();
-        let request = upstream.request(&client, call).await;
-        request.unwrap().build().unwrap()
+        upstream.request(call).await.unwrap()
     }
 
     #[tokio::test]
@@ -436,19 +422,19 @@ mod tests {
             let request = made(kind, Dialect::Chat, &none).await;
             assert_eq!(request.headers()["authorization"], "Bearer sk-provider-key");
             assert!(!request.headers().contains_key("x-api-key"));
-            assert_eq!(request.url().path(), "/v1/chat/completions");
+            assert_eq!(request.uri().path(), "/v1/chat/completions");
         }
         let request = made(ProviderKind::Anthropic, Dialect::Messages, &none).await;
         assert_eq!(request.headers()["x-api-key"], "sk-provider-key");
         assert_eq!(request.headers()["anthropic-version"], "2023-06-01");
         assert!(!request.headers().contains_key("authorization"));
-        assert_eq!(request.url().path(), "/v1/v1/messages");
+        assert_eq!(request.uri().path(), "/v1/v1/messages");
     }
 
     #[tokio::test]
     async fn openai_takes_responses_at_its_own_path() {
         let request = made(ProviderKind::Openai, Dialect::Responses, &HeaderMap::new()).await;
-        assert_eq!(request.url().path(), "/v1/responses");
+        assert_eq!(request.uri().path(), "/v1/responses");
     }
 
     #[tokio::test]

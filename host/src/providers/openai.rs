@@ -6,15 +6,16 @@
 //! only on the Responses API (`responses_models`) get every client in
 //! Responses.
 
+use super::http::Request;
 use super::openai_compatible::{CHAT_PATH, EMBEDDINGS_PATH, bearer};
 use super::{Endpoint, Outgoing, Upstream, UpstreamError};
 use crate::canonical::Dialect;
 use crate::codec;
 use crate::config::ProviderConfig;
 use crate::secret::Secret;
+use axum::http::Uri;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use reqwest::{RequestBuilder, Url};
 
 /// The Responses API's path under the base URL.
 const RESPONSES_PATH: &str = "/responses";
@@ -35,9 +36,9 @@ pub const DEFAULT_RESPONSES_MODELS: &[&str] = &[
 /// OpenAI.
 #[derive(Debug)]
 pub struct OpenAi {
-    chat: Url,
-    responses: Url,
-    embeddings: Url,
+    chat: Uri,
+    responses: Uri,
+    embeddings: Uri,
     key: Option<Secret>,
     /// Patterns of the models served only on the Responses API.
     responses_models: Vec<String>,
@@ -86,17 +87,13 @@ impl Upstream for OpenAi {
         }
     }
 
-    fn request<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
         let url = match (call.endpoint, call.dialect) {
             (Endpoint::Embeddings, _) => &self.embeddings,
             (_, Dialect::Responses) => &self.responses,
             _ => &self.chat,
         };
-        let request = super::post_json(client, url, call.body);
+        let request = Request::post_json(url.clone(), call.body);
         async move { Ok(bearer(request, self.key.as_ref())) }.boxed()
     }
 }

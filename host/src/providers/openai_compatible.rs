@@ -2,20 +2,21 @@
 //! (Ollama, vLLM, Groq, ...). Like OpenAI, but a translated request keeps the
 //! older `max_tokens`, which these servers read, and it speaks no Responses.
 
+use super::http::Request;
 use super::{Endpoint, Outgoing, Upstream, UpstreamError};
 use crate::canonical::Dialect;
 use crate::codec;
 use crate::config::ProviderConfig;
 use crate::secret::Secret;
+use axum::http::Uri;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use reqwest::{RequestBuilder, Url};
 
 /// An OpenAI-compatible server.
 #[derive(Debug)]
 pub struct OpenAiCompatible {
-    chat: Url,
-    embeddings: Url,
+    chat: Uri,
+    embeddings: Uri,
     key: Option<Secret>,
 }
 
@@ -43,16 +44,12 @@ impl Upstream for OpenAiCompatible {
         codec::Target::default()
     }
 
-    fn request<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
         let url = match call.endpoint {
             Endpoint::Embeddings => &self.embeddings,
             _ => &self.chat,
         };
-        let request = super::post_json(client, url, call.body);
+        let request = Request::post_json(url.clone(), call.body);
         async move { Ok(bearer(request, self.key.as_ref())) }.boxed()
     }
 }
@@ -66,9 +63,9 @@ pub(super) const EMBEDDINGS_PATH: &str = "/embeddings";
 
 /// The provider key as `Authorization: Bearer`, when there is one (a local
 /// server may need none).
-pub(super) fn bearer(request: RequestBuilder, key: Option<&Secret>) -> RequestBuilder {
+pub(super) fn bearer(request: Request, key: Option<&Secret>) -> Request {
     match key {
-        Some(key) => request.bearer_auth(key.expose()),
+        Some(key) => request.bearer(key.expose()),
         None => request,
     }
 }

@@ -15,13 +15,13 @@
 
 use super::google::service_account::ServiceAccountKey;
 use super::google::token::TokenSource;
+use super::http::Request;
 use super::{Endpoint, Outgoing, Upstream, UpstreamError, path_segment};
 use crate::canonical::Dialect;
 use crate::codec;
 use crate::config::ProviderConfig;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use reqwest::RequestBuilder;
 use std::path::Path;
 use std::time::Duration;
 
@@ -58,13 +58,11 @@ impl Vertex {
             })?;
         let key = ServiceAccountKey::from_file(Path::new(&file))
             .map_err(|e| anyhow::anyhow!("provider `{slug}`: {e}"))?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            // As for the providers' client: a signed assertion goes to the
-            // configured token endpoint only, never where a redirect points.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        // As for the providers' client: a signed assertion goes to the
+        // configured token endpoint only, never where a redirect points.
+        let client = super::http::reqwest_client(
+            reqwest::Client::builder().timeout(Duration::from_secs(30)),
+        )?;
         let tokens = TokenSource::new(&key, config.token_uri.as_deref(), client)
             .map_err(|e| anyhow::anyhow!("provider `{slug}`: {e}"))?;
         let base = match (&config.base_url, location.as_str()) {
@@ -112,11 +110,7 @@ impl Upstream for Vertex {
         codec::Target::default()
     }
 
-    fn request<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        call: Outgoing<'a>,
-    ) -> BoxFuture<'a, Result<RequestBuilder, UpstreamError>> {
+    fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
         async move {
             let token = self
                 .tokens
@@ -142,15 +136,9 @@ impl Upstream for Vertex {
                     call.body,
                 )
             };
-            let mut request = client
-                .post(url)
-                .header("content-type", "application/json")
-                .bearer_auth(token.expose())
-                .body(body);
+            let mut request = super::post_json_to(&self.slug, &url, body)?.bearer(token.expose());
             if call.dialect == Dialect::Messages {
-                for beta in call.client_headers.get_all("anthropic-beta") {
-                    request = request.header("anthropic-beta", beta);
-                }
+                request = super::anthropic::with_betas(request, call.client_headers);
             }
             Ok(request)
         }

@@ -6,6 +6,7 @@
 use super::{Failure, Step};
 use crate::api::splice;
 use crate::canonical::Dialect;
+use crate::providers::http::{Client, Response};
 use crate::providers::{Endpoint, Outgoing, Route, UpstreamError};
 use crate::translate;
 use axum::body::Bytes;
@@ -24,7 +25,7 @@ pub struct Outbound<'a> {
     /// The client's headers (for Anthropic's version and beta headers).
     pub client_headers: &'a HeaderMap,
     /// The shared HTTP client.
-    pub client: &'a reqwest::Client,
+    pub client: &'a Client,
     /// The largest answer (or error body) read whole, in bytes.
     pub max_answer: usize,
     /// Whether a whole answer in the client's dialect is read only for its
@@ -213,10 +214,7 @@ impl ReadError {
 /// refused as soon as it is known to be larger (its `Content-Length`, or the
 /// first byte past the limit), so memory stays bounded whatever the provider
 /// sends.
-pub async fn read_limited(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Bytes, ReadError> {
+pub async fn read_limited(mut response: Response, limit: usize) -> Result<Bytes, ReadError> {
     if response
         .content_length()
         .is_some_and(|length| length > limit as u64)
@@ -233,7 +231,7 @@ pub async fn read_limited(
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body.freeze()),
-            Err(e) => return Err(ReadError::Broken(e.to_string())),
+            Err(e) => return Err(ReadError::Broken(e)),
         }
     }
 }
@@ -285,7 +283,7 @@ fn suggested_wait(body: &[u8]) -> Option<Duration> {
 /// it as that takes: all of a whole answer (up to the limit), the first bytes
 /// of a stream.
 async fn classify(
-    response: reqwest::Response,
+    response: Response,
     out: &Outbound<'_>,
     slug: &str,
     translated: bool,
@@ -328,10 +326,7 @@ async fn classify(
     // Bedrock streams in AWS's binary event-stream framing, read as SSE.
     let is_event_stream = content_type.starts_with(EVENT_STREAM);
     if out.stream && (is_sse || is_event_stream) {
-        let mut events = response
-            .bytes_stream()
-            .map(|chunk| chunk.map_err(|e| e.to_string()))
-            .boxed();
+        let mut events = response.into_stream();
         if is_event_stream {
             events = crate::providers::aws::eventstream::to_sse(events);
         }
