@@ -19,7 +19,7 @@
 //! - proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (and
 //!   their lower-case forms) are read when the client is built; a request
 //!   one of them intercepts goes through reqwest, which speaks to proxies
-//!   (CONNECT tunnels, forward proxying, SOCKS, proxy credentials), the rest
+//!   (CONNECT tunnels, forward proxying, proxy credentials; not SOCKS), the rest
 //!   straight to the provider.
 
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
