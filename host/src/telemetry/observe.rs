@@ -323,6 +323,10 @@ impl Drop for Inner {
         };
         let now_ms = finished.start_ms + total.as_millis() as i64;
         self.recent.count(now_ms, &sample);
+        // what the line does not show is not kept (a stream's gaps: up to
+        // 64 KiB)
+        let mut finished = finished;
+        finished.facts.gaps = Vec::new();
         self.recent.keep(Box::new(finished));
     }
 }
@@ -413,6 +417,7 @@ impl KeptLine for Finished {
                 .map(String::len)
                 .sum::<usize>()
             + facts.guardrails.len() * std::mem::size_of::<GuardrailFacts>()
+            + facts.gaps.capacity() * std::mem::size_of::<Duration>()
     }
 }
 
