@@ -77,7 +77,7 @@ use crate::response_cache::{
 };
 use crate::routing::attempt::{self, Answer, Outbound};
 use crate::routing::condition::Facts;
-use crate::routing::{CONFIG_HEADER, Failure, Plan, Planner, Report, Step};
+use crate::routing::{CONFIG_HEADER, Chosen, Failure, Plan, Planner, Report, Step};
 use crate::sandbox::{Action, Context, Phase};
 use crate::telemetry::{OVERHEAD_HEADER, Observed, otel};
 use crate::translate::{self, StreamTranslator};
@@ -238,15 +238,24 @@ async fn chat_inner(
     // auth (headers only), then the body
     let (caller, call) = authenticate(&gateway, headers, request_id, observed, extra).await?;
     let body = crate::api::read_body(&gateway, body).await?;
+    // what the key and the headers decide: the guardrails, the routing
+    // config (a bad `x-sluice-config` is refused in the route phase)
+    let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
+    let config = gateway.routing.choose(headers, caller.config.as_deref());
     // parse: in full, or only its head when nothing may need more (see
     // `ClientBody::head_only`)
-    let head_only = may_pass_through(&gateway, api, headers, &caller, observed);
+    let head_only = may_pass_through(&gateway, api, observed, &guardrails, &config);
     let parsed = if head_only {
         parse_head(api, &body)?
     } else {
         parse_body(api, &body)?
     };
-    let who = Authenticated { caller, call };
+    let who = Authenticated {
+        caller,
+        call,
+        guardrails,
+        config,
+    };
     let request = ClientBody {
         parsed,
         raw: body,
@@ -255,10 +264,15 @@ async fn chat_inner(
     chat_request(gateway, api, headers, who, request, observed, extra).await
 }
 
-/// Who is calling, once the auth phase let them in.
+/// Who is calling, once the auth phase let them in, and what that decides.
 pub(crate) struct Authenticated {
     pub(crate) caller: Caller,
     pub(crate) call: Call,
+    /// The guardrails the caller's requests pass (its key may name a subset).
+    pub(crate) guardrails: Guardrails,
+    /// The routing config the request uses (`x-sluice-config`, else the
+    /// key's, else the server's), or why the header's is refused.
+    pub(crate) config: Result<Option<Chosen>, ApiError>,
 }
 
 /// A client's request body: as parsed and checked ([`parse_body`]), and the
@@ -281,21 +295,15 @@ pub(crate) struct ClientBody {
 fn may_pass_through(
     gateway: &Gateway,
     api: Api,
-    headers: &HeaderMap,
-    caller: &Caller,
     observed: &Observed,
+    guardrails: &Guardrails,
+    config: &Result<Option<Chosen>, ApiError>,
 ) -> bool {
     api != Api::Responses
         && gateway.response_cache.is_none()
         && !observed.logs_bodies()
-        && !gateway
-            .guardrails
-            .subset(caller.guardrails.as_deref())
-            .runs_in(Phase::Request)
-        && matches!(
-            gateway.routing.choose(headers, caller.config.as_deref()),
-            Ok(None)
-        )
+        && !guardrails.runs_in(Phase::Request)
+        && matches!(config, Ok(None))
 }
 
 /// A chat request from the route phase on: `request` is a parsed, checked
@@ -309,7 +317,12 @@ pub(crate) async fn chat_request(
     observed: &Observed,
     extra: &mut Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Response, ApiError> {
-    let Authenticated { caller, call } = who;
+    let Authenticated {
+        caller,
+        call,
+        guardrails,
+        config,
+    } = who;
     let key_id = caller.key_id.clone().unwrap_or_default();
     let ClientBody {
         parsed: request,
@@ -339,7 +352,7 @@ pub(crate) async fn chat_request(
         facts.stream = stream;
         facts.requested_model = requested.clone();
     }
-    let chosen = gateway.routing.choose(headers, caller.config.as_deref())?;
+    let chosen = config?;
     let planner = Planner {
         providers: &gateway.providers,
         configs: gateway.routing.configs(),
@@ -393,7 +406,6 @@ pub(crate) async fn chat_request(
     {
         extra.push((HeaderName::from_static(CONFIG_HEADER), value));
     }
-    let guardrails = gateway.guardrails.subset(caller.guardrails.as_deref());
     // the response cache's key: the request as the client sent it, and the
     // response guardrails that judge its answer
     let caching = match &gateway.response_cache {

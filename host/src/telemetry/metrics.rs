@@ -319,7 +319,7 @@ impl Metrics {
                 .inc_by(cost);
         }
         let api = || s.api.to_string();
-        let provider = || series.by_provider[1].1.clone();
+        let provider = || label(&series.usage, "provider");
         if let Some(class) = s.error {
             self.errors
                 .get_or_create(&vec![("api", api()), ("class", class.into())])
@@ -333,8 +333,8 @@ impl Metrics {
                 self.rejections
                     .get_or_create(&vec![
                         ("kind", kind.into()),
-                        ("key", series.usage[2].1.clone()),
-                        ("team", series.usage[3].1.clone()),
+                        ("key", label(&series.usage, "key")),
+                        ("team", label(&series.usage, "team")),
                     ])
                     .inc();
             }
@@ -526,6 +526,15 @@ fn tag_label(tag: &str) -> &'static str {
     let name: &'static str = Box::leak(wanted.into_boxed_str());
     names.push(name);
     name
+}
+
+/// The value of the label `name` in `labels` (one it has).
+fn label(labels: &Labels, name: &str) -> String {
+    labels
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.clone())
+        .expect("a label of the set")
 }
 
 /// The value of metadata tag `tag`, or `none`.

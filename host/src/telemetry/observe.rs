@@ -280,9 +280,10 @@ fn action_named(name: &str) -> Action {
 impl Drop for Inner {
     fn drop(&mut self) {
         let total = self.started.elapsed();
+        let now_ms = crate::clock::now_ms();
         let facts = std::mem::take(self.facts.get_mut().expect("observed facts"));
         let finished = Finished {
-            start_ms: crate::clock::now_ms() - total.as_millis() as i64,
+            start_ms: now_ms - total.as_millis() as i64,
             overhead: total.saturating_sub(facts.upstream + facts.client_wait),
             time_to_first_token: facts.first_content.map(|t| t - self.started),
             total,
@@ -321,7 +322,6 @@ impl Drop for Inner {
             total,
             overhead: finished.overhead,
         };
-        let now_ms = finished.start_ms + total.as_millis() as i64;
         self.recent.count(now_ms, &sample);
         // what the line does not show is not kept (a stream's gaps: up to
         // 64 KiB)

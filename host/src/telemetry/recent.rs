@@ -205,6 +205,8 @@ pub trait KeptLine: Send {
     fn weight(&self) -> usize;
 }
 
+/// A line already made (the tests' lines).
+#[cfg(test)]
 impl KeptLine for String {
     fn text(&self) -> Option<String> {
         Some(self.clone())
