@@ -448,6 +448,10 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<u8> {
                         verdict.effective_action().as_str(),
                         verdict.findings.len()
                     );
+                    println!(
+                        "memory:        {:.1} MiB of linear memory after the sample",
+                        plugin.stats().idle_memory as f64 / f64::from(1 << 20)
+                    );
                     Ok(0)
                 }
                 Err(failure) => {

@@ -749,8 +749,8 @@ const HEAD_MEMBERS: [&str; 6] = [
 /// for a string...). It is never sent anywhere: a request read only to its
 /// head goes upstream as its bytes ([`ClientBody::head_only`]).
 pub(crate) fn parse_head(api: Api, body: &[u8]) -> Result<Value, ApiError> {
-    utf8(body)?;
-    match crate::api::shallow::read_object(body, &HEAD_MEMBERS) {
+    let text = utf8(body)?;
+    match crate::api::shallow::read_object_str(text, &HEAD_MEMBERS) {
         Ok(head) => {
             let head = Value::Object(head);
             check_fields(api, &head)?;

@@ -19,7 +19,20 @@ use std::fmt;
 /// `serde_json::from_slice::<Value>` has one, or when `body` is JSON but no
 /// object.
 pub fn read_object(body: &[u8], kept: &[&str]) -> serde_json::Result<Map<String, Value>> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    read_from(serde_json::de::SliceRead::new(body), kept)
+}
+
+/// [`read_object`] on a text already known to be UTF-8: its strings are not
+/// checked again.
+pub fn read_object_str(text: &str, kept: &[&str]) -> serde_json::Result<Map<String, Value>> {
+    read_from(serde_json::de::StrRead::new(text), kept)
+}
+
+fn read_from<'de, R: serde_json::de::Read<'de>>(
+    read: R,
+    kept: &[&str],
+) -> serde_json::Result<Map<String, Value>> {
+    let mut deserializer = serde_json::Deserializer::new(read);
     let members = Members { kept }.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(members)
@@ -177,6 +190,9 @@ mod tests {
         let expected = serde_json::json!({"usage": {"n": 1}, "choices": [], "id": "",
             "n": 0, "ok": true, "none": null, "meta": {}});
         assert_eq!(Value::Object(members), expected);
+        let text = std::str::from_utf8(body).unwrap();
+        let members = read_object_str(text, &["usage", "ok"]).unwrap();
+        assert_eq!(Value::Object(members), expected);
     }
 
     #[test]
@@ -198,6 +214,9 @@ mod tests {
                 "{shown}"
             );
             assert!(read_object(body, &[]).is_err(), "{shown}");
+            if let Ok(text) = std::str::from_utf8(body) {
+                assert!(read_object_str(text, &[]).is_err(), "{shown}");
+            }
         }
     }
 }

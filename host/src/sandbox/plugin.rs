@@ -116,14 +116,21 @@ pub struct PluginStats {
     pub successors: u64,
     /// Warm instances waiting for a call.
     pub idle: usize,
+    /// The linear memory those idle instances hold, in bytes (what a plugin's
+    /// tables and working buffers take once it has been configured and used).
+    pub idle_memory: u64,
 }
 
 impl std::fmt::Display for PluginStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} instances created ({} inside a call, {} replacing a used-up one off the call path), {} idle",
-            self.instantiations, self.cold_calls, self.successors, self.idle
+            "{} instances created ({} inside a call, {} replacing a used-up one off the call path), {} idle holding {:.1} MiB of linear memory",
+            self.instantiations,
+            self.cold_calls,
+            self.successors,
+            self.idle,
+            self.idle_memory as f64 / f64::from(1 << 20)
         )
     }
 }
@@ -185,11 +192,21 @@ impl Plugin {
 
     /// Instance counters.
     pub fn stats(&self) -> PluginStats {
+        let (idle, idle_memory) = match self.inner.idle.lock() {
+            Ok(idle) => (
+                idle.len(),
+                idle.iter()
+                    .map(|instance| instance.store.data().memory_size)
+                    .sum(),
+            ),
+            Err(_) => (0, 0),
+        };
         PluginStats {
             instantiations: self.inner.instantiations.load(Ordering::Relaxed),
             cold_calls: self.inner.cold_calls.load(Ordering::Relaxed),
             successors: self.inner.successors.load(Ordering::Relaxed),
-            idle: self.inner.idle.lock().map(|idle| idle.len()).unwrap_or(0),
+            idle,
+            idle_memory,
         }
     }
 
