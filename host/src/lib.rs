@@ -44,6 +44,7 @@ pub mod console;
 pub mod gateway;
 pub mod governance;
 pub mod guardrails;
+pub mod json_pointer;
 pub mod keys;
 pub mod mcp;
 pub mod metadata;

@@ -71,6 +71,7 @@ use crate::governance::{self, Ticket};
 use crate::guardrails::redact::{self, SharedPlaceholders};
 use crate::guardrails::stream::StreamGuard;
 use crate::guardrails::{Guardrails, StopAt};
+use crate::json_pointer::Pointer;
 use crate::providers::Route;
 use crate::response_cache::{
     self, CACHE_HEADER, Entry as CacheEntry, Mode as CacheMode, Recorder, ResponseCache,
@@ -495,7 +496,7 @@ pub(crate) async fn chat_request(
     let caching = caching.filter(|c| c.mode != CacheMode::Bypass);
     // provider: each target of the plan, with retries, until one serves
     let client_wants_usage =
-        request.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
+        request.at("/stream_options/include_usage") == Some(&Value::Bool(true));
     let outbound = Outbound {
         dialect: api.dialect(),
         stream,

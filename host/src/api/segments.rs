@@ -12,6 +12,7 @@ pub mod mcp;
 pub mod responses;
 
 use crate::guardrails::Outcome;
+use crate::json_pointer::Pointer;
 use crate::sandbox::{Segment, SegmentKind};
 use serde_json::Value;
 
@@ -275,7 +276,7 @@ fn openai_message(out: &mut Extracted, message: &Value, pointer: &str, path: &st
     }
     if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
         for (j, call) in calls.iter().enumerate() {
-            if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
+            if let Some(args) = call.at("/function/arguments").and_then(Value::as_str) {
                 out.push(
                     format!("{pointer}/tool_calls/{j}/function/arguments"),
                     format!("{path}.tool_calls[{j}].function.arguments"),

@@ -13,6 +13,7 @@ mod responses;
 use super::error::{Api, ApiError, ErrorKind};
 use super::sse::{SseEvent, format_event};
 use crate::guardrails::stream::{Release, StreamGuard};
+use crate::json_pointer::Pointer;
 use crate::sandbox::SegmentKind;
 use serde_json::{Value, json};
 
@@ -171,7 +172,7 @@ impl StreamTransformer {
             for call in calls {
                 let k = call.get("index").and_then(Value::as_u64).unwrap_or(0);
                 if let Some(args) = call
-                    .pointer("/function/arguments")
+                    .at("/function/arguments")
                     .and_then(Value::as_str)
                     .map(str::to_string)
                 {
@@ -222,7 +223,7 @@ impl StreamTransformer {
                 {
                     Some(call) => {
                         let before = call
-                            .pointer("/function/arguments")
+                            .at("/function/arguments")
                             .and_then(Value::as_str)
                             .unwrap_or("")
                             .to_string();
@@ -271,7 +272,7 @@ impl StreamTransformer {
             "content_block_delta" => {
                 let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
                 let channel = format!("block{index}");
-                let (field, kind) = match data.pointer("/delta/type").and_then(Value::as_str) {
+                let (field, kind) = match data.at("/delta/type").and_then(Value::as_str) {
                     Some("text_delta") => ("text", SegmentKind::Message),
                     Some("input_json_delta") => ("partial_json", SegmentKind::ToolCall),
                     _ => return format_event(Some(&name), &event.data),

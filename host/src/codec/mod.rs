@@ -33,6 +33,7 @@ mod snapshots;
 
 use crate::api::sse::SseEvent;
 use crate::canonical::{Answer, Dialect, Event, Request};
+use crate::json_pointer::Pointer;
 use serde_json::Value;
 
 /// Turns one API's stream, event by event, into canonical events.
@@ -125,7 +126,7 @@ pub fn stream_encoder(dialect: Dialect, include_usage: bool) -> Box<dyn StreamEn
 /// The message of an error body in any of the APIs' formats (AWS's is a
 /// top-level `message`).
 pub fn error_message(body: &Value) -> Option<&str> {
-    body.pointer("/error/message")
+    body.at("/error/message")
         .or_else(|| body.get("message"))
         .and_then(Value::as_str)
 }

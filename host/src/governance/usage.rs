@@ -8,6 +8,7 @@
 //! each can be priced.
 
 use crate::canonical::Dialect;
+use crate::json_pointer::Pointer;
 use serde_json::Value;
 
 /// The tokens of one request.
@@ -24,7 +25,7 @@ pub struct Usage {
 }
 
 fn count(value: &Value, pointer: &str) -> Option<u64> {
-    value.pointer(pointer).and_then(Value::as_u64)
+    value.at(pointer).and_then(Value::as_u64)
 }
 
 impl Usage {
@@ -166,7 +167,7 @@ impl UsageMeter {
             }
             Dialect::Responses => {
                 if let Some(usage) = event
-                    .pointer("/response/usage")
+                    .at("/response/usage")
                     .and_then(|u| Usage::from_usage_object(Dialect::Responses, u))
                 {
                     self.usage = Some(usage);
@@ -175,7 +176,7 @@ impl UsageMeter {
             Dialect::Messages => match event.get("type").and_then(Value::as_str) {
                 Some("message_start") => {
                     if let Some(usage) = event
-                        .pointer("/message/usage")
+                        .at("/message/usage")
                         .and_then(|u| Usage::from_usage_object(Dialect::Messages, u))
                     {
                         self.usage = Some(usage);

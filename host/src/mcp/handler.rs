@@ -12,6 +12,7 @@ use super::access::{Access, Grant};
 use super::exchange::{Exchange, Stopped};
 use super::names;
 use super::upstream::Upstream;
+use crate::json_pointer::Pointer;
 use crate::sandbox::Phase;
 use futures_util::future::join_all;
 use rmcp::model::{
@@ -144,7 +145,7 @@ async fn relay_progress(
         let body = serde_json::json!({"content": [{"type": "text", "text": message}]});
         notification.message = match exchange.check(server, tool, Phase::Response, body).await {
             Ok(checked) => checked
-                .pointer("/content/0/text")
+                .at("/content/0/text")
                 .and_then(Value::as_str)
                 .map(str::to_string),
             Err(_) => None,

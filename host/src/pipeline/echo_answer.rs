@@ -11,6 +11,7 @@ use crate::governance::Ticket;
 use crate::governance::usage::{Usage, UsageMeter};
 use crate::guardrails::Guardrails;
 use crate::guardrails::stream::StreamGuard;
+use crate::json_pointer::Pointer;
 use crate::providers::{Route, echo};
 use crate::sandbox::{Context, Phase};
 use axum::body::Bytes;
@@ -63,7 +64,7 @@ pub(super) async fn echo_response(
     }
     let mut sse = String::new();
     let client_wants_usage = request
-        .pointer("/stream_options/include_usage")
+        .at("/stream_options/include_usage")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     match api {

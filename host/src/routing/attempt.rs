@@ -6,6 +6,7 @@
 use super::{Failure, Step};
 use crate::api::splice;
 use crate::canonical::Dialect;
+use crate::json_pointer::Pointer;
 use crate::providers::http::{Client, Response};
 use crate::providers::{Endpoint, Outgoing, Route, UpstreamError};
 use crate::translate;
@@ -269,7 +270,7 @@ const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
 /// `RetryInfo` (`"retryDelay": "20s"`).
 fn suggested_wait(body: &[u8]) -> Option<Duration> {
     let body: Value = serde_json::from_slice(body).ok()?;
-    body.pointer("/error/details")?
+    body.at("/error/details")?
         .as_array()?
         .iter()
         .find_map(|detail| detail["retryDelay"].as_str())

@@ -3,6 +3,7 @@
 //! `contains`, `exists`).
 
 use crate::config::Test;
+use crate::json_pointer::Pointer;
 use serde_json::Value;
 
 /// What conditions can look at.
@@ -37,7 +38,7 @@ impl Facts<'_> {
                         .map(|(_, v)| Value::from(v.as_str()));
                 }
                 let pointer = format!("/{}", path.strip_prefix("params.")?.replace('.', "/"));
-                self.params.pointer(&pointer).cloned()
+                self.params.at(&pointer).cloned()
             }
         }
     }

@@ -8,6 +8,7 @@
 //! text the guardrails can read; ids, types and URIs are not checked.
 
 use super::Extracted;
+use crate::json_pointer::Pointer;
 use crate::sandbox::SegmentKind;
 use serde_json::Value;
 
@@ -75,7 +76,7 @@ fn content_block(out: &mut Extracted, block: &Value, pointer: &str, path: &str) 
             text,
         );
     }
-    if let Some(text) = block.pointer("/resource/text").and_then(Value::as_str) {
+    if let Some(text) = block.at("/resource/text").and_then(Value::as_str) {
         out.push(
             format!("{pointer}/resource/text"),
             format!("{path}.resource.text"),

@@ -23,6 +23,7 @@
 use super::StreamTransformer;
 use crate::api::segments::{self, Extracted};
 use crate::api::sse::{SseEvent, format_event};
+use crate::json_pointer::Pointer;
 use crate::sandbox::SegmentKind;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -387,7 +388,7 @@ impl StreamTransformer {
                 }
             };
         for (pointer, channel, kind) in fields {
-            let Some(upstream) = item.pointer(&pointer).and_then(Value::as_str) else {
+            let Some(upstream) = item.at(&pointer).and_then(Value::as_str) else {
                 continue;
             };
             let upstream = upstream.to_string();

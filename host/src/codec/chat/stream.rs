@@ -12,6 +12,7 @@ use super::{finish_reason, stop_reason, usage, usage_json};
 use crate::api::sse::SseEvent;
 use crate::canonical::{BlockKind, DEFAULT_ERROR, Event, StopReason, Usage};
 use crate::codec::{StreamDecoder, StreamEncoder, string, unix_now};
+use crate::json_pointer::Pointer;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -54,7 +55,7 @@ impl Decoder {
             }
         };
         if let Some(json) = call
-            .pointer("/function/arguments")
+            .at("/function/arguments")
             .and_then(Value::as_str)
             .filter(|a| !a.is_empty())
         {
@@ -109,7 +110,7 @@ impl StreamDecoder for Decoder {
         }
         let choice = &chunk["choices"][0];
         let calls: Vec<&Value> = choice
-            .pointer("/delta/tool_calls")
+            .at("/delta/tool_calls")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -123,7 +124,7 @@ impl StreamDecoder for Decoder {
             self.tool_call_delta(call, &mut out);
         }
         if let Some(text) = choice
-            .pointer("/delta/content")
+            .at("/delta/content")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
         {

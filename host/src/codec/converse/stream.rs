@@ -16,6 +16,7 @@ use super::{stop_reason, stop_reason_name, usage, usage_json};
 use crate::api::sse::SseEvent;
 use crate::canonical::{BlockKind, DEFAULT_ERROR, Event, StopReason, Usage};
 use crate::codec::{StreamDecoder, StreamEncoder, string};
+use crate::json_pointer::Pointer;
 use serde_json::{Value, json};
 
 /// What the open block holds.
@@ -128,7 +129,7 @@ impl StreamDecoder for Decoder {
         let name = upstream.event.as_deref().unwrap_or_default();
         if name == "error" || name.ends_with("Exception") {
             let message = data
-                .pointer("/error/message")
+                .at("/error/message")
                 .or(data.get("message"))
                 .and_then(Value::as_str)
                 .unwrap_or(DEFAULT_ERROR);

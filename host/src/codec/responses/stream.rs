@@ -27,6 +27,7 @@ use super::{
 use crate::api::sse::SseEvent;
 use crate::canonical::{BlockKind, DEFAULT_ERROR, Event, StopReason, Usage};
 use crate::codec::{StreamDecoder, StreamEncoder, string, unix_now};
+use crate::json_pointer::Pointer;
 use serde_json::{Value, json};
 
 /// What the open output item is.
@@ -523,7 +524,7 @@ impl StreamDecoder for Decoder {
             }
             "response.failed" | "error" => {
                 let message = data
-                    .pointer("/response/error/message")
+                    .at("/response/error/message")
                     .or(data.get("message"))
                     .and_then(Value::as_str)
                     .unwrap_or(DEFAULT_ERROR);
