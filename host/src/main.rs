@@ -289,8 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             // The exporter (if any) starts before the runtime: its HTTP
             // client runs on a thread of its own.
             let tracing = otel::init(Some(&source.load()?.tracing))?;
-            let runtime = tokio::runtime::Runtime::new()?;
-            let served = runtime.block_on(sluice::server::serve(source));
+            let served = serve_runtime()?.block_on(sluice::server::serve(source));
             tracing.shutdown();
             served?;
             Ok(0)
@@ -393,6 +392,20 @@ fn run_scan(
         out.flush()?;
     }
     Ok(scan::exit_code(&outcome) as u8)
+}
+
+/// The runtime `sluice serve` runs on: a single thread when the process may
+/// use one CPU (a pinned core, a container's CPU quota of one), where a
+/// work-stealing scheduler has no other worker to steal from and only costs;
+/// otherwise one worker per CPU.
+fn serve_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    if std::thread::available_parallelism().is_ok_and(|cpus| cpus.get() == 1) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
+    }
 }
 
 fn run_plugin(command: PluginCommand) -> anyhow::Result<u8> {
