@@ -664,7 +664,8 @@ impl<'a> Writer<'a> {
                 }
                 (in_word, after_space) = (taken.in_word, taken.after_space);
             }
-            if in_word {
+            // Without blocks, always: every pass starts in a word.
+            if !BLOCKS || in_word {
                 if !MAP {
                     // Eight letters at a time, while none repeats the one before.
                     while let (Some(chunk), Some(room)) =
