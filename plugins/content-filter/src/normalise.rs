@@ -6,7 +6,8 @@
 //! offset of the original character it came from and how many letters it
 //! stands for; [`normalise_bytes`] writes the same bytes without that map, for
 //! a first look that is cheaper. Plain ASCII words, most of any text, go
-//! through a fast path that a unit test checks against the general one. Terms
+//! through a fast path that a unit test checks against the general one (in
+//! the WebAssembly build, sixteen bytes at a time: `normalise/block.rs`). Terms
 //! are normalised by the same function, so a term and any spelling of it meet
 //! in the same bytes. Step by step, for each character of the text:
 //!
