@@ -6,7 +6,8 @@
 //! offset of the original character it came from and how many letters it
 //! stands for; [`normalise_bytes`] writes the same bytes without that map, for
 //! a first look that is cheaper. Plain ASCII words, most of any text, go
-//! through a fast path that a unit test checks against the general one. Terms
+//! through a fast path that a unit test checks against the general one (in
+//! the WebAssembly build, sixteen bytes at a time: `normalise/block.rs`). Terms
 //! are normalised by the same function, so a term and any spelling of it meet
 //! in the same bytes. Step by step, for each character of the text:
 //!
@@ -46,6 +47,8 @@
 use crate::fold::{self, Reads};
 use crate::swar;
 use std::ops::Range;
+
+mod block;
 
 /// The byte that stands for a symbol or emoji: not a word character, and not
 /// a byte that appears in UTF-8, so no term can contain it by accident.
@@ -419,21 +422,87 @@ fn is_hex_literal(word: &[u8]) -> bool {
     word.len() > 2 && word.starts_with(b"0x") && word[2..].iter().all(u8::is_ascii_hexdigit)
 }
 
+/// Where the fast path's blocks stopped ([`take_blocks`]).
+struct Taken {
+    /// Where the blocks stopped in the text and in the output.
+    i: usize,
+    n: usize,
+    /// The last byte written before `i`, quotes aside (as `last` was given).
+    last: u8,
+    /// Inside a word (else between words, at whitespace or punctuation).
+    in_word: bool,
+    /// Between words, after whitespace.
+    after_space: bool,
+    /// Where in the output the last word that the blocks started starts.
+    word: Option<usize>,
+}
+
+/// The fast path sixteen bytes at a time ([`block::block`]), from `i` in the
+/// text and `n` in `out`, at a letter of a word with nothing to rewrite whose
+/// last letter so far is `last` (0 at the word's first letter). Writes every
+/// block the fast path would take whole; of the first it would not, the part
+/// before the last word that starts at or before the trouble (where the byte
+/// loops, from there, either go on or leave as they would have).
+#[inline]
+fn take_blocks(bytes: &[u8], mut i: usize, out: &mut [u8], mut n: usize, mut last: u8) -> Taken {
+    let mut word = None;
+    while let (Some(chunk), true) = (bytes.get(i..i + 17), n + 16 <= out.len()) {
+        let (chunk, next) = chunk.split_at(16);
+        let chunk: &[u8; 16] = chunk.try_into().expect("sixteen bytes");
+        let b = block::block(chunk, next[0], last);
+        if b.trouble == 0 {
+            if b.starts != 0 {
+                let top = 15 - b.starts.leading_zeros();
+                word = Some(n + (b.keep & ((1 << top) - 1)).count_ones() as usize);
+            }
+            n += b.write(b.keep, &mut out[n..]);
+            i += 16;
+            last = b.last;
+            continue;
+        }
+        // Word starts at or before the first trouble.
+        let cuts = b.starts & (u16::MAX >> (15 - b.trouble.trailing_zeros()));
+        if cuts > 1 {
+            let at = 15 - cuts.leading_zeros();
+            n += b.write(b.keep & ((1 << at) - 1), &mut out[n..]);
+            return Taken {
+                i: i + at as usize,
+                n,
+                last: 0,
+                in_word: false,
+                // At a letter, which ends any whitespace.
+                after_space: false,
+                word,
+            };
+        }
+        break;
+    }
+    Taken {
+        i,
+        n,
+        last,
+        in_word: last == 0 || last.is_ascii_lowercase(),
+        after_space: last == b' ',
+        word,
+    }
+}
+
 /// Normalises `text` into `out`, with the map back to `text`
 /// ([`Normalised::starts`], [`Normalised::runs`], [`Normalised::original_span`]).
 pub fn normalise(text: &str, out: &mut Normalised) {
-    run::<true, true>(text, out);
+    run::<true, true, false>(text, out);
 }
 
 /// Normalises `text` into `out` without the map: the same bytes, faster. For a
 /// first look; normalise again with [`normalise`] when something may match.
 pub fn normalise_bytes(text: &str, out: &mut Normalised) {
-    run::<false, true>(text, out);
+    run::<false, true, { block::PAYS }>(text, out);
 }
 
 /// The normaliser; `FAST` turns the fast path for plain ASCII words on (off
-/// only in tests, to check that both paths write the same).
-fn run<const MAP: bool, const FAST: bool>(text: &str, out: &mut Normalised) {
+/// only in tests, to check that both paths write the same), `BLOCKS` its
+/// sixteen-byte blocks ([`block`], without the map only).
+fn run<const MAP: bool, const FAST: bool, const BLOCKS: bool>(text: &str, out: &mut Normalised) {
     // The text is never longer normalised, but for lowercase letters of other
     // scripts that grow in UTF-8 (`push` makes room for those).
     out.reset(text.len() + 64, MAP);
@@ -450,7 +519,7 @@ fn run<const MAP: bool, const FAST: bool>(text: &str, out: &mut Normalised) {
                         && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)))
             {
                 // Most of any text: words of two or more ASCII letters.
-                i = w.fast::<MAP>(bytes, i);
+                i = w.fast::<MAP, BLOCKS>(bytes, i);
                 continue;
             }
             w.ascii(b, i as u32);
@@ -569,7 +638,7 @@ impl<'a> Writer<'a> {
     /// that may be leetspeak, single letters, other characters). Leaves the
     /// state as the general path would; returns where it stopped.
     #[inline]
-    fn fast<const MAP: bool>(&mut self, bytes: &[u8], mut i: usize) -> usize {
+    fn fast<const MAP: bool, const BLOCKS: bool>(&mut self, bytes: &[u8], mut i: usize) -> usize {
         self.out.reserve(bytes.len() - i);
         if !self.in_word {
             self.start_plain_word();
@@ -588,62 +657,74 @@ impl<'a> Writer<'a> {
         let (out_bytes, out_starts, out_runs) =
             (&mut out.bytes[..], &mut out.starts[..], &mut out.runs[..]);
         'words: loop {
-            if !MAP {
-                // Eight letters at a time, while none repeats the one before.
-                while let (Some(chunk), Some(room)) =
-                    (swar::load(bytes, i), out_bytes.get_mut(n..n + 8))
-                {
-                    let letters = swar::leading(swar::alphabetic(chunk));
-                    let lower = chunk | (swar::ONES * 0x20);
-                    let repeats = swar::zero(lower ^ ((lower << 8) | u64::from(last)));
-                    let first = (letters * 8) as u32;
-                    if letters == 0 || repeats & u64::MAX.checked_shr(64 - first).unwrap_or(0) != 0
+            if BLOCKS && !MAP && !rewrite && (last == 0 || last.is_ascii_lowercase()) {
+                let taken = take_blocks(bytes, i, out_bytes, n, last);
+                (i, n, last) = (taken.i, taken.n, taken.last);
+                if let Some(at) = taken.word {
+                    (word, new_word) = (at, true);
+                }
+                (in_word, after_space) = (taken.in_word, taken.after_space);
+            }
+            // Without blocks, always: every pass starts in a word.
+            if !BLOCKS || in_word {
+                if !MAP {
+                    // Eight letters at a time, while none repeats the one before.
+                    while let (Some(chunk), Some(room)) =
+                        (swar::load(bytes, i), out_bytes.get_mut(n..n + 8))
                     {
-                        break;
-                    }
-                    // The bytes after the letters are written too, and
-                    // overwritten or left beyond the text.
-                    room.copy_from_slice(&lower.to_le_bytes());
-                    n += letters;
-                    i += letters;
-                    last = (lower >> (first - 8)) as u8;
-                    if letters < 8 {
-                        break;
+                        let letters = swar::leading(swar::alphabetic(chunk));
+                        let lower = chunk | (swar::ONES * 0x20);
+                        let repeats = swar::zero(lower ^ ((lower << 8) | u64::from(last)));
+                        let first = (letters * 8) as u32;
+                        if letters == 0
+                            || repeats & u64::MAX.checked_shr(64 - first).unwrap_or(0) != 0
+                        {
+                            break;
+                        }
+                        // The bytes after the letters are written too, and
+                        // overwritten or left beyond the text.
+                        room.copy_from_slice(&lower.to_le_bytes());
+                        n += letters;
+                        i += letters;
+                        last = (lower >> (first - 8)) as u8;
+                        if letters < 8 {
+                            break;
+                        }
                     }
                 }
-            }
-            // The letters of a word (quotes inside it are dropped: `don't`).
-            while let Some(&b) = bytes.get(i) {
-                if !b.is_ascii_alphabetic() {
-                    if b < 0x80 && FAST[b as usize] == FAST_DROP {
-                        i += 1;
-                        continue;
+                // The letters of a word (quotes inside it are dropped: `don't`).
+                while let Some(&b) = bytes.get(i) {
+                    if !b.is_ascii_alphabetic() {
+                        if b < 0x80 && FAST[b as usize] == FAST_DROP {
+                            i += 1;
+                            continue;
+                        }
+                        break;
                     }
+                    let b = b | 0x20;
+                    if b != last {
+                        out_bytes[n] = b;
+                        if MAP {
+                            out_starts[n] = i as u32;
+                            out_runs[n] = 1;
+                        }
+                        n += 1;
+                        last = b;
+                    } else if MAP {
+                        out_runs[n - 1] = out_runs[n - 1].saturating_add(1);
+                    }
+                    i += 1;
+                }
+                // The word ends here, unless it goes on with a digit, a symbol or
+                // another character.
+                let Some(&b) = bytes.get(i) else {
+                    break;
+                };
+                if rewrite || b >= 0x80 || FAST[b as usize] == FAST_STOP {
                     break;
                 }
-                let b = b | 0x20;
-                if b != last {
-                    out_bytes[n] = b;
-                    if MAP {
-                        out_starts[n] = i as u32;
-                        out_runs[n] = 1;
-                    }
-                    n += 1;
-                    last = b;
-                } else if MAP {
-                    out_runs[n - 1] = out_runs[n - 1].saturating_add(1);
-                }
-                i += 1;
+                in_word = false;
             }
-            // The word ends here, unless it goes on with a digit, a symbol or
-            // another character.
-            let Some(&b) = bytes.get(i) else {
-                break;
-            };
-            if rewrite || b >= 0x80 || FAST[b as usize] == FAST_STOP {
-                break;
-            }
-            in_word = false;
             // Whitespace and punctuation up to the next word.
             loop {
                 let Some(&b) = bytes.get(i) else {
@@ -1161,7 +1242,7 @@ mod tests {
         let seed = 0x9e37_79b9_7f4a_7c15;
         for text in sluice_plugin_sdk::testing::texts_from(pieces, texts, length, seed) {
             normalise(&text, &mut fast);
-            run::<true, false>(&text, &mut slow);
+            run::<true, false, false>(&text, &mut slow);
             normalise_bytes(&text, &mut bytes_only);
             assert_eq!(fast.bytes(), slow.bytes(), "{text:?}");
             assert_eq!(fast.starts(), slow.starts(), "{text:?}");
@@ -1169,7 +1250,91 @@ mod tests {
             assert_eq!(fast.bytes(), bytes_only.bytes(), "{text:?}");
             assert_eq!(bytes_only.was_ascii(), text.is_ascii(), "{text:?}");
             assert_eq!(fast.was_ascii(), text.is_ascii(), "{text:?}");
+            assert_blocks_agree(&text, &slow);
         }
+    }
+
+    /// Checks that the fast path with its sixteen-byte blocks (on every
+    /// target here) writes what the general path wrote, `reference`, and
+    /// leaves the same state behind: a continuation that joins the last word
+    /// (digits, a chain) must read the same too.
+    fn assert_blocks_agree(text: &str, reference: &Normalised) {
+        let mut blocks = Normalised::default();
+        run::<false, true, true>(text, &mut blocks);
+        assert_eq!(blocks.bytes(), reference.bytes(), "{text:?}");
+        assert_eq!(blocks.was_ascii(), text.is_ascii(), "{text:?}");
+        for tail in ["5.h.1.t", "1a", ".a.b"] {
+            let text = format!("{text}{tail}");
+            let mut slow = Normalised::default();
+            run::<true, false, false>(&text, &mut slow);
+            run::<false, true, true>(&text, &mut blocks);
+            assert_eq!(blocks.bytes(), slow.bytes(), "{text:?}");
+        }
+    }
+
+    /// Quotes, doubled letters, whitespace, numbers and what stops the fast
+    /// path, at every offset in and around the first blocks of plain text.
+    #[test]
+    fn blocks_write_the_same_whatever_straddles_their_edges() {
+        let pieces = [
+            "'",
+            "\"",
+            "''",
+            "\"\"\"\"",
+            "``'`",
+            "ss",
+            " \"\"\"\" ",
+            "oo",
+            "Oo",
+            "ee'e",
+            "  ",
+            "\n\t ",
+            " \"  ",
+            "12",
+            "1",
+            "12a",
+            "a1",
+            "1'",
+            "'12",
+            "12\"",
+            "@",
+            "!",
+            "$x",
+            "|",
+            "é",
+            "ж",
+            "a b",
+            " x ",
+            "4o",
+            "0.2",
+            "''a",
+            "a'b",
+            ", b",
+            " bb",
+            "-",
+            "\0",
+            "\x7f",
+            "1024,",
+        ];
+        let base = "Handle request, Result {Some(x)} elapsed_ms = fallback retries. ";
+        let base = base.repeat(2);
+        for piece in pieces {
+            for at in 0..40 {
+                let mut text = base.clone();
+                text.insert_str(at, piece);
+                let mut slow = Normalised::default();
+                run::<true, false, false>(&text, &mut slow);
+                assert_blocks_agree(&text, &slow);
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_write_the_benchmark_text_the_same() {
+        let text = sluice_plugin_sdk::testing::agent_text(1 << 16);
+        let mut slow = Normalised::default();
+        run::<true, false, false>(&text, &mut slow);
+        assert_blocks_agree(&text, &slow);
     }
 
     #[test]
