@@ -96,7 +96,7 @@
 //! ASCII).
 //!
 //! Throughput on ordinary coding-agent text (English, code, logs, JSON; the
-//! `throughput` example, on a shared 2-vCPU Xeon @ 2.1 GHz): about 250 MB/s
+//! `content_filter_throughput` example, on a shared 2-vCPU Xeon @ 2.1 GHz): about 250 MB/s
 //! natively; compiled to wasm32-wasip2 with SIMD, 165–185 MB/s (measured in
 //! V8, not in the gateway's wasmtime). A text with findings is normalised
 //! twice and goes at about half that (130 MB/s natively, 100 MB/s in wasm).

@@ -194,7 +194,7 @@
 //!
 //! # Performance
 //!
-//! `examples/throughput.rs` measures it natively. `configure` indexes the keywords
+//! `examples/secrets_throughput.rs` measures it natively. `configure` indexes the keywords
 //! and compiles every enabled rule's regexes: about 50 ms natively with 165 rules,
 //! about twice that with 243 (72 and 150 ms in a debug build with optimised
 //! dependencies), and more in the sandbox, once per instance (warm instances are

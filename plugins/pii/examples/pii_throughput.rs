@@ -2,7 +2,7 @@
 //! the sandbox benchmark (`sluice_plugin_sdk::testing::agent_text`), one
 //! segment of 32 KB and of 1 MB, so that native and sandbox numbers compare;
 //! prints MB/s and the number of findings. Not a test; run it with
-//! `cargo run --release -p sluice-plugin-pii --example throughput`
+//! `cargo run --release -p sluice-plugin-pii --example pii_throughput`
 //! (`-- <seconds>` measures each size for that long, for `perf record`).
 
 use sluice_plugin_pii::Pii;

@@ -3,7 +3,7 @@
 //! ~2 KB, then the six-line agent text of the sandbox benchmark
 //! (`host/benches/sandbox.rs`), and prints MB/s and how long `configure` takes.
 //! Not a test; run it with
-//! `cargo run --release -p sluice-plugin-secrets --example throughput`.
+//! `cargo run --release -p sluice-plugin-secrets --example secrets_throughput`.
 
 use sluice_plugin_sdk::{Context, Guardrail, Segment, Settings};
 use sluice_plugin_secrets::{Secrets, rules};

@@ -2,7 +2,7 @@
 //! with statistics, a quick check.
 //!
 //! ```sh
-//! cargo run --release -p sluice-plugin-content-filter --example throughput
+//! cargo run --release -p sluice-plugin-content-filter --example content_filter_throughput
 //! ```
 //!
 //! Scans about 1 MB of coding-agent-like English and code with no bad words
