@@ -181,6 +181,10 @@ fn plugin_check_describes_configures_and_runs_a_plugin() {
     assert!(stdout.contains("plugin:        hostile 0.0.1"), "{stdout}");
     assert!(stdout.contains("settings:      accepted"), "{stdout}");
     assert!(stdout.contains("sample check:  allow"), "{stdout}");
+    assert!(
+        stdout.contains(" MiB of linear memory after the sample"),
+        "{stdout}"
+    );
 
     let output = sluice()
         .args(["plugin", "check"])

@@ -211,6 +211,23 @@ fn warm_instances_are_reused_and_replaced_after_a_trap() {
     assert_eq!(plugin.stats().instantiations, 2);
 }
 
+#[test]
+fn stats_say_how_much_linear_memory_the_idle_instances_hold() {
+    let sandbox = sandbox();
+    let plugin = hostile(&sandbox, Limits::default());
+    let at_load = plugin.stats();
+    assert_eq!(at_load.idle, 1);
+    assert!(at_load.idle_memory >= 64 << 10, "{at_load}");
+    check(&plugin, "alloc:8").unwrap();
+    let grown = plugin.stats();
+    assert_eq!(grown.idle, 1);
+    assert!(
+        grown.idle_memory >= at_load.idle_memory + (8 << 20),
+        "{at_load} / {grown}"
+    );
+    assert!(grown.to_string().contains("1 idle holding"), "{grown}");
+}
+
 /// Waits (up to a generous bound) until `plugin` has prepared `n` successors.
 fn wait_for_successors(plugin: &sluice::sandbox::Plugin, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
