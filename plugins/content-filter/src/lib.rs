@@ -48,8 +48,8 @@
 //! in turn ([`terms::expand`]), which is how the variations of a phrase are
 //! written once: `{ignore|disregard|forget} {|all|the|your|...}
 //! {previous|prior|above|...} {instructions|rules|directions|prompts|...}`.
-//! The combinations are generated at configure time, each one a pattern of a
-//! single automaton (about 19,000 patterns in all). Single words of the
+//! The combinations are generated at configure time, each one a pattern of the
+//! word automata (about 19,000 patterns in all, one automaton per first byte). Single words of the
 //! profanity, hate and sexual lists also get their masked spellings (`f*ck`,
 //! `sh#t`, `*sshole`: [`terms::masked`]).
 //!
@@ -100,8 +100,9 @@
 //! natively; compiled to wasm32-wasip2 with SIMD, 165–185 MB/s (measured in
 //! V8, not in the gateway's wasmtime). A text with findings is normalised
 //! twice and goes at about half that (130 MB/s natively, 100 MB/s in wasm).
-//! Configuring expands the lists and builds the automaton (about 19,000
-//! patterns, 2 MiB): 40–70 ms natively, 150–250 ms in wasm, once per
+//! Configuring expands the lists and builds the automata (about 19,000
+//! patterns, 2 MiB; 6.6 MB at the peak of the build, and an instance's linear
+//! memory 8.4 MiB): 40–70 ms natively, 150–250 ms in wasm, once per
 //! instance. That is fine for warm instances (the default) and a real cost per
 //! call with `instances = "fresh"`.
 //!

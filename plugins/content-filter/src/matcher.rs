@@ -1,5 +1,5 @@
-//! The word matcher: one Aho-Corasick automaton over every term of every
-//! category, run over the normalised text.
+//! The word matcher: Aho-Corasick automata over every term of every category
+//! (one per first byte), run over the normalised text.
 //!
 //! Each term is normalised ([`crate::normalise`]) into a key, the bytes the
 //! automaton looks for, and the run length of each of its letters. A match
@@ -184,16 +184,10 @@ impl Builder {
         self.patterns.len()
     }
 
-    /// Builds the automaton and the table of first words.
+    /// Builds the automata and the table of first words.
     pub fn build(self) -> Result<Matcher, String> {
         let mut keys: Vec<(Vec<u8>, usize)> = self.keys.into_iter().collect();
         keys.sort_by_key(|(_, index)| *index);
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Anchored)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(keys.iter().map(|(key, _)| key))
-            .map_err(|e| format!("cannot build the word automaton: {e}"))?;
         let mut first_words = Vec::new();
         let mut first_chars = Vec::new();
         let mut first_bytes = [false; 128];
@@ -208,8 +202,33 @@ impl Builder {
         }
         first_chars.sort_unstable();
         first_chars.dedup();
+        // One automaton per first byte, each built as soon as its keys are
+        // gathered and their memory given back (see `Matcher::automata`).
+        let mut by_first: Vec<Vec<(Vec<u8>, usize)>> = vec![Vec::new(); 256];
+        for (key, index) in keys {
+            by_first[key[0] as usize].push((key, index));
+        }
+        let mut automata = Vec::new();
+        let mut automaton_of = [NONE; 256];
+        for (byte, keys) in by_first.into_iter().enumerate() {
+            if keys.is_empty() {
+                continue;
+            }
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .start_kind(StartKind::Anchored)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(keys.iter().map(|(key, _)| key))
+                .map_err(|e| format!("cannot build the word automaton: {e}"))?;
+            automaton_of[byte] = automata.len() as u8;
+            automata.push(FirstByte {
+                ac,
+                patterns: keys.iter().map(|&(_, index)| index as u32).collect(),
+            });
+        }
         Ok(Matcher {
-            ac,
+            automata,
+            automaton_of,
             patterns: self.patterns,
             terms: self.terms,
             runs: self.runs,
@@ -220,11 +239,31 @@ impl Builder {
     }
 }
 
+/// No automaton: no key starts with that byte.
+const NONE: u8 = u8::MAX;
+
+/// The keys that start with one byte, in an automaton of their own.
+#[derive(Debug, Clone)]
+struct FirstByte {
+    /// Anchored searches only.
+    ac: AhoCorasick,
+    /// Each of its patterns' index in [`Matcher::patterns`].
+    patterns: Vec<u32>,
+}
+
 /// The compiled word lists.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    /// Every key; anchored searches only.
-    ac: AhoCorasick,
+    /// Every key, in one automaton per first byte. Searches are anchored, and
+    /// a match at `at` can only be a key that starts with the byte there, so
+    /// this finds what one automaton over every key would. Building that one
+    /// passes through a noncontiguous NFA of about 10 MB for the built-in
+    /// lists, and a WebAssembly memory never shrinks: the instance would keep
+    /// it. Built per first byte, the largest is a small part of it.
+    automata: Vec<FirstByte>,
+    /// For each byte, its automaton's index in `automata`, or [`NONE`]
+    /// (at most 256 automata, one per byte value).
+    automaton_of: [u8; 256],
     patterns: Vec<Pattern>,
     terms: Vec<Term>,
     runs: Vec<u8>,
@@ -242,9 +281,12 @@ impl Matcher {
         self.patterns.len()
     }
 
-    /// The heap memory of the automaton, in bytes.
+    /// The heap memory of the automata, in bytes.
     pub fn memory_usage(&self) -> usize {
-        self.ac.memory_usage()
+        self.automata
+            .iter()
+            .map(|a| a.ac.memory_usage() + a.patterns.len() * 4)
+            .sum()
     }
 
     /// Appends to `found` every key that occurs in the normalised text `bytes`
@@ -333,14 +375,21 @@ impl Matcher {
         state: &mut OverlappingState,
         found: &mut Vec<Candidate>,
     ) {
+        let Some(automaton) = self
+            .automata
+            .get(self.automaton_of[bytes[at] as usize] as usize)
+        else {
+            return;
+        };
         let input = Input::new(bytes).range(at..).anchored(Anchored::Yes);
         *state = OverlappingState::start();
         loop {
-            self.ac.find_overlapping(input.clone(), state);
+            automaton.ac.find_overlapping(input.clone(), state);
             let Some(m) = state.get_match() else {
                 break;
             };
-            let pattern = &self.patterns[m.pattern().as_usize()];
+            let index = automaton.patterns[m.pattern().as_usize()];
+            let pattern = &self.patterns[index as usize];
             if pattern.bounded_start && joins_before(bytes, m.start()) {
                 continue;
             }
@@ -348,7 +397,7 @@ impl Matcher {
                 continue;
             }
             found.push(Candidate {
-                pattern: m.pattern().as_u32(),
+                pattern: index,
                 start: m.start() as u32,
                 end: m.end() as u32,
             });
