@@ -145,6 +145,13 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
         "sluice: serving on http://{address} (guardrails: {})",
         guardrails.join(", ")
     );
+    let runtime = tokio::runtime::Handle::current();
+    let workers = match runtime.runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => "one thread".to_string(),
+        _ => format!("{} worker threads", runtime.metrics().num_workers()),
+    };
+    tracing::info!(workers, "requests are served on {workers}");
+    eprintln!("sluice: requests are served on {workers}");
     if let Some(audit) = &gateway.audit {
         eprintln!("sluice: audit trail in {}", audit.location().describe());
     }

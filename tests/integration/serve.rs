@@ -69,6 +69,60 @@ async fn sigterm_lets_in_flight_requests_finish() {
     );
 }
 
+/// With one CPU to use (here: pinned with `taskset`), `sluice serve` runs on
+/// a single-threaded runtime; requests, guardrails and a graceful stop work
+/// there as on many workers.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_one_cpu_requests_are_served_on_one_thread() {
+    sluice::server::install_crypto_provider();
+    let mock = MockUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}[[guardrails]]\nplugin = \"pii\"\n",
+            mock.openai_provider_toml()
+        ),
+    )
+    .unwrap();
+    let port = crate::support::free_port();
+    let child = std::process::Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_sluice"), "serve", "--config"])
+        .arg(&config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("taskset (util-linux) runs");
+    let mut served = crate::support::Served::started(child, port).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", served.base))
+        .json(&json!({"model": "@oa/m", "messages": [{"role": "user", "content": "mail jane@example.com"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let answer = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(answer.starts_with("you said: mail "), "{answer}");
+    assert!(!answer.contains("jane@example.com"), "{answer}");
+
+    served.signal("-TERM");
+    let child = served.child.take().unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "exit: {:?}", output.status);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sluice: requests are served on one thread"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stopped"), "{stderr}");
+}
+
 #[test]
 fn a_bad_config_stops_serve_at_start_up_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
