@@ -318,15 +318,7 @@ struct LoadRun {
 async fn load_then_signal(signal: &str) -> LoadRun {
     let mock = crate::mock_upstream::MockUpstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sluice.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{}[[guardrails]]\nplugin = \"pii\"\n",
-            mock.openai_provider_toml()
-        ),
-    )
-    .unwrap();
+    let config = crate::support::pii_config(&mock, dir.path());
     let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
     // Debug logs, to check that none of them holds an address.
     let mut served = spawn_serve(&config, log.into(), &[("SLUICE_LOG", "debug")]).await;

@@ -2,7 +2,7 @@
 //! SIGTERM finishes in-flight requests before it exits.
 
 use crate::mock_upstream::MockUpstream;
-use crate::support::{sluice, spawn_serve};
+use crate::support::{pii_config, sluice, spawn_serve};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,15 +11,7 @@ use std::time::Duration;
 async fn sigterm_lets_in_flight_requests_finish() {
     let mock = MockUpstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sluice.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{}[[guardrails]]\nplugin = \"pii\"\n",
-            mock.openai_provider_toml()
-        ),
-    )
-    .unwrap();
+    let config = pii_config(&mock, dir.path());
     let mut served = spawn_serve(&config, Stdio::piped(), &[]).await;
     let base = served.base.clone();
     let client = reqwest::Client::new();
@@ -47,13 +39,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "you said: wait");
 
-    let child = served.child.take().unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.status.success(), "exit: {:?}", status.status);
-    let stderr = String::from_utf8_lossy(&status.stderr);
+    let stderr = stopped(&mut served).await;
     assert!(
         stderr.contains("finishing in-flight requests") && stderr.contains("stopped"),
         "{stderr}"
@@ -77,15 +63,7 @@ async fn on_one_cpu_requests_are_served_on_one_thread() {
     sluice::server::install_crypto_provider();
     let mock = MockUpstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sluice.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{}[[guardrails]]\nplugin = \"pii\"\n",
-            mock.openai_provider_toml()
-        ),
-    )
-    .unwrap();
+    let config = pii_config(&mock, dir.path());
     let port = crate::support::free_port();
     let child = std::process::Command::new("taskset")
         .args(["-c", "0", env!("CARGO_BIN_EXE_sluice"), "serve", "--config"])
@@ -109,13 +87,7 @@ async fn on_one_cpu_requests_are_served_on_one_thread() {
     assert!(!answer.contains("jane@example.com"), "{answer}");
 
     served.signal("-TERM");
-    let child = served.child.take().unwrap();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(output.status.success(), "exit: {:?}", output.status);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stopped(&mut served).await;
     assert!(
         stderr.contains("sluice: requests are served on one thread"),
         "{stderr}"
@@ -143,4 +115,16 @@ fn a_bad_config_stops_serve_at_start_up_naming_the_field() {
         stderr.contains("bad.toml: providers[0].base_url: required"),
         "{stderr}"
     );
+}
+
+/// Waits for a signalled gateway to exit, checks it exited cleanly, and
+/// returns what it wrote to stderr.
+async fn stopped(served: &mut crate::support::Served) -> String {
+    let child = served.child.take().unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "exit: {:?}", output.status);
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }

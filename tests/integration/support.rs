@@ -328,3 +328,20 @@ pub async fn clear_of_a_minute_edge() {
         tokio::time::sleep(std::time::Duration::from_millis(left as u64 + 50)).await;
     }
 }
+
+/// A config with the mock as provider `oa` and the pii guardrail, in `dir`.
+pub fn pii_config(
+    mock: &crate::mock_upstream::MockUpstream,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    let config = dir.join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}[[guardrails]]\nplugin = \"pii\"\n",
+            mock.openai_provider_toml()
+        ),
+    )
+    .unwrap();
+    config
+}
