@@ -208,27 +208,26 @@ impl Builder {
         for (key, index) in keys {
             by_first[key[0] as usize].push((key, index));
         }
-        let mut automata = Vec::new();
-        let mut automaton_of = [NONE; 256];
-        for (byte, keys) in by_first.into_iter().enumerate() {
-            if keys.is_empty() {
-                continue;
-            }
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .start_kind(StartKind::Anchored)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .build(keys.iter().map(|(key, _)| key))
-                .map_err(|e| format!("cannot build the word automaton: {e}"))?;
-            automaton_of[byte] = automata.len() as u8;
-            automata.push(FirstByte {
-                ac,
-                patterns: keys.iter().map(|&(_, index)| index as u32).collect(),
-            });
-        }
+        let automata = by_first
+            .into_iter()
+            .map(|keys| {
+                if keys.is_empty() {
+                    return Ok(None);
+                }
+                let ac = AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .start_kind(StartKind::Anchored)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(keys.iter().map(|(key, _)| key))
+                    .map_err(|e| format!("cannot build the word automaton: {e}"))?;
+                Ok(Some(FirstByte {
+                    ac,
+                    patterns: keys.iter().map(|&(_, index)| index as u32).collect(),
+                }))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Matcher {
             automata,
-            automaton_of,
             patterns: self.patterns,
             terms: self.terms,
             runs: self.runs,
@@ -238,9 +237,6 @@ impl Builder {
         })
     }
 }
-
-/// No automaton: no key starts with that byte.
-const NONE: u8 = u8::MAX;
 
 /// The keys that start with one byte, in an automaton of their own.
 #[derive(Debug, Clone)]
@@ -260,10 +256,8 @@ pub struct Matcher {
     /// passes through a noncontiguous NFA of about 10 MB for the built-in
     /// lists, and a WebAssembly memory never shrinks: the instance would keep
     /// it. Built per first byte, the largest is a small part of it.
-    automata: Vec<FirstByte>,
-    /// For each byte, its automaton's index in `automata`, or [`NONE`]
-    /// (at most 256 automata, one per byte value).
-    automaton_of: [u8; 256],
+    /// Indexed by that byte; `None` where no key starts with it.
+    automata: Vec<Option<FirstByte>>,
     patterns: Vec<Pattern>,
     terms: Vec<Term>,
     runs: Vec<u8>,
@@ -285,6 +279,7 @@ impl Matcher {
     pub fn memory_usage(&self) -> usize {
         self.automata
             .iter()
+            .flatten()
             .map(|a| a.ac.memory_usage() + a.patterns.len() * 4)
             .sum()
     }
@@ -375,10 +370,7 @@ impl Matcher {
         state: &mut OverlappingState,
         found: &mut Vec<Candidate>,
     ) {
-        let Some(automaton) = self
-            .automata
-            .get(self.automaton_of[bytes[at] as usize] as usize)
-        else {
+        let Some(automaton) = &self.automata[bytes[at] as usize] else {
             return;
         };
         let input = Input::new(bytes).range(at..).anchored(Anchored::Yes);
