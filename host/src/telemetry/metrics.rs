@@ -70,7 +70,7 @@ const MAX_CACHED_SERIES: usize = 10_000;
 struct RequestSeries {
     requests: Counter,
     request_duration: Histogram,
-    upstream_duration: Histogram,
+    upstream_duration: OnceLock<Histogram>,
     overhead: Histogram,
     time_to_first_token: OnceLock<Histogram>,
     inter_token: OnceLock<Histogram>,
@@ -277,7 +277,13 @@ impl Metrics {
         series.requests.inc();
         series.request_duration.observe(s.total.as_secs_f64());
         if let Some(upstream) = s.upstream {
-            series.upstream_duration.observe(upstream.as_secs_f64());
+            series
+                .upstream_duration
+                .get_or_init(|| {
+                    self.upstream_duration
+                        .get_or_create_owned(&series.by_provider)
+                })
+                .observe(upstream.as_secs_f64());
         }
         series.overhead.observe(s.overhead.as_secs_f64());
         if let Some(ttft) = s.time_to_first_token {
@@ -393,8 +399,9 @@ impl Metrics {
     }
 
     /// The series of `s`'s label values, bounded, found or made in each
-    /// family. Token and cost series, and streams' histograms, are made when
-    /// first counted (so a label set that never had them exports none).
+    /// family. Upstream durations, token and cost series, and streams'
+    /// histograms are made when first counted (so a label set that never had
+    /// them exports none).
     fn resolve(&self, s: &RequestSample<'_>) -> RequestSeries {
         let b = &self.bounds;
         let provider = b.provider.get(s.provider);
@@ -417,7 +424,7 @@ impl Metrics {
         RequestSeries {
             requests: self.requests.get_or_create_owned(&labels),
             request_duration: self.request_duration.get_or_create_owned(&by_provider),
-            upstream_duration: self.upstream_duration.get_or_create_owned(&by_provider),
+            upstream_duration: OnceLock::new(),
             overhead: self.overhead.get_or_create_owned(&vec![("api", api)]),
             time_to_first_token: OnceLock::new(),
             inter_token: OnceLock::new(),
@@ -725,9 +732,14 @@ mod tests {
             "{text}"
         );
         assert!(line("sluice_cost_usd_total{").ends_with(" 0.75"), "{text}");
-        // a request that streamed nothing has no first-token series
+        // a request that streamed nothing has no first-token series, and
+        // one that never reached a provider no upstream series
         assert!(
             !text.contains("sluice_time_to_first_token_seconds_count{"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("sluice_upstream_duration_seconds_count{"),
             "{text}"
         );
     }
