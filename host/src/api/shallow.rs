@@ -114,13 +114,13 @@ impl<'de> Visitor<'de> for KindOf {
         Ok(Kind(Value::Null))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Kind, A::Error> {
+        Skip.visit_seq(seq)?;
         Ok(Kind(Value::Array(Vec::new())))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
-        while map.next_entry::<Skip, Skip>()?.is_some() {}
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Kind, A::Error> {
+        Skip.visit_map(map)?;
         Ok(Kind(Value::Object(Map::new())))
     }
 }
