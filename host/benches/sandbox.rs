@@ -94,10 +94,12 @@ fn bench_calls(c: &mut Criterion) {
     let ctx = context();
 
     let mut group = c.benchmark_group("call");
-    for size in [32 << 10, 1 << 20] {
+    for size in [256, 32 << 10, 1 << 20] {
         let text = sluice_plugin_sdk::testing::agent_text(size);
         let segs = segments(&text);
-        let label = if size < 1 << 20 {
+        let label = if size < 1 << 10 {
+            format!("{size}B")
+        } else if size < 1 << 20 {
             format!("{}KB", size >> 10)
         } else {
             format!("{}MB", size >> 20)

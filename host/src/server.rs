@@ -12,6 +12,7 @@
 
 pub mod connections;
 mod open_files;
+mod startup_pages;
 
 use crate::api;
 use crate::config::Config;
@@ -175,6 +176,9 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
         .map(|cache| tokio::spawn(log_cache_stats(cache)));
     let live = Live::new(gateway);
     let reloads = tokio::spawn(watch_for_reloads(live.clone(), source));
+    // Ready: the code only start-up ran leaves the resident set.
+    let released = startup_pages::release();
+    tracing::debug!(bytes = released, "start-up code pages released");
     connections::serve(listener, live.router(), limits, shutdown_signal()).await;
     reloads.abort();
     // In-flight requests are done: write every queued audit record, every
