@@ -176,9 +176,13 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
         .map(|cache| tokio::spawn(log_cache_stats(cache)));
     let live = Live::new(gateway);
     let reloads = tokio::spawn(watch_for_reloads(live.clone(), source));
-    // Ready: the code only start-up ran leaves the resident set.
+    // Ready: the binary's pages that only start-up used leave the resident
+    // set (see `startup_pages`).
     let released = startup_pages::release();
-    tracing::debug!(bytes = released, "start-up code pages released");
+    tracing::debug!(
+        bytes = released,
+        "the binary's pages released after start-up"
+    );
     connections::serve(listener, live.router(), limits, shutdown_signal()).await;
     reloads.abort();
     // In-flight requests are done: write every queued audit record, every
