@@ -360,12 +360,62 @@ fn tail(log: &Path) -> String {
     format!("{} says: {}", log.display(), lines[start..].join(" | "))
 }
 
+/// The guardrails of the guardrail scenarios: the four built-ins with their
+/// defaults, org-rules with the sample rules of host/benches (a keyword list
+/// and two regexes).
+const GUARDRAILS: [(&str, &str); 4] = [
+    ("pii", "\n[[guardrails]]\nplugin = \"pii\"\n"),
+    ("secrets", "\n[[guardrails]]\nplugin = \"secrets\"\n"),
+    (
+        "content-filter",
+        "\n[[guardrails]]\nplugin = \"content-filter\"\n",
+    ),
+    (
+        "org-rules",
+        r#"
+[[guardrails]]
+plugin = "org-rules"
+settings.rules = [
+  { id = "codename", keywords = ["Project Falcon", "Osprey"], action = "block" },
+  { id = "gpl", regex = 'GNU (Affero |Lesser )?General Public License' },
+  { id = "tickets", regex = '\bINC-\d{4,}\b', action = "redact" },
+]
+"#,
+    ),
+];
+
+/// Whether the guardrail scenarios run guardrail `id`: all four, unless
+/// `$SLUICE_BENCH_GUARDRAILS` names some (comma-separated), to measure one
+/// plugin in the gateway on its own.
+fn chosen_guardrail(id: &str) -> bool {
+    guardrail_in(id, std::env::var("SLUICE_BENCH_GUARDRAILS").ok().as_deref())
+}
+
+/// Whether `choice` (comma-separated ids; `None`: all) includes guardrail
+/// `id`. Panics naming an id that is none of [`GUARDRAILS`].
+fn guardrail_in(id: &str, choice: Option<&str>) -> bool {
+    let Some(ids) = choice else {
+        return true;
+    };
+    let chosen: Vec<&str> = ids.split(',').map(str::trim).collect();
+    if let Some(unknown) = chosen
+        .iter()
+        .find(|c| !GUARDRAILS.iter().any(|(known, _)| known == *c))
+    {
+        panic!(
+            "SLUICE_BENCH_GUARDRAILS: unknown guardrail `{unknown}` (known: pii, secrets, content-filter, org-rules)"
+        );
+    }
+    chosen.contains(&id)
+}
+
 /// A sluice config for `target` with the mock at `mock`, listening on `port`.
 /// The defaults stay as a user gets them: the audit trail and the state in
 /// SQLite files next to the config, the guardrail segment cache on (the bodies
 /// are unique, so it cannot help), the response cache off. The TOML in
 /// `$SLUICE_BENCH_EXTRA_CONFIG` (a file), if set, is appended to every sluice
-/// config, for A/B runs of a setting (say `[guardrail_cache]\nenabled = false`).
+/// config, for A/B runs of a setting (say `[guardrail_cache]\nenabled = false`);
+/// `$SLUICE_BENCH_GUARDRAILS` picks guardrails ([`chosen_guardrail`]).
 pub fn sluice_config(target: Target, mock: SocketAddr, port: u16) -> String {
     let mut config = format!(
         r#"[server]
@@ -394,28 +444,9 @@ metadata = {{ team = "platform" }}
 "#
     );
     if target == Target::SluiceGuardrails {
-        // The four built-ins with their defaults; org-rules with the sample
-        // rules of host/benches (a keyword list and two regexes).
-        config.push_str(
-            r#"
-[[guardrails]]
-plugin = "pii"
-
-[[guardrails]]
-plugin = "secrets"
-
-[[guardrails]]
-plugin = "content-filter"
-
-[[guardrails]]
-plugin = "org-rules"
-settings.rules = [
-  { id = "codename", keywords = ["Project Falcon", "Osprey"], action = "block" },
-  { id = "gpl", regex = 'GNU (Affero |Lesser )?General Public License' },
-  { id = "tickets", regex = '\bINC-\d{4,}\b', action = "redact" },
-]
-"#,
-        );
+        for (_, block) in GUARDRAILS.iter().filter(|(id, _)| chosen_guardrail(id)) {
+            config.push_str(block);
+        }
     }
     if let Some(path) = std::env::var_os("SLUICE_BENCH_EXTRA_CONFIG") {
         let extra = std::fs::read_to_string(&path)
@@ -691,6 +722,23 @@ pub fn start_litellm(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_guardrail_runs_unless_some_are_chosen() {
+        assert!(GUARDRAILS.iter().all(|(id, _)| guardrail_in(id, None)));
+        let chosen: Vec<&str> = GUARDRAILS
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| guardrail_in(id, Some("content-filter, pii")))
+            .collect();
+        assert_eq!(chosen, ["pii", "content-filter"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "unknown guardrail `pi`")]
+    fn a_misspelt_guardrail_is_refused() {
+        guardrail_in("pii", Some("pi"));
+    }
     use super::*;
 
     #[test]
