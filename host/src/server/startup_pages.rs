@@ -68,20 +68,30 @@ pub fn release() -> usize {
 /// hold no anonymous page.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn read_only_mappings(smaps: &str, exe: &str) -> Vec<Range<usize>> {
-    let mut found = Vec::new();
+    read_only_fields(smaps, exe, "Anonymous:")
+        .filter(|(_, anonymous)| *anonymous == "0 kB")
+        .map(|(range, _)| range)
+        .collect()
+}
+
+/// For each private read-only (or read-and-execute) mapping of the file
+/// `exe` in `smaps`, its range and the value of its `key` line (`"Rss:"`,
+/// `"Anonymous:"`), trimmed; a mapping without that line is left out.
+fn read_only_fields<'a>(
+    smaps: &'a str,
+    exe: &'a str,
+    key: &'a str,
+) -> impl Iterator<Item = (Range<usize>, &'a str)> + 'a {
     // The mapping being read, if it is one of `exe`'s read-only mappings.
     let mut current = None;
-    for line in smaps.lines() {
+    smaps.lines().filter_map(move |line| {
         if let Some(mapping) = Mapping::parse(line) {
             current = mapping.is_read_only_of(exe).then_some(mapping.range);
-        } else if let Some(anonymous) = line.strip_prefix("Anonymous:")
-            && let Some(range) = current.take()
-            && anonymous.trim() == "0 kB"
-        {
-            found.push(range);
+            return None;
         }
-    }
-    found
+        let value = line.strip_prefix(key)?;
+        Some((current.take()?, value.trim()))
+    })
 }
 
 /// A mapping's header line in `/proc/self/smaps`:
@@ -172,17 +182,9 @@ Anonymous:             0 kB
         fn resident() -> usize {
             let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
             let exe = std::fs::read_link("/proc/self/exe").unwrap();
-            let exe = exe.to_str().unwrap();
-            let mut rss = 0;
-            let mut read_only = false;
-            for line in smaps.lines() {
-                if let Some(mapping) = Mapping::parse(line) {
-                    read_only = mapping.is_read_only_of(exe);
-                } else if read_only && let Some(kb) = line.strip_prefix("Rss:") {
-                    rss += kb.trim().trim_end_matches(" kB").parse::<usize>().unwrap();
-                }
-            }
-            rss
+            read_only_fields(&smaps, exe.to_str().unwrap(), "Rss:")
+                .map(|(_, kb)| kb.trim_end_matches(" kB").parse::<usize>().unwrap())
+                .sum()
         }
         let before = resident();
         assert!(before > 0, "nothing of the test binary is resident");
