@@ -722,6 +722,7 @@ pub fn start_litellm(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn every_guardrail_runs_unless_some_are_chosen() {
@@ -739,7 +740,6 @@ mod tests {
     fn a_misspelt_guardrail_is_refused() {
         guardrail_in("pii", Some("pi"));
     }
-    use super::*;
 
     #[test]
     fn reads_the_guardrails_sluice_serves_with() {
