@@ -149,13 +149,16 @@ fn first_open_start(bytes: &[u8], spaced_tail: bool) -> Option<usize> {
             .map_or(bytes.len(), |n| at + n);
         let word = &bytes[at..end];
         // A word at the end may grow, and so may spaced-out letters followed
-        // only by their separator (`f u ` goes on as `f u c k`).
-        let could_start = end == bytes.len()
-            || (spaced_tail && end + 1 == bytes.len())
-            || word.len() == 1
-            || !word.is_ascii()
-            || starts.first_words.contains(word);
-        if at >= reach && could_start {
+        // only by their separator (`f u ` goes on as `f u c k`). Words before
+        // `reach` are passed over without a look.
+        let could_start = || {
+            end == bytes.len()
+                || (spaced_tail && end + 1 == bytes.len())
+                || word.len() == 1
+                || !word.is_ascii()
+                || starts.first_words.contains(word)
+        };
+        if at >= reach && could_start() {
             return Some(at);
         }
         at = end;

@@ -69,10 +69,14 @@ pub fn settled(text: &str) -> usize {
     if let Some(from) = excusing_context(text, settled, len) {
         settled = settled.min(run_start(bytes, from));
     }
+    // A begun word with a space (`social `) may be completed by what comes.
     for word in phone::PHONE_WORDS.iter().chain(ssn::SSN_WORDS) {
-        for (at, _) in word.char_indices().skip(1) {
+        let Some(space) = word.find(' ') else {
+            continue;
+        };
+        for (at, _) in word.char_indices().filter(|&(at, _)| at > space) {
             let begun = &word[..at];
-            if begun.contains(' ') && ends_with_ignoring_case(text, begun) {
+            if ends_with_ignoring_case(text, begun) {
                 settled = settled.min(run_start(bytes, len - begun.len()));
             }
         }
@@ -111,32 +115,78 @@ fn excusing_context(text: &str, at: usize, until: usize) -> Option<usize> {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let from = text.ceil_char_boundary(at.saturating_sub(EXCUSE_REACH).max(line_start));
     let window = text[from..until.max(from)].to_lowercase();
-    let excused = EXCUSING
-        .iter()
-        .chain(ip::VERSION_WORDS)
-        .chain(email::LOGIN_COMMANDS)
-        .any(|word| starts_a_word(&window, word));
-    excused.then_some(from)
+    starts_a_word(&window, EXCUSING_WORDS).then_some(from)
 }
 
 /// Whether a phone or SSN word starts a word in `window` (a loose test: any
 /// such word counts, whatever follows it).
 fn has_context_word(window: &str) -> bool {
-    let lower = window.to_lowercase();
-    phone::PHONE_WORDS
-        .iter()
-        .chain(ssn::SSN_WORDS)
-        .any(|word| starts_a_word(&lower, word))
+    starts_a_word(&window.to_lowercase(), CONTEXT_WORDS)
 }
 
-/// Whether `word` occurs in `lower` with no letter or digit just before it.
-fn starts_a_word(lower: &str, word: &str) -> bool {
-    lower.match_indices(word).any(|(at, _)| {
-        lower[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric())
-    })
+/// Words looked for together (at most 64, each of two bytes or more), indexed
+/// by the byte each begins with: a position is compared only with the words
+/// that begin with its byte.
+struct Words {
+    words: [&'static str; 64],
+    /// For each byte, the indices (bits) of the words that begin with it.
+    starting_with: [u64; 256],
+}
+
+impl Words {
+    const fn new(lists: &[&[&'static str]]) -> Words {
+        let mut words = [""; 64];
+        let mut starting_with = [0u64; 256];
+        let mut count = 0;
+        let mut list = 0;
+        while list < lists.len() {
+            let mut word = 0;
+            while word < lists[list].len() {
+                assert!(count < 64, "at most 64 words");
+                // `starts_a_word` compares the second byte first.
+                assert!(lists[list][word].len() >= 2, "words of two bytes or more");
+                words[count] = lists[list][word];
+                starting_with[words[count].as_bytes()[0] as usize] |= 1 << count;
+                count += 1;
+                word += 1;
+            }
+            list += 1;
+        }
+        Words {
+            words,
+            starting_with,
+        }
+    }
+}
+
+/// The phone and SSN words.
+const CONTEXT_WORDS: &Words = &Words::new(&[phone::PHONE_WORDS, ssn::SSN_WORDS]);
+
+/// The words that excuse a dotted quad or a `user@host` after them.
+const EXCUSING_WORDS: &Words = &Words::new(&[EXCUSING, ip::VERSION_WORDS, email::LOGIN_COMMANDS]);
+
+/// Whether one of `words` occurs in `lower` with no letter or digit just
+/// before it. One pass: each position that starts a word of `lower` is
+/// compared with the words that begin with its byte.
+fn starts_a_word(lower: &str, words: &Words) -> bool {
+    let bytes = lower.as_bytes();
+    let mut after_word_char = false;
+    for (at, c) in lower.char_indices() {
+        if !after_word_char {
+            let mut candidates = words.starting_with[usize::from(bytes[at])];
+            while candidates != 0 {
+                let word = words.words[candidates.trailing_zeros() as usize];
+                // The second byte first: most candidates differ there.
+                let rest = &bytes[at..];
+                if rest.get(1) == word.as_bytes().get(1) && rest.starts_with(word.as_bytes()) {
+                    return true;
+                }
+                candidates &= candidates - 1;
+            }
+        }
+        after_word_char = c.is_alphanumeric();
+    }
+    false
 }
 
 fn ends_with_ignoring_case(text: &str, suffix: &str) -> bool {

@@ -52,8 +52,10 @@ struct Keywords {
     rules_of: Vec<Vec<usize>>,
     /// Every proper prefix of a keyword, lowercase: what may end the text.
     prefixes: HashSet<Vec<u8>>,
-    /// The longest of them.
-    longest_prefix: usize,
+    /// For each byte, the lengths of the prefixes that end with it (bit
+    /// `n - 1` for `n` bytes; keywords are at most 64 bytes): the text's last
+    /// byte says which of its ends to look up.
+    prefix_lengths_ending_in: [u64; 256],
     /// How many rules the built-in file has: more means `extra_rules`.
     builtin_rules: usize,
 }
@@ -91,11 +93,20 @@ fn keywords() -> &'static Keywords {
             .iter()
             .flat_map(|w| (1..w.len()).map(move |n| w.as_bytes()[..n].to_vec()))
             .collect();
+        let mut prefix_lengths_ending_in = [0u64; 256];
+        for prefix in &prefixes {
+            assert!(
+                prefix.len() <= 64,
+                "a built-in keyword is longer than 64 bytes"
+            );
+            prefix_lengths_ending_in[usize::from(prefix[prefix.len() - 1])] |=
+                1 << (prefix.len() - 1);
+        }
         Keywords {
             automaton,
             rules_of,
-            longest_prefix: prefixes.iter().map(Vec::len).max().unwrap_or(0),
             prefixes,
+            prefix_lengths_ending_in,
             builtin_rules: file.rules.len(),
         }
     })
@@ -125,10 +136,21 @@ pub fn settled(scanner: &Scanner, text: &str) -> usize {
     if let Some(begin) = open_key_block(text) {
         settled = settled.min(run_start(bytes, begin));
     }
-    for begun in 1..=keywords.longest_prefix.min(len) {
-        let end = bytes[len - begun..].to_ascii_lowercase();
-        if keywords.prefixes.contains(&end) {
-            settled = settled.min(run_start(bytes, len - begun));
+    // A keyword begun at the end. The longest such end settles least, so the
+    // lengths are tried from the longest down.
+    if let Some(&last) = bytes.last() {
+        let mut lengths = keywords.prefix_lengths_ending_in[usize::from(last.to_ascii_lowercase())];
+        while lengths != 0 {
+            let begun = 64 - lengths.leading_zeros() as usize;
+            lengths &= !(1 << (begun - 1));
+            if begun <= len
+                && keywords
+                    .prefixes
+                    .contains(&bytes[len - begun..].to_ascii_lowercase())
+            {
+                settled = settled.min(run_start(bytes, len - begun));
+                break;
+            }
         }
     }
     settled
