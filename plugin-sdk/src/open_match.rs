@@ -59,6 +59,8 @@ pub struct OpenMatches {
     cache: Mutex<Cache>,
     /// Whether a pattern holds a Unicode word boundary (read as always true).
     unicode_words: bool,
+    /// Starts decided at their first byte ([`FirstBytes`]).
+    first_bytes: FirstBytes,
 }
 
 impl OpenMatches {
@@ -99,11 +101,13 @@ impl OpenMatches {
             )
             .build_from_nfa(nfa)
             .map_err(|e| e.to_string())?;
-        let cache = Mutex::new(dfa.create_cache());
+        let mut cache = dfa.create_cache();
+        let first_bytes = FirstBytes::new(&dfa, &mut cache);
         Ok(OpenMatches {
             dfa,
-            cache,
+            cache: Mutex::new(cache),
             unicode_words,
+            first_bytes,
         })
     }
 
@@ -133,6 +137,14 @@ impl OpenMatches {
     /// What a match that begins at `start` (a character boundary) of `text`
     /// can still become; [`Fate::Open`] when unsure.
     pub fn fate(&self, text: &str, start: usize) -> Fate {
+        if self.first_bytes.dies_at(text.as_bytes(), start) {
+            return Fate::Never;
+        }
+        self.walk(text, start)
+    }
+
+    /// [`fate`](OpenMatches::fate), from the DFA's walk alone.
+    fn walk(&self, text: &str, start: usize) -> Fate {
         self.with_cache(|dfa, cache| {
             let input = Input::new(text).range(start..).anchored(Anchored::Yes);
             let Ok(mut state) = dfa.start_state_forward(cache, &input) else {
@@ -196,6 +208,84 @@ impl OpenMatches {
             Ok(mut cache) => f(&self.dfa, &mut cache),
             Err(_) => f(&self.dfa, &mut self.dfa.create_cache()),
         }
+    }
+}
+
+/// For each byte a start may come after (or none, at the start of the text)
+/// and each byte it may begin with: whether the DFA dies on that first byte,
+/// so that nothing begins there whatever follows ([`Fate::Never`]). Most
+/// offsets of a text are decided so, without a lock or a walk of the DFA:
+/// a text is scanned at every offset for its settled point.
+#[derive(Debug)]
+struct FirstBytes {
+    /// The row of each look-behind: index 0 for none, `1 + b` after byte `b`.
+    row_of: [u8; 257],
+    /// One row per distinct start state (a handful: the look-behind only
+    /// matters to anchors and word boundaries), one bit per first byte.
+    rows: Vec<[u64; 4]>,
+}
+
+impl FirstBytes {
+    /// Asks the DFA for the start state after each look-behind, and for each
+    /// distinct one, its step on every byte.
+    fn new(dfa: &DFA, cache: &mut Cache) -> FirstBytes {
+        let undecided = FirstBytes {
+            row_of: [0; 257],
+            rows: vec![[0; 4]],
+        };
+        let clears = cache.clear_count();
+        let mut starts: Vec<LazyStateID> = Vec::new();
+        let mut rows = Vec::new();
+        let mut row_of = [0u8; 257];
+        for (look_behind, row) in row_of.iter_mut().enumerate() {
+            let config = start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(look_behind.checked_sub(1).map(|b| b as u8));
+            let Ok(start) = dfa.start_state(cache, &config) else {
+                return undecided; // unsure: the walk decides
+            };
+            let index = match starts.iter().position(|&known| known == start) {
+                Some(index) => index,
+                None => {
+                    let mut dies = [0u64; 4];
+                    for byte in 0..=255u8 {
+                        // A quit byte or a failed step is no answer: left unmarked.
+                        if dfa
+                            .next_state(cache, start, byte)
+                            .is_ok_and(|next| next.is_dead())
+                        {
+                            dies[usize::from(byte >> 6)] |= 1 << (byte & 63);
+                        }
+                    }
+                    starts.push(start);
+                    rows.push(dies);
+                    rows.len() - 1
+                }
+            };
+            let Ok(index) = u8::try_from(index) else {
+                return undecided;
+            };
+            *row = index;
+        }
+        // A clear renumbers states: the ids compared above may not be the
+        // states they were.
+        if cache.clear_count() != clears {
+            return undecided;
+        }
+        FirstBytes { row_of, rows }
+    }
+
+    /// Whether a match beginning at `start` of `text` dies on its first byte.
+    fn dies_at(&self, text: &[u8], start: usize) -> bool {
+        let Some(&byte) = text.get(start) else {
+            return false;
+        };
+        let look_behind = match start.checked_sub(1) {
+            Some(before) => 1 + usize::from(text[before]),
+            None => 0,
+        };
+        let row = &self.rows[usize::from(self.row_of[look_behind])];
+        row[usize::from(byte >> 6)] & (1 << (byte & 63)) != 0
     }
 }
 
@@ -268,6 +358,52 @@ mod tests {
 
     fn open(patterns: &[&str]) -> OpenMatches {
         OpenMatches::new(patterns).unwrap()
+    }
+
+    #[test]
+    fn a_start_decided_by_its_first_byte_is_one_the_walk_decides_alike() {
+        // Look-behinds of every kind: ASCII word boundaries before a word
+        // byte and before punctuation, their negation (Unicode ones are read
+        // as always true), line and text anchors.
+        let open = open(&[
+            r"\bINC-\d{4,}\b",
+            r"(?-u:\b)-y",
+            r"(?-u:\B)falcon",
+            r"(?m)^TODO: ",
+            r"^start",
+            r"GNU (Affero )?GPL",
+            r"(?i)project falcon",
+        ]);
+        let texts = [
+            "ax-y a -y -y",
+            "peregrinefalcon falcon",
+            "x\nTODO: y TODO: ",
+            "start restart",
+            "INC-1234 xINC-1234 INC-12",
+            "GNU GPL, gnu gpl, é GNU Affero",
+            "Project Falcon PROJECT FALCON",
+        ];
+        let mut decided = 0;
+        for text in texts {
+            for start in (0..=text.len()).filter(|&at| text.is_char_boundary(at)) {
+                let walked = open.walk(text, start);
+                if open.first_bytes.dies_at(text.as_bytes(), start) {
+                    decided += 1;
+                    assert_eq!(walked, Fate::Never, "{text:?} at {start}");
+                }
+                assert_eq!(open.fate(text, start), walked, "{text:?} at {start}");
+            }
+        }
+        assert!(
+            decided > 100,
+            "only {decided} starts decided by their first byte"
+        );
+        // A few distinct start states, not one row per look-behind byte.
+        assert!(
+            open.first_bytes.rows.len() <= 8,
+            "{}",
+            open.first_bytes.rows.len()
+        );
     }
 
     #[test]
