@@ -6,6 +6,8 @@
 //! - `pii/native`: the built-in pii plugin's code called directly, no sandbox.
 //! - `<built-in>/warm`: each built-in plugin in the sandbox, on a warm (reused)
 //!   instance, with its default settings (org-rules with three sample rules).
+//! - `<built-in>/warm-response` (256 bytes): the same on an answer, where the
+//!   plugin also computes how much of the text is settled (for streams).
 //! - `noop/warm` and `noop/fresh`: a plugin that does nothing, on a warm instance
 //!   and on a new instance per call (instantiate + configure + call + drop).
 //! - `load/*`: loading a component: precompiled artifact vs compiling it.
@@ -92,6 +94,10 @@ fn bench_calls(c: &mut Criterion) {
     let noop_fresh = sandbox.load(&noop_source, "{}", fresh).unwrap();
     let pii_native = sluice_plugin_sdk::testing::Harness::<sluice_plugin_pii::Pii>::with_defaults();
     let ctx = context();
+    let response_ctx = Context {
+        phase: Phase::Response,
+        ..context()
+    };
 
     let mut group = c.benchmark_group("call");
     for size in [256, 32 << 10, 1 << 20] {
@@ -124,6 +130,13 @@ fn bench_calls(c: &mut Criterion) {
             group.bench_with_input(id, &segs, |b, segs| {
                 b.iter(|| black_box(plugin.check(&ctx, segs).unwrap()))
             });
+            // An answer: the plugin also says how much of it is settled.
+            if size < 1 << 10 {
+                let id = BenchmarkId::new(format!("{name}/warm-response"), &label);
+                group.bench_with_input(id, &segs, |b, segs| {
+                    b.iter(|| black_box(plugin.check(&response_ctx, segs).unwrap()))
+                });
+            }
         }
     }
     group.finish();
