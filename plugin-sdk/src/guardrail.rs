@@ -85,3 +85,61 @@ pub fn run_start(bytes: &[u8], at: usize) -> usize {
         .rposition(u8::is_ascii_whitespace)
         .map_or(0, |i| i + 1)
 }
+
+/// Where a match still open at the end of `bytes` may begin, for a plugin whose
+/// matches hold no whitespace before the part that decides them: the start of
+/// the trailing run of non-whitespace ([`run_start`]), or the end of the text
+/// when that run is one word of ASCII letters closed by bytes of `closing`
+/// (`Hello!`, `Sure,`).
+///
+/// Pass as `closing` only punctuation that none of the plugin's matches can
+/// contain after letters, so that the word and its punctuation end any match
+/// that began in them, and that reads, before what comes next, as the start of
+/// a window does: a non-word byte, not part of what follows. A stream's words
+/// then go out as their punctuation arrives instead of waiting for the next
+/// word.
+pub fn open_run_start(bytes: &[u8], closing: &[u8]) -> usize {
+    let run = run_start(bytes, bytes.len());
+    let tail = &bytes[run..];
+    let word = tail.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let closed = word > 0 && word < tail.len() && tail[word..].iter().all(|b| closing.contains(b));
+    if closed { bytes.len() } else { run }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{open_run_start, run_start};
+
+    #[test]
+    fn a_word_closed_by_the_plugins_punctuation_is_settled_whole() {
+        assert_eq!(open_run_start(b"Hello!", b"!,"), 6);
+        assert_eq!(open_run_start(b"Well. Sure,", b"!,"), 11);
+        assert_eq!(open_run_start(b"What?!!", b"!?"), 7);
+    }
+
+    #[test]
+    fn any_other_trailing_run_is_held_from_its_start() {
+        for (text, held_from) in [
+            ("Hello", 0),
+            ("say Hello", 4),
+            ("Hello.", 0),  // `.` is not among the closing bytes
+            ("x2!", 0),     // not a word of letters
+            ("a:b!", 0),    // nor is this
+            ("!", 0),       // no word before the punctuation
+            ("Hi! ", 4),    // nothing after the space yet
+            ("Hello!x", 0), // the run goes on past the punctuation
+            ("Grüße!", 0),  // letters outside ASCII are not judged
+        ] {
+            assert_eq!(
+                open_run_start(text.as_bytes(), b"!,"),
+                held_from,
+                "{text:?}"
+            );
+            assert_eq!(
+                held_from,
+                run_start(text.as_bytes(), text.len()),
+                "{text:?}"
+            );
+        }
+    }
+}

@@ -120,7 +120,7 @@ mod types;
 #[cfg(target_arch = "wasm32")]
 mod export;
 
-pub use guardrail::{Guardrail, default_settled, run_start};
+pub use guardrail::{Guardrail, default_settled, open_run_start, run_start};
 pub use settings::{Mode, Settings};
 pub use types::{Action, CacheScope, Context, Finding, Phase, Segment, SegmentKind, Verdict};
 

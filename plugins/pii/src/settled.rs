@@ -2,7 +2,8 @@
 //! before the offset and still be open (see the SDK's `Guardrail::settled`).
 //!
 //! - E-mail addresses and IP addresses hold no whitespace: one still open
-//!   lies in the trailing run of non-whitespace.
+//!   lies in the trailing run of non-whitespace, unless that run is a word
+//!   closed by punctuation no address holds ([`CLOSING`]: `Hello!`, `Sure,`).
 //! - Cards, phone numbers, IBANs and SSNs may hold spaces, but each is at most
 //!   [`LONGEST_SPACED`] bytes and holds a digit within its first few
 //!   characters (`+1 `, `(0)30`, `GB82 WEST`): one still open starts in the
@@ -22,7 +23,12 @@
 //! does.
 
 use crate::{card, email, iban, ip, phone, ssn};
-use sluice_plugin_sdk::run_start;
+use sluice_plugin_sdk::{open_run_start, run_start};
+
+/// Punctuation that no e-mail or IP address, card, phone number, IBAN or SSN
+/// holds, and that none of them reads before its start except as a non-word
+/// byte (as the start of a window reads): a word closed by it is settled.
+const CLOSING: &[u8] = b"!?,;";
 
 /// How far back on its line the context that excuses a dotted quad or a
 /// `user@host` is looked for, from the start of the trailing run: more than
@@ -56,7 +62,7 @@ const fn max(a: usize, b: usize) -> usize {
 pub fn settled(text: &str) -> usize {
     let bytes = text.as_bytes();
     let len = bytes.len();
-    let mut settled = run_start(bytes, len);
+    let mut settled = open_run_start(bytes, CLOSING);
     let spaced_from = text.ceil_char_boundary(len.saturating_sub(LONGEST_SPACED.max(ip::MAX_LEN)));
     if let Some(digit) = bytes[spaced_from..].iter().position(u8::is_ascii_digit) {
         settled = settled.min(run_start(bytes, spaced_from + digit));
@@ -222,6 +228,18 @@ mod tests {
         assert_eq!(pii.settled(text), text.find("social").unwrap());
     }
 
+    #[test]
+    fn a_word_closed_by_punctuation_no_address_holds_is_settled() {
+        let pii = plugin();
+        assert_eq!(pii.settled("Hello!"), "Hello!".len());
+        assert_eq!(pii.settled("Well. Sure,"), "Well. Sure,".len());
+        // An address may go on after `.` or `:` (`jane.doe@`, `fe80::1`).
+        assert_eq!(pii.settled("Hello."), 0);
+        assert_eq!(pii.settled("say dead:"), 4);
+        // A context word is held however it ends: a number may follow.
+        assert_eq!(pii.settled("tel,"), 0);
+    }
+
     /// Personal data of each kind, split into two chunks at every byte and
     /// streamed with the settled offsets: the client never sees it, and gets
     /// what the whole text redacts.
@@ -236,6 +254,7 @@ mod tests {
             "my SSN 078051120 is on file",
             "IBAN GB82 WEST 1234 5698 7654 32 for the transfer",
             "server at 8.8.4.4 answers",
+            "Hello!leak.person@corp-mail.com, Sure,4111 1111 1111 1111",
         ];
         for text in cases {
             let whole = plugin.assert_any_split_streams_alike(text);
@@ -251,6 +270,7 @@ mod tests {
             "see section 4.5.1.54 of the spec",
             "we pinned the driver to 9.9.11.34 last week",
             "then run ssh deploy@build-01.internal.example.org now",
+            "Release!8.8.4.4 is out",
         ] {
             assert_eq!(plugin.assert_any_split_streams_alike(text), text);
         }

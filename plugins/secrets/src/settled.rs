@@ -9,7 +9,8 @@
 //! for. So a match still open at the end of the text starts
 //!
 //! - in the trailing run of non-whitespace (a half-seen `ghp_...`, `sk-ant-`,
-//!   a hex run that may end in `-us1`), or
+//!   a hex run that may end in `-us1`), unless that run is a word closed by
+//!   `!` or `,` ([`CLOSING`]), or
 //! - in the run of non-whitespace before a keyword that has begun at the end
 //!   (`bot ` and `vault token` hold spaces: `... bot ` waits for what follows), or
 //! - in the run of non-whitespace before a keyword in the last
@@ -39,9 +40,17 @@ use crate::rules::{self, ALLOW_MATCH_LOOKBEHIND, MAX_WINDOWED_MATCH};
 use crate::scan::Scanner;
 use aho_corasick::{AhoCorasick, MatchKind};
 use sluice_plugin_sdk::open_match::Fate;
-use sluice_plugin_sdk::{default_settled, run_start};
+use sluice_plugin_sdk::{default_settled, open_run_start, run_start};
 use std::collections::HashSet;
 use std::sync::OnceLock;
+
+/// Punctuation that closes a word for every built-in rule: none holds it
+/// after letters in what comes before its keyword (`[?&;=]sv=`, which may
+/// start after `;` or `?`, is why those two are not here), and a rule that
+/// reads the byte before its match reads `!` and `,` as it reads the start of
+/// a window (`\b`, `[^0-9]`), except `(?:^|\s)--password`, which a window then
+/// finds where the whole text does not: a stricter stream, never a looser one.
+const CLOSING: &[u8] = b"!,";
 
 /// The keywords of the built-in rules, enabled or not (more keywords only hold
 /// more back).
@@ -121,7 +130,7 @@ pub fn settled(scanner: &Scanner, text: &str) -> usize {
     let bytes = text.as_bytes();
     let len = bytes.len();
     let tail = text.floor_char_boundary(len.saturating_sub(MAX_WINDOWED_MATCH));
-    let mut settled = run_start(bytes, len);
+    let mut settled = open_run_start(bytes, CLOSING);
     for hit in keywords.automaton.find_overlapping_iter(&text[tail..]) {
         let at = tail + hit.start();
         if !starts_nothing(
@@ -314,6 +323,34 @@ mod tests {
                 plugin.assert_any_split_streams_alike(&text);
             }
         }
+    }
+
+    /// The same, each example glued to a word closed by punctuation, which is
+    /// released before the example has begun.
+    #[test]
+    fn every_rule_example_after_a_closed_word_streams_as_a_whole() {
+        let plugin = plugin();
+        for rule in crate::rules::builtin().rules {
+            for example in &rule.examples {
+                for closed in ["Hello!", "Sure,"] {
+                    let text = format!("Here it is, {closed}{example}\nand more");
+                    plugin.assert_any_split_streams_alike(&text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_word_closed_by_punctuation_no_rule_holds_is_settled() {
+        let secrets = plugin();
+        assert_eq!(secrets.settled("Hello!"), "Hello!".len());
+        assert_eq!(secrets.settled("Well. Sure,"), "Well. Sure,".len());
+        // `;sv=...&sig=` starts a SAS token; `.` and `:` go on in many.
+        for text in ["Hello;", "Hello.", "Hello:"] {
+            assert_eq!(secrets.settled(text), 0, "{text}");
+        }
+        // A keyword is held however it ends: `token,` may be followed by a value.
+        assert!(secrets.settled("the token,") <= "the ".len());
     }
 
     #[test]
