@@ -60,6 +60,8 @@ mod stream;
 
 use crate::api::error::{Api, ApiError, ErrorKind};
 use crate::api::segments::{self, Extracted};
+use crate::api::shallow;
+use crate::api::splice::{ClientBytes, Layout};
 use crate::api::sse::SseParser;
 use crate::api::stream::StreamTransformer;
 use crate::audit::{AuditSink, RequestFacts};
@@ -246,10 +248,10 @@ async fn chat_inner(
     // parse: in full, or only its head when nothing may need more (see
     // `ClientBody::head_only`)
     let head_only = may_pass_through(&gateway, api, observed, &guardrails, &config);
-    let parsed = if head_only {
+    let (parsed, layout) = if head_only {
         parse_head(api, &body)?
     } else {
-        parse_body(api, &body)?
+        (parse_body(api, &body)?, None)
     };
     let who = Authenticated {
         caller,
@@ -259,7 +261,10 @@ async fn chat_inner(
     };
     let request = ClientBody {
         parsed,
-        raw: body,
+        raw: ClientBytes {
+            bytes: body,
+            layout: layout.map(Arc::new),
+        },
         head_only,
     };
     chat_request(gateway, api, headers, who, request, observed, extra).await
@@ -277,10 +282,10 @@ pub(crate) struct Authenticated {
 }
 
 /// A client's request body: as parsed and checked ([`parse_body`]), and the
-/// bytes it came in.
+/// bytes it came in (with where its members sit, when [`parse_head`] read it).
 pub(crate) struct ClientBody {
     pub(crate) parsed: Value,
-    pub(crate) raw: Bytes,
+    pub(crate) raw: ClientBytes,
     /// Whether `parsed` is only the body's head ([`parse_head`]): a request
     /// that no guardrail, routing config, cache or body log reads. It is
     /// parsed in full as soon as its plan needs more (a translation, an
@@ -749,13 +754,21 @@ const HEAD_MEMBERS: [&str; 6] = [
 /// top-level member is an empty value of its own type (`[]` for an array, `""`
 /// for a string...). It is never sent anywhere: a request read only to its
 /// head goes upstream as its bytes ([`ClientBody::head_only`]).
-pub(crate) fn parse_head(api: Api, body: &[u8]) -> Result<Value, ApiError> {
+///
+/// Also where the body's top-level members sit, for editing its bytes
+/// without reading them again ([`crate::api::splice::edit`]), when it could
+/// tell.
+pub(crate) fn parse_head(api: Api, body: &[u8]) -> Result<(Value, Option<Layout>), ApiError> {
     let text = utf8(body)?;
-    match crate::api::shallow::read_object_str(text, &HEAD_MEMBERS) {
-        Ok(head) => {
+    let read = match shallow::read_object_laid_out(text, &HEAD_MEMBERS) {
+        Some((head, layout)) => Ok((head, Some(layout))),
+        None => shallow::read_object_str(text, &HEAD_MEMBERS).map(|head| (head, None)),
+    };
+    match read {
+        Ok((head, layout)) => {
             let head = Value::Object(head);
             check_fields(api, &head)?;
-            Ok(head)
+            Ok((head, layout))
         }
         // not an object, or not JSON: the error `parse_body` gives
         Err(_) => Err(parse_body(api, body).err().unwrap_or_else(|| {
@@ -886,7 +899,7 @@ fn chat_segments(api: Api, phase: Phase) -> fn(&Value) -> Extracted {
 #[derive(Clone, Copy)]
 struct ClientRequest<'a> {
     parsed: &'a Arc<Value>,
-    raw: Option<&'a Bytes>,
+    raw: Option<&'a ClientBytes>,
     /// `parsed` is only the head of `raw` ([`ClientBody::head_only`]).
     head_only: bool,
 }
@@ -905,7 +918,7 @@ async fn guard_steps(
     type Checked<'o> = (
         &'o serde_json::Map<String, Value>,
         Arc<Value>,
-        Option<Bytes>,
+        Option<ClientBytes>,
     );
     let mut checked: Vec<Checked<'_>> = Vec::new();
     let mut bodies = Vec::with_capacity(plan.steps.len());
@@ -1161,7 +1174,7 @@ mod tests {
             for body in bodies.clone() {
                 let shown = String::from_utf8_lossy(body);
                 match (parse_body(api, body), parse_head(api, body)) {
-                    (Ok(whole), Ok(head)) => {
+                    (Ok(whole), Ok((head, _))) => {
                         let (whole, head) = (whole.as_object().unwrap(), head.as_object().unwrap());
                         let keys = |m: &serde_json::Map<String, Value>| {
                             m.keys().cloned().collect::<Vec<_>>()

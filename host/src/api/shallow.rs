@@ -9,6 +9,7 @@
 //! answer's usage. Its messages, tools and texts, nearly all of its bytes, are
 //! checked but never built into a tree.
 
+use crate::api::splice::{Layout, skip_space};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -26,6 +27,155 @@ pub fn read_object(body: &[u8], kept: &[&str]) -> serde_json::Result<Map<String,
 /// checked again.
 pub fn read_object_str(text: &str, kept: &[&str]) -> serde_json::Result<Map<String, Value>> {
     read_from(serde_json::de::StrRead::new(text), kept)
+}
+
+/// [`read_object_str`], also saying where each top-level member sits in
+/// `text`, for a body that may go upstream as its bytes with a member edited
+/// in place ([`crate::api::splice::edit`]). The top level is walked here, and each value
+/// parsed on its own by `serde_json` as it parses it inside the whole (strings,
+/// numbers, and nesting counted from the top), so the same texts pass. `None`
+/// on any error, which is then only an error: ask [`read_object_str`] or
+/// `serde_json` what it is.
+pub fn read_object_laid_out(text: &str, kept: &[&str]) -> Option<(Map<String, Value>, Layout)> {
+    let bytes = text.as_bytes();
+    let mut at = skip_space(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let open = at;
+    let mut object = Map::new();
+    let mut members = Vec::new();
+    at = skip_space(bytes, at + 1);
+    if bytes.get(at) != Some(&b'}') {
+        loop {
+            if bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            let (key, key_end) = one_value::<String>(text, at)?;
+            let key_span = at + 1..key_end - 1;
+            at = skip_space(bytes, key_end);
+            if bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            let start = skip_space(bytes, at + 1);
+            let (Nested(kind), end) = one_value::<Nested>(text, start)?;
+            let value = if kept.contains(&key.as_str()) {
+                serde_json::from_str(&text[start..end]).ok()?
+            } else {
+                kind
+            };
+            object.insert(key, value);
+            members.push((key_span, start..end));
+            at = skip_space(bytes, end);
+            match bytes.get(at) {
+                Some(b',') => at = skip_space(bytes, at + 1),
+                Some(b'}') => break,
+                _ => return None,
+            }
+        }
+    }
+    // nothing but whitespace after the object
+    (skip_space(bytes, at + 1) == bytes.len()).then_some((object, Layout { open, members }))
+}
+
+/// The value of type `T` that starts at `text[at]`, and where it ends.
+fn one_value<'de, T: Deserialize<'de>>(text: &'de str, at: usize) -> Option<(T, usize)> {
+    let mut values = serde_json::Deserializer::from_str(&text[at..]).into_iter::<T>();
+    let value = values.next()?.ok()?;
+    Some((value, at + values.byte_offset()))
+}
+
+/// How deep a member's value may nest: `serde_json` refuses a 128th level,
+/// and the object that holds the member is the first.
+const MEMBER_DEPTH: usize = 126;
+
+/// A member's value parsed as [`Skip`] parses it, nested at most
+/// [`MEMBER_DEPTH`] levels, and kept as its [`Kind`].
+struct Nested(Value);
+
+impl<'de> Deserialize<'de> for Nested {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Nested, D::Error> {
+        let kind = deserializer.deserialize_any(Limited {
+            levels: MEMBER_DEPTH,
+            top: true,
+        })?;
+        Ok(Nested(kind.unwrap_or(Value::Null)))
+    }
+}
+
+/// [`Skip`] that counts its levels: at most `levels` more arrays or objects
+/// inside. At the `top`, it says the value's [`Kind`].
+#[derive(Clone, Copy)]
+struct Limited {
+    levels: usize,
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Limited {
+    type Value = Option<Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl Limited {
+    fn kind<E>(self, kind: impl FnOnce() -> Value) -> Result<Option<Value>, E> {
+        Ok(self.top.then(kind))
+    }
+
+    fn inside<E: de::Error>(self) -> Result<Limited, E> {
+        match self.levels.checked_sub(1) {
+            Some(levels) => Ok(Limited { levels, top: false }),
+            None => Err(E::custom("recursion limit exceeded")),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Limited {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        self.kind(|| Value::Bool(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        self.kind(|| Value::from(0))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        self.kind(|| Value::from(0))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        self.kind(|| Value::from(0))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        self.kind(|| Value::String(String::new()))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.kind(|| Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let inside = self.inside()?;
+        while seq.next_element_seed(inside)?.is_some() {}
+        self.kind(|| Value::Array(Vec::new()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let inside = self.inside()?;
+        while map.next_key::<Skip>()?.is_some() {
+            map.next_value_seed(inside)?;
+        }
+        self.kind(|| Value::Object(Map::new()))
+    }
 }
 
 fn read_from<'de, R: serde_json::de::Read<'de>>(
@@ -216,7 +366,44 @@ mod tests {
             assert!(read_object(body, &[]).is_err(), "{shown}");
             if let Ok(text) = std::str::from_utf8(body) {
                 assert!(read_object_str(text, &[]).is_err(), "{shown}");
+                assert!(read_object_laid_out(text, &[]).is_none(), "{shown}");
             }
         }
+    }
+
+    /// Nesting is counted from the top, as in the whole: a member may nest
+    /// as deep as `serde_json` lets it inside its object, and no deeper.
+    #[test]
+    fn a_member_nests_as_deep_as_in_the_whole() {
+        for levels in [1, 125, 126, 127, 128, 129] {
+            for (open, close) in [("[", "]"), ("{\"k\":", "}")] {
+                let body = format!(
+                    "{{\"model\": \"m\", \"a\": {}1{}}}",
+                    open.repeat(levels),
+                    close.repeat(levels)
+                );
+                let whole = serde_json::from_str::<Value>(&body).is_ok();
+                assert_eq!(
+                    read_object_laid_out(&body, &[]).is_some(),
+                    whole,
+                    "{levels}"
+                );
+                assert_eq!(read_object_str(&body, &[]).is_ok(), whole, "{levels}");
+                let kept = read_object_laid_out(&body, &["a"]).is_some();
+                assert_eq!(kept, whole, "{levels}, kept");
+            }
+        }
+    }
+
+    #[test]
+    fn the_walk_reads_members_as_the_whole_reads_them() {
+        let body = r#" {"model":"m","stream":true, "n": -1.5e3, "s": "a\"b\u00e9",
+            "none": null, "x": {"a": [1, {"b": []}]}, "model": "last"} "#;
+        let (walked, layout) = read_object_laid_out(body, &["model", "stream"]).unwrap();
+        assert_eq!(walked, read_object_str(body, &["model", "stream"]).unwrap());
+        assert_eq!(walked["model"], "last");
+        assert_eq!(layout.members.len(), 7);
+        assert_eq!(&body[layout.members[3].0.clone()], "s");
+        assert_eq!(&body[layout.members[3].1.clone()], r#""a\"b\u00e9""#);
     }
 }

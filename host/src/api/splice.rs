@@ -13,41 +13,109 @@
 //! escapes, or a key that appears twice. The caller then writes the parsed
 //! body instead.
 
-use std::ops::Range;
+use bytes::Bytes;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
 
-/// `body`, a JSON object, with its top-level member `key` set to `value` (JSON
-/// text): replaced where it stands when present, added as the first member
-/// when absent. `None` when the top level cannot be read plainly (see the
-/// module doc) or `body` is not an object.
-pub fn set_member(body: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
-    let top = TopLevel::read(body)?;
-    let mut out = Vec::with_capacity(body.len() + key.len() + value.len() + 4);
-    match top.value_of(key)? {
-        Some(span) => {
-            out.extend_from_slice(&body[..span.start]);
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(&body[span.end..]);
-        }
-        None => {
-            let after_brace = top.open + 1;
-            out.extend_from_slice(&body[..after_brace]);
-            out.push(b'"');
-            out.extend_from_slice(key.as_bytes());
-            out.extend_from_slice(b"\":");
-            out.extend_from_slice(value.as_bytes());
-            if !top.members.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(&body[after_brace..]);
-        }
-    }
-    Some(out)
+/// A client's body as it came, and where its top-level members sit when
+/// whoever read it found out (else an edit reads its top level again).
+#[derive(Debug, Clone)]
+pub struct ClientBytes {
+    /// The body, byte for byte.
+    pub bytes: Bytes,
+    /// Where its top-level members sit, if known.
+    pub layout: Option<Arc<Layout>>,
 }
 
-/// Whether `body`'s top level has the member `key`; `None` when it cannot be
-/// read plainly.
-pub fn has_member(body: &[u8], key: &str) -> Option<bool> {
-    Some(TopLevel::read(body)?.value_of(key)?.is_some())
+impl ClientBytes {
+    /// `body` with `edits` made ([`edit`]).
+    pub fn edit(&self, edits: &[Edit<'_>]) -> Option<Vec<u8>> {
+        edit(&self.bytes, self.layout.as_deref(), edits)
+    }
+}
+
+impl Deref for ClientBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// What to do to one top-level member.
+#[derive(Debug, Clone, Copy)]
+pub enum Edit<'a> {
+    /// Set the member `.0` to the JSON text `.1`: replaced where it stands
+    /// when present, added first when absent.
+    Set(&'a str, &'a str),
+    /// Add the member `.0` as `.1`, first; the edit declines when `.0` is
+    /// already there.
+    Add(&'a str, &'a str),
+}
+
+/// Where an object's top-level members sit in its text, as the reader that
+/// parsed it found them ([`crate::api::shallow::read_object_laid_out`]): an
+/// edit given it reads no byte of the body again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// Offset of the opening brace.
+    pub open: usize,
+    /// Each member's key (as written, between its quotes) and its value.
+    pub members: Vec<(Range<usize>, Range<usize>)>,
+}
+
+/// `body`, a JSON object, with `edits` made in one copy; its members found
+/// from `layout` when given (which must be `body`'s), else by reading its top
+/// level. Members added come first, the last edit's first. `None` when the
+/// top level cannot be read plainly (see the module doc), `body` is not an
+/// object, or an [`Edit::Add`] finds its member there.
+pub fn edit(body: &[u8], layout: Option<&Layout>, edits: &[Edit<'_>]) -> Option<Vec<u8>> {
+    let top = match layout {
+        Some(layout) => TopLevel::laid_out(body, layout),
+        None => TopLevel::read(body)?,
+    };
+    let mut replaced: Vec<(Range<usize>, &str)> = Vec::new();
+    let mut added: Vec<(&str, &str)> = Vec::new();
+    for edit in edits {
+        match *edit {
+            Edit::Set(key, value) => match top.value_of(key)? {
+                Some(span) => replaced.push((span, value)),
+                None => added.push((key, value)),
+            },
+            Edit::Add(key, value) => match top.value_of(key)? {
+                Some(_) => return None,
+                None => added.push((key, value)),
+            },
+        }
+    }
+    replaced.sort_by_key(|(span, _)| span.start);
+    let extra: usize = edits
+        .iter()
+        .map(|(Edit::Set(k, v) | Edit::Add(k, v))| k.len() + v.len() + 4)
+        .sum();
+    let mut out = Vec::with_capacity(body.len() + extra);
+    let after_brace = top.open + 1;
+    out.extend_from_slice(&body[..after_brace]);
+    for (i, (key, value)) in added.iter().rev().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value.as_bytes());
+    }
+    if !added.is_empty() && !top.members.is_empty() {
+        out.push(b',');
+    }
+    let mut at = after_brace;
+    for (span, value) in replaced {
+        out.extend_from_slice(&body[at..span.start]);
+        out.extend_from_slice(value.as_bytes());
+        at = span.end;
+    }
+    out.extend_from_slice(&body[at..]);
+    Some(out)
 }
 
 /// Where the top-level members of an object sit.
@@ -59,6 +127,17 @@ struct TopLevel<'a> {
 }
 
 impl<'a> TopLevel<'a> {
+    fn laid_out(body: &'a [u8], layout: &Layout) -> Self {
+        TopLevel {
+            open: layout.open,
+            members: layout
+                .members
+                .iter()
+                .map(|(key, value)| (&body[key.clone()], value.clone()))
+                .collect(),
+        }
+    }
+
     fn read(body: &'a [u8]) -> Option<Self> {
         let mut at = skip_space(body, 0);
         if body.get(at) != Some(&b'{') {
@@ -111,7 +190,8 @@ impl<'a> TopLevel<'a> {
     }
 }
 
-fn skip_space(body: &[u8], mut at: usize) -> usize {
+/// JSON whitespace, skipped from `at`.
+pub(super) fn skip_space(body: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = body.get(at) {
         at += 1;
     }
@@ -171,11 +251,17 @@ fn value_end(body: &[u8], start: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::shallow::read_object_laid_out;
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
     fn set(body: &str, key: &str, value: &str) -> Option<String> {
-        set_member(body.as_bytes(), key, value).map(|b| String::from_utf8(b).unwrap())
+        edit(body.as_bytes(), None, &[Edit::Set(key, value)]).map(|b| String::from_utf8(b).unwrap())
+    }
+
+    fn has_member(body: &[u8], key: &str) -> Option<bool> {
+        let top = TopLevel::read(body)?;
+        Some(top.value_of(key)?.is_some())
     }
 
     #[test]
@@ -209,6 +295,58 @@ mod tests {
         assert_eq!(set(r#"{"model":"a","model":"b"}"#, "model", "\"m\""), None);
         assert_eq!(set("[1]", "model", "\"m\""), None);
         assert_eq!(set(r#"{"a":"unterminated}"#, "model", "\"m\""), None);
+    }
+
+    #[test]
+    fn edits_are_made_in_one_copy_the_last_added_first() {
+        let edits = [
+            Edit::Set("model", "\"m\""),
+            Edit::Add("stream_options", "{\"u\":1}"),
+        ];
+        let edited =
+            |body: &str| edit(body.as_bytes(), None, &edits).map(|b| String::from_utf8(b).unwrap());
+        assert_eq!(
+            edited(r#"{"a":1, "model": "x"}"#).unwrap(),
+            r#"{"stream_options":{"u":1},"a":1, "model": "m"}"#
+        );
+        assert_eq!(
+            edited(r#"{"a":1}"#).unwrap(),
+            r#"{"stream_options":{"u":1},"model":"m","a":1}"#
+        );
+        assert_eq!(
+            edited("{ }").unwrap(),
+            r#"{"stream_options":{"u":1},"model":"m" }"#
+        );
+        // `Add` declines a member that is there
+        assert_eq!(edited(r#"{"stream_options":null}"#), None);
+    }
+
+    #[test]
+    fn a_layout_read_with_the_body_stands_for_reading_it_again() {
+        let body = r#" { "messages" : [{"content":"say \"model\": 1"}], "model":"gpt-x",
+            "n": 1.5e3, "x": {"model": "inner"} } "#;
+        let (_, layout) = read_object_laid_out(body, &["model"]).unwrap();
+        let top = TopLevel::read(body.as_bytes()).unwrap();
+        assert_eq!(layout.open, top.open);
+        let read: Vec<_> = top
+            .members
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.clone()))
+            .collect();
+        let laid: Vec<_> = layout
+            .members
+            .iter()
+            .map(|(k, v)| (body.as_bytes()[k.clone()].to_vec(), v.clone()))
+            .collect();
+        assert_eq!(laid, read);
+        let raw = ClientBytes {
+            bytes: Bytes::copy_from_slice(body.as_bytes()),
+            layout: Some(Arc::new(layout)),
+        };
+        assert_eq!(
+            raw.edit(&[Edit::Set("model", "\"m\"")]),
+            edit(body.as_bytes(), None, &[Edit::Set("model", "\"m\"")])
+        );
     }
 
     #[test]
@@ -256,7 +394,7 @@ mod tests {
                 .unwrap()
                 .keys()
                 .all(|k| !k.contains(['"', '\\']));
-            let out = set_member(text.as_bytes(), "model", &value);
+            let out = edit(text.as_bytes(), None, &[Edit::Set("model", &value)]);
             prop_assert_eq!(out.is_some(), plain_keys);
             if let Some(out) = out {
                 let spliced: Value = serde_json::from_slice(&out).unwrap();
@@ -268,6 +406,14 @@ mod tests {
             if let Some(has) = has_member(text.as_bytes(), "model") {
                 prop_assert_eq!(has, object.get("model").is_some());
             }
+            // the reader's layout edits the same bytes as reading them again
+            let (head, layout) = read_object_laid_out(&text, &["model"]).unwrap();
+            prop_assert_eq!(
+                Value::Object(head),
+                Value::Object(crate::api::shallow::read_object_str(&text, &["model"]).unwrap())
+            );
+            let laid_out = edit(text.as_bytes(), Some(&layout), &[Edit::Set("model", &value)]);
+            prop_assert_eq!(laid_out, edit(text.as_bytes(), None, &[Edit::Set("model", &value)]));
         }
     }
 }

@@ -4,7 +4,7 @@
 //! limit.
 
 use super::{Failure, Step};
-use crate::api::splice;
+use crate::api::splice::{ClientBytes, Edit};
 use crate::canonical::Dialect;
 use crate::json_pointer::Pointer;
 use crate::providers::http::{Client, Response};
@@ -92,7 +92,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
     let ask_for_usage = out.stream && dialect == Dialect::Chat;
     let client_bytes = step
         .raw
-        .as_deref()
+        .as_ref()
         .filter(|_| !translating)
         .and_then(|raw| with_model(raw, &route.model, ask_for_usage));
     let upstream_body = match client_bytes {
@@ -160,17 +160,18 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
 
 /// The client's bytes with `model` spliced in (and a Chat Completions
 /// stream's request for usage, when `ask_for_usage`); `None` when they cannot
-/// be edited in place ([`splice`]) or already say something about usage.
-fn with_model(raw: &[u8], model: &str, ask_for_usage: bool) -> Option<Vec<u8>> {
+/// be edited in place ([`crate::api::splice`]) or already say something about usage.
+fn with_model(raw: &ClientBytes, model: &str, ask_for_usage: bool) -> Option<Vec<u8>> {
     let model = serde_json::to_string(model).expect("a string serializes");
-    let body = splice::set_member(raw, "model", &model)?;
-    if !ask_for_usage {
-        return Some(body);
+    let set_model = Edit::Set("model", &model);
+    if ask_for_usage {
+        raw.edit(&[
+            set_model,
+            Edit::Add("stream_options", r#"{"include_usage":true}"#),
+        ])
+    } else {
+        raw.edit(&[set_model])
     }
-    if splice::has_member(&body, "stream_options")? {
-        return None;
-    }
-    splice::set_member(&body, "stream_options", r#"{"include_usage":true}"#)
 }
 
 /// Response headers of a provider's error worth passing on to the client:

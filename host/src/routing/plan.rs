@@ -6,9 +6,9 @@
 use super::condition::Facts;
 use super::retry::{RetryPolicy, random_unit};
 use crate::api::error::{ApiError, ErrorKind};
+use crate::api::splice::ClientBytes;
 use crate::config::{DEFAULT_FAILURE_CODES, RouteNode, Strategy};
 use crate::providers::{Providers, Route};
-use axum::body::Bytes;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub struct Step<'p> {
     /// The client's own bytes, when `body` is exactly what they say: no
     /// overrides, nothing redacted. Sent as they are, with only the model
     /// spliced in, to a provider that speaks the client's dialect.
-    pub raw: Option<Bytes>,
+    pub raw: Option<ClientBytes>,
     /// Whether `body` is only the head of `raw` (a request no guardrail
     /// read, parsed no further than its top-level fields): the whole body is
     /// `raw`, parsed when it cannot be sent as it is.
