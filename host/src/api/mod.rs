@@ -35,6 +35,7 @@ pub mod admin_requests;
 pub mod catch_panic;
 pub mod error;
 pub mod header_limits;
+pub mod json_check;
 pub mod models;
 pub mod segments;
 pub mod shallow;

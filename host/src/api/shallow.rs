@@ -9,7 +9,8 @@
 //! answer's usage. Its messages, tools and texts, nearly all of its bytes, are
 //! checked but never built into a tree.
 
-use crate::api::splice::{Layout, skip_space};
+use crate::api::json_check::{self, skip_space};
+use crate::api::splice::Layout;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -31,9 +32,10 @@ pub fn read_object_str(text: &str, kept: &[&str]) -> serde_json::Result<Map<Stri
 
 /// [`read_object_str`], also saying where each top-level member sits in
 /// `text`, for a body that may go upstream as its bytes with a member edited
-/// in place ([`crate::api::splice::edit`]). The top level is walked here, and each value
-/// parsed on its own by `serde_json` as it parses it inside the whole (strings,
-/// numbers, and nesting counted from the top), so the same texts pass. `None`
+/// in place ([`crate::api::splice::edit`]). The top level is walked here, and
+/// each value checked as `serde_json` checks it inside the whole
+/// ([`json_check`]: strings, numbers, and nesting counted from the top), so
+/// the same texts pass; the members kept are parsed by `serde_json`. `None`
 /// on any error, which is then only an error: ask [`read_object_str`] or
 /// `serde_json` what it is.
 pub fn read_object_laid_out(text: &str, kept: &[&str]) -> Option<(Map<String, Value>, Layout)> {
@@ -58,11 +60,11 @@ pub fn read_object_laid_out(text: &str, kept: &[&str]) -> Option<(Map<String, Va
                 return None;
             }
             let start = skip_space(bytes, at + 1);
-            let (Nested(kind), end) = one_value::<Nested>(text, start)?;
+            let end = json_check::value_end(text, start, MEMBER_DEPTH)?;
             let value = if kept.contains(&key.as_str()) {
                 serde_json::from_str(&text[start..end]).ok()?
             } else {
-                kind
+                kind_at(bytes, start)
             };
             object.insert(key, value);
             members.push((key_span, start..end));
@@ -89,92 +91,17 @@ fn one_value<'de, T: Deserialize<'de>>(text: &'de str, at: usize) -> Option<(T, 
 /// and the object that holds the member is the first.
 const MEMBER_DEPTH: usize = 126;
 
-/// A member's value parsed as [`Skip`] parses it, nested at most
-/// [`MEMBER_DEPTH`] levels, and kept as its [`Kind`].
-struct Nested(Value);
-
-impl<'de> Deserialize<'de> for Nested {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Nested, D::Error> {
-        let kind = deserializer.deserialize_any(Limited {
-            levels: MEMBER_DEPTH,
-            top: true,
-        })?;
-        Ok(Nested(kind.unwrap_or(Value::Null)))
-    }
-}
-
-/// [`Skip`] that counts its levels: at most `levels` more arrays or objects
-/// inside. At the `top`, it says the value's [`Kind`].
-#[derive(Clone, Copy)]
-struct Limited {
-    levels: usize,
-    top: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for Limited {
-    type Value = Option<Value>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl Limited {
-    fn kind<E>(self, kind: impl FnOnce() -> Value) -> Result<Option<Value>, E> {
-        Ok(self.top.then(kind))
-    }
-
-    fn inside<E: de::Error>(self) -> Result<Limited, E> {
-        match self.levels.checked_sub(1) {
-            Some(levels) => Ok(Limited { levels, top: false }),
-            None => Err(E::custom("recursion limit exceeded")),
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for Limited {
-    type Value = Option<Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
-        self.kind(|| Value::Bool(value))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        self.kind(|| Value::from(0))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        self.kind(|| Value::from(0))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        self.kind(|| Value::from(0))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        self.kind(|| Value::String(String::new()))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        self.kind(|| Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let inside = self.inside()?;
-        while seq.next_element_seed(inside)?.is_some() {}
-        self.kind(|| Value::Array(Vec::new()))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let inside = self.inside()?;
-        while map.next_key::<Skip>()?.is_some() {
-            map.next_value_seed(inside)?;
-        }
-        self.kind(|| Value::Object(Map::new()))
+/// What a member not kept stands as: an empty value of its own type, known by
+/// its first byte ([`Kind`]).
+fn kind_at(bytes: &[u8], at: usize) -> Value {
+    match bytes[at] {
+        b'"' => Value::String(String::new()),
+        b'[' => Value::Array(Vec::new()),
+        b'{' => Value::Object(Map::new()),
+        b't' => Value::Bool(true),
+        b'f' => Value::Bool(false),
+        b'n' => Value::Null,
+        _ => Value::from(0),
     }
 }
 

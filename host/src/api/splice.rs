@@ -13,6 +13,7 @@
 //! escapes, or a key that appears twice. The caller then writes the parsed
 //! body instead.
 
+use crate::api::json_check::skip_space;
 use bytes::Bytes;
 use std::ops::{Deref, Range};
 use std::sync::Arc;
@@ -188,14 +189,6 @@ impl<'a> TopLevel<'a> {
         }
         Some(found)
     }
-}
-
-/// JSON whitespace, skipped from `at`.
-pub(super) fn skip_space(body: &[u8], mut at: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = body.get(at) {
-        at += 1;
-    }
-    at
 }
 
 /// The offset just past the string that opens at `start` (a `"`).
@@ -374,6 +367,28 @@ mod tests {
     }
 
     proptest! {
+        /// A valid object with one ASCII byte changed: the walk refuses it
+        /// exactly when `serde_json` does, and reads what its reader reads.
+        #[test]
+        fn the_walk_refuses_what_serde_json_refuses(
+            members in prop::collection::vec(("[a-z\"\\\\]{0,6}|model", json_value()), 0..6),
+            at in any::<prop::sample::Index>(),
+            byte in prop::sample::select(b"\"\\/{}[]:,.-+eE0123456789uUtfnlx \t\n\x01\x7f".to_vec()),
+        ) {
+            let text = serde_json::to_string(&Value::Object(members.into_iter().collect())).unwrap();
+            let ascii: Vec<usize> = text.char_indices().filter(|(_, c)| c.is_ascii()).map(|(i, _)| i).collect();
+            let mut bytes = text.into_bytes();
+            bytes[ascii[at.index(ascii.len())]] = byte;
+            let text = String::from_utf8(bytes).unwrap();
+            let whole = serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object());
+            let walked = read_object_laid_out(&text, &["model"]);
+            prop_assert_eq!(walked.is_some(), whole, "{}", text);
+            if let Some((head, _)) = walked {
+                let read = crate::api::shallow::read_object_str(&text, &["model"]).unwrap();
+                prop_assert_eq!(head, read);
+            }
+        }
+
         /// Whatever the body, a splice either declines or gives the body the
         /// parser reads as the original with the member set.
         #[test]
