@@ -27,7 +27,8 @@ use sluice_plugin_sdk::{open_run_start, run_start};
 
 /// Punctuation that no e-mail or IP address, card, phone number, IBAN or SSN
 /// holds, and that none of them reads before its start except as a non-word
-/// byte (as the start of a window reads): a word closed by it is settled.
+/// byte (as the start of a window reads; `email` ends a login command's word
+/// at each of them): a word closed by it is settled.
 const CLOSING: &[u8] = b"!?,;";
 
 /// How far back on its line the context that excuses a dotted quad or a
@@ -271,6 +272,9 @@ mod tests {
             "we pinned the driver to 9.9.11.34 last week",
             "then run ssh deploy@build-01.internal.example.org now",
             "Release!8.8.4.4 is out",
+            "Sure,ssh bob@corp-mail.com",
+            "Done?scp dump.sql backup@files.acme.io:/srv/",
+            "Hello!ssh deploy@bastion.acme-corp.io",
         ] {
             assert_eq!(plugin.assert_any_split_streams_alike(text), text);
         }
