@@ -22,10 +22,10 @@
 //! run is a word of two or more letters closed by punctuation ([`CLOSING`]:
 //! `Hello!`, `Sure,`) that neither is a first word nor, with its `!` read as
 //! the letter it may be (`sh!` for `sh!t`), begins one: the word can then
-//! start no term, and the punctuation ends it as the start of a window does. Context that only
-//! excuses a match (the quote before a quoted injection phrase) may be
-//! released: the stream then reports what the whole text would not, never the
-//! reverse.
+//! start no term, and the punctuation ends it as the start of a window does.
+//! Context that only excuses a match (the quote before a quoted injection
+//! phrase) may be released: the stream then reports what the whole text would
+//! not, never the reverse.
 //!
 //! The first words are those of the built-in lists; with `extra_terms` or
 //! `replace_terms` the plugin keeps the SDK's default.
