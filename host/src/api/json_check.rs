@@ -13,35 +13,16 @@
 //! levels allowed. Strings, nearly all of a chat body's bytes, are scanned
 //! eight bytes at a time and never copied or unescaped.
 
-/// Where the JSON value that starts at `text[at]` (no whitespace before it)
-/// ends, if it is valid; `levels` is how many arrays or objects may still
-/// open, the value's own included.
-pub fn value_end(text: &str, at: usize, levels: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
+use std::ops::Range;
+
+/// Where the JSON value that starts at `bytes[at]` (no whitespace before
+/// it) ends, if it is valid; `levels` is how many arrays or objects may
+/// still open, the value's own included. `bytes` are a UTF-8 text's: strings
+/// are not checked for UTF-8 again.
+pub fn value_end(bytes: &[u8], at: usize, levels: usize) -> Option<usize> {
     match *bytes.get(at)? {
         b'"' => string_end(bytes, at),
-        b'{' => {
-            let levels = levels.checked_sub(1)?;
-            let mut at = skip_space(bytes, at + 1);
-            if bytes.get(at) == Some(&b'}') {
-                return Some(at + 1);
-            }
-            loop {
-                if bytes.get(at) != Some(&b'"') {
-                    return None;
-                }
-                at = skip_space(bytes, string_end(bytes, at)?);
-                if bytes.get(at) != Some(&b':') {
-                    return None;
-                }
-                at = skip_space(bytes, value_end(text, skip_space(bytes, at + 1), levels)?);
-                match bytes.get(at)? {
-                    b',' => at = skip_space(bytes, at + 1),
-                    b'}' => return Some(at + 1),
-                    _ => return None,
-                }
-            }
-        }
+        b'{' => object_end(bytes, at, levels, |_, _| {}),
         b'[' => {
             let levels = levels.checked_sub(1)?;
             let mut at = skip_space(bytes, at + 1);
@@ -49,7 +30,7 @@ pub fn value_end(text: &str, at: usize, levels: usize) -> Option<usize> {
                 return Some(at + 1);
             }
             loop {
-                at = skip_space(bytes, value_end(text, at, levels)?);
+                at = skip_space(bytes, value_end(bytes, at, levels)?);
                 match bytes.get(at)? {
                     b',' => at = skip_space(bytes, at + 1),
                     b']' => return Some(at + 1),
@@ -66,11 +47,52 @@ pub fn value_end(text: &str, at: usize, levels: usize) -> Option<usize> {
                 .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                 .unwrap_or(bytes.len() - at);
             let end = at + len;
-            // serde_json's own reading: its grammar, its range
-            serde_json::from_str::<serde_json::Value>(&text[at..end]).ok()?;
+            // serde_json's own reading: its grammar, its range (the token is
+            // ASCII)
+            let token = std::str::from_utf8(&bytes[at..end]).ok()?;
+            serde_json::from_str::<serde_json::Value>(token).ok()?;
             Some(end)
         }
         _ => None,
+    }
+}
+
+/// Where the object that opens at `bytes[at]` (a `{`) ends, if it is valid,
+/// telling `member` each member's key (between its quotes) and value as it
+/// passes them; `levels` as for [`value_end`], the object's own included.
+pub fn object_end(
+    bytes: &[u8],
+    at: usize,
+    levels: usize,
+    mut member: impl FnMut(Range<usize>, Range<usize>),
+) -> Option<usize> {
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let levels = levels.checked_sub(1)?;
+    let mut at = skip_space(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Some(at + 1);
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(bytes, at)?;
+        let key = at + 1..key_end - 1;
+        at = skip_space(bytes, key_end);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        let start = skip_space(bytes, at + 1);
+        let end = value_end(bytes, start, levels)?;
+        member(key, start..end);
+        at = skip_space(bytes, end);
+        match bytes.get(at)? {
+            b',' => at = skip_space(bytes, at + 1),
+            b'}' => return Some(at + 1),
+            _ => return None,
+        }
     }
 }
 
@@ -168,7 +190,7 @@ mod tests {
     /// `serde_json`'s verdict on `text` as a whole value, and ours.
     fn both(text: &str) -> (bool, bool) {
         let theirs = serde_json::from_str::<serde_json::Value>(text).is_ok();
-        let ours = value_end(text, 0, 127)
+        let ours = value_end(text.as_bytes(), 0, 127)
             .is_some_and(|end| skip_space(text.as_bytes(), end) == text.len());
         (theirs, ours)
     }
@@ -225,8 +247,11 @@ mod tests {
         for levels in [1, 127, 128, 129] {
             let text = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
             assert_eq!(both(&text).0, both(&text).1, "{levels}");
-            assert!(value_end(&text, 0, levels).is_some(), "{levels}");
-            assert!(value_end(&text, 0, levels - 1).is_none(), "{levels}");
+            assert!(value_end(text.as_bytes(), 0, levels).is_some(), "{levels}");
+            assert!(
+                value_end(text.as_bytes(), 0, levels - 1).is_none(),
+                "{levels}"
+            );
         }
     }
 

@@ -9,7 +9,6 @@
 //! answer's usage. Its messages, tools and texts, nearly all of its bytes, are
 //! checked but never built into a tree.
 
-use crate::api::json_check::{self, skip_space};
 use crate::api::splice::Layout;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -32,64 +31,28 @@ pub fn read_object_str(text: &str, kept: &[&str]) -> serde_json::Result<Map<Stri
 
 /// [`read_object_str`], also saying where each top-level member sits in
 /// `text`, for a body that may go upstream as its bytes with a member edited
-/// in place ([`crate::api::splice::edit`]). The top level is walked here, and
-/// each value checked as `serde_json` checks it inside the whole
-/// ([`json_check`]: strings, numbers, and nesting counted from the top), so
-/// the same texts pass; the members kept are parsed by `serde_json`. `None`
+/// in place ([`crate::api::splice::edit`]). The top level is walked by
+/// [`Layout::read`], which checks each value as `serde_json` checks it inside
+/// the whole ([`crate::api::json_check`]: strings, numbers, and nesting counted
+/// from the top), so the same texts pass; keys and the members kept are
+/// parsed by `serde_json`. `None`
 /// on any error, which is then only an error: ask [`read_object_str`] or
 /// `serde_json` what it is.
 pub fn read_object_laid_out(text: &str, kept: &[&str]) -> Option<(Map<String, Value>, Layout)> {
-    let bytes = text.as_bytes();
-    let mut at = skip_space(bytes, 0);
-    if bytes.get(at) != Some(&b'{') {
-        return None;
-    }
-    let open = at;
+    let layout = Layout::read(text.as_bytes())?;
     let mut object = Map::new();
-    let mut members = Vec::new();
-    at = skip_space(bytes, at + 1);
-    if bytes.get(at) != Some(&b'}') {
-        loop {
-            if bytes.get(at) != Some(&b'"') {
-                return None;
-            }
-            let (key, key_end) = one_value::<String>(text, at)?;
-            let key_span = at + 1..key_end - 1;
-            at = skip_space(bytes, key_end);
-            if bytes.get(at) != Some(&b':') {
-                return None;
-            }
-            let start = skip_space(bytes, at + 1);
-            let end = json_check::value_end(text, start, MEMBER_DEPTH)?;
-            let value = if kept.contains(&key.as_str()) {
-                serde_json::from_str(&text[start..end]).ok()?
-            } else {
-                kind_at(bytes, start)
-            };
-            object.insert(key, value);
-            members.push((key_span, start..end));
-            at = skip_space(bytes, end);
-            match bytes.get(at) {
-                Some(b',') => at = skip_space(bytes, at + 1),
-                Some(b'}') => break,
-                _ => return None,
-            }
-        }
+    for (key, value) in &layout.members {
+        // the key with its quotes, unescaped as the whole would be
+        let key: String = serde_json::from_str(&text[key.start - 1..key.end + 1]).ok()?;
+        let value = if kept.contains(&key.as_str()) {
+            serde_json::from_str(&text[value.clone()]).ok()?
+        } else {
+            kind_at(text.as_bytes(), value.start)
+        };
+        object.insert(key, value);
     }
-    // nothing but whitespace after the object
-    (skip_space(bytes, at + 1) == bytes.len()).then_some((object, Layout { open, members }))
+    Some((object, layout))
 }
-
-/// The value of type `T` that starts at `text[at]`, and where it ends.
-fn one_value<'de, T: Deserialize<'de>>(text: &'de str, at: usize) -> Option<(T, usize)> {
-    let mut values = serde_json::Deserializer::from_str(&text[at..]).into_iter::<T>();
-    let value = values.next()?.ok()?;
-    Some((value, at + values.byte_offset()))
-}
-
-/// How deep a member's value may nest: `serde_json` refuses a 128th level,
-/// and the object that holds the member is the first.
-const MEMBER_DEPTH: usize = 126;
 
 /// What a member not kept stands as: an empty value of its own type, known by
 /// its first byte ([`Kind`]).
