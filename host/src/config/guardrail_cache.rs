@@ -4,8 +4,11 @@
 use crate::guardrails::cache::SegmentCache;
 use serde::Deserialize;
 
-/// The default memory bound, in MiB.
-const DEFAULT_MAX_MB: u64 = 64;
+/// The default memory bound, in MiB: about 146 long agent sessions kept warm
+/// across the four built-ins, and a gateway that has seen new text for long
+/// enough still under 100 MB with them (docs/benchmarks.md, "The segment
+/// cache's default bound").
+const DEFAULT_MAX_MB: u64 = 16;
 /// The largest memory bound accepted, in MiB.
 const MAX_MAX_MB: u64 = 64 << 10;
 
@@ -15,7 +18,7 @@ const MAX_MAX_MB: u64 = 64 << 10;
 pub struct GuardrailCacheConfig {
     /// Cache findings per segment (default `true`).
     pub enabled: bool,
-    /// The most memory the cache may use, in MiB (default 64).
+    /// The most memory the cache may use, in MiB (default 16).
     pub max_mb: u64,
     /// Give each gateway key entries of its own (default `false`: shared).
     pub per_key: bool,

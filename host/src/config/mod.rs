@@ -946,7 +946,7 @@ mod tests {
     fn the_guardrail_cache_is_on_by_default_and_can_be_sized_or_turned_off() {
         let default = parse("").unwrap().guardrail_cache;
         assert!(default.enabled && !default.per_key);
-        assert_eq!(default.max_mb, 64);
+        assert_eq!(default.max_mb, 16);
         let sized = parse("[guardrail_cache]\nmax_mb = 8\nper_key = true\n").unwrap();
         assert_eq!(sized.guardrail_cache.max_mb, 8);
         assert!(sized.guardrail_cache.segment_cache().unwrap().per_key());
