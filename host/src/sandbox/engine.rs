@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{Config, Engine, OptLevel, ProfilingStrategy};
 
 /// How often the epoch advances. Deadlines are whole ticks, so a call's deadline
 /// is honoured to within one tick.
@@ -17,6 +17,12 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
     // Wall-clock deadlines: cheap checks at loop headers and function entries.
     config.epoch_interruption(true);
     config.cranelift_opt_level(OptLevel::Speed);
+    // `SLUICE_WASM_PERFMAP=1`: plugin code is listed in /tmp/perf-<pid>.map,
+    // so that `perf` names the functions of plugins compiled in memory (a
+    // precompiled artifact is a mapped file that `perf` reads by itself).
+    if std::env::var_os("SLUICE_WASM_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config)
 }
 
