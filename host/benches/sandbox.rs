@@ -6,6 +6,12 @@
 //! - `pii/native`: the built-in pii plugin's code called directly, no sandbox.
 //! - `<built-in>/warm`: each built-in plugin in the sandbox, on a warm (reused)
 //!   instance, with its default settings (org-rules with three sample rules).
+//! - `<built-in>/cold` (32 KB): the same with the core's L1 and L2 caches
+//!   flushed before each call (4 MiB written, not timed), as in the gateway,
+//!   where a request's parsing and the other plugins run between two calls.
+//! - `<built-in>/varied` (32 KB): each call on the next of 16 texts like the
+//!   gateway benchmark's 32 KB requests (`sluice_bench::body::agent_text`), so
+//!   that no call sees the text of the one before it, as in the gateway.
 //! - `<built-in>/warm-response` (256 bytes): the same on an answer, where the
 //!   plugin also computes how much of the text is settled (for streams).
 //! - `noop/warm` and `noop/fresh`: a plugin that does nothing, on a warm instance
@@ -16,7 +22,7 @@
 //! instead of the embedded ones, so that two builds of the plugins can be
 //! measured back to back with one bench binary (docs/benchmarks.md).
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sluice::builtin;
 use sluice::sandbox::{
     ArtifactCache, Context, InstanceMode, Limits, Phase, PluginSource, Sandbox, Segment,
@@ -125,11 +131,44 @@ fn bench_calls(c: &mut Criterion) {
             let native_ctx = sluice_plugin_sdk::Context::request("@bench/model");
             b.iter(|| black_box(pii_native.check(&native_ctx, &native_segments)))
         });
+        // Texts no call has seen just before: a branch predictor cannot learn
+        // them as it learns `agent_text`'s six lines repeated.
+        let varied: Vec<Vec<Segment>> = if size == 32 << 10 {
+            (0..VARIED_TEXTS)
+                .map(|seed| segments(&sluice_bench::body::agent_text(seed, size)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (name, plugin) in &builtins {
             let id = BenchmarkId::new(format!("{name}/warm"), &label);
             group.bench_with_input(id, &segs, |b, segs| {
                 b.iter(|| black_box(plugin.check(&ctx, segs).unwrap()))
             });
+            // The call as the gateway makes it: the request's own work has
+            // pushed the plugin's code, tables and buffers out of the core's
+            // caches since its last call.
+            if size == 32 << 10 {
+                let id = BenchmarkId::new(format!("{name}/cold"), &label);
+                let mut other_work = vec![0u8; EVICT_BYTES];
+                group.bench_with_input(id, &segs, |b, segs| {
+                    b.iter_batched(
+                        || evict_caches(&mut other_work),
+                        |()| black_box(plugin.check(&ctx, segs).unwrap()),
+                        BatchSize::PerIteration,
+                    )
+                });
+            }
+            if !varied.is_empty() {
+                let id = BenchmarkId::new(format!("{name}/varied"), &label);
+                let mut next = 0;
+                group.bench_function(id, |b| {
+                    b.iter(|| {
+                        next = (next + 1) % varied.len();
+                        black_box(plugin.check(&ctx, &varied[next]).unwrap())
+                    })
+                });
+            }
             // An answer: the plugin also says how much of it is settled.
             if size < 1 << 10 {
                 let id = BenchmarkId::new(format!("{name}/warm-response"), &label);
@@ -140,6 +179,22 @@ fn bench_calls(c: &mut Criterion) {
         }
     }
     group.finish();
+}
+
+/// How many different texts the `varied` cases go through, one per call.
+const VARIED_TEXTS: u64 = 16;
+
+/// More than a core's L1 and L2 caches together (1 MiB of L2 on the machine
+/// of docs/benchmarks.md), less than its L3.
+const EVICT_BYTES: usize = 4 << 20;
+
+/// Writes a byte in every cache line of `buffer`, so that what a plugin call
+/// left in the core's L1 and L2 caches is gone before the next one.
+fn evict_caches(buffer: &mut [u8]) {
+    for line in buffer.chunks_mut(64) {
+        line[0] = line[0].wrapping_add(1);
+    }
+    black_box(&buffer[0]);
 }
 
 fn bench_load(c: &mut Criterion) {

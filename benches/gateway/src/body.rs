@@ -235,6 +235,28 @@ fn agent_body(
     }
 }
 
+/// The text of a coding agent's request, about `len` bytes, made from `seed`:
+/// a system prompt, a compiler log and a source file, in the proportions of a
+/// 32 KB body, each request's slots filled with a word made from `seed`. For
+/// benchmarks of the text alone (the sandbox benchmark's varied texts): no two
+/// seeds give the same text, as no two requests of a run do.
+pub fn agent_text(seed: u64, len: usize) -> String {
+    let mut words = Words::new(seed);
+    let mut text = words.system_prompt(len * 5 / 32);
+    text.push_str(&words.compiler_log(len * 3 / 32));
+    let rest = len.saturating_sub(text.len());
+    text.push_str(&words.source_file(rest));
+    let mut end = len.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    let slot = std::str::from_utf8(&nonce(seed))
+        .expect("ASCII letters")
+        .to_owned();
+    text.replace(SLOT, &slot)
+}
+
 /// Generated text: code, logs and prose from word lists, by a seeded generator.
 struct Words {
     state: u64,
@@ -402,6 +424,17 @@ impl Words {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agent_texts_are_sized_and_differ() {
+        let texts: Vec<String> = (0..4).map(|seed| agent_text(seed, 32 << 10)).collect();
+        for text in &texts {
+            assert_eq!(text.len(), 32 << 10);
+            assert!(!text.contains('~'), "a slot was left");
+            assert!(text.contains("pub fn ") && text.contains("error[E0308]"));
+        }
+        assert!(texts.windows(2).all(|pair| pair[0] != pair[1]));
+    }
 
     #[test]
     fn bodies_are_unique_and_sized() {
