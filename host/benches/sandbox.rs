@@ -14,6 +14,9 @@
 //!   that no call sees the text of the one before it, as in the gateway.
 //! - `<built-in>/warm-response` (256 bytes): the same on an answer, where the
 //!   plugin also computes how much of the text is settled (for streams).
+//! - `<built-in>/response-after-request` (256 bytes): the answer checked on
+//!   an instance that has just checked a 32 KB request (not timed), as the
+//!   gateway's instances do.
 //! - `noop/warm` and `noop/fresh`: a plugin that does nothing, on a warm instance
 //!   and on a new instance per call (instantiate + configure + call + drop).
 //! - `load/*`: loading a component: precompiled artifact vs compiling it.
@@ -105,6 +108,7 @@ fn bench_calls(c: &mut Criterion) {
         ..context()
     };
 
+    let request_32k = segments(&sluice_plugin_sdk::testing::agent_text(32 << 10));
     let mut group = c.benchmark_group("call");
     for size in [256, 32 << 10, 1 << 20] {
         let text = sluice_plugin_sdk::testing::agent_text(size);
@@ -174,6 +178,16 @@ fn bench_calls(c: &mut Criterion) {
                 let id = BenchmarkId::new(format!("{name}/warm-response"), &label);
                 group.bench_with_input(id, &segs, |b, segs| {
                     b.iter(|| black_box(plugin.check(&response_ctx, segs).unwrap()))
+                });
+                // As in the gateway, where the same instance checked the
+                // request (32 KB, not timed) just before the answer.
+                let id = BenchmarkId::new(format!("{name}/response-after-request"), &label);
+                group.bench_with_input(id, &segs, |b, segs| {
+                    b.iter_batched(
+                        || black_box(plugin.check(&ctx, &request_32k).unwrap()),
+                        |_| black_box(plugin.check(&response_ctx, segs).unwrap()),
+                        BatchSize::PerIteration,
+                    )
                 });
             }
         }
