@@ -427,11 +427,9 @@ impl Matcher {
 /// A set of non-zero 64-bit hashes: open addressing, linear probing, behind a
 /// filter of one bit per hash's top bits.
 ///
-/// Most words of a text start no term, and the table (four slots per first
-/// word, 128 KB for the built-in lists) is too large to stay in the L1 cache
-/// beside the text: a lookup that misses there costs more than finding and
-/// hashing the word. The filter is 8 KB and says no to about 95% of the words
-/// that are not first words, so the table is read for the rest only.
+/// Most words of a text start no term: the filter (8 KB, 682 bits set for the
+/// built-in lists' 686 first words) says no to about 99% of them without
+/// reading the table.
 #[derive(Debug, Clone)]
 struct HashSet64 {
     filter: Vec<u64>,
@@ -443,14 +441,20 @@ struct HashSet64 {
 const FILTER_BITS: u32 = 16;
 
 impl HashSet64 {
+    /// A set of `hashes`, in which keys that share a first word repeat.
     fn new(hashes: &[u64]) -> Self {
+        let mut hashes = hashes.to_vec();
+        hashes.sort_unstable();
+        hashes.dedup();
+        // Four slots per hash (4,096 slots, 32 KB, for the built-in lists;
+        // sized before the keys' repeats were dropped, it took 1 MB).
         let size = (hashes.len() * 4).next_power_of_two().max(16);
         let mut set = HashSet64 {
             filter: vec![0; (1 << FILTER_BITS) / 64],
             slots: vec![0; size],
             shift: 64 - size.trailing_zeros(),
         };
-        for &h in hashes {
+        for &h in &hashes {
             let bit = Self::filter_bit(h);
             set.filter[bit / 64] |= 1 << (bit % 64);
             let mut i = set.index(h);
