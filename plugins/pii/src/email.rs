@@ -72,12 +72,13 @@ fn is_login_not_address(text: &str, start: usize, end: usize) -> bool {
     let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     let from = line.ceil_char_boundary(line.len().saturating_sub(80));
     // Words end where a shell's do, and at the punctuation that closes a
-    // word in a stream (`Sure,ssh a@b.io`: a window may start at `ssh`; see
-    // `settled::CLOSING`), so that a stream reads the command as the whole
-    // text does.
+    // word in a stream (`Sure,ssh a@b.io`: a window may start at `ssh`), so
+    // that a stream reads the command as the whole text does.
     line[from..]
         .split(|c: char| {
-            c.is_whitespace() || matches!(c, '`' | '$' | ';' | '&' | '|' | '!' | '?' | ',')
+            c.is_whitespace()
+                || matches!(c, '`' | '$' | ';' | '&' | '|')
+                || u8::try_from(c).is_ok_and(|b| crate::settled::CLOSING.contains(&b))
         })
         .any(|word| LOGIN_COMMANDS.contains(&word))
 }

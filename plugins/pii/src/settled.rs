@@ -29,7 +29,7 @@ use sluice_plugin_sdk::{open_run_start, run_start};
 /// holds, and that none of them reads before its start except as a non-word
 /// byte (as the start of a window reads; `email` ends a login command's word
 /// at each of them): a word closed by it is settled.
-const CLOSING: &[u8] = b"!?,;";
+pub(crate) const CLOSING: &[u8] = b"!?,;";
 
 /// How far back on its line the context that excuses a dotted quad or a
 /// `user@host` is looked for, from the start of the trailing run: more than
