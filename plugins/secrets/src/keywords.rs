@@ -2,13 +2,18 @@
 //! case-insensitively, in one pass over a small table instead of a large automaton.
 //!
 //! Each keyword is represented by one of its three-byte pieces (a *trigram*), the
-//! one made of the bytes least common in code and prose (`_to` rather than `tok`
-//! in `max_token`; `:/` pieces of `://` are common, but no rarer piece exists). The
-//! pass reads the text eight bytes at a time, hashes the six trigrams that start in
-//! those bytes, and looks each hash up in a table of 65,536 flags (64 KB) that marks
-//! the keywords' trigrams. Only when one is marked does it look at the keywords
-//! filed under that hash and compare each with the text where it would begin. On
-//! code, logs and prose about one position in fifty is marked; an Aho-Corasick DFA
+//! one least common in code and prose: the rarest by [`COMMON_TRIGRAMS`], the
+//! counts of the 4,096 commonest trigrams of a corpus that has nothing of sluice
+//! in it (`erc` rather than `ver` in `vercel`, `swo` rather than `wor` in
+//! `password`), and among those it does not list, the one made of the rarest
+//! bytes. The pass reads the text eight bytes at a time, hashes the six trigrams
+//! that start in those bytes, and looks each hash up in a table of 65,536 flags
+//! (64 KB) that marks the keywords' trigrams. Only when one is marked does it look
+//! at the keywords filed under that hash and compare each with the text where it
+//! would begin. On code the corpus does not hold (three other crates, sluice's
+//! host, CPython's tests) about one position in a hundred is marked (one in
+//! twenty-five when keywords were filed by their bytes alone, each a comparison
+//! and a branch no predictor learns); an Aho-Corasick DFA
 //! over the same 450 keywords (what this replaced) takes more than a megabyte and
 //! misses the cache on most bytes. A byte per flag rather than a bit costs more
 //! memory but fewer instructions per position, which is what counts in
@@ -20,10 +25,40 @@
 //! always hits, and what folding confuses the comparison sorts out. Keywords of
 //! one or two bytes are filed under every trigram they can begin.
 
+/// The 4,096 commonest trigrams of CPython's standard library and the sources and
+/// docs of seven Rust crates, folded with `| 0x20`: per trigram a little-endian
+/// `u32`, the trigram in the low 24 bits and ten times the log2 of its count in
+/// the top 8, sorted by trigram. Made by `examples/common_trigrams.rs`, which
+/// lists the corpus.
+static COMMON_TRIGRAMS: &[u8; 4 * 4096] = include_bytes!("common_trigrams.bin");
+
+/// How common the folded trigram `trigram` is, by [`COMMON_TRIGRAMS`]: 0 when it
+/// is not listed (rarer than every one listed).
+fn trigram_commonness(trigram: u32) -> u8 {
+    let entry = |i: usize| {
+        u32::from_le_bytes(
+            COMMON_TRIGRAMS[4 * i..4 * i + 4]
+                .try_into()
+                .expect("four bytes"),
+        )
+    };
+    let (mut low, mut high) = (0, COMMON_TRIGRAMS.len() / 4);
+    while low < high {
+        let middle = (low + high) / 2;
+        let found = entry(middle);
+        match (found & 0x00ff_ffff).cmp(&trigram) {
+            std::cmp::Ordering::Less => low = middle + 1,
+            std::cmp::Ordering::Greater => high = middle,
+            std::cmp::Ordering::Equal => return (found >> 24).max(1) as u8,
+        }
+    }
+    0
+}
+
 /// How common each (folded) ASCII byte is in code, logs and prose, log-scaled to
 /// 0..=255: byte frequencies of the repository's Rust sources, docs and eval
-/// corpus, folded with `| 0x20`. Only the order matters: it picks each keyword's
-/// rarest trigram.
+/// corpus, folded with `| 0x20`. Only the order matters: between trigrams that
+/// [`COMMON_TRIGRAMS`] does not tell apart, it picks the one of rarer bytes.
 const COMMONNESS: [u8; 128] = [
     223, 135, 174, 127, 92, 79, 139, 147, 169, 170, 186, 134, 171, 167, 178, 168, //
     172, 171, 170, 164, 165, 164, 162, 160, 160, 161, 178, 151, 131, 158, 143, 119, //
@@ -142,7 +177,13 @@ impl Keywords {
                 }
                 _ => {
                     let offset = (0..=word.len() - 3)
-                        .min_by_key(|&k| word[k..k + 3].iter().map(|&b| commonness(b)).sum::<u32>())
+                        .min_by_key(|&k| {
+                            let piece = &word[k..k + 3];
+                            (
+                                trigram_commonness(trigram(piece[0], piece[1], piece[2])),
+                                piece.iter().map(|&b| commonness(b)).sum::<u32>(),
+                            )
+                        })
                         .expect("a word of three bytes or more has a trigram");
                     file(
                         trigram(word[offset], word[offset + 1], word[offset + 2]),
@@ -270,6 +311,35 @@ mod tests {
         let mut out = Vec::new();
         Keywords::new(words).find(text.as_bytes(), &mut out);
         out
+    }
+
+    /// The trigram `word` is filed under.
+    fn filed_under(word: &str) -> &str {
+        let keywords = Keywords::new(&[word]);
+        let offset = keywords.filed[0].offset as usize;
+        &word[offset..offset + 3]
+    }
+
+    #[test]
+    fn keywords_are_filed_under_their_rarest_trigram() {
+        let entries: Vec<u32> = COMMON_TRIGRAMS
+            .chunks(4)
+            .map(|e| u32::from_le_bytes(e.try_into().unwrap()) & 0x00ff_ffff)
+            .collect();
+        assert!(
+            entries.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats"
+        );
+        assert!(
+            trigram_commonness(trigram(b't', b'h', b'e'))
+                > trigram_commonness(trigram(b'v', b'e', b'r'))
+        );
+        assert_eq!(trigram_commonness(trigram(b'q', b'x', b'z')), 0);
+        // By the corpus's counts of trigrams
+        assert_eq!(filed_under("vercel"), "erc");
+        assert_eq!(filed_under("password"), "swo");
+        assert_eq!(filed_under("PassWord"), "sWo");
+        assert_eq!(filed_under("sentry"), "ntr");
     }
 
     #[test]
