@@ -12,8 +12,15 @@
 //! - `<built-in>/varied` (32 KB): each call on the next of 16 texts like the
 //!   gateway benchmark's 32 KB requests (`sluice_bench::body::agent_text`), so
 //!   that no call sees the text of the one before it, as in the gateway.
+//! - `four-requests/by-request` and `four-requests/by-plugin` (32 KB): the
+//!   four built-ins on four varied texts with the caches flushed before each
+//!   request (not timed), one request's calls after another's, or each
+//!   plugin's four calls back to back (what batching checks by plugin would
+//!   save).
 //! - `<built-in>/warm-response` (256 bytes): the same on an answer, where the
 //!   plugin also computes how much of the text is settled (for streams).
+//! - `<built-in>/response-cold` (256 bytes): the answer with the core's L1
+//!   and L2 caches flushed before each call.
 //! - `<built-in>/response-after-request` (256 bytes): the answer checked on
 //!   an instance that has just checked a 32 KB request (not timed), as the
 //!   gateway's instances do.
@@ -144,6 +151,51 @@ fn bench_calls(c: &mut Criterion) {
         } else {
             Vec::new()
         };
+        // Four requests through the four built-ins, with the core's caches
+        // flushed before each request (not timed): one request's calls after
+        // another, or each plugin's calls on the four back to back.
+        if !varied.is_empty() {
+            let mut other_work = vec![0u8; EVICT_BYTES];
+            let mut next = 0;
+            for order in ["by-request", "by-plugin"] {
+                let id = BenchmarkId::new(format!("four-requests/{order}"), &label);
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let mut took = std::time::Duration::ZERO;
+                        for _ in 0..iters {
+                            let texts: Vec<&Vec<Segment>> = (0..4)
+                                .map(|_| {
+                                    next = (next + 1) % varied.len();
+                                    &varied[next]
+                                })
+                                .collect();
+                            if order == "by-request" {
+                                for text in &texts {
+                                    evict_caches(&mut other_work);
+                                    let started = std::time::Instant::now();
+                                    for (_, plugin) in &builtins {
+                                        black_box(plugin.check(&ctx, text).unwrap());
+                                    }
+                                    took += started.elapsed();
+                                }
+                            } else {
+                                for _ in &texts {
+                                    evict_caches(&mut other_work);
+                                }
+                                let started = std::time::Instant::now();
+                                for (_, plugin) in &builtins {
+                                    for text in &texts {
+                                        black_box(plugin.check(&ctx, text).unwrap());
+                                    }
+                                }
+                                took += started.elapsed();
+                            }
+                        }
+                        took
+                    })
+                });
+            }
+        }
         for (name, plugin) in &builtins {
             let id = BenchmarkId::new(format!("{name}/warm"), &label);
             group.bench_with_input(id, &segs, |b, segs| {
@@ -181,6 +233,17 @@ fn bench_calls(c: &mut Criterion) {
                 });
                 // As in the gateway, where the same instance checked the
                 // request (32 KB, not timed) just before the answer.
+                // As in the gateway, where the upstream's exchange and the
+                // request's other work run between the two checks.
+                let id = BenchmarkId::new(format!("{name}/response-cold"), &label);
+                let mut other_work = vec![0u8; EVICT_BYTES];
+                group.bench_with_input(id, &segs, |b, segs| {
+                    b.iter_batched(
+                        || evict_caches(&mut other_work),
+                        |()| black_box(plugin.check(&response_ctx, segs).unwrap()),
+                        BatchSize::PerIteration,
+                    )
+                });
                 let id = BenchmarkId::new(format!("{name}/response-after-request"), &label);
                 group.bench_with_input(id, &segs, |b, segs| {
                     b.iter_batched(
