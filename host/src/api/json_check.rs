@@ -64,12 +64,42 @@ pub fn object_end(
     bytes: &[u8],
     at: usize,
     levels: usize,
+    member: impl FnMut(Range<usize>, Range<usize>),
+) -> Option<usize> {
+    let levels = levels.checked_sub(1)?;
+    members(
+        bytes,
+        at,
+        string_end,
+        |bytes, at| value_end(bytes, at, levels),
+        member,
+    )
+}
+
+/// [`object_end`] for a text known to be valid JSON (`serde_json` has parsed
+/// it whole): nothing is checked again, and strings are crossed from quote
+/// to quote ([`valid_value_end`]). `None` only if the text was not valid
+/// after all.
+pub fn valid_object_end(
+    bytes: &[u8],
+    at: usize,
+    member: impl FnMut(Range<usize>, Range<usize>),
+) -> Option<usize> {
+    members(bytes, at, valid_string_end, valid_value_end, member)
+}
+
+/// The members of the object that opens at `bytes[at]`, read with `key_end`
+/// and `value_end`: where it ends.
+fn members(
+    bytes: &[u8],
+    at: usize,
+    key_end: fn(&[u8], usize) -> Option<usize>,
+    value_end: impl Fn(&[u8], usize) -> Option<usize>,
     mut member: impl FnMut(Range<usize>, Range<usize>),
 ) -> Option<usize> {
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    let levels = levels.checked_sub(1)?;
     let mut at = skip_space(bytes, at + 1);
     if bytes.get(at) == Some(&b'}') {
         return Some(at + 1);
@@ -78,14 +108,14 @@ pub fn object_end(
         if bytes.get(at) != Some(&b'"') {
             return None;
         }
-        let key_end = string_end(bytes, at)?;
+        let key_end = key_end(bytes, at)?;
         let key = at + 1..key_end - 1;
         at = skip_space(bytes, key_end);
         if bytes.get(at) != Some(&b':') {
             return None;
         }
         let start = skip_space(bytes, at + 1);
-        let end = value_end(bytes, start, levels)?;
+        let end = value_end(bytes, start)?;
         member(key, start..end);
         at = skip_space(bytes, end);
         match bytes.get(at)? {
@@ -93,6 +123,63 @@ pub fn object_end(
             b'}' => return Some(at + 1),
             _ => return None,
         }
+    }
+}
+
+/// Where the value that starts at `bytes[at]` ends, in a text known to be
+/// valid JSON: a string at its closing quote (found by `memchr`, quote to
+/// quote, not at every escape), an array or object where its brackets
+/// balance, anything else at the next `,`, `]`, `}` or whitespace.
+pub fn valid_value_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match *bytes.get(at)? {
+        b'"' => valid_string_end(bytes, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            while let Some(&b) = bytes.get(i) {
+                match b {
+                    b'"' => {
+                        i = valid_string_end(bytes, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            let len = bytes[at..]
+                .iter()
+                .position(|b| matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(bytes.len() - at);
+            Some(at + len)
+        }
+    }
+}
+
+/// The offset just past the string that opens at `start`, in valid JSON: the
+/// first quote after it that an odd run of backslashes does not escape.
+fn valid_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut from = start + 1;
+    loop {
+        let quote = from + memchr::memchr(b'"', bytes.get(from..)?)?;
+        let backslashes = bytes[from..quote]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Some(quote + 1);
+        }
+        from = quote + 1;
     }
 }
 

@@ -19,20 +19,26 @@ use bytes::Bytes;
 use std::ops::{Deref, Range};
 use std::sync::Arc;
 
-/// A client's body as it came, and where its top-level members sit when
-/// whoever read it found out (else an edit reads its top level again).
+/// A client's body as it came, once the request's reader has checked all of
+/// it as JSON (as `serde_json` checks it), and where its top-level members
+/// sit when that reader found out.
 #[derive(Debug, Clone)]
 pub struct ClientBytes {
-    /// The body, byte for byte.
+    /// The body, byte for byte: valid JSON.
     pub bytes: Bytes,
     /// Where its top-level members sit, if known.
     pub layout: Option<Arc<Layout>>,
 }
 
 impl ClientBytes {
-    /// `body` with `edits` made ([`edit`]).
+    /// `body` with `edits` made ([`edit`]); where the reader did not say
+    /// where the members sit, they are found without checking the body again
+    /// ([`Layout::read_valid`]).
     pub fn edit(&self, edits: &[Edit<'_>]) -> Option<Vec<u8>> {
-        edit(&self.bytes, self.layout.as_deref(), edits)
+        match &self.layout {
+            Some(layout) => edit(&self.bytes, Some(layout), edits),
+            None => edit(&self.bytes, Some(&Layout::read_valid(&self.bytes)?), edits),
+        }
     }
 }
 
@@ -136,6 +142,19 @@ impl Layout {
         })?;
         // nothing but whitespace after the object
         (skip_space(body, end) == body.len()).then_some(Layout { open, members })
+    }
+
+    /// [`Layout::read`] for a body known to be a valid JSON text (parsed
+    /// whole by `serde_json`): its values are crossed, not checked, and
+    /// strings from quote to quote rather than escape to escape. A guarded
+    /// 32 KB request's body went through `Layout::read` after its full parse
+    /// (2.2% of the gateway's samples in `guardrails-32k`). `None` where it
+    /// is not an object.
+    pub fn read_valid(body: &[u8]) -> Option<Layout> {
+        let open = skip_space(body, 0);
+        let mut members = Vec::new();
+        json_check::valid_object_end(body, open, |key, value| members.push((key, value)))?;
+        Some(Layout { open, members })
     }
 
     /// The span of `key`'s value in `body`: `Some(None)` when absent, `None`
@@ -267,6 +286,32 @@ mod tests {
     }
 
     #[test]
+    fn a_valid_body_s_members_are_found_without_checking_it() {
+        for body in [
+            r#"{}"#,
+            r#" { } "#,
+            r#"{"a":"x\\","b":"\\\"}{[","c":[1,{"d":"]\"}"}],"e":-1.5e3,"f":true,"g":null}"#,
+            "{\n  \"model\" :\t\"m\" ,\r\n \"n\": [ ] }",
+            r#"{"s":"\u00e9\n\\","x":{"y":{"z":[[],{}]}},"k\"q":0}"#,
+        ] {
+            assert_eq!(
+                Layout::read_valid(body.as_bytes()),
+                Layout::read(body.as_bytes()),
+                "{body}"
+            );
+        }
+        assert_eq!(Layout::read_valid(b"[1]"), None);
+        let raw = ClientBytes {
+            bytes: Bytes::from_static(br#"{"a":"\\","model":"x"}"#),
+            layout: None,
+        };
+        assert_eq!(
+            raw.edit(&[Edit::Set("model", "\"m\"")]).unwrap(),
+            br#"{"a":"\\","model":"m"}"#
+        );
+    }
+
+    #[test]
     fn tells_whether_a_member_is_there() {
         let body = br#"{"stream":true,"x":{"stream_options":1}}"#;
         assert_eq!(has_member(body, "stream"), Some(true));
@@ -345,6 +390,8 @@ mod tests {
             if let Some(has) = has_member(text.as_bytes(), "model") {
                 prop_assert_eq!(has, object.get("model").is_some());
             }
+            // a valid body's members are where the checking walk finds them
+            prop_assert_eq!(Layout::read_valid(text.as_bytes()), Layout::read(text.as_bytes()));
             // the reader that gives the layout reads the head as the old one
             let (head, _) = read_object_laid_out(&text, &["model"]).unwrap();
             prop_assert_eq!(
