@@ -154,8 +154,9 @@
 //! ```
 //!
 //! How a scan runs (see [`scan`]): one pass finds every keyword, ASCII
-//! case-insensitively (see [`keywords`]: each keyword's rarest three bytes, hashed
-//! into a 64 KB table); a text without keywords costs nothing more. A rule's regex
+//! case-insensitively (see [`keywords`]: each keyword's three bytes rarest in code,
+//! by a table of common trigrams, hashed into a 64 KB table); a text without
+//! keywords costs nothing more. A rule's regex
 //! runs only where its keywords occur, and is compiled the first time that
 //! happens. When every match of a rule begins with one of its keywords (proved from
 //! the regex by [`rules::starts_with_keyword`]), the regex is tried anchored at each
