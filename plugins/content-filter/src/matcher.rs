@@ -272,8 +272,8 @@ pub struct Matcher {
     /// Hashes of the first words of the keys that start on a word boundary.
     first_words: HashSet64,
     /// The same keys' [`opening`]s: each first word with the four bytes
-    /// after it (1,403 for the built-in lists: 8,192 slots, 64 KB). Of the
-    /// words of the sandbox benchmark's varied 32 KB texts, 7% (340 a text)
+    /// after it (1,476 for the built-in lists: 8,192 slots, 64 KB). Of the
+    /// words of the sandbox benchmark's varied 32 KB texts, about 7% (340 a text)
     /// start a key and the automaton ran at each; with this check it runs
     /// at about one a text ("you are a c...").
     openings: HashSet64,
