@@ -32,10 +32,13 @@
 //! instead of the embedded ones, so that two builds of the plugins can be
 //! measured back to back with one bench binary (docs/benchmarks.md).
 
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
 use sluice::builtin;
 use sluice::sandbox::{
-    ArtifactCache, Context, InstanceMode, Limits, Phase, PluginSource, Sandbox, Segment,
+    ArtifactCache, Context, InstanceMode, Limits, Phase, Plugin, PluginSource, Sandbox, Segment,
     SegmentKind,
 };
 use std::hint::black_box;
@@ -116,6 +119,8 @@ fn bench_calls(c: &mut Criterion) {
     };
 
     let request_32k = segments(&sluice_plugin_sdk::testing::agent_text(32 << 10));
+    // What the cold cases write between two calls.
+    let mut other_work = vec![0u8; EVICT_BYTES];
     let mut group = c.benchmark_group("call");
     for size in [256, 32 << 10, 1 << 20] {
         let text = sluice_plugin_sdk::testing::agent_text(size);
@@ -155,7 +160,6 @@ fn bench_calls(c: &mut Criterion) {
         // flushed before each request (not timed): one request's calls after
         // another, or each plugin's calls on the four back to back.
         if !varied.is_empty() {
-            let mut other_work = vec![0u8; EVICT_BYTES];
             let mut next = 0;
             for order in ["by-request", "by-plugin"] {
                 let id = BenchmarkId::new(format!("four-requests/{order}"), &label);
@@ -206,14 +210,7 @@ fn bench_calls(c: &mut Criterion) {
             // caches since its last call.
             if size == 32 << 10 {
                 let id = BenchmarkId::new(format!("{name}/cold"), &label);
-                let mut other_work = vec![0u8; EVICT_BYTES];
-                group.bench_with_input(id, &segs, |b, segs| {
-                    b.iter_batched(
-                        || evict_caches(&mut other_work),
-                        |()| black_box(plugin.check(&ctx, segs).unwrap()),
-                        BatchSize::PerIteration,
-                    )
-                });
+                bench_cold(&mut group, id, plugin, &ctx, &segs, &mut other_work);
             }
             if !varied.is_empty() {
                 let id = BenchmarkId::new(format!("{name}/varied"), &label);
@@ -231,19 +228,19 @@ fn bench_calls(c: &mut Criterion) {
                 group.bench_with_input(id, &segs, |b, segs| {
                     b.iter(|| black_box(plugin.check(&response_ctx, segs).unwrap()))
                 });
-                // As in the gateway, where the same instance checked the
-                // request (32 KB, not timed) just before the answer.
                 // As in the gateway, where the upstream's exchange and the
                 // request's other work run between the two checks.
                 let id = BenchmarkId::new(format!("{name}/response-cold"), &label);
-                let mut other_work = vec![0u8; EVICT_BYTES];
-                group.bench_with_input(id, &segs, |b, segs| {
-                    b.iter_batched(
-                        || evict_caches(&mut other_work),
-                        |()| black_box(plugin.check(&response_ctx, segs).unwrap()),
-                        BatchSize::PerIteration,
-                    )
-                });
+                bench_cold(
+                    &mut group,
+                    id,
+                    plugin,
+                    &response_ctx,
+                    &segs,
+                    &mut other_work,
+                );
+                // As in the gateway, where the same instance checked the
+                // request (32 KB, not timed) just before the answer.
                 let id = BenchmarkId::new(format!("{name}/response-after-request"), &label);
                 group.bench_with_input(id, &segs, |b, segs| {
                     b.iter_batched(
@@ -264,6 +261,25 @@ const VARIED_TEXTS: u64 = 16;
 /// More than a core's L1 and L2 caches together (1 MiB of L2 on the machine
 /// of docs/benchmarks.md), less than its L3.
 const EVICT_BYTES: usize = 4 << 20;
+
+/// `plugin.check(ctx, segs)` with the core's caches flushed before each call
+/// (not timed): `other_work` is written through first.
+fn bench_cold(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    plugin: &Plugin,
+    ctx: &Context,
+    segs: &[Segment],
+    other_work: &mut [u8],
+) {
+    group.bench_function(id, |b| {
+        b.iter_batched(
+            || evict_caches(other_work),
+            |()| black_box(plugin.check(ctx, segs).unwrap()),
+            BatchSize::PerIteration,
+        )
+    });
+}
 
 /// Writes a byte in every cache line of `buffer`, so that what a plugin call
 /// left in the core's L1 and L2 caches is gone before the next one.
