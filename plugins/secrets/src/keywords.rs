@@ -35,24 +35,12 @@ static COMMON_TRIGRAMS: &[u8; 4 * 4096] = include_bytes!("common_trigrams.bin");
 /// How common the folded trigram `trigram` is, by [`COMMON_TRIGRAMS`]: 0 when it
 /// is not listed (rarer than every one listed).
 fn trigram_commonness(trigram: u32) -> u8 {
-    let entry = |i: usize| {
-        u32::from_le_bytes(
-            COMMON_TRIGRAMS[4 * i..4 * i + 4]
-                .try_into()
-                .expect("four bytes"),
-        )
-    };
-    let (mut low, mut high) = (0, COMMON_TRIGRAMS.len() / 4);
-    while low < high {
-        let middle = (low + high) / 2;
-        let found = entry(middle);
-        match (found & 0x00ff_ffff).cmp(&trigram) {
-            std::cmp::Ordering::Less => low = middle + 1,
-            std::cmp::Ordering::Greater => high = middle,
-            std::cmp::Ordering::Equal => return (found >> 24).max(1) as u8,
-        }
+    let (entries, _) = COMMON_TRIGRAMS.as_chunks::<4>();
+    let entry = |bytes: &[u8; 4]| u32::from_le_bytes(*bytes);
+    match entries.binary_search_by_key(&trigram, |e| entry(e) & 0x00ff_ffff) {
+        Ok(i) => (entry(&entries[i]) >> 24).max(1) as u8,
+        Err(_) => 0,
     }
-    0
 }
 
 /// How common each (folded) ASCII byte is in code, logs and prose, log-scaled to
@@ -323,8 +311,10 @@ mod tests {
     #[test]
     fn keywords_are_filed_under_their_rarest_trigram() {
         let entries: Vec<u32> = COMMON_TRIGRAMS
-            .chunks(4)
-            .map(|e| u32::from_le_bytes(e.try_into().unwrap()) & 0x00ff_ffff)
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .map(|e| u32::from_le_bytes(*e) & 0x00ff_ffff)
             .collect();
         assert!(
             entries.windows(2).all(|w| w[0] < w[1]),
