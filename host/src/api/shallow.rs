@@ -20,7 +20,31 @@ use std::fmt;
 /// `serde_json::from_slice::<Value>` has one, or when `body` is JSON but no
 /// object.
 pub fn read_object(body: &[u8], kept: &[&str]) -> serde_json::Result<Map<String, Value>> {
+    // the walk of [`read_object_laid_out`] reads what it can (it copies no
+    // string it does not keep), serde_json the rest and every error
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Some((object, _)) = read_object_laid_out(text, kept)
+    {
+        return Ok(object);
+    }
     read_from(serde_json::de::SliceRead::new(body), kept)
+}
+
+/// The member `name` of the JSON object `body` (`None`: it has none), with
+/// the whole checked as [`read_object`] checks it: how an answer that only
+/// passes through is read for its usage, its other members never built.
+pub fn read_member(body: &[u8], name: &str) -> serde_json::Result<Option<Value>> {
+    let text = std::str::from_utf8(body).ok();
+    let layout = text.and_then(|text| Some((text, Layout::read(text.as_bytes())?)));
+    // a key with escapes, or given twice, is left to the general reader
+    if let Some((text, layout)) = layout
+        && let Some(span) = layout.value_of(text.as_bytes(), name)
+    {
+        return span
+            .map(|span| serde_json::from_str(&text[span]))
+            .transpose();
+    }
+    read_object(body, &[name]).map(|mut object| object.remove(name))
 }
 
 /// [`read_object`] on a text already known to be UTF-8: its strings are not
@@ -42,8 +66,12 @@ pub fn read_object_laid_out(text: &str, kept: &[&str]) -> Option<(Map<String, Va
     let layout = Layout::read(text.as_bytes())?;
     let mut object = Map::new();
     for (key, value) in &layout.members {
-        // the key with its quotes, unescaped as the whole would be
-        let key: String = serde_json::from_str(&text[key.start - 1..key.end + 1]).ok()?;
+        // the key as the whole would have it: its text, unless it has
+        // escapes (the walk checked them) to undo
+        let key: String = match &text[key.clone()] {
+            plain if !plain.contains('\\') => plain.to_owned(),
+            _ => serde_json::from_str(&text[key.start - 1..key.end + 1]).ok()?,
+        };
         let value = if kept.contains(&key.as_str()) {
             serde_json::from_str(&text[value.clone()]).ok()?
         } else {
@@ -236,6 +264,27 @@ mod tests {
     }
 
     #[test]
+    fn one_member_is_read_as_the_whole_would_have_it() {
+        let member = |body: &str| read_member(body.as_bytes(), "usage").unwrap();
+        let usage = serde_json::json!({"n": 1});
+        assert_eq!(
+            member(r#"{"id": "x", "usage": {"n": 1}}"#),
+            Some(usage.clone())
+        );
+        assert_eq!(member(r#"{"id": "x", "choices": [{"usage": 2}]}"#), None);
+        // an escaped key, and a key given twice (the last counts), as in a tree
+        assert_eq!(member(r#"{"us\u0061ge": {"n": 1}}"#), Some(usage.clone()));
+        assert_eq!(member(r#"{"usage": 2, "usage": {"n": 1}}"#), Some(usage));
+        for body in [
+            r#"{"usage": 1, "a": [}"#,
+            r#"[{"usage": 1}]"#,
+            r#"{"usage": "\ud800"}"#,
+        ] {
+            assert!(read_member(body.as_bytes(), "usage").is_err(), "{body}");
+        }
+    }
+
+    #[test]
     fn it_fails_where_a_tree_would() {
         let deep = format!("{{\"a\": {}{}}}", "[".repeat(200), "]".repeat(200));
         let bodies: [&[u8]; 7] = [
@@ -288,7 +337,7 @@ mod tests {
     #[test]
     fn the_walk_reads_members_as_the_whole_reads_them() {
         let body = r#" {"model":"m","stream":true, "n": -1.5e3, "s": "a\"b\u00e9",
-            "none": null, "x": {"a": [1, {"b": []}]}, "model": "last"} "#;
+            "none": null, "x": {"a": [1, {"b": []}]}, "\u006dodel": "last"} "#;
         let (walked, layout) = read_object_laid_out(body, &["model", "stream"]).unwrap();
         assert_eq!(walked, read_object_str(body, &["model", "stream"]).unwrap());
         assert_eq!(walked["model"], "last");

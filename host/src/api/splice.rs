@@ -136,7 +136,7 @@ impl Layout {
     /// [`json_check`] checks it.
     pub fn read(body: &[u8]) -> Option<Layout> {
         let open = skip_space(body, 0);
-        let mut members = Vec::new();
+        let mut members = Vec::with_capacity(8);
         let end = json_check::object_end(body, open, OBJECT_DEPTH, |key, value| {
             members.push((key, value));
         })?;
@@ -152,7 +152,7 @@ impl Layout {
     /// is not an object.
     pub fn read_valid(body: &[u8]) -> Option<Layout> {
         let open = skip_space(body, 0);
-        let mut members = Vec::new();
+        let mut members = Vec::with_capacity(8);
         json_check::valid_object_end(body, open, |key, value| members.push((key, value)))?;
         Some(Layout { open, members })
     }
@@ -160,7 +160,7 @@ impl Layout {
     /// The span of `key`'s value in `body`: `Some(None)` when absent, `None`
     /// when a key has escapes (it might spell `key`) or `key` appears more
     /// than once.
-    fn value_of(&self, body: &[u8], key: &str) -> Option<Option<Range<usize>>> {
+    pub fn value_of(&self, body: &[u8], key: &str) -> Option<Option<Range<usize>>> {
         let mut found = None;
         for (name, span) in &self.members {
             let name = &body[name.clone()];

@@ -40,7 +40,7 @@ pub enum Answer {
     /// A whole JSON answer: parsed, and the bytes it came in.
     Whole {
         /// The answer (a JSON object): in full, or only its usage when
-        /// [`Outbound::usage_only`] (its other members empty).
+        /// [`Outbound::usage_only`] (its other members left out).
         parsed: Value,
         /// Its bytes, as the provider sent them.
         raw: Bytes,
@@ -350,9 +350,9 @@ async fn classify(
         .map_err(|e| Failure::Malformed(e.message(slug)))?;
     let parsed = if out.usage_only && !translated {
         let usage = crate::governance::usage::Usage::field(out.dialect);
-        crate::api::shallow::read_object(&bytes, &[usage])
+        crate::api::shallow::read_member(&bytes, usage)
             .ok()
-            .map(Value::Object)
+            .map(|found| Value::Object(found.map(|u| (usage.to_owned(), u)).into_iter().collect()))
     } else {
         serde_json::from_slice::<Value>(&bytes)
             .ok()
