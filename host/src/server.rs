@@ -20,12 +20,10 @@ use crate::gateway::Gateway;
 use crate::guardrails::cache::{CacheStats, SegmentCache};
 use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::Request;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 /// How often the config file is checked for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -75,15 +73,6 @@ impl Live {
             app: Arc::new(ArcSwap::from_pointee(app(gateway.clone()))),
             gateway: Arc::new(ArcSwap::new(gateway)),
         }
-    }
-
-    /// An app that hands each request to the current gateway's app.
-    fn router(&self) -> Router {
-        let app = self.app.clone();
-        Router::new().fallback(move |request: Request| {
-            let current = Router::clone(&app.load());
-            async move { current.oneshot(request).await }
-        })
     }
 
     /// Reads `source` again and, when the new config builds, serves it.
@@ -183,7 +172,7 @@ pub async fn serve(source: ConfigSource) -> anyhow::Result<()> {
         bytes = released,
         "the binary's pages released after start-up"
     );
-    connections::serve(listener, live.router(), limits, shutdown_signal()).await;
+    connections::serve(listener, live.app.clone(), limits, shutdown_signal()).await;
     reloads.abort();
     // In-flight requests are done: write every queued audit record, every
     // request's usage and log line.

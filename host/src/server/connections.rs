@@ -73,7 +73,7 @@ impl Limits {
 /// requests in flight to finish.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: impl CurrentApp,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -127,11 +127,31 @@ pub async fn serve(
     stop.closed().await;
 }
 
+/// What a connection hands each request to: one app, or the app of the
+/// gateway the last reload made, looked up per request (a request that
+/// started keeps the app it started on).
+pub trait CurrentApp: Clone + Send + Sync + 'static {
+    /// The app for a request arriving now.
+    fn current(&self) -> Router;
+}
+
+impl CurrentApp for Router {
+    fn current(&self) -> Router {
+        self.clone()
+    }
+}
+
+impl CurrentApp for Arc<arc_swap::ArcSwap<Router>> {
+    fn current(&self) -> Router {
+        Router::clone(&self.load())
+    }
+}
+
 /// Serves one connection until it ends, idles out, is closed to make room, or
 /// the server stops.
 async fn serve_connection(
     (stream, peer): (TcpStream, SocketAddr),
-    app: Router,
+    app: impl CurrentApp,
     builder: Arc<auto::Builder<TokioExecutor>>,
     open: Arc<Open>,
     connection: Arc<Connection>,
@@ -141,10 +161,14 @@ async fn serve_connection(
     let service = hyper::service::service_fn({
         let connection = connection.clone();
         move |mut request: hyper::Request<Incoming>| {
-            // The client's address, for the console's sign-in limit.
-            request.extensions_mut().insert(ConnectInfo(peer));
+            // The client's address, for the console's sign-in limit; only
+            // the console's pages read it (an extension costs three
+            // allocations, which API calls need not pay).
+            if request.uri().path().starts_with("/console") {
+                request.extensions_mut().insert(ConnectInfo(peer));
+            }
             let in_flight = InFlight::start(connection.clone());
-            let app = app.clone();
+            let app = app.current();
             async move {
                 let response = match app.oneshot(request.map(Body::new)).await {
                     Ok(response) => response,
