@@ -44,13 +44,14 @@ pub const HEADER_TAGS: [(&str, &str); 2] = [
 /// rate limit or routing condition selects on it and `request_tags` does not
 /// list it).
 pub fn merge(
-    key_tags: &[(String, String)],
+    key_tags: Vec<(String, String)>,
     headers: &HeaderMap,
     policy: &MetadataConfig,
 ) -> Result<Vec<(String, String)>, ApiError> {
-    let mut tags = key_tags.to_vec();
+    let mut tags = key_tags;
     if let Some(header) = headers.get(METADATA_HEADER) {
-        merge_metadata(&mut tags, key_tags, header, policy)?;
+        let key_tags = tags.clone();
+        merge_metadata(&mut tags, &key_tags, header, policy)?;
     }
     for (header, tag) in HEADER_TAGS {
         let Some(value) = headers.get(header) else {
@@ -211,7 +212,7 @@ mod tests {
         key_tags: &[(String, String)],
         headers: &HeaderMap,
     ) -> Result<Vec<(String, String)>, ApiError> {
-        super::merge(key_tags, headers, &MetadataConfig::default())
+        super::merge(key_tags.to_vec(), headers, &MetadataConfig::default())
     }
 
     #[test]
@@ -250,7 +251,8 @@ mod tests {
     #[test]
     fn a_key_without_a_team_cannot_claim_one() {
         for policy in [MetadataConfig::default(), MetadataConfig::listing(&["app"])] {
-            let error = super::merge(&[], &headers(r#"{"team": "victim"}"#), &policy).unwrap_err();
+            let error =
+                super::merge(Vec::new(), &headers(r#"{"team": "victim"}"#), &policy).unwrap_err();
             assert_eq!(error.kind, ErrorKind::Permission);
             assert!(
                 error
@@ -265,10 +267,10 @@ mod tests {
     #[test]
     fn only_the_tags_the_config_lists_may_be_set() {
         let policy = MetadataConfig::listing(&["project"]);
-        let tags = super::merge(&key(), &headers(r#"{"project": "apollo"}"#), &policy).unwrap();
+        let tags = super::merge(key(), &headers(r#"{"project": "apollo"}"#), &policy).unwrap();
         assert_eq!(tags[1], ("project".into(), "apollo".into()));
         let error = super::merge(
-            &key(),
+            key(),
             &headers(r#"{"project": "apollo", "cost_center": "x"}"#),
             &policy,
         )
@@ -311,7 +313,7 @@ mod tests {
             &|_| None,
         )
         .unwrap();
-        let tags = super::merge(&key(), &headers, &config.metadata).unwrap();
+        let tags = super::merge(key(), &headers, &config.metadata).unwrap();
         assert!(
             !tags.iter().any(|(name, _)| name == "claude_code_session"),
             "{tags:?}"

@@ -165,12 +165,11 @@ impl Envelope {
             }
         };
         self.observed.facts().status = response.status().as_u16();
-        let overhead = self.observed.overhead_so_far();
-        let mut extra = extra;
-        if let Ok(value) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0))
-        {
-            extra.push((HeaderName::from_static(OVERHEAD_HEADER), value));
-        }
+        let overhead = millis_header(self.observed.overhead_so_far());
+        response
+            .headers_mut()
+            .entry(HeaderName::from_static(OVERHEAD_HEADER))
+            .or_insert(overhead);
         for (name, value) in extra {
             response.headers_mut().entry(name).or_insert(value);
         }
@@ -179,6 +178,18 @@ impl Envelope {
         }
         response
     }
+}
+
+/// `time` in milliseconds with three decimals (`12.345`), written without
+/// formatting a float: the overhead header is on every response.
+fn millis_header(time: std::time::Duration) -> HeaderValue {
+    use std::io::Write;
+    let micros = (time.as_nanos() + 500) / 1000;
+    let mut text = [0u8; 48];
+    let mut rest = &mut text[..];
+    write!(rest, "{}.{:03}", micros / 1000, micros % 1000).expect("48 bytes hold a u128");
+    let len = 48 - rest.len();
+    HeaderValue::from_bytes(&text[..len]).expect("digits and a dot")
 }
 
 /// The auth phase: the caller's key (from the headers alone), the request's
@@ -197,7 +208,11 @@ pub(crate) async fn authenticate(
         .authenticate(headers)
         .instrument(tracing::info_span!("auth"))
         .await?;
-    caller.metadata = crate::metadata::merge(&caller.metadata, headers, &gateway.config.metadata)?;
+    caller.metadata = crate::metadata::merge(
+        std::mem::take(&mut caller.metadata),
+        headers,
+        &gateway.config.metadata,
+    )?;
     if let Some(trace_id) = crate::metadata::trace_id(headers)? {
         caller.metadata.retain(|(name, _)| name != TRACE_ID_TAG);
         if let Ok(value) = HeaderValue::from_str(&trace_id) {
@@ -472,7 +487,7 @@ pub(crate) async fn chat_request(
             stream,
             ticket,
         };
-        let response_ctx = context(api, Phase::Response, &route, &caller);
+        let response_ctx = context(&guardrails, api, Phase::Response, &route, &caller);
         let answer = echo_response(api, echo, guardrails, response_ctx, call).await?;
         return Ok(kept(answer, keep));
     }
@@ -487,7 +502,7 @@ pub(crate) async fn chat_request(
             if let Ok(target) = HeaderValue::from_str(&entry.target) {
                 extra.push((HeaderName::from_static("x-sluice-target"), target));
             }
-            let ctx = context(api, Phase::Response, &route, &caller);
+            let ctx = context(&guardrails, api, Phase::Response, &route, &caller);
             return cached_response(api, &entry, &guardrails, ctx, call).await;
         }
         let status = match caching.mode {
@@ -549,7 +564,7 @@ pub(crate) async fn chat_request(
             let error = upstream_error(api, &provider, status, &body, translated)?;
             // The provider's words reach the client only through the response
             // guardrails, like any answer.
-            let ctx = context(api, Phase::Response, &route, &caller);
+            let ctx = context(&guardrails, api, Phase::Response, &route, &caller);
             let error = guard_body(&guardrails, ctx, error, segments::every_string, call).await?;
             return Ok(with_headers(json_response(status, &error), passed_on));
         }
@@ -559,7 +574,7 @@ pub(crate) async fn chat_request(
     let upstream = served.dialect;
     let translating = upstream != api.dialect();
     // response guardrails, whole or event by event
-    let response_ctx = context(api, Phase::Response, &served.route, &caller);
+    let response_ctx = context(&guardrails, api, Phase::Response, &served.route, &caller);
     let (mut answer, mut raw) = match served.answer {
         Answer::Stream { first, rest } => {
             let guard = StreamGuard::new(guardrails, response_ctx, call.audit, call.placeholders)
@@ -706,7 +721,10 @@ fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
         (
             HeaderName::from_static("x-sluice-retries"),
-            HeaderValue::from(report.retries),
+            match report.retries {
+                0 => HeaderValue::from_static("0"),
+                retries => HeaderValue::from(retries),
+            },
         ),
         (
             HeaderName::from_static("x-sluice-fallback"),
@@ -842,7 +860,25 @@ fn check_fields(api: Api, value: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn context(api: Api, phase: Phase, route: &Route<'_>, caller: &Caller) -> Context {
+/// What the guardrails of `phase` are told about the call; left empty when
+/// none of them runs in it, as nothing reads it then (a passthrough does
+/// not pay for copying the key's metadata).
+fn context(
+    guardrails: &Guardrails,
+    api: Api,
+    phase: Phase,
+    route: &Route<'_>,
+    caller: &Caller,
+) -> Context {
+    if !guardrails.runs_in(phase) {
+        return Context {
+            phase,
+            api: String::new(),
+            model: String::new(),
+            key_id: None,
+            metadata: Vec::new(),
+        };
+    }
     Context {
         phase,
         api: api.as_str().into(),
@@ -933,7 +969,7 @@ async fn guard_steps(
                     Arc::new(step.outgoing(request.parsed))
                 };
                 let (body, redacted) = if guardrails.runs_in(Phase::Request) {
-                    let ctx = context(api, Phase::Request, &step.route, caller);
+                    let ctx = context(guardrails, api, Phase::Request, &step.route, caller);
                     let extract = chat_segments(api, Phase::Request);
                     guard_shared(guardrails, ctx, outgoing, extract, call.clone()).await?
                 } else {

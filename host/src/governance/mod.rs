@@ -311,9 +311,15 @@ impl Ticket {
     /// target may differ from the one it was admitted for): its usage is
     /// totalled, and priced, as that model's.
     pub fn served_by(&mut self, provider: &str, model: &str) {
-        let qualified = format!("@{provider}/{model}");
-        if self.usage_key.model != qualified {
-            self.usage_key.model = qualified;
+        let same = self
+            .usage_key
+            .model
+            .strip_prefix('@')
+            .and_then(|rest| rest.strip_prefix(provider))
+            .and_then(|rest| rest.strip_prefix('/'))
+            == Some(model);
+        if !same {
+            self.usage_key.model = format!("@{provider}/{model}");
             self.usage_key.provider = provider.to_string();
             self.price = self.governance.pricing.price(provider, model);
         }

@@ -70,7 +70,7 @@ const BEDROCK_REGIONS: &[&str] = &["us", "eu", "apac", "global", "jp", "au", "ca
 /// `us.anthropic.claude-sonnet-4-5-20250929-v1:0` as
 /// `claude-sonnet-4-5-20250929-v1:0` (its region and vendor prefixes off),
 /// Vertex AI's `claude-sonnet-4-5@20250929` as `claude-sonnet-4-5-20250929`.
-fn table_name(model: &str) -> String {
+fn table_name(model: &str) -> std::borrow::Cow<'_, str> {
     let mut name = model;
     if let Some((region, rest)) = name.split_once('.')
         && BEDROCK_REGIONS.contains(&region)
@@ -84,7 +84,11 @@ fn table_name(model: &str) -> String {
     {
         name = rest;
     }
-    name.replace('@', "-")
+    if name.contains('@') {
+        name.replace('@', "-").into()
+    } else {
+        name.into()
+    }
 }
 
 /// The price of one model.
@@ -139,16 +143,16 @@ impl Pricing {
 
     /// The price of `model` served by `provider` (`None`: unpriced).
     pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
-        let qualified = format!("@{provider}/{model}");
-        if let Some(price) = self
-            .configured
-            .get(&qualified)
-            .or_else(|| self.configured.get(model))
+        if !self.configured.is_empty()
+            && let Some(price) = self
+                .configured
+                .get(&format!("@{provider}/{model}"))
+                .or_else(|| self.configured.get(model))
         {
             return Some(*price);
         }
         let model = table_name(model);
-        let model = model.as_str();
+        let model = &*model;
         BUILT_IN
             .iter()
             .filter(|row| {

@@ -133,7 +133,7 @@ async fn forward_inner(
     let mut ticket = super::admit(gateway, api, &caller, &route, observed, extra).await?;
     // request guardrails, over exactly the body that is sent
     request["model"] = Value::String(route.model.clone());
-    let ctx = context(api, Phase::Request, &route, &caller);
+    let ctx = context(&guardrails, api, Phase::Request, &route, &caller);
     let request = guard_body(&guardrails, ctx, request, endpoint.segments(), call.clone()).await?;
     if observed.logs_bodies() {
         observed.facts().request_body = Some(request.to_string());
@@ -213,7 +213,7 @@ async fn guarded_error(
     bytes: &[u8],
 ) -> Result<Response, ApiError> {
     let error = upstream_error(api, &route.provider.slug, status, bytes, false)?;
-    let ctx = context(api, Phase::Response, route, caller);
+    let ctx = context(guardrails, api, Phase::Response, route, caller);
     let error = guard_body(guardrails, ctx, error, segments::every_string, call).await?;
     Ok(json_response(status, &error))
 }

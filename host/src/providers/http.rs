@@ -45,6 +45,27 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// The TCP keep-alive probes' idle time and interval.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 
+/// `Authorization: Bearer <key>` for a provider key that does not change,
+/// made once when the provider is built rather than on every call: the
+/// header's value (sensitive), or `None` when the key cannot be a header
+/// value (a line break), which keeps every request from being sent.
+#[derive(Debug, Clone)]
+pub struct Bearer(Option<HeaderValue>);
+
+impl Bearer {
+    /// The header for `token`.
+    pub fn new(token: &str) -> Self {
+        Bearer(
+            HeaderValue::from_str(&format!("Bearer {token}"))
+                .ok()
+                .map(|mut value| {
+                    value.set_sensitive(true);
+                    value
+                }),
+        )
+    }
+}
+
 /// A provider call's request: always a POST.
 #[derive(Debug)]
 pub struct Request {
@@ -103,6 +124,19 @@ impl Request {
     /// The request with `token` as `Authorization: Bearer`.
     pub fn bearer(self, token: &str) -> Self {
         self.secret(AUTHORIZATION, &format!("Bearer {token}"))
+    }
+
+    /// The request with a provider's prebuilt [`Bearer`] header.
+    pub fn authorization(mut self, bearer: &Bearer) -> Self {
+        match &bearer.0 {
+            Some(value) => {
+                self.inner
+                    .headers_mut()
+                    .append(AUTHORIZATION, value.clone());
+            }
+            None => self.invalid = Some(AUTHORIZATION.as_str().to_string()),
+        }
+        self
     }
 
     fn checked(mut self, name: &str, value: &str, sensitive: bool) -> Self {

@@ -6,13 +6,12 @@
 //! only on the Responses API (`responses_models`) get every client in
 //! Responses.
 
-use super::http::Request;
+use super::http::{Bearer, Request};
 use super::openai_compatible::{CHAT_PATH, EMBEDDINGS_PATH, bearer};
 use super::{Endpoint, Outgoing, Upstream, UpstreamError};
 use crate::canonical::Dialect;
 use crate::codec;
 use crate::config::ProviderConfig;
-use crate::secret::Secret;
 use axum::http::Uri;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -39,7 +38,8 @@ pub struct OpenAi {
     chat: Uri,
     responses: Uri,
     embeddings: Uri,
-    key: Option<Secret>,
+    /// The key as `Authorization: Bearer`, made once.
+    bearer: Option<Bearer>,
     /// Patterns of the models served only on the Responses API.
     responses_models: Vec<String>,
 }
@@ -58,7 +58,7 @@ impl OpenAi {
             chat: super::endpoint_url(config, CHAT_PATH)?,
             responses: super::endpoint_url(config, RESPONSES_PATH)?,
             embeddings: super::endpoint_url(config, EMBEDDINGS_PATH)?,
-            key: config.api_key.clone(),
+            bearer: config.api_key.as_ref().map(|key| Bearer::new(key.expose())),
             responses_models,
         })
     }
@@ -94,6 +94,6 @@ impl Upstream for OpenAi {
             _ => &self.chat,
         };
         let request = Request::post_json(url.clone(), call.body);
-        async move { Ok(bearer(request, self.key.as_ref())) }.boxed()
+        async move { Ok(bearer(request, self.bearer.as_ref())) }.boxed()
     }
 }

@@ -2,12 +2,11 @@
 //! (Ollama, vLLM, Groq, ...). Like OpenAI, but a translated request keeps the
 //! older `max_tokens`, which these servers read, and it speaks no Responses.
 
-use super::http::Request;
+use super::http::{Bearer, Request};
 use super::{Endpoint, Outgoing, Upstream, UpstreamError};
 use crate::canonical::Dialect;
 use crate::codec;
 use crate::config::ProviderConfig;
-use crate::secret::Secret;
 use axum::http::Uri;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -17,7 +16,8 @@ use futures_util::future::BoxFuture;
 pub struct OpenAiCompatible {
     chat: Uri,
     embeddings: Uri,
-    key: Option<Secret>,
+    /// The key as `Authorization: Bearer`, made once.
+    bearer: Option<Bearer>,
 }
 
 impl OpenAiCompatible {
@@ -26,7 +26,7 @@ impl OpenAiCompatible {
         Ok(OpenAiCompatible {
             chat: super::endpoint_url(config, CHAT_PATH)?,
             embeddings: super::endpoint_url(config, EMBEDDINGS_PATH)?,
-            key: config.api_key.clone(),
+            bearer: config.api_key.as_ref().map(|key| Bearer::new(key.expose())),
         })
     }
 }
@@ -50,7 +50,7 @@ impl Upstream for OpenAiCompatible {
             _ => &self.chat,
         };
         let request = Request::post_json(url.clone(), call.body);
-        async move { Ok(bearer(request, self.key.as_ref())) }.boxed()
+        async move { Ok(bearer(request, self.bearer.as_ref())) }.boxed()
     }
 }
 
@@ -63,9 +63,9 @@ pub(super) const EMBEDDINGS_PATH: &str = "/embeddings";
 
 /// The provider key as `Authorization: Bearer`, when there is one (a local
 /// server may need none).
-pub(super) fn bearer(request: Request, key: Option<&Secret>) -> Request {
-    match key {
-        Some(key) => request.bearer(key.expose()),
+pub(super) fn bearer(request: Request, bearer: Option<&Bearer>) -> Request {
+    match bearer {
+        Some(bearer) => request.authorization(bearer),
         None => request,
     }
 }
