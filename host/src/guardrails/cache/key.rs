@@ -86,8 +86,60 @@ impl CallKey {
 }
 
 /// The key of one segment, for one plugin, in one context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentKey([u8; 32]);
+
+#[cfg(test)]
+impl SegmentKey {
+    /// A key of given bytes, for tests of the table.
+    pub fn from_digest(bytes: [u8; 32]) -> Self {
+        SegmentKey(bytes)
+    }
+}
+
+/// A key is a BLAKE3 digest, uniform already: the table takes eight of its
+/// bytes as the hash ([`DigestHash`]) rather than hashing it again (SipHash
+/// of the 32 bytes, on every lookup and insert).
+impl std::hash::Hash for SegmentKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (head, _) = self.0.split_first_chunk::<8>().expect("32 bytes");
+        state.write_u64(u64::from_le_bytes(*head));
+    }
+}
+
+/// The cache table's hasher: a key's own first eight bytes ([`SegmentKey`]'s
+/// `Hash`). Only for keys that are digests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DigestHash;
+
+impl std::hash::BuildHasher for DigestHash {
+    type Hasher = DigestHasher;
+
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(0)
+    }
+}
+
+/// See [`DigestHash`].
+#[derive(Debug, Default)]
+pub struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // not called for a SegmentKey; any other input is folded in whole
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 ^= value;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Adds a length-prefixed field.
 fn field(hasher: &mut Hasher, bytes: &[u8]) {

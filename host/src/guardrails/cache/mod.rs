@@ -27,6 +27,7 @@ pub mod incremental;
 pub mod key;
 
 pub use incremental::CachedRun;
+use key::DigestHash;
 pub use key::SegmentKey;
 
 use crate::sandbox::Finding;
@@ -48,7 +49,7 @@ const FINDINGS_HEADER: u64 = 16;
 /// Guardrail findings per segment, shared by every request (and, unless
 /// `per_key`, every gateway key). Cheap to share: wrap it in an `Arc`.
 pub struct SegmentCache {
-    entries: quick_cache::sync::Cache<SegmentKey, Findings, ByWeight>,
+    entries: quick_cache::sync::Cache<SegmentKey, Findings, ByWeight, DigestHash>,
     per_key: bool,
     counters: Counters,
 }
@@ -139,7 +140,13 @@ impl SegmentCache {
     pub fn new(max_bytes: u64, per_key: bool) -> Self {
         let estimated_items = (max_bytes / (ENTRY_OVERHEAD * 2)).max(16) as usize;
         SegmentCache {
-            entries: quick_cache::sync::Cache::with_weighter(estimated_items, max_bytes, ByWeight),
+            entries: quick_cache::sync::Cache::with(
+                estimated_items,
+                max_bytes,
+                ByWeight,
+                DigestHash,
+                Default::default(),
+            ),
             per_key,
             counters: Counters::default(),
         }
@@ -278,6 +285,23 @@ mod tests {
         assert!(stats.weight >= 2 * ENTRY_OVERHEAD, "{stats:?}");
         let line = stats.to_string();
         assert!(line.contains("6 hits, 2 misses (75.0% hit rate)"), "{line}");
+    }
+
+    #[test]
+    fn keys_that_hash_alike_are_still_told_apart() {
+        // the table's hash is a key's first eight bytes: equal for these two
+        let (mut a, mut b) = ([7u8; 32], [7u8; 32]);
+        a[31] = 1;
+        b[31] = 2;
+        let (a, b) = (
+            key::SegmentKey::from_digest(a),
+            key::SegmentKey::from_digest(b),
+        );
+        let cache = SegmentCache::new(1 << 20, false);
+        cache.insert(a, vec![email_at(1)]);
+        cache.insert(b, vec![email_at(2)]);
+        assert_eq!(cache.get(&a).unwrap().as_ref(), &[email_at(1)]);
+        assert_eq!(cache.get(&b).unwrap().as_ref(), &[email_at(2)]);
     }
 
     #[test]
