@@ -59,7 +59,24 @@ pub struct Metrics {
     /// The series of the label sets requests were counted in, by their raw
     /// label values ([`Metrics::series_of`]).
     series: RwLock<HashMap<String, Arc<RequestSeries>>>,
+    /// The series of guardrail checks that found nothing, by guardrail,
+    /// phase and action ([`Metrics::decision`]).
+    checks: RwLock<Vec<CheckSeries>>,
 }
+
+/// The series a guardrail check that found nothing and did not fail counts
+/// in (most checks), resolved once: a check then builds no label set and
+/// hashes none (8 checks a request with four guardrails).
+struct CheckSeries {
+    guardrail: String,
+    phase: String,
+    action: String,
+    decisions: Counter,
+    duration: Histogram,
+}
+
+/// Label sets of checks kept resolved (guardrails × phases × actions).
+const MAX_CACHED_CHECKS: usize = 256;
 
 /// Label sets of requests whose series are kept resolved; past it, a new
 /// label set is resolved for each request (the families stay bounded either
@@ -180,6 +197,7 @@ impl Metrics {
             reloads: Family::default(),
             live: Arc::new(LiveCollector::default()),
             series: RwLock::new(HashMap::new()),
+            checks: RwLock::new(Vec::new()),
             registry: Registry::default(),
         };
         let m = &metrics;
@@ -442,6 +460,12 @@ impl Metrics {
 
     /// Counts one guardrail decision of one check.
     pub fn decision(&self, d: &DecisionSample<'_>) {
+        if d.rules.is_empty() && d.failure.is_none() {
+            let counted = self.count_check(d);
+            if counted {
+                return;
+            }
+        }
         let b = &self.bounds;
         let guardrail = b.guardrail.get(d.guardrail);
         let base = |rule: String, action: &str| -> Labels {
@@ -473,6 +497,55 @@ impl Metrics {
                 .get_or_create(&vec![("guardrail", guardrail), ("kind", kind.into())])
                 .inc();
         }
+    }
+
+    /// Counts a check that found nothing in its resolved series
+    /// ([`CheckSeries`]), resolving them on first sight; `false` when too
+    /// many label sets are kept already (the caller counts it by labels).
+    fn count_check(&self, d: &DecisionSample<'_>) -> bool {
+        let same = |c: &CheckSeries| {
+            c.guardrail == d.guardrail && c.phase == d.phase && c.action == d.action
+        };
+        let count = |c: &CheckSeries| {
+            c.decisions.inc();
+            c.duration.observe(d.elapsed.as_secs_f64());
+        };
+        let checks = self
+            .checks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(series) = checks.iter().find(|c| same(c)) {
+            count(series);
+            return true;
+        }
+        drop(checks);
+        let mut checks = self
+            .checks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !checks.iter().any(same) {
+            if checks.len() >= MAX_CACHED_CHECKS {
+                return false;
+            }
+            let guardrail = self.bounds.guardrail.get(d.guardrail);
+            let labels: Labels = vec![
+                ("guardrail", guardrail.clone()),
+                ("phase", d.phase.into()),
+                ("rule", "none".into()),
+                ("action", d.action.into()),
+            ];
+            checks.push(CheckSeries {
+                guardrail: d.guardrail.into(),
+                phase: d.phase.into(),
+                action: d.action.into(),
+                decisions: self.guardrail_decisions.get_or_create_owned(&labels),
+                duration: self.guardrail_duration.get_or_create_owned(&vec![
+                    ("guardrail", guardrail),
+                    ("phase", d.phase.into()),
+                ]),
+            });
+        }
+        checks.iter().find(|c| same(c)).map(count).is_some()
     }
 
     /// Counts a request log line that was dropped.
@@ -742,6 +815,53 @@ mod tests {
             !text.contains("sluice_upstream_duration_seconds_count{"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn checks_count_in_the_series_their_labels_name() {
+        let metrics = Metrics::new(&config(1, &[]));
+        let check = |guardrail, phase, action, rules: &[(&str, &str)], failure| {
+            metrics.decision(&DecisionSample {
+                guardrail,
+                phase,
+                action,
+                rules,
+                failure,
+                elapsed: Duration::from_micros(50),
+            });
+        };
+        for _ in 0..3 {
+            check("pii", "request", "allow", &[], None);
+        }
+        check("pii", "response", "allow", &[], None);
+        check("pii", "request", "redact", &[("pii.email", "redact")], None);
+        check("pii", "request", "allow", &[], Some("timeout"));
+        // past the label bound: another guardrail is `other`, found once
+        check("secrets", "request", "allow", &[], None);
+        let text = metrics.render(Live::default());
+        let value = |series: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+                .unwrap_or_else(|| panic!("no {series} in {text}"))
+                .to_string()
+        };
+        let decisions = |guardrail: &str, phase: &str, rule: &str, action: &str| {
+            value(&format!(
+                "sluice_guardrail_decisions_total{{guardrail=\"{guardrail}\",phase=\"{phase}\",rule=\"{rule}\",action=\"{action}\"}}"
+            ))
+        };
+        assert_eq!(decisions("pii", "request", "none", "allow"), "4");
+        assert_eq!(decisions("pii", "response", "none", "allow"), "1");
+        assert_eq!(decisions("pii", "request", "pii.email", "redact"), "1");
+        assert_eq!(decisions("other", "request", "none", "allow"), "1");
+        let durations = |guardrail: &str, phase: &str| {
+            value(&format!(
+                "sluice_guardrail_duration_seconds_count{{guardrail=\"{guardrail}\",phase=\"{phase}\"}}"
+            ))
+        };
+        assert_eq!(durations("pii", "request"), "5");
+        assert_eq!(durations("pii", "response"), "1");
+        assert_eq!(durations("other", "request"), "1");
     }
 
     #[test]
