@@ -35,6 +35,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod body_bytes;
 pub mod builtin;
 pub mod canonical;
 pub mod clock;

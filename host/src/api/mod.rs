@@ -236,7 +236,10 @@ const DRAIN_LIMIT: usize = 64 << 20;
 pub(crate) async fn read_body(gateway: &Gateway, mut body: Body) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
     let limit = gateway.limits.max_body;
-    let mut collected = bytes::BytesMut::new();
+    let announced = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
+    let mut collected = crate::body_bytes::BodyBytes::expecting(
+        usize::try_from(announced).unwrap_or(limit).min(limit),
+    );
     let mut discarded = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -249,7 +252,7 @@ pub(crate) async fn read_body(gateway: &Gateway, mut body: Body) -> Result<Bytes
             continue;
         };
         if discarded == 0 && collected.len() + data.len() <= limit {
-            collected.extend_from_slice(&data);
+            collected.push(data);
             continue;
         }
         discarded += collected.len() + data.len();
@@ -267,7 +270,7 @@ pub(crate) async fn read_body(gateway: &Gateway, mut body: Body) -> Result<Bytes
             ),
         ));
     }
-    Ok(collected.freeze())
+    Ok(collected.finish())
 }
 
 async fn chat(gateway: Arc<Gateway>, api: Api, request: Request) -> Response {

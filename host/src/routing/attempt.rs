@@ -223,16 +223,19 @@ pub async fn read_limited(mut response: Response, limit: usize) -> Result<Bytes,
     {
         return Err(ReadError::TooLarge(limit));
     }
-    let mut body = bytes::BytesMut::new();
+    let announced = response.content_length().unwrap_or(0);
+    let mut body = crate::body_bytes::BodyBytes::expecting(
+        usize::try_from(announced).unwrap_or(limit).min(limit),
+    );
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > limit {
                     return Err(ReadError::TooLarge(limit));
                 }
-                body.extend_from_slice(&chunk);
+                body.push(chunk);
             }
-            Ok(None) => return Ok(body.freeze()),
+            Ok(None) => return Ok(body.finish()),
             Err(e) => return Err(ReadError::Broken(e)),
         }
     }
