@@ -344,7 +344,7 @@ pub(crate) async fn chat_request(
         guardrails,
         config,
     } = who;
-    let key_id = caller.key_id.clone().unwrap_or_default();
+    let key_id = caller.key_id.as_deref().unwrap_or_default();
     let ClientBody {
         parsed: request,
         raw,
@@ -354,7 +354,7 @@ pub(crate) async fn chat_request(
     let (mut request, raw) = match api {
         Api::Responses => {
             let (request, continued) =
-                responses::continue_conversation(&gateway.conversations, &key_id, request).await?;
+                responses::continue_conversation(&gateway.conversations, key_id, request).await?;
             (request, (!continued).then_some(raw))
         }
         _ => (request, Some(raw)),
@@ -475,7 +475,7 @@ pub(crate) async fn chat_request(
     // checked input that led to it
     let keep =
         (api == Api::Responses && responses::wants_store(&request)).then(|| responses::Keep {
-            key_id: key_id.clone(),
+            key_id: key_id.to_owned(),
             input: responses::input_items(&checked),
         });
     let keep_unless_openais =
@@ -539,7 +539,10 @@ pub(crate) async fn chat_request(
         let mut facts = observed.facts();
         facts.retries = report.retries;
         facts.fallback = report.fallback;
-        if let Some(target) = &report.target {
+        // the target that served, when it is not the one planned
+        if let Some(target) = &report.target
+            && facts.model.as_ref() != Some(target)
+        {
             facts.provider = target
                 .strip_prefix('@')
                 .and_then(|t| t.split_once('/'))
@@ -718,7 +721,8 @@ async fn cached_response(
 /// served (or failed last), after how many retries, and whether a fallback
 /// target was tried.
 fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers = vec![
+    let mut headers = Vec::with_capacity(3);
+    headers.extend([
         (
             HeaderName::from_static("x-sluice-retries"),
             match report.retries {
@@ -730,7 +734,7 @@ fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
             HeaderName::from_static("x-sluice-fallback"),
             HeaderValue::from_static(if report.fallback { "true" } else { "false" }),
         ),
-    ];
+    ]);
     if let Some(target) = report
         .target
         .as_deref()

@@ -81,6 +81,9 @@ impl Request {
         let mut inner = axum::http::Request::new(Bytes::from(body));
         *inner.method_mut() = Method::POST;
         *inner.uri_mut() = uri;
+        // room for what providers and the client add (type, key, version,
+        // `Host`), so the map is not grown on the way
+        *inner.headers_mut() = HeaderMap::with_capacity(8);
         Request {
             inner,
             invalid: None,
