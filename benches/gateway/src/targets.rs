@@ -506,8 +506,7 @@ pub fn start_sluice(
         .with_context(|| format!("start {}", binary.display()))?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let child = listening(child, addr, &log, "sluice")?;
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let guardrails = serving_guardrails(&text);
+    let guardrails = serving_guardrails(&serving_line(&log));
     Ok(Gateway {
         addr,
         headers: vec![("authorization".into(), format!("Bearer {GATEWAY_KEY}"))],
@@ -515,6 +514,22 @@ pub fn start_sluice(
         log: Some(log),
         running: Running::Process(child),
     })
+}
+
+/// sluice's log once it has its start-up line: the port accepts connections
+/// as soon as it is bound, a moment before that line is written (a busy
+/// machine made the moment long enough to read the log without it). Waits
+/// up to five seconds; the log as it is then, if the line never comes.
+fn serving_line(log: &Path) -> String {
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let serving = text.lines().any(|l| l.starts_with("sluice: serving on"));
+        if serving || started.elapsed() > Duration::from_secs(5) {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The guardrails named in sluice's start-up line
