@@ -126,7 +126,7 @@ impl Request {
 
     /// The request with `token` as `Authorization: Bearer`.
     pub fn bearer(self, token: &str) -> Self {
-        self.secret(AUTHORIZATION, &format!("Bearer {token}"))
+        self.authorization(&Bearer::new(token))
     }
 
     /// The request with a provider's prebuilt [`Bearer`] header.

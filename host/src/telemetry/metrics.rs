@@ -75,6 +75,26 @@ struct CheckSeries {
     duration: Histogram,
 }
 
+/// The `rule` label of a decision that found nothing.
+const NO_RULE: &str = "none";
+
+/// The labels of `sluice_guardrail_decisions_total` (`guardrail` already
+/// bounded).
+fn decision_labels(guardrail: &str, phase: &str, rule: String, action: &str) -> Labels {
+    vec![
+        ("guardrail", guardrail.into()),
+        ("phase", phase.into()),
+        ("rule", rule),
+        ("action", action.into()),
+    ]
+}
+
+/// The labels of `sluice_guardrail_duration_seconds` (`guardrail` already
+/// bounded).
+fn duration_labels(guardrail: &str, phase: &str) -> Labels {
+    vec![("guardrail", guardrail.into()), ("phase", phase.into())]
+}
+
 /// Label sets of checks kept resolved (guardrails × phases × actions).
 const MAX_CACHED_CHECKS: usize = 256;
 
@@ -460,37 +480,33 @@ impl Metrics {
 
     /// Counts one guardrail decision of one check.
     pub fn decision(&self, d: &DecisionSample<'_>) {
-        if d.rules.is_empty() && d.failure.is_none() {
-            let counted = self.count_check(d);
-            if counted {
-                return;
-            }
+        if d.rules.is_empty() && d.failure.is_none() && self.count_check(d) {
+            return;
         }
         let b = &self.bounds;
         let guardrail = b.guardrail.get(d.guardrail);
-        let base = |rule: String, action: &str| -> Labels {
-            vec![
-                ("guardrail", guardrail.clone()),
-                ("phase", d.phase.into()),
-                ("rule", rule),
-                ("action", action.into()),
-            ]
-        };
         if d.rules.is_empty() {
             self.guardrail_decisions
-                .get_or_create(&base("none".into(), d.action))
+                .get_or_create(&decision_labels(
+                    &guardrail,
+                    d.phase,
+                    NO_RULE.into(),
+                    d.action,
+                ))
                 .inc();
         }
         for (rule, action) in d.rules {
             self.guardrail_decisions
-                .get_or_create(&base(b.rule.get(rule), action))
+                .get_or_create(&decision_labels(
+                    &guardrail,
+                    d.phase,
+                    b.rule.get(rule),
+                    action,
+                ))
                 .inc();
         }
         self.guardrail_duration
-            .get_or_create(&vec![
-                ("guardrail", guardrail.clone()),
-                ("phase", d.phase.into()),
-            ])
+            .get_or_create(&duration_labels(&guardrail, d.phase))
             .observe(d.elapsed.as_secs_f64());
         if let Some(kind) = d.failure {
             self.guardrail_failures
@@ -528,21 +544,15 @@ impl Metrics {
                 return false;
             }
             let guardrail = self.bounds.guardrail.get(d.guardrail);
-            let labels: Labels = vec![
-                ("guardrail", guardrail.clone()),
-                ("phase", d.phase.into()),
-                ("rule", "none".into()),
-                ("action", d.action.into()),
-            ];
+            let decisions = decision_labels(&guardrail, d.phase, NO_RULE.into(), d.action);
             checks.push(CheckSeries {
                 guardrail: d.guardrail.into(),
                 phase: d.phase.into(),
                 action: d.action.into(),
-                decisions: self.guardrail_decisions.get_or_create_owned(&labels),
-                duration: self.guardrail_duration.get_or_create_owned(&vec![
-                    ("guardrail", guardrail),
-                    ("phase", d.phase.into()),
-                ]),
+                decisions: self.guardrail_decisions.get_or_create_owned(&decisions),
+                duration: self
+                    .guardrail_duration
+                    .get_or_create_owned(&duration_labels(&guardrail, d.phase)),
             });
         }
         checks.iter().find(|c| same(c)).map(count).is_some()
