@@ -19,7 +19,6 @@ use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::guardrails::cache::{CacheStats, SegmentCache};
 use arc_swap::ArcSwap;
-use axum::Router;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,16 +54,17 @@ impl ConfigSource {
 /// How often the segment cache's counters are logged (when they changed).
 const CACHE_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The whole HTTP app for a gateway: testable in-process without a socket.
-pub fn app(gateway: Arc<Gateway>) -> Router {
-    api::router(gateway)
+/// The whole HTTP app for a gateway ([`api::App`]; its routes alone,
+/// testable in-process without a socket, are [`api::router`]).
+pub fn app(gateway: Arc<Gateway>) -> api::App {
+    api::App::new(gateway)
 }
 
 /// The gateway serving new requests, swapped whole by a reload.
 #[derive(Clone)]
 struct Live {
     gateway: Arc<ArcSwap<Gateway>>,
-    app: Arc<ArcSwap<Router>>,
+    app: Arc<ArcSwap<api::App>>,
 }
 
 impl Live {

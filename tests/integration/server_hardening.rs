@@ -331,6 +331,9 @@ async fn without_keys_web_pages_and_foreign_hosts_are_refused() {
             .await
             .unwrap();
         assert_eq!(status, expected, "{body}");
+        // an answer of known length goes with its `Content-Length`, not
+        // chunked (which `raw` would not read as JSON)
+        assert!(body.is_object(), "{status}: {body}");
     }
     // Anthropic's format on its route.
     let request = format!(

@@ -57,6 +57,77 @@ use axum::routing::{any, get, head, post};
 use error::{Api, ApiError, ErrorKind};
 use serde_json::json;
 use std::sync::Arc;
+use tower::ServiceExt;
+
+/// The gateway's HTTP app: [`router`]'s routes, with the chat routes (nearly
+/// all of a gateway's traffic) handed to their handler directly. They pass
+/// the same front door and the same handler as through the router, without
+/// its per-request work (path matching, extensions, boxed service clones).
+#[derive(Clone)]
+pub struct App {
+    gateway: Arc<Gateway>,
+    router: Router,
+}
+
+impl App {
+    /// The app of `gateway`.
+    pub fn new(gateway: Arc<Gateway>) -> App {
+        App {
+            router: router(gateway.clone()),
+            gateway,
+        }
+    }
+
+    /// Answers `request`.
+    pub async fn serve(self, request: Request) -> Response {
+        let App { gateway, router } = self;
+        match chat_route(&request) {
+            Some(api) => {
+                front_door_then(gateway.clone(), api, request, move |request| {
+                    chat(gateway, api, request)
+                })
+                .await
+            }
+            None => match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            },
+        }
+    }
+}
+
+/// The app as a tower service, to call in-process (`oneshot`) as a
+/// [`Router`] is called.
+impl tower::Service<Request> for App {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let app = self.clone();
+        Box::pin(async move { Ok(app.serve(request).await) })
+    }
+}
+
+/// The API of a chat request (`POST` to one of the chat routes of [`router`],
+/// the query aside), which [`App::serve`] hands to its handler directly.
+fn chat_route(request: &Request) -> Option<Api> {
+    if request.method() != axum::http::Method::POST {
+        return None;
+    }
+    match request.uri().path() {
+        "/v1/chat/completions" => Some(Api::OpenAi),
+        "/v1/messages" | "/messages" => Some(Api::Anthropic),
+        _ => None,
+    }
+}
 
 /// The gateway's routes, behind one layer every request passes
 /// ([`front_door`]), which does, in this order:
@@ -130,6 +201,20 @@ async fn front_door(
     next: middleware::Next,
 ) -> Response {
     let api = api_of_request(&request);
+    front_door_then(gateway, api, request, |request| next.run(request)).await
+}
+
+/// [`front_door`]'s three steps for a request of `api`, then `handler`.
+async fn front_door_then<F, H>(
+    gateway: Arc<Gateway>,
+    api: Api,
+    request: Request,
+    handler: H,
+) -> Response
+where
+    H: FnOnce(Request) -> F,
+    F: Future<Output = Response>,
+{
     let uri = request.uri().clone();
     catch_panic::or_500(api, uri, async move {
         if let Err(message) = header_limits::check(request.headers()) {
@@ -143,7 +228,7 @@ async fn front_door(
         {
             return refused;
         }
-        next.run(request).await
+        handler(request).await
     })
     .await
 }
@@ -344,4 +429,29 @@ async fn not_found(request: Request) -> Response {
         format!("no route for {} {}", request.method(), request.uri().path()),
     )
     .render(api)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_posts_to_the_chat_routes_skip_the_router() {
+        let request = |method: &str, uri: &str| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let chat = |method, uri| chat_route(&request(method, uri));
+        assert_eq!(chat("POST", "/v1/chat/completions"), Some(Api::OpenAi));
+        assert_eq!(chat("POST", "/v1/messages?beta=true"), Some(Api::Anthropic));
+        assert_eq!(chat("POST", "/messages"), Some(Api::Anthropic));
+        // the router answers the rest: other methods (405), other routes
+        assert_eq!(chat("GET", "/v1/chat/completions"), None);
+        assert_eq!(chat("POST", "/v1/messages/count_tokens"), None);
+        assert_eq!(chat("POST", "/v1/chat/completions/"), None);
+        assert_eq!(chat("POST", "/v1/responses"), None);
+    }
 }

@@ -18,24 +18,25 @@
 //! [`HEADER_BUFFER`] bytes or [`MAX_HEADERS`] headers; the app's own, smaller
 //! limits answer in the caller's format ([`crate::api::header_limits`]).
 
+use crate::api::App;
 use crate::config::ServerConfig;
-use axum::Router;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::ConnectInfo;
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
-use tower::ServiceExt;
 
 /// The bytes of one request head hyper buffers; past them it answers a bare 431.
 pub const HEADER_BUFFER: usize = 256 << 10;
@@ -132,18 +133,18 @@ pub async fn serve(
 /// started keeps the app it started on).
 pub trait CurrentApp: Clone + Send + Sync + 'static {
     /// The app for a request arriving now.
-    fn current(&self) -> Router;
+    fn current(&self) -> App;
 }
 
-impl CurrentApp for Router {
-    fn current(&self) -> Router {
+impl CurrentApp for App {
+    fn current(&self) -> App {
         self.clone()
     }
 }
 
-impl CurrentApp for Arc<arc_swap::ArcSwap<Router>> {
-    fn current(&self) -> Router {
-        Router::clone(&self.load())
+impl CurrentApp for Arc<arc_swap::ArcSwap<App>> {
+    fn current(&self) -> App {
+        App::clone(&self.load())
     }
 }
 
@@ -170,17 +171,12 @@ async fn serve_connection(
             let in_flight = InFlight::start(connection.clone());
             let app = app.current();
             async move {
-                let response = match app.oneshot(request.map(Body::new)).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                };
+                let response = app.serve(request.map(Body::new)).await;
                 // The request is in flight until its answer's body is sent
                 // (or dropped), streams included.
-                Ok::<_, Infallible>(response.map(|body| {
-                    Body::new(body.map_frame(move |frame| {
-                        let _ = &in_flight;
-                        frame
-                    }))
+                Ok::<_, Infallible>(response.map(|body| InFlightBody {
+                    body,
+                    _in_flight: in_flight,
                 }))
             }
         }
@@ -332,6 +328,34 @@ impl Drop for InFlight {
             .idle_since_ms
             .store(millis_since(connection.epoch), Ordering::Release);
         connection.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An answer's body, which keeps its request [`InFlight`] until it is sent
+/// or dropped, and says what the body says of its length (so that hyper
+/// sends a body of known length with its `Content-Length`).
+struct InFlightBody {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for InFlightBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
