@@ -31,10 +31,10 @@ pub struct ClientBytes {
 }
 
 impl ClientBytes {
-    /// `body` with `edits` made ([`edit`]); where the reader did not say
-    /// where the members sit, they are found without checking the body again
-    /// ([`Layout::read_valid`]).
-    pub fn edit(&self, edits: &[Edit<'_>]) -> Option<Vec<u8>> {
+    /// `body` with `edits` made, in pieces ([`edit`]); where the reader did
+    /// not say where the members sit, they are found without checking the
+    /// body again ([`Layout::read_valid`]).
+    pub fn edit(&self, edits: &[Edit<'_>]) -> Option<Vec<Bytes>> {
         match &self.layout {
             Some(layout) => edit(&self.bytes, Some(layout), edits),
             None => edit(&self.bytes, Some(&Layout::read_valid(&self.bytes)?), edits),
@@ -72,12 +72,14 @@ pub struct Layout {
     pub members: Vec<(Range<usize>, Range<usize>)>,
 }
 
-/// `body`, a JSON object, with `edits` made in one copy; its members found
-/// from `layout` when given (which must be `body`'s), else by reading its top
-/// level. Members added come first, the last edit's first. `None` when the
-/// top level cannot be read plainly (see the module doc), `body` is not an
-/// object, or an [`Edit::Add`] finds its member there.
-pub fn edit(body: &[u8], layout: Option<&Layout>, edits: &[Edit<'_>]) -> Option<Vec<u8>> {
+/// `body`, a JSON object, with `edits` made, as pieces to send in turn: the
+/// body's own bytes shared (not copied) between new text (the values set, the
+/// members added); its members found from `layout` when given (which must be
+/// `body`'s), else by reading its top level. Members added come first, the
+/// last edit's first. `None` when the top level cannot be read plainly (see
+/// the module doc), `body` is not an object, or an [`Edit::Add`] finds its
+/// member there.
+pub fn edit(body: &Bytes, layout: Option<&Layout>, edits: &[Edit<'_>]) -> Option<Vec<Bytes>> {
     let read;
     let top = match layout {
         Some(layout) => layout,
@@ -105,29 +107,77 @@ pub fn edit(body: &[u8], layout: Option<&Layout>, edits: &[Edit<'_>]) -> Option<
         .iter()
         .map(|(Edit::Set(k, v) | Edit::Add(k, v))| k.len() + v.len() + 4)
         .sum();
-    let mut out = Vec::with_capacity(body.len() + extra);
+    let mut out = Pieces::new(body, extra);
     let after_brace = top.open + 1;
-    out.extend_from_slice(&body[..after_brace]);
+    out.keep(0..after_brace);
     for (i, (key, value)) in added.iter().rev().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.write(b",");
         }
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        out.extend_from_slice(value.as_bytes());
+        out.write(b"\"");
+        out.write(key.as_bytes());
+        out.write(b"\":");
+        out.write(value.as_bytes());
     }
     if !added.is_empty() && !top.members.is_empty() {
-        out.push(b',');
+        out.write(b",");
     }
     let mut at = after_brace;
     for (span, value) in replaced {
-        out.extend_from_slice(&body[at..span.start]);
-        out.extend_from_slice(value.as_bytes());
+        out.keep(at..span.start);
+        out.write(value.as_bytes());
         at = span.end;
     }
-    out.extend_from_slice(&body[at..]);
-    Some(out)
+    out.keep(at..body.len());
+    Some(out.finish())
+}
+
+/// An edited body's pieces as they are made: ranges of the body shared, new
+/// text gathered into one piece until the next shared range.
+struct Pieces<'b> {
+    body: &'b Bytes,
+    pieces: Vec<Bytes>,
+    new: Vec<u8>,
+}
+
+impl<'b> Pieces<'b> {
+    /// Below this, a range of the body is copied with the new text around
+    /// it rather than shared: a piece costs more than a short copy.
+    const SHARE_FROM: usize = 256;
+
+    /// Pieces of `body` with `extra` bytes of new text at most.
+    fn new(body: &'b Bytes, extra: usize) -> Self {
+        Pieces {
+            body,
+            pieces: Vec::with_capacity(3),
+            // a short body is copied whole: room for all of it
+            new: Vec::with_capacity(extra + body.len().min(2 * Self::SHARE_FROM)),
+        }
+    }
+
+    fn write(&mut self, text: &[u8]) {
+        self.new.extend_from_slice(text);
+    }
+
+    fn keep(&mut self, range: Range<usize>) {
+        if range.len() < Self::SHARE_FROM {
+            self.new.extend_from_slice(&self.body[range]);
+            return;
+        }
+        self.flush();
+        self.pieces.push(self.body.slice(range));
+    }
+
+    fn flush(&mut self) {
+        if !self.new.is_empty() {
+            self.pieces.push(Bytes::from(std::mem::take(&mut self.new)));
+        }
+    }
+
+    fn finish(mut self) -> Vec<Bytes> {
+        self.flush();
+        self.pieces
+    }
 }
 
 impl Layout {
@@ -189,8 +239,17 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
+    /// An edited body's pieces, joined.
+    fn joined(pieces: Vec<Bytes>) -> String {
+        String::from_utf8(pieces.concat()).unwrap()
+    }
+
+    fn edited(body: &str, edits: &[Edit<'_>]) -> Option<String> {
+        edit(&Bytes::copy_from_slice(body.as_bytes()), None, edits).map(joined)
+    }
+
     fn set(body: &str, key: &str, value: &str) -> Option<String> {
-        edit(body.as_bytes(), None, &[Edit::Set(key, value)]).map(|b| String::from_utf8(b).unwrap())
+        edited(body, &[Edit::Set(key, value)])
     }
 
     fn has_member(body: &[u8], key: &str) -> Option<bool> {
@@ -232,27 +291,40 @@ mod tests {
     }
 
     #[test]
-    fn edits_are_made_in_one_copy_the_last_added_first() {
+    fn edits_are_made_the_last_added_first() {
         let edits = [
             Edit::Set("model", "\"m\""),
             Edit::Add("stream_options", "{\"u\":1}"),
         ];
-        let edited =
-            |body: &str| edit(body.as_bytes(), None, &edits).map(|b| String::from_utf8(b).unwrap());
         assert_eq!(
-            edited(r#"{"a":1, "model": "x"}"#).unwrap(),
+            edited(r#"{"a":1, "model": "x"}"#, &edits).unwrap(),
             r#"{"stream_options":{"u":1},"a":1, "model": "m"}"#
         );
         assert_eq!(
-            edited(r#"{"a":1}"#).unwrap(),
+            edited(r#"{"a":1}"#, &edits).unwrap(),
             r#"{"stream_options":{"u":1},"model":"m","a":1}"#
         );
         assert_eq!(
-            edited("{ }").unwrap(),
+            edited("{ }", &edits).unwrap(),
             r#"{"stream_options":{"u":1},"model":"m" }"#
         );
         // `Add` declines a member that is there
-        assert_eq!(edited(r#"{"stream_options":null}"#), None);
+        assert_eq!(edited(r#"{"stream_options":null}"#, &edits), None);
+    }
+
+    #[test]
+    fn a_long_body_is_shared_not_copied() {
+        let content = "x".repeat(4096);
+        let body = Bytes::from(format!(
+            r#"{{"model":"a","messages":[{{"role":"user","content":"{content}"}}]}}"#
+        ));
+        let pieces = edit(&body, None, &[Edit::Set("model", "\"bb\"")]).unwrap();
+        // the new text with the short range before it, then the rest as it is
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(&pieces[0][..], br#"{"model":"bb""#);
+        let rest = &body[br#"{"model":"a""#.len()..];
+        assert_eq!(pieces[1].as_ptr(), rest.as_ptr());
+        assert_eq!(pieces[1].len(), rest.len());
     }
 
     #[test]
@@ -280,7 +352,7 @@ mod tests {
             layout: Some(Arc::new(layout)),
         };
         assert_eq!(
-            String::from_utf8(raw.edit(&[Edit::Set("model", "\"m\"")]).unwrap()).unwrap(),
+            joined(raw.edit(&[Edit::Set("model", "\"m\"")]).unwrap()),
             body.replace(r#""model":"gpt-x""#, r#""model":"m""#)
         );
     }
@@ -306,8 +378,8 @@ mod tests {
             layout: None,
         };
         assert_eq!(
-            raw.edit(&[Edit::Set("model", "\"m\"")]).unwrap(),
-            br#"{"a":"\\","model":"m"}"#
+            joined(raw.edit(&[Edit::Set("model", "\"m\"")]).unwrap()),
+            r#"{"a":"\\","model":"m"}"#
         );
     }
 
@@ -378,10 +450,10 @@ mod tests {
                 .unwrap()
                 .keys()
                 .all(|k| !k.contains(['"', '\\']));
-            let out = edit(text.as_bytes(), None, &[Edit::Set("model", &value)]);
+            let out = edit(&Bytes::from(text.clone()), None, &[Edit::Set("model", &value)]);
             prop_assert_eq!(out.is_some(), plain_keys);
             if let Some(out) = out {
-                let spliced: Value = serde_json::from_slice(&out).unwrap();
+                let spliced: Value = serde_json::from_slice(&out.concat()).unwrap();
                 // (what the parser reads: floats need not round-trip exactly)
                 let mut expected: Value = serde_json::from_str(&text).unwrap();
                 expected["model"] = Value::String(model.clone());

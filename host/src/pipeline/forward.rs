@@ -160,7 +160,7 @@ async fn forward_inner(
                     dialect: api.dialect(),
                     model: &route.model,
                     stream: false,
-                    body,
+                    body: body.into(),
                     client_headers: headers,
                 },
             )

@@ -14,6 +14,7 @@
 //! clients can use model names (and prices apply) whatever the deployments
 //! are called.
 
+use super::body::UpstreamBody;
 use super::http::Request;
 use super::{Endpoint, Outgoing, Upstream, UpstreamError, path_segment};
 use crate::canonical::Dialect;
@@ -61,13 +62,16 @@ impl AzureOpenAi {
 }
 
 /// `body` with its `model` set to `deployment`.
-fn with_model(body: Vec<u8>, deployment: &str) -> Vec<u8> {
+fn with_model(body: UpstreamBody, deployment: &str) -> UpstreamBody {
+    let body = body.into_vec();
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(mut object)) => {
             object.insert("model".into(), Value::String(deployment.into()));
-            serde_json::to_vec(&Value::Object(object)).expect("a Value serializes")
+            serde_json::to_vec(&Value::Object(object))
+                .expect("a Value serializes")
+                .into()
         }
-        _ => body,
+        _ => body.into(),
     }
 }
 

@@ -103,14 +103,16 @@ impl Upstream for Bedrock {
     }
 
     fn request<'a>(&'a self, call: Outgoing<'a>) -> BoxFuture<'a, Result<Request, UpstreamError>> {
+        // signed whole: the pieces joined
+        let body = call.body.into_vec();
         let (operation, body) = match (call.dialect, call.stream) {
-            (Dialect::Messages, false) => ("invoke", claude_body(&call.body, call.client_headers)),
+            (Dialect::Messages, false) => ("invoke", claude_body(&body, call.client_headers)),
             (Dialect::Messages, true) => (
                 "invoke-with-response-stream",
-                claude_body(&call.body, call.client_headers),
+                claude_body(&body, call.client_headers),
             ),
-            (_, false) => ("converse", call.body),
-            (_, true) => ("converse-stream", call.body),
+            (_, false) => ("converse", body),
+            (_, true) => ("converse-stream", body),
         };
         let url = format!(
             "{}/model/{}/{operation}",

@@ -22,12 +22,13 @@
 //!   (CONNECT tunnels, forward proxying, proxy credentials; not SOCKS), the rest
 //!   straight to the provider.
 
+use super::body::UpstreamBody;
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
-use http_body_util::{BodyDataStream, BodyExt, Either, Full};
+use http_body_util::{BodyDataStream, BodyExt, Either};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -69,7 +70,7 @@ impl Bearer {
 /// A provider call's request: always a POST.
 #[derive(Debug)]
 pub struct Request {
-    inner: axum::http::Request<Bytes>,
+    inner: axum::http::Request<UpstreamBody>,
     /// A header that could not be used (its name; never the value, which
     /// may be a key): the request is not sent.
     invalid: Option<String>,
@@ -77,8 +78,8 @@ pub struct Request {
 
 impl Request {
     /// A POST of `body` to `uri`.
-    pub fn post(uri: Uri, body: Vec<u8>) -> Self {
-        let mut inner = axum::http::Request::new(Bytes::from(body));
+    pub fn post(uri: Uri, body: impl Into<UpstreamBody>) -> Self {
+        let mut inner = axum::http::Request::new(body.into());
         *inner.method_mut() = Method::POST;
         *inner.uri_mut() = uri;
         // room for what providers and the client add (type, key, version,
@@ -91,7 +92,7 @@ impl Request {
     }
 
     /// A POST of a JSON `body` to `uri`.
-    pub fn post_json(uri: Uri, body: Vec<u8>) -> Self {
+    pub fn post_json(uri: Uri, body: impl Into<UpstreamBody>) -> Self {
         Self::post(uri, body).json()
     }
 
@@ -101,7 +102,10 @@ impl Request {
     }
 
     /// A POST of `body` to `url`, parsed here (an address made per request).
-    pub fn post_to(url: &str, body: Vec<u8>) -> Result<Self, axum::http::uri::InvalidUri> {
+    pub fn post_to(
+        url: &str,
+        body: impl Into<UpstreamBody>,
+    ) -> Result<Self, axum::http::uri::InvalidUri> {
         Ok(Self::post(Uri::try_from(url)?, body))
     }
 
@@ -164,7 +168,7 @@ impl Request {
     }
 
     /// Its body.
-    pub fn body(&self) -> &Bytes {
+    pub fn body(&self) -> &UpstreamBody {
         self.inner.body()
     }
 }
@@ -240,7 +244,7 @@ impl Response {
 /// The pooled connection client for provider calls.
 #[derive(Clone)]
 pub struct Client {
-    direct: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    direct: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, UpstreamBody>,
     /// Which requests go through a proxy.
     proxies: Arc<Matcher>,
     /// How they do.
@@ -308,11 +312,13 @@ impl Client {
                 .insert(ACCEPT, HeaderValue::from_static("*/*"));
         }
         if self.proxies.intercept(request.uri()).is_some() {
-            return self.send_proxied(request).await;
+            return self
+                .send_proxied(request.map(UpstreamBody::into_bytes))
+                .await;
         }
         let response = self
             .direct
-            .request(request.map(Full::new))
+            .request(request)
             .await
             .map_err(|e| SendError::of(&e))?;
         Ok(Response {

@@ -30,6 +30,7 @@ pub mod anthropic;
 pub mod aws;
 pub mod azure_openai;
 pub mod bedrock;
+pub mod body;
 pub mod echo;
 pub mod gemini;
 pub mod google;
@@ -43,6 +44,7 @@ use crate::canonical::Dialect;
 use crate::codec;
 use crate::config::{Config, ModelAliases, ProviderConfig, ProviderKind};
 use axum::http::HeaderMap;
+use body::UpstreamBody;
 use futures_util::future::BoxFuture;
 use http::Request;
 use std::borrow::Cow;
@@ -72,7 +74,7 @@ pub struct Outgoing<'a> {
     /// Whether a stream is asked for.
     pub stream: bool,
     /// The body: checked by the request guardrails, the model set.
-    pub body: Vec<u8>,
+    pub body: UpstreamBody,
     /// The client's headers, for what the provider's API forwards (such as
     /// Anthropic's version and beta headers); never the client's key.
     pub client_headers: &'a HeaderMap,
@@ -99,14 +101,22 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
 
 /// A POST of `body` to `url`, an address made per request (the model in its
 /// path), for provider `slug`.
-pub(crate) fn post_to(slug: &str, url: &str, body: Vec<u8>) -> Result<Request, UpstreamError> {
+pub(crate) fn post_to(
+    slug: &str,
+    url: &str,
+    body: impl Into<UpstreamBody>,
+) -> Result<Request, UpstreamError> {
     Request::post_to(url, body).map_err(|e| {
         UpstreamError::Connect(slug.to_string(), format!("its address is not a URL ({e})"))
     })
 }
 
 /// As [`post_to`], with a JSON body.
-pub(crate) fn post_json_to(slug: &str, url: &str, body: Vec<u8>) -> Result<Request, UpstreamError> {
+pub(crate) fn post_json_to(
+    slug: &str,
+    url: &str,
+    body: impl Into<UpstreamBody>,
+) -> Result<Request, UpstreamError> {
     post_to(slug, url, body).map(Request::json)
 }
 
@@ -409,7 +419,7 @@ mod tests {
             dialect,
             model: "m",
             stream: false,
-            body: b"{}".to_vec(),
+            body: b"{}".to_vec().into(),
             client_headers: client,
         };
         upstream.request(call).await.unwrap()

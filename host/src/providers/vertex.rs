@@ -128,7 +128,7 @@ impl Upstream for Vertex {
                     self.publishers,
                     path_segment(call.model)
                 );
-                (url, claude_body(&call.body))
+                (url, claude_body(&call.body.into_vec()).into())
             } else {
                 let method = super::gemini::method(call.model, call.stream);
                 (

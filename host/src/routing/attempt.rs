@@ -7,6 +7,7 @@ use super::{Failure, Step};
 use crate::api::splice::{ClientBytes, Edit};
 use crate::canonical::Dialect;
 use crate::json_pointer::Pointer;
+use crate::providers::body::UpstreamBody;
 use crate::providers::http::{Client, Response};
 use crate::providers::{Endpoint, Outgoing, Route, UpstreamError};
 use crate::translate;
@@ -96,7 +97,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
         .filter(|_| !translating)
         .and_then(|raw| with_model(raw, &route.model, ask_for_usage));
     let upstream_body = match client_bytes {
-        Some(bytes) => bytes,
+        Some(pieces) => UpstreamBody::from_pieces(pieces),
         None => {
             let mut body = match step.raw.as_deref().filter(|_| step.head_only) {
                 // nothing changed the client's bytes, but they cannot be
@@ -119,7 +120,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
             if ask_for_usage && upstream_body.is_object() {
                 upstream_body["stream_options"]["include_usage"] = Value::Bool(true);
             }
-            serde_json::to_vec(&upstream_body).expect("a Value serializes")
+            UpstreamBody::from(serde_json::to_vec(&upstream_body).expect("a Value serializes"))
         }
     };
     let slug = route.provider.slug.clone();
@@ -161,7 +162,7 @@ pub async fn try_step<'p>(out: &Outbound<'_>, step: Step<'p>) -> Result<Served<'
 /// The client's bytes with `model` spliced in (and a Chat Completions
 /// stream's request for usage, when `ask_for_usage`); `None` when they cannot
 /// be edited in place ([`crate::api::splice`]) or already say something about usage.
-fn with_model(raw: &ClientBytes, model: &str, ask_for_usage: bool) -> Option<Vec<u8>> {
+fn with_model(raw: &ClientBytes, model: &str, ask_for_usage: bool) -> Option<Vec<Bytes>> {
     let model = serde_json::to_string(model).expect("a string serializes");
     let set_model = Edit::Set("model", &model);
     if ask_for_usage {
