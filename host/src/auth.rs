@@ -34,7 +34,7 @@ pub struct Caller {
     /// The guardrails that run for this key (all when `None`).
     pub guardrails: Option<Vec<String>>,
     /// The key's metadata tags.
-    pub metadata: Vec<(String, String)>,
+    pub metadata: crate::metadata::Tags,
     /// The models and providers the key may use (all when `None`).
     pub scope: Option<Arc<Scope>>,
     /// The key's routing config (`[routing.NAME]`), if it has one.
@@ -83,7 +83,7 @@ impl Keys {
                     key_id: Some(k.id.clone()),
                     default_model: k.default_model.clone(),
                     guardrails: k.guardrails.clone(),
-                    metadata: k.metadata.clone().into_iter().collect(),
+                    metadata: Arc::new(k.metadata.clone().into_iter().collect()),
                     scope: Scope::new(&k.allowed_models, &k.allowed_providers).map(Arc::new),
                     config: k.config.clone(),
                 };
@@ -216,7 +216,7 @@ impl Keys {
             key_id: Some(key.id.clone()),
             default_model: key.default_model.clone(),
             guardrails: key.guardrails.clone(),
-            metadata: key.tags(),
+            metadata: Arc::new(key.tags()),
             scope: Scope::new(&key.allowed_models, &key.allowed_providers).map(Arc::new),
             config: key.routing_config.clone(),
         })
@@ -350,7 +350,7 @@ mod tests {
         let caller = keys.authenticate(&bearer(secret.expose())).await.unwrap();
         assert_eq!(caller.key_id.as_deref(), Some("ci"));
         assert_eq!(
-            caller.metadata,
+            *caller.metadata,
             [
                 ("team".to_string(), "infra".to_string()),
                 ("app".into(), "ci".into())

@@ -15,6 +15,7 @@
 use crate::api::error::{ApiError, ErrorKind};
 use crate::config::MetadataConfig;
 use axum::http::{HeaderMap, HeaderValue};
+use std::sync::Arc;
 
 /// The request header.
 pub const METADATA_HEADER: &str = "x-sluice-metadata";
@@ -44,14 +45,14 @@ pub const HEADER_TAGS: [(&str, &str); 2] = [
 /// rate limit or routing condition selects on it and `request_tags` does not
 /// list it).
 pub fn merge(
-    key_tags: Vec<(String, String)>,
+    key_tags: Tags,
     headers: &HeaderMap,
     policy: &MetadataConfig,
-) -> Result<Vec<(String, String)>, ApiError> {
+) -> Result<Tags, ApiError> {
     let mut tags = key_tags;
     if let Some(header) = headers.get(METADATA_HEADER) {
-        let key_tags = tags.clone();
-        merge_metadata(&mut tags, &key_tags, header, policy)?;
+        let key_tags = Arc::clone(&tags);
+        merge_metadata(Arc::make_mut(&mut tags), &key_tags, header, policy)?;
     }
     for (header, tag) in HEADER_TAGS {
         let Some(value) = headers.get(header) else {
@@ -65,10 +66,14 @@ pub fn merge(
             .map_err(|_| "printable ASCII expected".to_string())
             .and_then(|v| check_tag_value(tag, v).map(|()| v))
             .map_err(|why| ApiError::new(ErrorKind::InvalidRequest, format!("{header}: {why}")))?;
-        tags.push((tag.to_string(), value.to_string()));
+        Arc::make_mut(&mut tags).push((tag.to_string(), value.to_string()));
     }
     Ok(tags)
 }
+
+/// A request's tags (name, value), in order: shared, and copied only when a
+/// request adds to its key's.
+pub type Tags = Arc<Vec<(String, String)>>;
 
 /// Adds the tags of an `x-sluice-metadata` header to `tags`.
 fn merge_metadata(
@@ -204,22 +209,23 @@ mod tests {
         headers
     }
 
-    fn key() -> Vec<(String, String)> {
-        vec![("team".into(), "a".into())]
+    fn key() -> Tags {
+        Arc::new(vec![("team".into(), "a".into())])
     }
 
-    fn merge(
-        key_tags: &[(String, String)],
-        headers: &HeaderMap,
-    ) -> Result<Vec<(String, String)>, ApiError> {
-        super::merge(key_tags.to_vec(), headers, &MetadataConfig::default())
+    fn merge(key_tags: &[(String, String)], headers: &HeaderMap) -> Result<Tags, ApiError> {
+        super::merge(
+            Arc::new(key_tags.to_vec()),
+            headers,
+            &MetadataConfig::default(),
+        )
     }
 
     #[test]
     fn request_tags_follow_the_keys_own() {
         let tags = merge(&key(), &headers(r#"{"app": "cli", "team": "a"}"#)).unwrap();
         assert_eq!(
-            tags,
+            *tags,
             [("team".into(), "a".into()), ("app".into(), "cli".into())]
         );
         assert_eq!(merge(&key(), &HeaderMap::new()).unwrap(), key());
@@ -251,8 +257,8 @@ mod tests {
     #[test]
     fn a_key_without_a_team_cannot_claim_one() {
         for policy in [MetadataConfig::default(), MetadataConfig::listing(&["app"])] {
-            let error =
-                super::merge(Vec::new(), &headers(r#"{"team": "victim"}"#), &policy).unwrap_err();
+            let error = super::merge(Tags::default(), &headers(r#"{"team": "victim"}"#), &policy)
+                .unwrap_err();
             assert_eq!(error.kind, ErrorKind::Permission);
             assert!(
                 error
@@ -294,7 +300,7 @@ mod tests {
         headers.insert("x-claude-code-agent-id", "agent-7".parse().unwrap());
         let tags = merge(&key(), &headers).unwrap();
         assert_eq!(
-            tags,
+            *tags,
             [
                 ("team".into(), "a".into()),
                 ("claude_code_session".into(), "s-1".into()),

@@ -102,7 +102,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// (so a caller without a key never gets a body buffered), then the phases.
 pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Body) -> Response {
     let envelope = Envelope::begin(&gateway, api, &headers);
-    let mut extra = Vec::new();
+    // room for the headers of the route, limits and trace
+    let mut extra = Vec::with_capacity(8);
     let inner = chat_inner(
         gateway,
         api,
@@ -130,7 +131,7 @@ impl Envelope {
     /// Starts a request of `api`.
     pub(crate) fn begin(gateway: &Gateway, api: Api, headers: &HeaderMap) -> Self {
         let started = Instant::now();
-        let request_id = format!("req_{:016x}", rand_id());
+        let request_id = request_id(rand_id());
         let log = gateway.request_log.clone().filter(|log| log.wants(headers));
         let observed = Observed::start(
             gateway.metrics.clone(),
@@ -173,11 +174,28 @@ impl Envelope {
         for (name, value) in extra {
             response.headers_mut().entry(name).or_insert(value);
         }
-        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
-            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        // the id's own bytes (`request_id` makes it ASCII, its capacity
+        // its length), not a copy
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(self.request_id.into_bytes()))
+        {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
         }
         response
     }
+}
+
+/// A request id, `req_` and `n` in sixteen hex digits, written without
+/// formatting (one for every request).
+fn request_id(n: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(20);
+    id.push_str("req_");
+    for shift in (0..16).rev() {
+        id.push(char::from(HEX[((n >> (4 * shift)) & 15) as usize]));
+    }
+    id
 }
 
 /// `time` in milliseconds with three decimals (`12.345`), written without
@@ -209,16 +227,17 @@ pub(crate) async fn authenticate(
         .instrument(tracing::info_span!("auth"))
         .await?;
     caller.metadata = crate::metadata::merge(
-        std::mem::take(&mut caller.metadata),
+        Arc::clone(&caller.metadata),
         headers,
         &gateway.config.metadata,
     )?;
     if let Some(trace_id) = crate::metadata::trace_id(headers)? {
-        caller.metadata.retain(|(name, _)| name != TRACE_ID_TAG);
+        let tags = Arc::make_mut(&mut caller.metadata);
+        tags.retain(|(name, _)| name != TRACE_ID_TAG);
         if let Ok(value) = HeaderValue::from_str(&trace_id) {
             extra.push((HeaderName::from_static(TRACE_ID_HEADER), value));
         }
-        caller.metadata.push((TRACE_ID_TAG.into(), trace_id));
+        tags.push((TRACE_ID_TAG.into(), trace_id));
     }
     {
         let mut facts = observed.facts();
@@ -534,7 +553,7 @@ pub(crate) async fn chat_request(
         })
         .await;
     observed.waited_upstream(calling.elapsed());
-    extra.extend(routing_headers(&report));
+    routing_headers(&report, extra);
     {
         let mut facts = observed.facts();
         facts.retries = report.retries;
@@ -648,6 +667,9 @@ pub(crate) async fn chat_request(
         caching.cache.put(caching.key, entry).await;
     }
     let mut response = Response::new(Body::from(body));
+    // room for the gateway's headers ([`Envelope::finish`]), so the map is
+    // not grown on the way
+    *response.headers_mut() = HeaderMap::with_capacity(16);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -717,11 +739,10 @@ async fn cached_response(
     Ok(response)
 }
 
-/// `x-sluice-target`, `x-sluice-retries` and `x-sluice-fallback`: which target
-/// served (or failed last), after how many retries, and whether a fallback
-/// target was tried.
-fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers = Vec::with_capacity(3);
+/// Adds to `headers` `x-sluice-target`, `x-sluice-retries` and
+/// `x-sluice-fallback`: which target served (or failed last), after how many
+/// retries, and whether a fallback target was tried.
+fn routing_headers(report: &Report, headers: &mut Vec<(HeaderName, HeaderValue)>) {
     headers.extend([
         (
             HeaderName::from_static("x-sluice-retries"),
@@ -742,7 +763,6 @@ fn routing_headers(report: &Report) -> Vec<(HeaderName, HeaderValue)> {
     {
         headers.push((HeaderName::from_static("x-sluice-target"), target));
     }
-    headers
 }
 
 /// The largest `max_tokens` a request may ask for: more than any model
@@ -888,7 +908,7 @@ fn context(
         api: api.as_str().into(),
         model: route.qualified(),
         key_id: caller.key_id.clone(),
-        metadata: caller.metadata.clone(),
+        metadata: Vec::clone(&caller.metadata),
     }
 }
 
@@ -1161,9 +1181,16 @@ pub(crate) fn rand_id() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{HEAD_MEMBERS, parse_body, parse_head};
+    use super::{HEAD_MEMBERS, parse_body, parse_head, request_id};
     use crate::api::error::Api;
     use serde_json::Value;
+
+    #[test]
+    fn request_ids_are_sixteen_hex_digits() {
+        for n in [0, 1, 0xabc, u64::MAX, 0x0123_4567_89ab_cdef] {
+            assert_eq!(request_id(n), format!("req_{n:016x}"));
+        }
+    }
 
     /// The JSON type of a value, by name.
     fn kind(value: &Value) -> &'static str {

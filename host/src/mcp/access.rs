@@ -143,10 +143,11 @@ mod tests {
     fn caller(key: &str, team: Option<&str>) -> Caller {
         Caller {
             key_id: Some(key.into()),
-            metadata: team
-                .map(|t| ("team".to_string(), t.to_string()))
-                .into_iter()
-                .collect(),
+            metadata: std::sync::Arc::new(
+                team.map(|t| ("team".to_string(), t.to_string()))
+                    .into_iter()
+                    .collect(),
+            ),
             ..Caller::default()
         }
     }

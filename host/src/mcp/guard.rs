@@ -35,7 +35,7 @@ pub enum Refused {
 impl Subject<'_> {
     /// The guardrails' context for this subject in `phase`.
     pub fn context(&self, phase: Phase, caller: &Caller) -> Context {
-        let mut metadata = caller.metadata.clone();
+        let mut metadata = Vec::clone(&caller.metadata);
         metadata.push(("mcp_server".into(), self.server.to_string()));
         metadata.push(("mcp_tool".into(), self.name.to_string()));
         Context {

@@ -199,7 +199,15 @@ pub struct Route<'a> {
 impl Route<'_> {
     /// `@slug/model`, as guardrails and logs see it.
     pub fn qualified(&self) -> String {
-        format!("@{}/{}", self.provider.slug, self.model)
+        // made to measure: `format!` would grow it two or three times, and
+        // a request names its target a few times
+        let (slug, model) = (&self.provider.slug, &self.model);
+        let mut qualified = String::with_capacity(2 + slug.len() + model.len());
+        qualified.push('@');
+        qualified.push_str(slug);
+        qualified.push('/');
+        qualified.push_str(model);
+        qualified
     }
 }
 

@@ -58,7 +58,7 @@ pub struct Facts {
     /// The gateway key's id.
     pub key_id: Option<String>,
     /// The merged metadata (the key's tags, the request's, the trace id).
-    pub metadata: Vec<(String, String)>,
+    pub metadata: crate::metadata::Tags,
     /// The model the client asked for.
     pub requested_model: Option<String>,
     /// The provider that served, or was tried last.
