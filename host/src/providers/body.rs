@@ -1,9 +1,9 @@
 //! A provider call's body: bytes in one or more pieces, sent in turn.
 //!
-//! A client's body that goes upstream with only its model changed is three
-//! pieces at most ([`crate::api::splice`]): its own bytes before the model,
-//! the new model, its bytes after it, none of them copied; hyper writes them
-//! with the request's head in one vectored write. A body the gateway wrote
+//! A client's body that goes upstream with only its model changed (and, for
+//! a stream, usage asked for) is a few pieces ([`crate::api::splice`]): its
+//! own bytes shared, not copied, around the new text; hyper writes them with
+//! the request's head in one vectored write. A body the gateway wrote
 //! itself is one piece. Providers that must read or sign a body whole
 //! ([`UpstreamBody::into_vec`]) join its pieces.
 

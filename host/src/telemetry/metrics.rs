@@ -408,14 +408,15 @@ impl Metrics {
         // each value after its length, so that no value can pass for two
         // (written without formatting: this is on every request)
         let mut id = String::with_capacity(96);
-        push_decimal(&mut id, usize::from(s.status));
+        let mut digits = itoa::Buffer::new();
+        id.push_str(digits.format(s.status));
         let tags = self.tags.iter().map(|tag| tag_value(s.metadata, tag));
         for part in [s.api, s.provider, s.model, s.key, s.team]
             .into_iter()
             .chain(tags)
         {
             id.push(' ');
-            push_decimal(&mut id, part.len());
+            id.push_str(digits.format(part.len()));
             id.push(':');
             id.push_str(part);
         }
@@ -760,33 +761,9 @@ impl Collector for LiveCollector {
     }
 }
 
-/// Appends `n` in decimal to `text`.
-fn push_decimal(text: &mut String, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    text.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals_are_written_as_format_writes_them() {
-        for n in [0, 7, 10, 200, 429, 65_535, usize::MAX] {
-            let mut text = String::from("x");
-            push_decimal(&mut text, n);
-            assert_eq!(text, format!("x{n}"));
-        }
-    }
 
     fn config(max: usize, tags: &[&str]) -> MetricsConfig {
         MetricsConfig {
