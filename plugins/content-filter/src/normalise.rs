@@ -1226,6 +1226,13 @@ mod tests {
             "s",
             "\0",
             "_",
+            "|x| ",
+            "debug!(",
+            " || ",
+            "!=",
+            "a!",
+            "|",
+            "!",
         ];
         assert_paths_agree(&pieces, 20000, 30);
     }
@@ -1315,6 +1322,11 @@ mod tests {
             "\0",
             "\x7f",
             "1024,",
+            "|x| ",
+            "x!(",
+            "!!",
+            "a |b",
+            "a b c",
         ];
         let base = "Handle request, Result {Some(x)} elapsed_ms = fallback retries. ";
         let base = base.repeat(2);

@@ -7,9 +7,17 @@
 //! [`block`] tells the fast path what the block's bytes become and where the
 //! fast path, taken one byte at a time, would stop in it ([`Block::trouble`]):
 //! digits that are not a number standing alone, leetspeak symbols, bytes
-//! outside ASCII, a word of a single letter. The fast path writes the block
-//! when there is no trouble, and otherwise the part before the last word that
-//! starts before the trouble, and leaves the rest to its byte loops.
+//! outside ASCII, a word of a single letter that may start a chain of
+//! spaced-out letters. The fast path writes the block when there is no
+//! trouble, and otherwise the part before the last word that starts before
+//! the trouble, and leaves the rest to its byte loops.
+//!
+//! A word of a single letter followed by whitespace or punctuation and then
+//! two letters (`a word`, `x.name`) is no trouble: the piece after the
+//! separator is a word, which ends any chain, and the general path writes the
+//! bytes as they are. Blocks take it where the byte loops stop. (Leetspeak
+//! symbols that are plainly punctuation, `|x|` or `debug!(`, were tried the
+//! same way and made the sandbox benchmark's texts slower, not faster.)
 //!
 //! Natively the same steps run one byte at a time (a twin of the SIMD code,
 //! so that the tests run on every target); they are slower there than the
@@ -111,7 +119,11 @@ fn plan(m: &Masks, next: u8) -> (u16, u16, u16) {
         | (number_start & !next_digit)
         | (number_end & !next_clean)
         | (m.digit & 0x8000);
-    let trouble = m.stop | m.unresolved | (starts & !next_letter) | bad_number;
+    // Single letters that start no chain: the piece after their separator is
+    // a word (two letters; the general path then drops any pending chain).
+    let single = starts & !next_letter;
+    let before_word = next_clean & m.letter >> 2 & m.letter >> 3;
+    let trouble = m.stop | m.unresolved | (single & !before_word) | bad_number;
     let keep = !(m.quote | m.repeat);
     (keep, starts, trouble)
 }
