@@ -1233,6 +1233,13 @@ mod tests {
             "a!",
             "|",
             "!",
+            "u8",
+            " i32,",
+            "E0308",
+            "x86_64",
+            "h3ll",
+            "a12345",
+            "v0.",
         ];
         assert_paths_agree(&pieces, 20000, 30);
     }
@@ -1327,6 +1334,13 @@ mod tests {
             "!!",
             "a |b",
             "a b c",
+            "u8 ",
+            "u8 1 ",
+            "E0308]",
+            "i32x",
+            "b4d",
+            "x1234 ",
+            "x12345 ",
         ];
         let base = "Handle request, Result {Some(x)} elapsed_ms = fallback retries. ";
         let base = base.repeat(2);

@@ -15,7 +15,9 @@
 //! A word of a single letter followed by whitespace or punctuation and then
 //! two letters (`a word`, `x.name`) is no trouble: the piece after the
 //! separator is a word, which ends any chain, and the general path writes the
-//! bytes as they are. Blocks take it where the byte loops stop. (Leetspeak
+//! bytes as they are. Blocks take it where the byte loops stop, and a word
+//! of one letter and digits (`u8`, `i32`, `E0308`), which has no
+//! leetspeak (that takes two letters) and is no single character. (Leetspeak
 //! symbols that are plainly punctuation, `|x|` or `debug!(`, were tried the
 //! same way and made the sandbox benchmark's texts slower, not faster.)
 //!
@@ -115,13 +117,22 @@ fn plan(m: &Masks, next: u8) -> (u16, u16, u16) {
     // punctuation (`plain_number`), and none ends at the block's end.
     let number_start = m.digit & !(m.digit << 1);
     let number_end = m.digit & !next_digit;
-    let bad_number = (m.digit & m.after_letter)
-        | (number_start & !next_digit)
+    // A word of one letter and digits (`u8`, `i32`, `E0308`): one letter is
+    // no leetspeak, and two characters no chain; written as it is (what ends
+    // it is checked as any number's end is). Its letters, and its digits: the
+    // runs of digits right after them (the carry of an addition runs to each
+    // one's end).
+    let letter_numbers = starts & m.digit >> 1;
+    let first_digits = letter_numbers << 1;
+    let past_digits = m.digit.wrapping_add(first_digits) & !m.digit;
+    let their_digits = past_digits.wrapping_sub(first_digits);
+    let bad_number = ((m.digit & m.after_letter) & !their_digits)
+        | (number_start & !next_digit & !their_digits)
         | (number_end & !next_clean)
         | (m.digit & 0x8000);
     // Single letters that start no chain: the piece after their separator is
     // a word (two letters; the general path then drops any pending chain).
-    let single = starts & !next_letter;
+    let single = starts & !next_letter & !letter_numbers;
     let before_word = next_clean & m.letter >> 2 & m.letter >> 3;
     let trouble = m.stop | m.unresolved | (single & !before_word) | bad_number;
     let keep = !(m.quote | m.repeat);
