@@ -104,7 +104,10 @@ pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Bod
     let envelope = Envelope::begin(&gateway, api, &headers);
     // room for the headers of the route, limits and trace
     let mut extra = Vec::with_capacity(8);
-    let inner = chat_inner(
+    // Boxed where it is made: the request's future holds every phase's state
+    // (about 5 KB), and each move of it is a copy (wrapping it in its span
+    // and awaiting it were two, memcpy a sixteenth of a passthrough profile).
+    let inner = Box::pin(chat_inner(
         gateway,
         api,
         &headers,
@@ -112,7 +115,7 @@ pub async fn chat(gateway: Arc<Gateway>, api: Api, headers: HeaderMap, body: Bod
         &envelope.request_id,
         &envelope.observed,
         &mut extra,
-    );
+    ));
     let result = inner.instrument(envelope.span.clone()).await;
     envelope.finish(result, extra)
 }
