@@ -294,16 +294,20 @@ async fn audit_filters_to_the_blocked_request(browser: &Client, t: &Traffic) {
         &format!("#audit-table tr[data-request={}]", t.blocked),
     )
     .await;
-    let rows = browser
-        .find_all(Locator::Css("#audit-table tbody tr[data-action]"))
+    // Read in one script: the table refreshes itself, and a row element
+    // found in one WebDriver call may be replaced before the next reads it.
+    let actions = browser
+        .execute(
+            "return Array.from(document.querySelectorAll('#audit-table tbody tr[data-action]'))\
+             .map(row => row.getAttribute('data-action'));",
+            vec![],
+        )
         .await
         .unwrap();
-    assert!(!rows.is_empty());
-    for row in rows {
-        assert_eq!(
-            row.attr("data-action").await.unwrap().as_deref(),
-            Some("block")
-        );
+    let actions = actions.as_array().expect("an array of actions");
+    assert!(!actions.is_empty());
+    for action in actions {
+        assert_eq!(action.as_str(), Some("block"), "{actions:?}");
     }
     screenshot(browser, "audit").await;
     css(
