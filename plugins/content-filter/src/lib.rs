@@ -87,8 +87,8 @@
 //! (Aho-Corasick, [`matcher`]) holds every term of every category; a hash set
 //! of the terms' first words picks where it runs (anchored), so most of the
 //! text is hashed once, eight bytes per multiplication, and never walked
-//! through the automaton; in WebAssembly the scan takes the words of sixteen
-//! bytes at once from a bitmask of SIMD compares. Only when a term is there
+//! through the automaton; in WebAssembly the scan takes the words of 64
+//! bytes at once from bitmasks of SIMD compares. Only when a term is there
 //! is the text normalised again with its offset map, to check repeated
 //! letters and map spans back.
 //! Hidden text is a separate scan for non-ASCII bytes, eight bytes at a time,

@@ -68,7 +68,7 @@ pub fn end_and_hash(bytes: &[u8], at: usize) -> (usize, u64) {
 }
 
 /// Whether [`block`] pays: with WebAssembly SIMD (the built-in plugins) the
-/// word scan takes the words of sixteen bytes at once where it can. Natively,
+/// word scan takes the words of 64 bytes at once where it can. Natively,
 /// without SIMD here, the `u64` emulation costs more than the byte loop it
 /// replaces (the `content_filter_throughput` example's matcher stage on its coding text:
 /// 708 MB/s without, 564 MB/s with), so the scan keeps its byte loop; tests
