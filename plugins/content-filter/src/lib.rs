@@ -95,11 +95,11 @@
 //! skipped when the normaliser met none (every invisible character is outside
 //! ASCII).
 //!
-//! Throughput on ordinary coding-agent text (English, code, logs, JSON; the
-//! `content_filter_throughput` example, on a shared 2-vCPU Xeon @ 2.1 GHz): about 250 MB/s
-//! natively; compiled to wasm32-wasip2 with SIMD, 165–185 MB/s (measured in
-//! V8, not in the gateway's wasmtime). A text with findings is normalised
-//! twice and goes at about half that (130 MB/s natively, 100 MB/s in wasm).
+//! Throughput on coding-agent text (English, code, logs, JSON) in the
+//! gateway's sandbox: about 295 MB/s on a 2.8 GHz Xeon (Ice Lake), a 32 KB
+//! text in 111 µs (`cargo bench -p sluice --bench sandbox`,
+//! `call/content-filter/varied`; docs/benchmarks.md has the history and the
+//! machines). A text with findings is normalised twice and goes slower.
 //! Configuring expands the lists and builds the automata (about 19,000
 //! patterns, 2 MiB; 6.6 MB at the peak of the build, and an instance's linear
 //! memory 8.4 MiB): 40–70 ms natively, 150–250 ms in wasm, once per
