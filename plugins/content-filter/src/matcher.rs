@@ -313,51 +313,12 @@ impl Matcher {
         let mut state = OverlappingState::start();
         let mut at = 0;
         while at < bytes.len() {
-            if BLOCKS && let Some(chunk) = bytes.get(at..at + 64) {
-                // `at` is never inside a word. Sixteen bytes are classified
-                // at a time, four times (a word seldom crosses 64 bytes' end).
-                // The words that end before the block's first byte of another
-                // kind, one by one; the last word before that byte may go on
-                // past it, and the next block starts with it, so that no
-                // word's end is looked for byte by byte (a quarter of the
-                // words did that when each block took its last word whole).
-                let (mut others, mut alphanumeric) = (0u64, 0u64);
-                for (i, part) in chunk.chunks_exact(16).enumerate() {
-                    let b = words::block(part.try_into().expect("16 bytes"), &self.first_bytes);
-                    others |= u64::from(b.others) << (16 * i);
-                    alphanumeric |= u64::from(b.alphanumeric) << (16 * i);
-                }
-                let plain = others.trailing_zeros() as usize;
-                if plain > 0 {
-                    let letters = alphanumeric & (u64::MAX >> (64 - plain));
-                    let mut starts = letters & !(letters << 1);
-                    let mut next = at + plain;
-                    if letters & (1 << (plain - 1)) != 0 {
-                        let last = 63 - starts.leading_zeros() as usize;
-                        if last == 0 {
-                            // A word as long as the part: measured in full.
-                            let (end, hash) = words::end_and_hash(bytes, at);
-                            if self.opens(bytes, hash, end) {
-                                self.anchored(bytes, at, &mut state, found);
-                            }
-                            at = end;
-                            continue;
-                        }
-                        starts &= !(1 << last);
-                        next = at + last;
-                    }
-                    while starts != 0 {
-                        let start = starts.trailing_zeros() as usize;
-                        starts &= starts - 1;
-                        let len = (!letters >> start).trailing_zeros() as usize;
-                        let end = at + start + len;
-                        if self.opens(bytes, words::hash(bytes, at + start, end), end) {
-                            self.anchored(bytes, at + start, &mut state, found);
-                        }
-                    }
-                    at = next;
-                    continue;
-                }
+            if BLOCKS
+                && let Some(chunk) = bytes.get(at..at + 64)
+                && let Some(next) = self.block_words(bytes, at, chunk, &mut state, found)
+            {
+                at = next;
+                continue;
             }
             let b = bytes[at];
             if b < 0x80 && !b.is_ascii_alphanumeric() {
@@ -388,6 +349,59 @@ impl Matcher {
             }
             at = end;
         }
+    }
+
+    /// The words of plain ASCII in the 64 bytes `chunk` at `at` (never
+    /// inside a word), for [`Matcher::scan`]; returns where the scan goes on,
+    /// or `None` when the byte loop takes the byte at `at` (another kind of
+    /// byte, or a word that fills the block's plain part).
+    ///
+    /// Sixteen bytes are classified at a time, four times (a word seldom
+    /// crosses 64 bytes' end). The words that end before the block's first
+    /// byte of another kind, one by one; the last word before that byte may go
+    /// on past it, and the next block starts with it, so that no word's end is
+    /// looked for byte by byte (a quarter of the words did that when each
+    /// block took its last word whole).
+    #[inline]
+    fn block_words(
+        &self,
+        bytes: &[u8],
+        at: usize,
+        chunk: &[u8],
+        state: &mut OverlappingState,
+        found: &mut Vec<Candidate>,
+    ) -> Option<usize> {
+        let (mut others, mut alphanumeric) = (0u64, 0u64);
+        for (i, part) in chunk.chunks_exact(16).enumerate() {
+            let b = words::block(part.try_into().expect("16 bytes"), &self.first_bytes);
+            others |= u64::from(b.others) << (16 * i);
+            alphanumeric |= u64::from(b.alphanumeric) << (16 * i);
+        }
+        let plain = others.trailing_zeros() as usize;
+        if plain == 0 {
+            return None;
+        }
+        let letters = alphanumeric & (u64::MAX >> (64 - plain));
+        let mut starts = letters & !(letters << 1);
+        let mut next = at + plain;
+        if letters & (1 << (plain - 1)) != 0 {
+            let last = 63 - starts.leading_zeros() as usize;
+            starts &= !(1 << last);
+            next = at + last;
+        }
+        if next == at {
+            return None;
+        }
+        while starts != 0 {
+            let start = starts.trailing_zeros() as usize;
+            starts &= starts - 1;
+            let len = (!letters >> start).trailing_zeros() as usize;
+            let end = at + start + len;
+            if self.opens(bytes, words::hash(bytes, at + start, end), end) {
+                self.anchored(bytes, at + start, state, found);
+            }
+        }
+        Some(next)
     }
 
     /// Whether a key may start with the word whose hash is `hash` and that
