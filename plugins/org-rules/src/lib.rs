@@ -35,6 +35,7 @@
 //! metadata); it reports an empty-span finding on every segment in scope, so that
 //! per-segment caching gives the same result as a full check.
 
+mod pieces;
 mod prefilter;
 pub mod rule;
 pub mod scope;
@@ -65,6 +66,10 @@ pub struct OrgRules {
     patterns: Option<RegexSet>,
     /// Rule index → its position in `patterns`.
     set_index: Vec<Option<usize>>,
+    /// The pieces of every prefilter, looked for in one pass per segment.
+    pieces: pieces::Pieces,
+    /// Rule index → its prefilter's pieces in `pieces` (none without one).
+    rule_pieces: Vec<Vec<usize>>,
     /// Where a streamed answer is settled for the rules with a pattern.
     settled: settled::Settled,
 }
@@ -90,8 +95,9 @@ impl OrgRules {
             (Some(set), true) => Some(set.matches(&segment.text)),
             _ => None,
         };
-        let mut lowercase = None;
-        for r in covered {
+        // The pieces of the covered rules' prefilters, looked for on first need.
+        let mut found = None;
+        for &r in &covered {
             let rule = &self.rules[r];
             let finding = |span| {
                 Finding::new(
@@ -109,7 +115,18 @@ impl OrgRules {
             };
             let may_match = match (self.set_index[r], &rule.prefilter) {
                 (Some(position), _) => matched.as_ref().is_some_and(|m| m.matched(position)),
-                (None, Some(prefilter)) => prefilter.may_match(&segment.text, &mut lowercase),
+                (None, Some(_)) => {
+                    let found = found.get_or_insert_with(|| {
+                        let mut wanted: Vec<usize> = covered
+                            .iter()
+                            .flat_map(|&r| self.rule_pieces[r].iter().copied())
+                            .collect();
+                        wanted.sort_unstable();
+                        wanted.dedup();
+                        self.pieces.find(segment.text.as_bytes(), &wanted)
+                    });
+                    self.rule_pieces[r].iter().any(|&p| found[p])
+                }
                 (None, None) => true,
             };
             if may_match {
@@ -130,6 +147,18 @@ impl OrgRules {
     fn assemble(rules: Vec<Rule>) -> Result<OrgRules, String> {
         let mut set_index = Vec::with_capacity(rules.len());
         let mut sources = Vec::new();
+        let mut pieces = pieces::Pieces::default();
+        let rule_pieces = rules
+            .iter()
+            .map(|rule| match &rule.prefilter {
+                Some(prefilter) => prefilter
+                    .pieces
+                    .iter()
+                    .map(|piece| pieces.add(piece, prefilter.case_sensitive))
+                    .collect(),
+                None => Vec::new(),
+            })
+            .collect();
         for rule in &rules {
             // Prefiltered rules run their own regex, and only where they may match.
             let in_set = rule.pattern.as_ref().filter(|_| rule.prefilter.is_none());
@@ -148,6 +177,8 @@ impl OrgRules {
             rules,
             patterns,
             set_index,
+            pieces,
+            rule_pieces,
         })
     }
 }

@@ -6,10 +6,10 @@
 //! longest run of characters of one word that case folding leaves alone, or
 //! maps only between the two cases of an ASCII letter (not `k` or `s`, which
 //! also match the Kelvin sign and the long s; the folds are the regex crate's
-//! own, from `regex-syntax`). Such a piece, lowercased, is found by `memchr`'s
-//! SIMD substring search in the text lowercased ASCII-wise, many bytes per
-//! instruction; the rule's regex, a lazy DFA reading every byte, runs only if
-//! some keyword's piece is there. When no piece is there the regex could not
+//! own, from `regex-syntax`). Such a piece, lowercased, is looked for in the
+//! text lowercased ASCII-wise, with every other rule's pieces in one pass
+//! ([`crate::pieces`]); the rule's regex, a lazy DFA reading every byte, runs
+//! only if some keyword's piece is there. When no piece is there the regex could not
 //! have matched, so findings are the same with and without the prefilter (a
 //! test checks that on varied texts).
 //!
@@ -19,7 +19,6 @@
 //! (`sks`), or a pattern with no common literal prefix (`(?i)gnu`, `\d+`) are
 //! left to the set of patterns that one pass of a lazy DFA reads.
 
-use memchr::memmem::Finder;
 use regex_syntax::hir::literal::{Extractor, Seq};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 
@@ -30,10 +29,10 @@ const MAX_KEYWORDS: usize = 8;
 /// The pieces one of which a rule's match must contain.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    /// Searched in the text lowercased ASCII-wise when the rule ignores case,
-    /// else in the text.
-    pieces: Vec<Finder<'static>>,
-    case_sensitive: bool,
+    /// Looked for in the text lowercased ASCII-wise when the rule ignores
+    /// case (and then lowercased themselves), else in the text.
+    pub pieces: Vec<Vec<u8>>,
+    pub case_sensitive: bool,
 }
 
 impl Prefilter {
@@ -48,10 +47,7 @@ impl Prefilter {
             .map(|keyword| piece(keyword, case_sensitive))
             .collect::<Option<Vec<String>>>()?;
         Some(Prefilter {
-            pieces: pieces
-                .iter()
-                .map(|piece| Finder::new(piece.as_bytes()).into_owned())
-                .collect(),
+            pieces: pieces.into_iter().map(String::into_bytes).collect(),
             case_sensitive,
         })
     }
@@ -67,7 +63,7 @@ impl Prefilter {
         let prefixes = Extractor::new().extract(&hir);
         let long = |prefix: &&[u8]| prefix.len() >= 3;
         let prefilter = |prefix: &[u8], case_sensitive| Prefilter {
-            pieces: vec![Finder::new(prefix).into_owned()],
+            pieces: vec![prefix.to_vec()],
             case_sensitive,
         };
         if let Some(prefix) = prefixes.longest_common_prefix().filter(long) {
@@ -81,19 +77,6 @@ impl Prefilter {
         );
         let prefix = lowercased.longest_common_prefix().filter(long)?;
         Some(prefilter(prefix, false))
-    }
-
-    /// Whether the rule may match `text`; `lowercase` is `text` lowercased
-    /// ASCII-wise ([`lowercase_ascii`]), or `None` if not made yet.
-    pub fn may_match(&self, text: &str, lowercase: &mut Option<Vec<u8>>) -> bool {
-        let haystack = if self.case_sensitive {
-            text.as_bytes()
-        } else {
-            lowercase.get_or_insert_with(|| lowercase_ascii(text))
-        };
-        self.pieces
-            .iter()
-            .any(|piece| piece.find(haystack).is_some())
     }
 }
 
@@ -130,25 +113,6 @@ fn folds_at_most_ascii_case(c: char) -> bool {
         .all(|range| (range.start()..=range.end()).all(|m| m == lower || m == upper))
 }
 
-/// `text` with ASCII letters lowercased, eight bytes at a time.
-pub fn lowercase_ascii(text: &str) -> Vec<u8> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // The high bit of each byte that is an ASCII capital letter.
-        let ascii = x & !HIGH;
-        let at_least = |lo: u8| ((ascii | HIGH) - ONES * lo as u64) & HIGH;
-        let upper = at_least(b'A') & !at_least(b'Z' + 1) & !x;
-        out.extend_from_slice(&(x | (upper >> 2)).to_le_bytes());
-    }
-    out.extend(chunks.remainder().iter().map(u8::to_ascii_lowercase));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +134,7 @@ mod tests {
     fn prefixes_are_the_literal_that_starts_every_match() {
         let prefix = |p: &str| {
             Prefilter::from_prefix(p).map(|f| {
-                let needle = String::from_utf8(f.pieces[0].needle().to_vec()).unwrap();
+                let needle = String::from_utf8(f.pieces[0].clone()).unwrap();
                 (needle, f.case_sensitive)
             })
         };
@@ -189,19 +153,5 @@ mod tests {
         assert_eq!(prefix("(?i)ok computer"), None);
         assert_eq!(prefix(r"\d{4}-\d{4}"), None);
         assert_eq!(prefix("ab|abc"), None);
-    }
-
-    #[test]
-    fn lowercasing_touches_ascii_capitals_only() {
-        let text = "ÀB Project FALCON ßẞ [@`{ ZzAa 猎鹰计划 Ω end";
-        let expected: Vec<u8> = text.bytes().map(|b| b.to_ascii_lowercase()).collect();
-        assert_eq!(lowercase_ascii(text), expected);
-        for b in 0..=255u8 {
-            let text = [b; 9];
-            let Ok(text) = std::str::from_utf8(&text) else {
-                continue;
-            };
-            assert_eq!(lowercase_ascii(text), text.to_ascii_lowercase().as_bytes());
-        }
     }
 }
