@@ -34,6 +34,18 @@
 //! A rule without `regex` or `keywords` must narrow the calls (models, keys or
 //! metadata); it reports an empty-span finding on every segment in scope, so that
 //! per-segment caching gives the same result as a full check.
+//!
+//! # Speed
+//!
+//! A rule of keywords, or one whose pattern's matches all start with one
+//! literal, is prefiltered: its regex runs only on a segment that holds one of
+//! its pieces (`prefilter.rs`), and the pieces of all such rules are looked
+//! for in one pass over the segment, sixteen positions at a time
+//! (`pieces.rs`). The other rules share one `RegexSet`, a lazy DFA that reads
+//! every byte once. In the gateway's sandbox, the three sample rules of the
+//! benchmarks check 32 KB of coding-agent text in about 23 µs on a 2.8 GHz
+//! Xeon (`cargo bench -p sluice --bench sandbox`, `call/org-rules/varied`;
+//! docs/benchmarks.md has the history).
 
 mod pieces;
 mod prefilter;
