@@ -159,7 +159,7 @@ impl OrgRules {
     fn assemble(rules: Vec<Rule>) -> Result<OrgRules, String> {
         let mut set_index = Vec::with_capacity(rules.len());
         let mut sources = Vec::new();
-        let mut pieces = pieces::Pieces::default();
+        let mut pieces = pieces::PiecesBuilder::default();
         let rule_pieces = rules
             .iter()
             .map(|rule| match &rule.prefilter {
@@ -189,7 +189,7 @@ impl OrgRules {
             rules,
             patterns,
             set_index,
-            pieces,
+            pieces: pieces.build()?,
             rule_pieces,
         })
     }

@@ -23,6 +23,15 @@
 //! In WebAssembly the sixteen positions are looked up with SIMD; natively the
 //! same tables are read a byte at a time, so that the tests check the pass on
 //! every target.
+//!
+//! Past [`MAX_TABLE_PIECES`] pieces, buckets shared by many pieces let nearly
+//! every position through, each then compared with every piece of its bucket;
+//! so many pieces are looked for with Aho-Corasick automata instead (one for
+//! the pieces that ignore ASCII case, one for the others), still one pass
+//! each, whose cost does not grow with the number of pieces.
+
+use aho_corasick::AhoCorasick;
+use std::collections::HashMap;
 
 /// The positions looked at once.
 const BLOCK: usize = 16;
@@ -30,12 +39,36 @@ const BLOCK: usize = 16;
 const BUCKETS: usize = 8;
 /// The most leading bytes of a piece the tables test.
 const MAX_WIDTH: usize = 3;
+/// The most pieces looked for with the tables: four a bucket.
+pub const MAX_TABLE_PIECES: usize = 4 * BUCKETS;
 
-/// The pieces of every prefiltered rule, each once, with the tables of their
-/// leading bytes.
+/// The pieces of every prefiltered rule, each once, ready to be looked for
+/// ([`PiecesBuilder`] makes it).
 #[derive(Debug, Clone, Default)]
 pub struct Pieces {
     pieces: Vec<Piece>,
+    search: Search,
+}
+
+/// How the pieces are looked for.
+#[derive(Debug, Clone)]
+enum Search {
+    /// Nibble tables, sixteen positions at a time.
+    Tables(Box<Tables>),
+    /// Aho-Corasick automata: the pieces that keep case, and those that
+    /// ignore ASCII case, each with the indices of its patterns' pieces.
+    Automata(Vec<(AhoCorasick, Vec<usize>)>),
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search::Tables(Box::default())
+    }
+}
+
+/// The tables of the pieces' leading bytes.
+#[derive(Debug, Clone, Default)]
+struct Tables {
     /// The leading bytes the tables test: the shortest piece's length, at
     /// most [`MAX_WIDTH`].
     width: usize,
@@ -47,14 +80,21 @@ pub struct Pieces {
     buckets: [Vec<usize>; BUCKETS],
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Collects pieces, each once, then makes [`Pieces`].
+#[derive(Debug, Default)]
+pub struct PiecesBuilder {
+    pieces: Vec<Piece>,
+    index: HashMap<Piece, usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Piece {
     /// As the text must have it: lowercased ASCII-wise when it ignores case.
     needle: Vec<u8>,
     case_sensitive: bool,
 }
 
-impl Pieces {
+impl PiecesBuilder {
     /// Adds `needle` (not empty; lowercased ASCII-wise unless
     /// `case_sensitive`), or finds it among those added; returns its index.
     pub fn add(&mut self, needle: &[u8], case_sensitive: bool) -> usize {
@@ -63,33 +103,69 @@ impl Pieces {
             needle: needle.to_vec(),
             case_sensitive,
         };
-        if let Some(at) = self.pieces.iter().position(|p| *p == piece) {
-            return at;
-        }
-        self.pieces.push(piece);
-        self.index();
-        self.pieces.len() - 1
+        let next = self.pieces.len();
+        *self.index.entry(piece.clone()).or_insert_with(|| {
+            self.pieces.push(piece);
+            next
+        })
     }
 
-    /// Fills the tables and buckets again, for all pieces.
-    fn index(&mut self) {
-        let shortest = self.pieces.iter().map(|p| p.needle.len()).min();
-        self.width = shortest.unwrap_or(0).min(MAX_WIDTH);
-        self.low = Default::default();
-        self.high = Default::default();
-        self.buckets = Default::default();
-        for (i, piece) in self.pieces.iter().enumerate() {
+    /// The pieces, with tables when there are few enough, else automata.
+    pub fn build(self) -> Result<Pieces, String> {
+        let tables = self.pieces.len() <= MAX_TABLE_PIECES;
+        self.build_with(tables)
+    }
+
+    fn build_with(self, tables: bool) -> Result<Pieces, String> {
+        let search = if tables {
+            Search::Tables(Box::new(Tables::new(&self.pieces)))
+        } else {
+            let mut automata = Vec::new();
+            for case_sensitive in [true, false] {
+                let ids: Vec<usize> = (0..self.pieces.len())
+                    .filter(|&i| self.pieces[i].case_sensitive == case_sensitive)
+                    .collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                let automaton = AhoCorasick::builder()
+                    .ascii_case_insensitive(!case_sensitive)
+                    .build(ids.iter().map(|&i| &self.pieces[i].needle))
+                    .map_err(|e| format!("rules: too many keywords and prefixes ({e})"))?;
+                automata.push((automaton, ids));
+            }
+            Search::Automata(automata)
+        };
+        Ok(Pieces {
+            pieces: self.pieces,
+            search,
+        })
+    }
+}
+
+impl Tables {
+    /// The tables and buckets of `pieces`.
+    fn new(pieces: &[Piece]) -> Tables {
+        let shortest = pieces.iter().map(|p| p.needle.len()).min();
+        let mut tables = Tables {
+            width: shortest.unwrap_or(0).min(MAX_WIDTH),
+            ..Tables::default()
+        };
+        for (i, piece) in pieces.iter().enumerate() {
             let bucket = i % BUCKETS;
-            self.buckets[bucket].push(i);
-            for k in 0..self.width {
+            tables.buckets[bucket].push(i);
+            for k in 0..tables.width {
                 for b in piece.spellings(k) {
-                    self.low[k][usize::from(b & 15)] |= 1 << bucket;
-                    self.high[k][usize::from(b >> 4)] |= 1 << bucket;
+                    tables.low[k][usize::from(b & 15)] |= 1 << bucket;
+                    tables.high[k][usize::from(b >> 4)] |= 1 << bucket;
                 }
             }
         }
+        tables
     }
+}
 
+impl Pieces {
     /// Which of the pieces `wanted` (by index) occur in `text`: `found[i]`
     /// for piece `i` (false for those not wanted).
     pub fn find(&self, text: &[u8], wanted: &[usize]) -> Vec<bool> {
@@ -99,11 +175,49 @@ impl Pieces {
             looking[i] = true;
         }
         let mut left = looking.iter().filter(|&&l| l).count();
+        match &self.search {
+            Search::Tables(tables) => {
+                tables.find(&self.pieces, text, &mut looking, &mut found, &mut left);
+            }
+            Search::Automata(automata) => {
+                for (automaton, ids) in automata {
+                    if !ids.iter().any(|&i| looking[i]) {
+                        continue;
+                    }
+                    for m in automaton.find_overlapping_iter(text) {
+                        let i = ids[m.pattern().as_usize()];
+                        if looking[i] {
+                            looking[i] = false;
+                            found[i] = true;
+                            left -= 1;
+                            if left == 0 {
+                                return found;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+impl Tables {
+    /// Looks for the pieces still `looking`, marking those `found`; `left`
+    /// counts those still looked for.
+    fn find(
+        &self,
+        pieces: &[Piece],
+        text: &[u8],
+        looking: &mut [bool],
+        found: &mut [bool],
+        left: &mut usize,
+    ) {
         // Compares the pieces of `buckets` that are still looked for at `at`.
         let mut compare = |buckets: u8, at: usize, left: &mut usize| {
             for bucket in (0..BUCKETS).filter(|b| buckets & (1 << b) != 0) {
                 for &i in &self.buckets[bucket] {
-                    if looking[i] && self.pieces[i].is_at(text, at) {
+                    if looking[i] && pieces[i].is_at(text, at) {
                         looking[i] = false;
                         found[i] = true;
                         *left -= 1;
@@ -113,21 +227,20 @@ impl Pieces {
         };
         let mut at = 0;
         // A block reads sixteen bytes from each of its first `width` positions.
-        while left > 0 && at + BLOCK + self.width <= text.len() + 1 {
+        while *left > 0 && at + BLOCK + self.width <= text.len() + 1 {
             let (mut candidates, buckets) = self.block(text, at);
-            while candidates != 0 && left > 0 {
+            while candidates != 0 && *left > 0 {
                 let lane = candidates.trailing_zeros() as usize;
-                compare(buckets[lane], at + lane, &mut left);
+                compare(buckets[lane], at + lane, left);
                 candidates &= candidates - 1;
             }
             at += BLOCK;
         }
         // The last positions, too near the end for a block, one at a time.
-        while left > 0 && at < text.len() {
-            compare(u8::MAX, at, &mut left);
+        while *left > 0 && at < text.len() {
+            compare(u8::MAX, at, left);
             at += 1;
         }
-        found
     }
 
     /// The positions `at..at + 16` whose leading bytes leave some bucket in,
@@ -221,12 +334,20 @@ mod tests {
             .collect()
     }
 
-    fn set_of(pieces: &[(&str, bool)]) -> Pieces {
-        let mut set = Pieces::default();
+    /// The pieces, with tables or with automata.
+    fn set_of(pieces: &[(&str, bool)], tables: bool) -> Pieces {
+        let mut set = PiecesBuilder::default();
         for (i, &(needle, case_sensitive)) in pieces.iter().enumerate() {
             assert_eq!(set.add(needle.as_bytes(), case_sensitive), i);
         }
-        set
+        set.build_with(tables).unwrap()
+    }
+
+    fn width_of(set: &Pieces) -> usize {
+        match &set.search {
+            Search::Tables(tables) => tables.width,
+            Search::Automata(_) => 0,
+        }
     }
 
     /// Ten pieces (two buckets share), the ones of the benchmarks' sample
@@ -246,8 +367,8 @@ mod tests {
 
     #[test]
     fn the_pass_finds_what_each_search_finds() {
-        let set = set_of(&PIECES);
-        assert_eq!(set.width, 3);
+        let sets = [set_of(&PIECES, true), set_of(&PIECES, false)];
+        assert_eq!(width_of(&sets[0]), 3);
         let all: Vec<usize> = (0..PIECES.len()).collect();
         let bits = [
             "Project",
@@ -281,11 +402,10 @@ mod tests {
         ];
         let seed = 0x2545_f491_4f6c_dd1d;
         for text in sluice_plugin_sdk::testing::texts_from(&bits, 3000, 40, seed) {
-            assert_eq!(
-                set.find(text.as_bytes(), &all),
-                one_by_one(&PIECES, &text),
-                "{text:?}"
-            );
+            let expected = one_by_one(&PIECES, &text);
+            for set in &sets {
+                assert_eq!(set.find(text.as_bytes(), &all), expected, "{text:?}");
+            }
         }
     }
 
@@ -299,8 +419,8 @@ mod tests {
             if width < 3 {
                 pieces.push((short[width - 1], false));
             }
-            let set = set_of(&pieces);
-            assert_eq!(set.width, width);
+            let set = set_of(&pieces, true);
+            assert_eq!(width_of(&set), width);
             let plain = "lorem ipsum dolor sit amet, consectetur adipiscing elit ".repeat(2);
             for (i, &(needle, case_sensitive)) in pieces.iter().enumerate() {
                 for spelling in [needle.to_string(), needle.to_ascii_uppercase()] {
@@ -318,12 +438,41 @@ mod tests {
 
     #[test]
     fn only_the_pieces_asked_for_are_looked_for() {
-        let set = set_of(&[("alpha", false), ("beta", false)]);
-        assert_eq!(set.find(b"ALPHA and beta", &[1]), [false, true]);
-        assert_eq!(set.find(b"ALPHA and beta", &[]), [false, false]);
-        assert_eq!(set.find(b"", &[0, 1]), [false, false]);
-        let mut once = Pieces::default();
+        for tables in [true, false] {
+            let set = set_of(&[("alpha", false), ("beta", false)], tables);
+            assert_eq!(set.find(b"ALPHA and beta", &[1]), [false, true]);
+            assert_eq!(set.find(b"ALPHA and beta", &[]), [false, false]);
+            assert_eq!(set.find(b"", &[0, 1]), [false, false]);
+        }
+        let mut once = PiecesBuilder::default();
         assert_eq!(once.add(b"beta", false), once.add(b"beta", false));
         assert_ne!(once.add(b"beta", true), 0);
+    }
+
+    /// Past the tables' limit the builder makes automata, which find the same.
+    #[test]
+    fn many_pieces_are_looked_for_with_automata() {
+        let words: Vec<(String, bool)> = (0..=MAX_TABLE_PIECES)
+            .map(|i| (format!("w{i}rd"), i % 3 == 0))
+            .collect();
+        let pieces: Vec<(&str, bool)> = words.iter().map(|(w, c)| (w.as_str(), *c)).collect();
+        let mut builder = PiecesBuilder::default();
+        for &(needle, case_sensitive) in &pieces {
+            builder.add(needle.as_bytes(), case_sensitive);
+        }
+        let set = builder.build().unwrap();
+        assert!(matches!(set.search, Search::Automata(_)));
+        let all: Vec<usize> = (0..pieces.len()).collect();
+        let bits = [
+            "w1rd", "W2RD", "w3rd", "W3RD", "w12", "rd", " ", "w30rd", "W31Rd",
+        ];
+        let seed = 0x9e37_79b9_7f4a_7c15;
+        for text in sluice_plugin_sdk::testing::texts_from(&bits, 500, 20, seed) {
+            assert_eq!(
+                set.find(text.as_bytes(), &all),
+                one_by_one(&pieces, &text),
+                "{text:?}"
+            );
+        }
     }
 }
