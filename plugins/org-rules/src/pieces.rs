@@ -24,11 +24,12 @@
 //! same tables are read a byte at a time, so that the tests check the pass on
 //! every target.
 //!
-//! Past [`MAX_TABLE_PIECES`] pieces, buckets shared by many pieces let nearly
-//! every position through, each then compared with every piece of its bucket;
-//! so many pieces are looked for with Aho-Corasick automata instead (one for
-//! the pieces that ignore ASCII case, one for the others), still one pass
-//! each, whose cost does not grow with the number of pieces.
+//! The more pieces share a bucket, the more positions its tables let through,
+//! each then compared with every piece of the bucket. Past
+//! [`MAX_TABLE_PIECES`] pieces (four a bucket: a limit chosen by that
+//! reasoning, not measured) they are looked for with Aho-Corasick automata
+//! instead (one for the pieces that ignore ASCII case, one for the others),
+//! a pass each, whose cost does not grow with the number of pieces.
 
 use aho_corasick::AhoCorasick;
 use std::collections::HashMap;

@@ -9,9 +9,9 @@
 //! own, from `regex-syntax`). Such a piece, lowercased, is looked for in the
 //! text lowercased ASCII-wise, with every other rule's pieces in one pass
 //! ([`crate::pieces`]); the rule's regex, a lazy DFA reading every byte, runs
-//! only if some keyword's piece is there. When no piece is there the regex could not
-//! have matched, so findings are the same with and without the prefilter (a
-//! test checks that on varied texts).
+//! only if some keyword's piece is there. When no piece is there the regex
+//! could not have matched, so findings are the same with and without the
+//! prefilter (a test checks that on varied texts).
 //!
 //! A rule with a `regex` is prefiltered when every match of its pattern starts
 //! with one literal ([`Prefilter::from_prefix`]), as most ticket ids, codenames
@@ -22,8 +22,10 @@
 use regex_syntax::hir::literal::{Extractor, Seq};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 
-/// Rules with more keywords than this are left to their regex: one substring
-/// search per keyword would cost more than one pass of the regex.
+/// Rules with more keywords than this are left to the set of patterns. Chosen
+/// when each keyword's piece was a search of its own, which past eight cost
+/// more than one pass of the regex; now that all pieces share one pass a
+/// higher limit may pay (not measured yet).
 const MAX_KEYWORDS: usize = 8;
 
 /// The pieces one of which a rule's match must contain.
