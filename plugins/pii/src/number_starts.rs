@@ -26,20 +26,25 @@
 //! each detector with every run start listed and checks that it finds the
 //! same.
 
-/// The high bit of each byte.
-const HIGH: u64 = 0x8080_8080_8080_8080;
-/// One in each byte.
-const ONES: u64 = 0x0101_0101_0101_0101;
+/// Eight bytes at a time in a `u64`: the digits of sixteen bytes natively
+/// ([`digits16`]), where there is no WebAssembly SIMD.
+#[cfg(any(test, not(all(target_arch = "wasm32", target_feature = "simd128"))))]
+mod swar {
+    /// The high bit of each byte.
+    pub const HIGH: u64 = 0x8080_8080_8080_8080;
+    /// One in each byte.
+    const ONES: u64 = 0x0101_0101_0101_0101;
 
-/// For each byte of `x` (little-endian), its high bit set when the byte is an
-/// ASCII digit.
-#[inline]
-fn digit_mask(x: u64) -> u64 {
-    // A digit is a byte that is less than 10 once `0` is taken off its high
-    // nibble: its low seven bits plus 118 stay below 128 (no carry into the
-    // next byte: at most 127 + 118), and its own high bit is clear.
-    let offset = x ^ (ONES * u64::from(b'0'));
-    !(((offset & !HIGH) + ONES * (128 - 10)) | offset) & HIGH
+    /// For each byte of `x` (little-endian), its high bit set when the byte is
+    /// an ASCII digit.
+    #[inline]
+    pub fn digit_mask(x: u64) -> u64 {
+        // A digit is a byte that is less than 10 once `0` is taken off its high
+        // nibble: its low seven bits plus 118 stay below 128 (no carry into the
+        // next byte: at most 127 + 118), and its own high bit is clear.
+        let offset = x ^ (ONES * u64::from(b'0'));
+        !(((offset & !HIGH) + ONES * (128 - 10)) | offset) & HIGH
+    }
 }
 
 /// The ASCII digits of sixteen bytes, bit `i` for byte `i`: with WebAssembly
@@ -55,7 +60,7 @@ fn digits16(chunk: &[u8; 16]) -> u16 {
 }
 
 /// The ASCII digits of sixteen bytes, bit `i` for byte `i`: natively, two
-/// [`digit_mask`]s with their high bits gathered into a byte each.
+/// [`swar::digit_mask`]s with their high bits gathered into a byte each.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline]
 fn digits16(chunk: &[u8; 16]) -> u16 {
@@ -63,7 +68,7 @@ fn digits16(chunk: &[u8; 16]) -> u16 {
         let x = u64::from_le_bytes(chunk[at..at + 8].try_into().expect("8 bytes"));
         // Bit `8 i` of each byte to bit `56 + i`: one multiplication, as no
         // two of the shifted copies meet in the top byte.
-        ((digit_mask(x) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u16
+        ((swar::digit_mask(x) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u16
     };
     half(0) | half(8) << 8
 }
@@ -116,7 +121,7 @@ impl NumberStarts {
     }
 
     /// The run starts of `bytes` that `keep` keeps, found sixteen bytes at a
-    /// time, then eight.
+    /// time (the last few one by one).
     #[inline]
     fn filtered(bytes: &[u8], keep: impl Fn(&[u8], usize) -> bool) -> Self {
         let mut starts = Vec::new();
@@ -134,19 +139,6 @@ impl NumberStarts {
             }
             after_digit = digits >> 15 != 0;
             i += 16;
-        }
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let digits = digit_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-            let mut first = digits & !((digits << 8) | (u64::from(after_digit) << 7));
-            while first != 0 {
-                let start = i + (first.trailing_zeros() / 8) as usize;
-                if keep(bytes, start) {
-                    starts.push(start);
-                }
-                first &= first - 1;
-            }
-            after_digit = digits >> 63 != 0;
-            i += 8;
         }
         for (at, b) in bytes.iter().enumerate().skip(i) {
             if b.is_ascii_digit() && !after_digit && keep(bytes, at) {
@@ -207,6 +199,7 @@ impl Cursor<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::swar::{HIGH, digit_mask};
     use super::*;
 
     /// Pseudo-random texts full of digits, at every alignment.
