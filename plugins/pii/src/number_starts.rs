@@ -259,6 +259,13 @@ mod tests {
         sluice_plugin_sdk::testing::texts_from(&pieces, count, 12, 0x9e37_79b9_7f4a_7c15)
     }
 
+    /// What [`digits16`] must say: the byte test, byte by byte.
+    fn digits_of(chunk: &[u8; 16]) -> u16 {
+        (0..16).fold(0, |mask, i| {
+            mask | u16::from(chunk[i].is_ascii_digit()) << i
+        })
+    }
+
     #[test]
     fn starts_are_the_digits_that_follow_no_digit() {
         for text in number_texts(3000) {
@@ -289,10 +296,7 @@ mod tests {
             for (i, b) in seed.to_le_bytes().iter().enumerate() {
                 chunk[8 + i] = if b & 1 == 0 { b'0' + b % 10 } else { *b };
             }
-            let expected: u16 = (0..16).fold(0, |mask, i| {
-                mask | u16::from(chunk[i].is_ascii_digit()) << i
-            });
-            assert_eq!(digits16(&chunk), expected, "{chunk:?}");
+            assert_eq!(digits16(&chunk), digits_of(&chunk), "{chunk:?}");
         }
         for b in 0..=255u8 {
             let chunk = [b; 8];
@@ -301,10 +305,7 @@ mod tests {
             for at in 0..16 {
                 let mut chunk = [b'0'.wrapping_add(at as u8); 16];
                 chunk[at] = b;
-                let expected: u16 = (0..16).fold(0, |mask, i| {
-                    mask | u16::from(chunk[i].is_ascii_digit()) << i
-                });
-                assert_eq!(digits16(&chunk), expected, "{b:#x} at {at}");
+                assert_eq!(digits16(&chunk), digits_of(&chunk), "{b:#x} at {at}");
             }
         }
     }

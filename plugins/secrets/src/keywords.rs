@@ -10,11 +10,7 @@
 //! that start in those bytes, and looks each hash up in a table of 65,536 flags
 //! (64 KB) that marks the keywords' trigrams. Only when one is marked does it look
 //! at the keywords filed under that hash and compare each with the text where it
-//! would begin. A flag is a tag of the one trigram filed under its hash (seven
-//! bits of another hash of it), so that a trigram that only shares the hash is
-//! turned away without reading the keywords (on the benchmark's texts 43% of
-//! the marked positions were such collisions); a hash with several trigrams
-//! filed under it has a tag that lets every trigram through. On code the corpus does not hold (three other crates, sluice's
+//! would begin. On code the corpus does not hold (three other crates, sluice's
 //! host, CPython's tests) about one position in a hundred is marked (one in
 //! twenty-five when keywords were filed by their bytes alone, each a comparison
 //! and a branch no predictor learns); an Aho-Corasick DFA
@@ -22,6 +18,12 @@
 //! misses the cache on most bytes. A byte per flag rather than a bit costs more
 //! memory but fewer instructions per position, which is what counts in
 //! WebAssembly (see docs/benchmarks.md).
+//!
+//! A flag is a tag of the one trigram filed under its hash (seven bits of
+//! another hash of it), so that a trigram that only shares the hash is turned
+//! away without reading the keywords filed there (on the benchmark's texts 43%
+//! of the marked positions were such collisions); a hash with several
+//! trigrams filed under it has a flag that lets every trigram through.
 //!
 //! Bytes are folded with `| 0x20` before hashing, which maps `A`..`Z` to `a`..`z`
 //! (and a few other bytes onto each other: `_` onto DEL, `\n` onto `*`); folding
@@ -128,7 +130,8 @@ fn tag(trigram: u32) -> u8 {
 /// The flag of a hash with several trigrams filed under it: compare always.
 const ANY_TRIGRAM: u8 = 0xFF;
 
-/// Whether a trigram with hash `h` in the text may be one filed under `h`.
+/// Whether a trigram of the text, whose hash has `flag` in the table, may be
+/// one filed under that hash.
 #[inline(always)]
 fn may_be_filed(flag: u8, trigram: u32) -> bool {
     flag != 0 && (flag == ANY_TRIGRAM || flag == tag(trigram))
